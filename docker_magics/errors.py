@@ -1,0 +1,44 @@
+"""The project's exceptions: each carries one line saying what happened and what to do.
+
+The magics turn any of them into IPython's ``UsageError`` (one line, no traceback); the
+Python API lets them propagate so callers can catch them by type.
+"""
+
+from __future__ import annotations
+
+
+class DockerMagicsError(Exception):
+    """Base class. ``str(err)`` is the one line shown to the user."""
+
+    def __init__(self, what: str, hint: str = "") -> None:
+        self.what = what.rstrip(". ")
+        self.hint = hint.strip()
+        super().__init__(self.line)
+
+    @property
+    def line(self) -> str:
+        line = self.what + "."
+        if self.hint:
+            line += " " + self.hint.rstrip(".") + "."
+        # Never let a multi-line daemon message break the one-line promise.
+        return " ".join(line.split())
+
+
+class BadArgument(DockerMagicsError):
+    """The user passed an option or value that cannot work (caught before any request)."""
+
+
+class ConnectFailed(DockerMagicsError):
+    """The engine could not be reached, or refused the connection."""
+
+
+class TLSFailed(ConnectFailed):
+    """The TLS handshake with the engine failed (certificates, CA, hostname, TLS vs plain)."""
+
+
+class EngineError(DockerMagicsError):
+    """The engine answered, but with an error."""
+
+
+class UnencryptedEngineWarning(UserWarning):
+    """A plain-HTTP connection to an engine that is not on this machine."""
