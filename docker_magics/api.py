@@ -1,0 +1,138 @@
+"""The Python API: everything a magic does, as a function call.
+
+    >>> import docker_magics as dm
+    >>> conn = dm.connect("tcp://127.0.0.1:2375", alias="remote")
+    >>> dm.client().images.list()
+
+All functions share one module-level :class:`~docker_magics.session.Session` with the magics,
+so a connection opened here is the one ``%%docker_build`` uses, and the other way round.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from .diagnose import explain
+from .endpoints import parse_headers, resolve
+from .session import DEFAULT_TIMEOUT, Connection, Session
+from .tables import KeyValues, Table, human_size
+
+if TYPE_CHECKING:  # pragma: no cover
+    import docker
+
+SESSION = Session()
+
+
+def connect(
+    url: str | None = None,
+    *,
+    alias: str | None = None,
+    context: str | None = None,
+    tls: bool = False,
+    tlsverify: bool = False,
+    tlscacert: str | None = None,
+    tlscert: str | None = None,
+    tlskey: str | None = None,
+    cert_path: str | None = None,
+    api_version: str | None = None,
+    headers: dict[str, str] | list[str] | None = None,
+    timeout: float = DEFAULT_TIMEOUT,
+    ssh_client: str = "auto",
+) -> Connection:
+    """Connect to an engine (as ``docker`` would resolve it when ``url`` and ``context`` are
+    not given) and make it the current one. Raises a
+    :class:`~docker_magics.errors.DockerMagicsError` with a one-line message on failure."""
+    if isinstance(headers, list):
+        headers = parse_headers(headers)
+    endpoint = resolve(
+        url,
+        context=context,
+        tls=tls,
+        tlsverify=tlsverify,
+        tlscacert=tlscacert,
+        tlscert=tlscert,
+        tlskey=tlskey,
+        cert_path=cert_path,
+        api_version=api_version,
+        headers=headers,
+    )
+    return SESSION.connect(endpoint, alias=alias, timeout=timeout, ssh_client=ssh_client)
+
+
+def current() -> Connection:
+    """The current connection (connecting as the docker CLI would, if there is none)."""
+    return SESSION.current()
+
+
+def client() -> docker.DockerClient:
+    """The current connection's ``docker.DockerClient``."""
+    return current().client
+
+
+def switch(alias: str) -> Connection:
+    """Make the connection named ``alias`` the current one."""
+    return SESSION.switch(alias)
+
+
+def close(alias: str) -> None:
+    """Close the connection named ``alias``."""
+    SESSION.close(alias)
+
+
+def connections() -> Table:
+    """The open connections: alias, endpoint, TLS, engine and API version, current."""
+    rows = [
+        (
+            "*" if conn.alias == SESSION.current_alias else "",
+            conn.alias,
+            conn.endpoint.url,
+            conn.tls_label,
+            conn.version.get("Version", "?"),
+            conn.api_version,
+        )
+        for conn in SESSION.connections()
+    ]
+    return Table(["current", "alias", "endpoint", "TLS", "engine", "API"], rows)
+
+
+def engine_info(conn: Connection | None = None) -> KeyValues:
+    """A summary of the engine: version, storage, images and containers, registries."""
+    conn = conn or current()
+    try:
+        info = conn.client.api.info()
+    except Exception as exc:
+        raise explain(exc, conn.endpoint) from None
+    version = conn.version
+    registry = info.get("RegistryConfig") or {}
+    insecure = sorted(
+        name
+        for name, cfg in (registry.get("IndexConfigs") or {}).items()
+        if not cfg.get("Secure", True)
+    ) + list(registry.get("InsecureRegistryCIDRs") or [])
+    containers = (
+        f"{info.get('Containers', 0)} ({info.get('ContainersRunning', 0)} running, "
+        f"{info.get('ContainersPaused', 0)} paused, {info.get('ContainersStopped', 0)} stopped)"
+    )
+    items = [
+        ("Connection", f"{conn.alias} ({conn.endpoint.url}, {conn.tls_label})"),
+        ("Engine", f"Docker Engine {version.get('Version', '?')}"),
+        (
+            "API version",
+            f"{conn.api_version} (engine: {version.get('ApiVersion', '?')}, "
+            f"minimum {version.get('MinAPIVersion', '?')})",
+        ),
+        ("OS/Arch", f"{info.get('OperatingSystem', '?')} ({conn.platform})"),
+        ("Kernel", info.get("KernelVersion")),
+        ("Name", info.get("Name")),
+        ("Storage driver", info.get("Driver")),
+        ("Root dir", info.get("DockerRootDir")),
+        ("Images", info.get("Images")),
+        ("Containers", containers),
+        ("CPUs / memory", f"{info.get('NCPU')} / {human_size(info.get('MemTotal'))}"),
+        ("Cgroup", f"{info.get('CgroupDriver', '?')} v{info.get('CgroupVersion', '?')}"),
+        ("Runtime", info.get("DefaultRuntime")),
+        ("Insecure registries", ", ".join(insecure) or "none"),
+        ("Registry mirrors", ", ".join(registry.get("Mirrors") or []) or "none"),
+        ("Warnings", "; ".join(info.get("Warnings") or []) or "none"),
+    ]
+    return KeyValues(items, title=f"Docker engine at {conn.endpoint.url}")
