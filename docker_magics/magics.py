@@ -1,0 +1,249 @@
+"""The IPython magics: thin. Parse arguments, call the Python API, show the result, and turn
+every expected failure into one ``UsageError`` line (IPython prints it without a traceback).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import shlex
+import sys
+import warnings
+
+from IPython.core.error import UsageError
+from IPython.core.magic import Magics, line_magic, magics_class
+from IPython.core.magic_arguments import argument, magic_arguments
+from traitlets import Enum, Float, TraitError, Unicode, validate
+
+from . import api
+from .endpoints import URL_FORMS, context_names
+from .errors import BadArgument, DockerMagicsError, UnencryptedEngineWarning
+from .session import DEFAULT_TIMEOUT, SSH_CLIENTS
+
+
+def _parse(parser, line: str, name: str):
+    try:
+        argv = shlex.split(line)
+    except ValueError as exc:
+        raise UsageError(f"%{name}: cannot split the arguments ({exc}): check the quotes") from None
+    try:
+        return parser.parse_args(argv)
+    except UsageError as exc:
+        raise UsageError(f"%{name}: {exc}. See %{name}? for the options.") from None
+
+
+@contextlib.contextmanager
+def _warnings_as_lines():
+    """Show our warnings as one plain line on stderr; pass any other warning on."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", UnencryptedEngineWarning)
+        yield
+    for w in caught:
+        if issubclass(w.category, UnencryptedEngineWarning):
+            print(f"Warning: {w.message}", file=sys.stderr)
+        else:
+            warnings.showwarning(w.message, w.category, w.filename, w.lineno)
+
+
+def _magic(func):
+    """Parse the magic's line with its ``magic_arguments``; map our errors to UsageError."""
+    name = func.__name__
+
+    @functools.wraps(func)
+    def wrapper(self, line="", cell=None):
+        args = _parse(func.parser, line, name)
+        with _warnings_as_lines():
+            try:
+                return func(self, args) if cell is None else func(self, args, cell)
+            except DockerMagicsError as exc:
+                raise UsageError(str(exc)) from None
+
+    return wrapper
+
+
+@magics_class
+class DockerMagics(Magics):
+    """Docker from notebook cells. Defaults are configurable: ``%config DockerMagics``."""
+
+    timeout = Float(
+        DEFAULT_TIMEOUT, help="Seconds to wait for the engine to answer a request."
+    ).tag(config=True)
+    api_version = Unicode(
+        "auto", help="Engine API version to use (MAJOR.MINOR), or 'auto' to negotiate."
+    ).tag(config=True)
+    ssh_client = Enum(SSH_CLIENTS, "auto", help="SSH implementation for ssh:// engines.").tag(
+        config=True
+    )
+
+    def __init__(self, shell=None, **kwargs):
+        super().__init__(shell=shell, **kwargs)
+        # IPython >= 9 registers Magics for %config itself; older versions do not.
+        if shell is not None and self not in shell.configurables:
+            shell.configurables.append(self)
+
+    @validate("timeout")
+    def _check_timeout(self, proposal):
+        if proposal["value"] <= 0:
+            raise TraitError("DockerMagics.timeout must be a positive number of seconds")
+        return proposal["value"]
+
+    @validate("api_version")
+    def _check_api_version(self, proposal):
+        from .endpoints import parse_api_version
+
+        try:
+            parse_api_version(proposal["value"])
+        except BadArgument as exc:
+            raise TraitError(str(exc)) from None
+        return proposal["value"]
+
+    # -- helpers -------------------------------------------------------------------------
+
+    def _default_api_version(self) -> str | None:
+        return None if self.api_version.lower() == "auto" else self.api_version
+
+    def connection(self):
+        """The current connection; connects as the docker CLI would if there is none."""
+        if api.SESSION.current_alias is None:
+            conn = api.connect(
+                api_version=self._default_api_version(),
+                timeout=self.timeout,
+                ssh_client=self.ssh_client,
+            )
+            print(conn.summary())
+            return conn
+        return api.SESSION.current()
+
+    # -- magics --------------------------------------------------------------------------
+
+    @line_magic
+    @_magic
+    @magic_arguments()
+    @argument(
+        "target",
+        nargs="?",
+        help=f"Engine URL ({URL_FORMS}), a connection alias to switch to, or a docker "
+        "context name. Without it: DOCKER_HOST, DOCKER_CONTEXT, the current context, "
+        "then the local socket, as the docker CLI resolves them.",
+    )
+    @argument("--alias", metavar="NAME", help="Keep this connection under NAME.")
+    @argument("-c", "--context", metavar="NAME", help="Use the docker context NAME.")
+    @argument("--tls", action="store_true", help="Use TLS; implied by --tlsverify.")
+    @argument("--tlsverify", action="store_true", help="Use TLS and verify the engine.")
+    @argument("--tlscacert", metavar="FILE", help="Trust certs signed only by this CA.")
+    @argument("--tlscert", metavar="FILE", help="Path to the TLS client certificate.")
+    @argument("--tlskey", metavar="FILE", help="Path to the TLS client key.")
+    @argument(
+        "--cert-path",
+        metavar="DIR",
+        help="Folder with ca.pem, cert.pem, key.pem (like DOCKER_CERT_PATH); implies "
+        "--tlsverify unless --tls is given.",
+    )
+    @argument(
+        "--api-version", metavar="VERSION", help="API version (e.g. 1.41) or 'auto' (default)."
+    )
+    @argument("--timeout", type=float, metavar="SECONDS", help="Request timeout.")
+    @argument(
+        "--header",
+        action="append",
+        metavar="NAME=VALUE",
+        help="Custom HTTP header sent with every request (repeatable).",
+    )
+    @argument("--ssh-client", choices=SSH_CLIENTS, help="For ssh:// engines: paramiko or openssh.")
+    @argument("--list", action="store_true", help="List the open connections.")
+    @argument("--close", metavar="NAME", help="Close the connection NAME.")
+    def docker_connect(self, args):
+        """Connect to a Docker engine; the connection is shared by every docker magic.
+
+        Returns the ``docker.DockerClient``: ``client = %docker_connect ...`` works.
+        """
+        if args.list:
+            return api.connections()
+        if args.close:
+            api.close(args.close)
+            print(f"Closed the connection {args.close!r}.")
+            return None
+        url, context, alias = None, args.context, args.alias
+        target = args.target
+        if target and "://" not in target:
+            if target in api.SESSION:
+                if _connection_options_given(args):
+                    raise BadArgument(
+                        f"{target!r} is an open connection: switching to it takes no options",
+                        f"To reconnect, close it first (%docker_connect --close {target})",
+                    )
+                conn = api.switch(target)
+                print(f"Switched to {conn.alias!r}: {conn.endpoint.url}, {conn.tls_label}")
+                return conn.client
+            if target in context_names():
+                context, alias = target, alias or target
+            elif ":" in target:
+                url = target  # HOST:PORT, as the CLI takes it
+            else:
+                aliases = ", ".join(c.alias for c in api.SESSION.connections()) or "none"
+                raise BadArgument(
+                    f"No connection or docker context named {target!r}",
+                    f"Open connections: {aliases}; contexts: {', '.join(context_names())}. "
+                    f"For an engine give a URL: {URL_FORMS}",
+                )
+        else:
+            url = target
+        conn = api.connect(
+            url,
+            alias=alias,
+            context=context,
+            tls=args.tls,
+            tlsverify=args.tlsverify,
+            tlscacert=args.tlscacert,
+            tlscert=args.tlscert,
+            tlskey=args.tlskey,
+            cert_path=args.cert_path,
+            api_version=args.api_version or self._default_api_version(),
+            headers=args.header or [],
+            timeout=args.timeout if args.timeout is not None else self.timeout,
+            ssh_client=args.ssh_client or self.ssh_client,
+        )
+        print(conn.summary())
+        return conn.client
+
+    @line_magic
+    @_magic
+    @magic_arguments()
+    @argument("alias", nargs="?", help="The connection to describe (default: the current one).")
+    def docker_info(self, args):
+        """Show the engine: version, storage driver, images and containers, registries."""
+        conn = api.SESSION.get(args.alias) if args.alias else self.connection()
+        return api.engine_info(conn)
+
+
+def _connection_options_given(args) -> bool:
+    names = (
+        "alias",
+        "context",
+        "tls",
+        "tlsverify",
+        "tlscacert",
+        "tlscert",
+        "tlskey",
+        "cert_path",
+        "api_version",
+        "timeout",
+        "header",
+        "ssh_client",
+    )
+    return any(getattr(args, n) for n in names)
+
+
+def register(ipython) -> None:
+    ipython.register_magics(DockerMagics(ipython))
+
+
+def unregister(ipython) -> None:
+    manager = ipython.magics_manager
+    instance = manager.registry.pop(DockerMagics.__name__, None)
+    if instance is None:
+        return
+    for kind, names in instance.magics.items():
+        for name in names:
+            manager.magics[kind].pop(name, None)
+    ipython.configurables[:] = [c for c in ipython.configurables if c is not instance]
