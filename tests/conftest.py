@@ -1,0 +1,182 @@
+"""Fixtures: real private engines and registries, started once per session and removed at
+the end, and a real IPython shell with the extension loaded.
+
+Set ``DOCKER_MAGICS_TEST_ENGINE`` (e.g. ``unix:///var/run/docker.sock``) to run the tests
+that need one ordinary engine against an existing one (Docker Desktop, a CI service...)
+instead of a private dockerd; tests that need the private TLS/tcp engines are then skipped.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from harness import Dockerd, TLSMaterial, build_busybox, free_port
+
+EXTERNAL_ENGINE = os.environ.get("DOCKER_MAGICS_TEST_ENGINE")
+BUSYBOX_TAG = "docker-magics-test/busybox:latest"
+DOCKER_ENV = (
+    "DOCKER_HOST",
+    "DOCKER_CONTEXT",
+    "DOCKER_TLS",
+    "DOCKER_TLS_VERIFY",
+    "DOCKER_CERT_PATH",
+    "DOCKER_API_VERSION",
+    "DOCKER_CONFIG",
+)
+
+
+def _short_root(name: str) -> Path:
+    # Unix socket paths are limited to 108 bytes: keep engine roots short.
+    root = Path("/tmp") / f"dm-{name}-{uuid.uuid4().hex[:6]}"
+    root.mkdir()
+    return root
+
+
+@dataclass
+class EngineHandle:
+    """What tests need to know about an engine."""
+
+    url: str  # unix:// socket
+    tcp_url: str | None = None  # plain tcp://127.0.0.1:PORT, private engines only
+    dockerd: Dockerd | None = None
+
+    def api(self):
+        import docker
+
+        return docker.APIClient(base_url=self.url, version="auto")
+
+
+def _require_private():
+    if EXTERNAL_ENGINE:
+        pytest.skip("needs the private test engines (DOCKER_MAGICS_TEST_ENGINE is set)")
+
+
+@pytest.fixture(scope="session")
+def engine():
+    """The main engine: a unix socket and a plain tcp://127.0.0.1 port."""
+    if EXTERNAL_ENGINE:
+        yield EngineHandle(EXTERNAL_ENGINE)
+        return
+    port = free_port()
+    d = Dockerd(_short_root("main"), tcp=[f"tcp://127.0.0.1:{port}"]).start()
+    try:
+        yield EngineHandle(d.url, f"tcp://127.0.0.1:{port}", d)
+    finally:
+        d.cleanup()
+
+
+@pytest.fixture(scope="session")
+def tls_material(tmp_path_factory) -> TLSMaterial:
+    return TLSMaterial(tmp_path_factory.mktemp("tls"))
+
+
+@dataclass
+class TLSEngineHandle:
+    url: str  # tcp://127.0.0.1:PORT, certificate valid for this name
+    wrong_name_url: str  # tcp://127.0.0.2:PORT, same engine, certificate not valid
+    certs: TLSMaterial
+    dockerd: Dockerd
+
+
+@pytest.fixture(scope="session")
+def tls_engine(tls_material):
+    """An engine that requires TLS with client certificates (dockerd --tlsverify)."""
+    _require_private()
+    good, wrong = free_port(), free_port()
+    d = Dockerd(
+        _short_root("tls"),
+        tcp=[f"tcp://127.0.0.1:{good}", f"tcp://127.0.0.2:{wrong}"],
+        tls=tls_material,
+    ).start()
+    try:
+        yield TLSEngineHandle(
+            f"tcp://127.0.0.1:{good}", f"tcp://127.0.0.2:{wrong}", tls_material, d
+        )
+    finally:
+        d.cleanup()
+
+
+@pytest.fixture(scope="session")
+def busybox(engine) -> str:
+    """A busybox base image made locally (these machines cannot pull from Docker Hub)."""
+    build_busybox(engine.url, BUSYBOX_TAG)
+    return BUSYBOX_TAG
+
+
+@pytest.fixture
+def docker_env(monkeypatch, tmp_path):
+    """A clean Docker environment: no DOCKER_* variables, an empty Docker config dir."""
+    for name in DOCKER_ENV:
+        monkeypatch.delenv(name, raising=False)
+    config = tmp_path / "docker-config"
+    config.mkdir()
+    monkeypatch.setenv("DOCKER_CONFIG", str(config))
+    return config
+
+
+@pytest.fixture
+def ip(docker_env):
+    """A real IPython shell with ``%load_ext docker_magics`` done; no connection open."""
+    from IPython.core.interactiveshell import InteractiveShell
+
+    from docker_magics import api
+
+    shell = InteractiveShell.instance()
+    shell.run_line_magic("load_ext", "docker_magics")
+    try:
+        yield shell
+    finally:
+        shell.run_line_magic("unload_ext", "docker_magics")
+        shell.config.pop("DockerMagics", None)  # %config values outlive the extension
+        api.SESSION.close_all()
+
+
+@dataclass
+class CellRun:
+    out: str
+    err: str
+    error: BaseException | None
+    value: object
+
+    @property
+    def line(self) -> str:
+        """The first line printed (e.g. the connection summary, before any Out[n])."""
+        return self.out.splitlines()[0] if self.out else ""
+
+    @property
+    def usage_error(self) -> str:
+        """The single ``UsageError:`` line the user saw (asserting there was exactly one)."""
+        from IPython.core.error import UsageError
+
+        assert isinstance(self.error, UsageError), (self.error, self.out, self.err)
+        assert "Traceback" not in self.err + self.out
+        lines = self.err.splitlines()
+        assert len(lines) == 1 and lines[0].startswith("UsageError: "), self.err
+        return lines[0][len("UsageError: ") :]
+
+
+@pytest.fixture
+def run(ip, capsys):
+    """``run(code)`` executes a cell as a user would and captures what they see."""
+
+    def run_cell(code: str) -> CellRun:
+        capsys.readouterr()
+        result = ip.run_cell(code, store_history=True)
+        out, err = capsys.readouterr()
+        return CellRun(out, err, result.error_before_exec or result.error_in_exec, result.result)
+
+    return run_cell
+
+
+@pytest.fixture
+def docker_cli():
+    """The docker CLI, used as the reference tool (and to create real contexts)."""
+    path = shutil.which("docker")
+    if path is None:
+        pytest.skip("the docker CLI is not installed")
+    return path

@@ -1,0 +1,88 @@
+"""ssh:// engines through a real sshd on loopback (docker system dial-stdio on the far side)."""
+
+from __future__ import annotations
+
+import getpass
+import os
+import shutil
+import subprocess
+
+import pytest
+
+from docker_magics import api
+
+pytestmark = pytest.mark.engine
+
+
+@pytest.fixture(scope="session")
+def sshd(engine, tmp_path_factory):
+    if shutil.which("sshd") is None and not os.path.exists("/usr/sbin/sshd"):
+        pytest.skip("openssh-server is not installed")
+    from harness import Sshd
+
+    server = Sshd(tmp_path_factory.mktemp("sshd"), engine.url)
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def ssh_home(sshd, tmp_path, monkeypatch):
+    """A HOME whose ~/.ssh holds the client key and the server's host key."""
+    home = tmp_path / "home"
+    (home / ".ssh").mkdir(parents=True)
+    shutil.copy(sshd.client_key, home / ".ssh" / "id_ed25519")
+    os.chmod(home / ".ssh" / "id_ed25519", 0o600)
+    (home / ".ssh" / "known_hosts").write_text(sshd.known_hosts_line)
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.delenv("SSH_AUTH_SOCK", raising=False)
+    return home
+
+
+def _url(sshd):
+    return f"ssh://{getpass.getuser()}@127.0.0.1:{sshd.port}"
+
+
+def test_ssh_with_paramiko(run, sshd, ssh_home, engine):
+    cell = run(f"%docker_connect {_url(sshd)} --ssh-client paramiko")
+    assert cell.error is None, cell.err
+    assert cell.out.startswith(f"Connected to {_url(sshd)} as '{_url(sshd)}': Docker Engine ")
+    assert cell.line.endswith("over SSH")
+    engine_id = engine.api().info()["ID"]
+    assert api.client().info()["ID"] == engine_id
+
+
+def test_ssh_with_openssh(run, sshd, ssh_home, engine, tmp_path, monkeypatch):
+    # OpenSSH reads ~/.ssh from the passwd entry, not $HOME: point it at ours with a
+    # wrapper first on PATH, as a user's ~/.ssh/config would.
+    bindir = tmp_path / "bin"
+    bindir.mkdir()
+    config = ssh_home / ".ssh" / "config"
+    config.write_text(
+        f"Host 127.0.0.1\n  IdentityFile {ssh_home}/.ssh/id_ed25519\n"
+        f"  UserKnownHostsFile {ssh_home}/.ssh/known_hosts\n"
+        "  BatchMode yes\n"
+    )
+    (bindir / "ssh").write_text(f'#!/bin/sh\nexec {shutil.which("ssh")} -F {config} "$@"\n')
+    os.chmod(bindir / "ssh", 0o755)
+    monkeypatch.setenv("PATH", f"{bindir}:{os.environ['PATH']}")
+    cell = run(f"%docker_connect {_url(sshd)} --ssh-client openssh")
+    assert cell.error is None, cell.err
+    assert cell.line.endswith("over SSH")
+    assert api.client().info()["ID"] == engine.api().info()["ID"]
+
+
+def test_ssh_unknown_host_key(run, sshd, ssh_home):
+    (ssh_home / ".ssh" / "known_hosts").write_text("")
+    msg = run(f"%docker_connect {_url(sshd)} --ssh-client paramiko").usage_error
+    assert msg.startswith("The SSH host key of 127.0.0.1 is unknown")
+    assert "known_hosts" in msg
+
+
+def test_ssh_key_refused(run, sshd, ssh_home):
+    key = ssh_home / ".ssh" / "id_ed25519"
+    key.unlink()
+    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(key)], check=True)
+    msg = run(f"%docker_connect {_url(sshd)} --ssh-client paramiko").usage_error
+    assert msg.startswith(f"SSH authentication to {_url(sshd)} failed.")
