@@ -1,0 +1,92 @@
+# Shared by scripts/quickstart.sh and scripts/test.sh: install what a fresh Debian machine
+# lacks, and a virtualenv with the package. Source it; do not run it.
+
+REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+VENV="${DOCKER_MAGICS_VENV:-$REPO/.venv}"
+SUDO=""
+[ "$(id -u)" = 0 ] || SUDO=sudo
+
+log() { printf '\n==> %s\n' "$*"; }
+
+# System packages: a real engine (dockerd + containerd), a registry, busybox for local base
+# images, sshd for ssh:// engines, iproute2 for network namespaces.
+ensure_packages() {
+    local wanted=(docker.io docker-registry busybox-static openssh-server openssh-client
+                  iproute2 ca-certificates "$@")
+    local missing=()
+    for p in "${wanted[@]}"; do
+        dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p")
+    done
+    if ! python3 -m venv --help >/dev/null 2>&1; then missing+=(python3-venv); fi
+    if [ ${#missing[@]} -gt 0 ]; then
+        log "Installing Debian packages: ${missing[*]}"
+        $SUDO apt-get update -qq
+        DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends \
+            "${missing[@]}" >/dev/null
+    fi
+}
+
+# A virtualenv at $VENV with docker_magics installed (editable) with the given extras.
+ensure_venv() {
+    local extras="$1"
+    if [ ! -x "$VENV/bin/python" ]; then
+        log "Creating the virtualenv $VENV"
+        python3 -m venv "$VENV"
+    fi
+    log "Installing docker_magics[$extras] into $VENV"
+    "$VENV/bin/python" -m pip install -q --disable-pip-version-check -e "$REPO[$extras]"
+}
+
+engine_answers() { DOCKER_HOST="$1" docker version --format '{{.Server.Version}}' >/dev/null 2>&1; }
+
+# Export DOCKER_HOST for an engine that answers: $DOCKER_HOST, the default socket, or a
+# private dockerd this function starts (and leaves running) under /var/lib/docker-magics.
+ensure_engine() {
+    if [ -n "${DOCKER_HOST:-}" ] && engine_answers "$DOCKER_HOST"; then
+        log "Using the engine at $DOCKER_HOST"; return
+    fi
+    if engine_answers unix:///var/run/docker.sock; then
+        export DOCKER_HOST=unix:///var/run/docker.sock
+        log "Using the engine at $DOCKER_HOST"; return
+    fi
+    local root=/var/lib/docker-magics/engine
+    export DOCKER_HOST="unix://$root/docker.sock"
+    if engine_answers "$DOCKER_HOST"; then
+        log "Using the local engine at $DOCKER_HOST"; return
+    fi
+    log "No engine answers: starting a local one at $DOCKER_HOST"
+    $SUDO mkdir -p "$root"
+    $SUDO rm -rf "$root/exec"  # stale containerd state after a crash
+    # No host bridge and no iptables: works on machines without a configurable network.
+    $SUDO setsid dockerd --host "$DOCKER_HOST" --data-root "$root/data" \
+        --exec-root "$root/exec" --pidfile "$root/dockerd.pid" \
+        --bridge=none --iptables=false --ip-forward=false --ip-masq=false \
+        >>"$root/dockerd.log" 2>&1 </dev/null &
+    for _ in $(seq 1 120); do
+        engine_answers "$DOCKER_HOST" && { log "Engine ready (log: $root/dockerd.log)"; return; }
+        sleep 0.5
+    done
+    echo "The engine did not start; see $root/dockerd.log" >&2
+    tail -20 "$root/dockerd.log" >&2
+    return 1
+}
+
+# Export BASE_IMAGE: busybox:latest if the engine has or can pull it, else an equivalent
+# image made locally from Debian's busybox-static (no registry needed).
+ensure_base_image() {
+    if [ -n "${BASE_IMAGE:-}" ]; then return; fi
+    if docker image inspect busybox:latest >/dev/null 2>&1 \
+        || timeout 60 docker pull -q busybox:latest >/dev/null 2>&1; then
+        export BASE_IMAGE=busybox:latest; return
+    fi
+    export BASE_IMAGE=docker-magics/busybox:latest
+    if docker image inspect "$BASE_IMAGE" >/dev/null 2>&1; then return; fi
+    log "Making $BASE_IMAGE from /bin/busybox (Docker Hub is not reachable)"
+    local ctx
+    ctx="$(mktemp -d)"
+    cp /bin/busybox "$ctx/busybox"
+    printf 'FROM scratch\nCOPY busybox /bin/busybox\nRUN ["/bin/busybox", "--install", "-s", "/bin"]\nCMD ["sh"]\n' \
+        >"$ctx/Dockerfile"
+    DOCKER_BUILDKIT=0 docker build -q -t "$BASE_IMAGE" "$ctx" >/dev/null
+    rm -rf "$ctx"
+}

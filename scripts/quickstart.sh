@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# The main job, from a fresh Debian machine (as root): make a Docker engine available if none
+# answers, install docker_magics with JupyterLab, and execute the quickstart notebook
+# against the engine. The executed notebook lands in artifacts/.
+set -euo pipefail
+source "$(dirname "$0")/lib.sh"
+
+ensure_packages
+ensure_venv lab
+"$VENV/bin/python" -m pip install -q --disable-pip-version-check nbclient ipykernel
+ensure_engine
+ensure_base_image
+
+log "Executing notebooks/01-quickstart.ipynb against $DOCKER_HOST"
+mkdir -p "$REPO/artifacts"
+"$VENV/bin/jupyter" nbconvert --to notebook --execute \
+    --ExecutePreprocessor.timeout=900 --ExecutePreprocessor.kernel_name=python3 \
+    --output-dir "$REPO/artifacts" "$REPO/notebooks/01-quickstart.ipynb"
+
+cat <<MSG
+
+Done. The executed notebook: $REPO/artifacts/01-quickstart.ipynb
+Engine: $DOCKER_HOST   Base image for the tutorials: $BASE_IMAGE
+
+Open the tutorials in JupyterLab:
+    DOCKER_HOST=$DOCKER_HOST BASE_IMAGE=$BASE_IMAGE \\
+        $VENV/bin/jupyter lab --allow-root $REPO/notebooks
+MSG
