@@ -87,6 +87,9 @@ ensure_base_image() {
     cp /bin/busybox "$ctx/busybox"
     printf 'FROM scratch\nCOPY busybox /bin/busybox\nRUN ["/bin/busybox", "--install", "-s", "/bin"]\nCMD ["sh"]\n' \
         >"$ctx/Dockerfile"
-    DOCKER_BUILDKIT=0 docker build -q -t "$BASE_IMAGE" "$ctx" >/dev/null
+    local out
+    if ! out="$(DOCKER_BUILDKIT=0 docker build -q -t "$BASE_IMAGE" "$ctx" 2>&1)"; then
+        echo "$out" >&2; rm -rf "$ctx"; return 1
+    fi
     rm -rf "$ctx"
 }

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from harness import Dockerd, TLSMaterial, build_busybox, free_port
+from harness import Dockerd, Registry, TLSMaterial, build_busybox, free_port
 
 EXTERNAL_ENGINE = os.environ.get("DOCKER_MAGICS_TEST_ENGINE")
 BUSYBOX_TAG = "docker-magics-test/busybox:latest"
@@ -106,6 +106,34 @@ def busybox(engine) -> str:
     """A busybox base image made locally (these machines cannot pull from Docker Hub)."""
     build_busybox(engine.url, BUSYBOX_TAG)
     return BUSYBOX_TAG
+
+
+@pytest.fixture(scope="session")
+def registry():
+    """A loopback registry without authentication (the engine treats 127.0.0.0/8 as
+    insecure, so plain HTTP works)."""
+    reg = Registry(_short_root("registry")).start()
+    try:
+        yield reg
+    finally:
+        reg.cleanup()
+
+
+REGISTRY_USER = "tester"
+
+
+@pytest.fixture(scope="session")
+def auth_registry():
+    """A loopback registry with htpasswd (bcrypt) authentication; ``.users`` has the
+    password, generated per session so it can be searched for in outputs."""
+    import secrets
+
+    reg = Registry(_short_root("authreg"), users={REGISTRY_USER: secrets.token_urlsafe(18)})
+    reg.start()
+    try:
+        yield reg
+    finally:
+        reg.cleanup()
 
 
 @pytest.fixture
