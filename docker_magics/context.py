@@ -1,0 +1,288 @@
+"""Build contexts as streams of tar bytes: a cell's Dockerfile (plus ``--add`` files) or a
+directory honouring its ``.dockerignore``.
+
+Pure (files in, bytes out). Nothing is held whole in memory: headers come from ``tarfile``,
+file contents are read in chunks and handed out in pieces of about ``CHUNK`` bytes, so a
+1 GB context costs about one chunk of RAM.
+
+Like the docker CLI: entries are owned by 0:0 with no user/group names (so the classic
+builder's cache keys do not depend on who packed them), directories are walked in lexical
+order, sockets are skipped, hard links are kept as links, and a Dockerfile that does not
+come from the directory gets a hidden name listed in the ``.dockerignore`` sent along, so the
+engine drops it (and the ``.dockerignore``) from what ``COPY .`` sees.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import stat
+import tarfile
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .dockerignore import IgnoreMatcher, go_clean, read_patterns
+from .errors import BadArgument, DockerMagicsError
+
+CHUNK = 1 << 20
+_BLOCK = tarfile.BLOCKSIZE
+
+
+class ContextChanged(DockerMagicsError):
+    """A file changed or vanished while the context was being sent."""
+
+
+@dataclass(frozen=True)
+class AddSpec:
+    """``--add SRC[:DEST]``: a local file or folder placed at DEST in the context."""
+
+    src: Path
+    dest: str
+
+    @classmethod
+    def parse(cls, value: str) -> AddSpec:
+        src, dest = value, ""
+        if not os.path.exists(os.path.expanduser(value)) and ":" in value:
+            src, _, dest = value.rpartition(":")
+        path = Path(os.path.expanduser(src))
+        if not path.exists():
+            raise BadArgument(f"--add {value}: {src} does not exist", "Check the path")
+        dest = go_clean(dest or path.resolve().name).lstrip("/")
+        if dest in ("", ".") or dest == ".." or dest.startswith("../"):
+            raise BadArgument(
+                f"--add {value}: {dest!r} is not a place inside the context",
+                "Give a relative DEST such as data/ or src/app.py",
+            )
+        return cls(path, dest)
+
+
+@dataclass
+class BuildContext:
+    """A context ready to send: ``chunks()`` produces the tar stream, once."""
+
+    dockerfile: str  # the Dockerfile's path inside the context
+    description: str
+    _source: Iterator[bytes] = field(repr=False, default=None)
+    files: int = 0  # entries packed so far (known once the stream is consumed)
+    size: int = 0  # bytes produced so far
+
+    def chunks(self) -> Iterator[bytes]:
+        for chunk in self._source:
+            self.size += len(chunk)
+            yield chunk
+
+
+class _TarWriter:
+    """Builds tar bytes piece by piece and hands out ~CHUNK sized pieces."""
+
+    def __init__(self) -> None:
+        self.buf = bytearray()
+        self.links: dict[tuple[int, int], str] = {}
+        self.count = 0
+
+    def _flush(self, force: bool = False) -> Iterator[bytes]:
+        if self.buf and (force or len(self.buf) >= CHUNK):
+            out = bytes(self.buf)
+            self.buf.clear()
+            yield out
+
+    def _header(self, info: tarfile.TarInfo) -> None:
+        info.uid = info.gid = 0
+        info.uname = info.gname = ""
+        self.buf += info.tobuf(tarfile.PAX_FORMAT, "utf-8", "surrogateescape")
+        self.count += 1
+
+    def _pad(self, size: int) -> None:
+        if size % _BLOCK:
+            self.buf += b"\0" * (_BLOCK - size % _BLOCK)
+
+    def add_bytes(self, name: str, data: bytes, mode: int = 0o644) -> Iterator[bytes]:
+        info = tarfile.TarInfo(name)
+        info.size, info.mode, info.mtime = len(data), mode, 0
+        self._header(info)
+        self.buf += data
+        self._pad(len(data))
+        yield from self._flush()
+
+    def add_path(self, arcname: str, path: str, st: os.stat_result) -> Iterator[bytes]:
+        info = tarfile.TarInfo(arcname)
+        info.mode = stat.S_IMODE(st.st_mode)
+        info.mtime = int(st.st_mtime)
+        mode = st.st_mode
+        if stat.S_ISREG(mode):
+            key = (st.st_dev, st.st_ino)
+            if st.st_nlink > 1 and key in self.links:
+                info.type, info.linkname = tarfile.LNKTYPE, self.links[key]
+                self._header(info)
+                yield from self._flush()
+                return
+            if st.st_nlink > 1:
+                self.links[key] = arcname
+            info.size = st.st_size
+            self._header(info)
+            yield from self._copy(path, arcname, st.st_size)
+            return
+        if stat.S_ISDIR(mode):
+            info.type, info.name = tarfile.DIRTYPE, arcname.rstrip("/") + "/"
+        elif stat.S_ISLNK(mode):
+            info.type, info.linkname = tarfile.SYMTYPE, os.readlink(path)
+        elif stat.S_ISFIFO(mode):
+            info.type = tarfile.FIFOTYPE
+        elif stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
+            info.type = tarfile.CHRTYPE if stat.S_ISCHR(mode) else tarfile.BLKTYPE
+            info.devmajor, info.devminor = os.major(st.st_rdev), os.minor(st.st_rdev)
+        else:  # sockets and the like: the CLI skips them too
+            return
+        self._header(info)
+        yield from self._flush()
+
+    def _copy(self, path: str, arcname: str, size: int) -> Iterator[bytes]:
+        try:
+            f = open(path, "rb")  # noqa: SIM115 - closed below, across yields
+        except OSError as exc:
+            raise ContextChanged(
+                f"Cannot read {path} for the build context: {exc.strerror}",
+                "Fix its permissions, or exclude it in .dockerignore",
+            ) from None
+        with f:
+            remaining = size
+            while remaining:
+                room = max(CHUNK - len(self.buf), 1 << 16)
+                data = f.read(min(remaining, room))
+                if not data:
+                    raise ContextChanged(
+                        f"{arcname} changed while the build context was being sent (it "
+                        f"shrank from {size} bytes)",
+                        "Run the cell again once nothing is writing to the context",
+                    )
+                self.buf += data
+                remaining -= len(data)
+                yield from self._flush()
+        self._pad(size)
+        yield from self._flush()
+
+    def add_tree(self, arcname: str, root: str) -> Iterator[bytes]:
+        """A file or a whole folder (no .dockerignore: explicit ``--add``)."""
+        st = os.lstat(root)
+        yield from self.add_path(arcname, root, st)
+        if stat.S_ISDIR(st.st_mode):
+            for name in sorted(os.listdir(root)):
+                yield from self.add_tree(f"{arcname}/{name}", os.path.join(root, name))
+
+    def close(self) -> Iterator[bytes]:
+        self.buf += b"\0" * (2 * _BLOCK)
+        yield from self._flush(force=True)
+
+
+def _dockerignore_for(name: str, original: bytes = b"") -> bytes:
+    # As the CLI does for a Dockerfile from stdin: list it so the engine drops it.
+    base = original if original else b".dockerignore"
+    return base + f"\n{name}\n".encode()
+
+
+def from_cell(dockerfile: str, adds: list[AddSpec] = ()) -> BuildContext:
+    """A context holding the cell's Dockerfile and the ``--add`` files."""
+    name = "Dockerfile"
+
+    def stream() -> Iterator[bytes]:
+        tar = _TarWriter()
+        yield from tar.add_bytes(name, dockerfile.encode())
+        yield from tar.add_bytes(".dockerignore", _dockerignore_for(name))
+        for add in adds:
+            yield from tar.add_tree(add.dest, str(add.src))
+        ctx.files = tar.count
+        yield from tar.close()
+
+    what = "the Dockerfile" + (f" and {', '.join(a.dest for a in adds)}" if adds else "")
+    ctx = BuildContext(name, what, stream())
+    return ctx
+
+
+def from_directory(
+    directory: str | Path,
+    *,
+    dockerfile_text: str | None = None,
+    dockerfile_path: str | None = None,
+    adds: list[AddSpec] = (),
+) -> BuildContext:
+    """A directory context, walked lazily. The Dockerfile is either text (the cell) sent
+    under a hidden name, or ``dockerfile_path`` (inside or outside the directory)."""
+    root = Path(os.path.expanduser(str(directory)))
+    if not root.is_dir():
+        what = "does not exist" if not root.exists() else "is not a directory"
+        raise BadArgument(f"--context {directory}: {root} {what}", "Give a folder")
+    ignore_file = root / ".dockerignore"
+    try:
+        ignore_bytes = ignore_file.read_bytes() if ignore_file.is_file() else b""
+    except OSError as exc:
+        raise BadArgument(f"Cannot read {ignore_file}: {exc.strerror}") from None
+    patterns = read_patterns(ignore_bytes.decode("utf-8", "replace"))
+
+    extra: tuple[str, bytes] | None = None
+    if dockerfile_path is not None:
+        path = Path(os.path.expanduser(dockerfile_path))
+        try:
+            inside = path.resolve().relative_to(root.resolve()).as_posix()
+        except ValueError:
+            inside = None
+        if inside is not None:
+            name = inside
+            # The CLI always sends the Dockerfile and .dockerignore, whatever they say.
+            patterns += ["!.dockerignore", "!" + name]
+        else:
+            name = ".dockerfile." + secrets.token_hex(10)
+            extra = (name, path.read_bytes())
+    else:
+        name = ".dockerfile." + secrets.token_hex(10)
+        extra = (name, (dockerfile_text or "").encode())
+        patterns += ["!.dockerignore"]
+    matcher = IgnoreMatcher(patterns)
+
+    def stream() -> Iterator[bytes]:
+        tar = _TarWriter()
+        if extra is not None:
+            yield from tar.add_bytes(extra[0], extra[1], 0o600)
+            yield from tar.add_bytes(".dockerignore", _dockerignore_for(extra[0], ignore_bytes))
+        for rel, full, st in walk(root, matcher):
+            if extra is not None and rel == ".dockerignore":
+                continue  # sent above, with the hidden Dockerfile listed
+            yield from tar.add_path(rel, full, st)
+        for add in adds:
+            yield from tar.add_tree(add.dest, str(add.src))
+        ctx.files = tar.count
+        yield from tar.close()
+
+    ctx = BuildContext(name, f"the folder {root}", stream())
+    return ctx
+
+
+def walk(root: Path, matcher: IgnoreMatcher) -> Iterator[tuple[str, str, os.stat_result]]:
+    """``(relative path, full path, lstat)`` of what the context includes, in the CLI's
+    order and with its rules for skipping excluded directories."""
+
+    def visit(path: str, rel_dir: str, parent: list[bool] | None):
+        try:
+            entries = sorted(os.scandir(path), key=lambda e: e.name)
+        except PermissionError:
+            raise BadArgument(
+                f"Cannot read the folder {path} (permission denied)",
+                "Fix its permissions, or exclude it in .dockerignore",
+            ) from None
+        for entry in entries:
+            rel = f"{rel_dir}/{entry.name}" if rel_dir else entry.name
+            skip, info = matcher.match(rel, parent) if matcher else (False, None)
+            try:
+                st = entry.stat(follow_symlinks=False)
+            except FileNotFoundError:
+                continue  # vanished between listing and stat
+            is_dir = stat.S_ISDIR(st.st_mode)
+            if skip:
+                if is_dir and matcher.has_exclusions and matcher.may_reinclude_below(rel):
+                    yield from visit(entry.path, rel, info)
+                continue
+            yield rel, entry.path, st
+            if is_dir:
+                yield from visit(entry.path, rel, info)
+
+    yield from visit(str(root), "", None)

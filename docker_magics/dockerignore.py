@@ -1,0 +1,193 @@
+""".dockerignore with the docker CLI's exact semantics (moby/patternmatcher and
+moby/patternmatcher/ignorefile), so the same files reach the image as with ``docker build``.
+
+- Lines starting with ``#`` are comments; blank lines are skipped; a UTF-8 BOM is dropped.
+- Patterns are cleaned like Go's ``filepath.Clean``; a leading ``/`` is dropped (patterns are
+  always relative to the context root).
+- ``*`` and ``?`` never cross ``/``; ``**`` matches any number of directories; ``[...]``
+  classes and ``\\`` escapes work as in Go's ``filepath.Match``.
+- ``!pattern`` re-includes; the last matching pattern wins.
+- A pattern that matches a directory excludes everything below it (parent matching).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from .errors import BadArgument
+
+_ESCAPE = set(".+()|{}$")
+
+
+def go_clean(path: str) -> str:
+    """Go's ``path.Clean``: collapse ``//``, ``.`` and ``..``; ``""`` becomes ``"."``."""
+    if not path:
+        return "."
+    rooted = path.startswith("/")
+    parts: list[str] = []
+    for part in path.split("/"):
+        if part in ("", "."):
+            continue
+        if part == "..":
+            if parts and parts[-1] != "..":
+                parts.pop()
+            elif not rooted:
+                parts.append("..")
+            continue
+        parts.append(part)
+    cleaned = "/".join(parts)
+    return ("/" + cleaned) if rooted else (cleaned or ".")
+
+
+def read_patterns(text: str) -> list[str]:
+    """The patterns of a .dockerignore file (``ignorefile.ReadAll``)."""
+    patterns = []
+    for number, line in enumerate(text.splitlines()):
+        if number == 0:
+            line = line.removeprefix("\ufeff")
+        if line.startswith("#"):
+            continue
+        line = line.strip()
+        if not line:
+            continue
+        invert = line.startswith("!")
+        if invert:
+            line = line[1:].strip()
+        if line:
+            line = go_clean(line)
+            if len(line) > 1 and line.startswith("/"):
+                line = line[1:]
+        patterns.append("!" + line if invert else line)
+    return patterns
+
+
+@dataclass
+class Pattern:
+    text: str  # cleaned, without the leading "!"
+    exclusion: bool
+    kind: str = field(init=False)  # exact | prefix | suffix | regexp
+    regexp: re.Pattern | None = field(init=False, default=None)
+
+    def __post_init__(self) -> None:
+        self.kind, source = _compile(self.text)
+        if self.kind == "regexp":
+            try:
+                self.regexp = re.compile(source, re.S)
+            except re.error as exc:
+                raise ValueError(str(exc)) from None
+
+    def match(self, path: str) -> bool:
+        if self.kind == "exact":
+            return path == self.text
+        if self.kind == "prefix":
+            return path.startswith(self.text[:-2])
+        if self.kind == "suffix":
+            suffix = self.text[2:]
+            return path.endswith(suffix) or (suffix[:1] == "/" and path == suffix[1:])
+        return self.regexp.match(path) is not None
+
+
+def _compile(pattern: str) -> tuple[str, str]:
+    """Translate a pattern as ``Pattern.compile`` does; returns (kind, regexp source)."""
+    out, kind, i, n = "^", "exact", 0, len(pattern)
+    index = 0  # counts scanned runes, as the Go loop's i does
+    while i < n:
+        ch = pattern[i]
+        i += 1
+        if ch == "*":
+            if i < n and pattern[i] == "*":
+                i += 1
+                if i < n and pattern[i] == "/":
+                    i += 1
+                if i >= n:
+                    if kind == "exact":
+                        kind = "prefix"
+                    else:
+                        out += ".*"
+                        kind = "regexp"
+                else:
+                    out += "(.*/)?"
+                    kind = "regexp"
+                if index == 0:
+                    kind = "suffix"
+            else:
+                out += "[^/]*"
+                kind = "regexp"
+        elif ch == "?":
+            out += "[^/]"
+            kind = "regexp"
+        elif ch in _ESCAPE:
+            out += "\\" + ch
+        elif ch == "\\":
+            if i < n:
+                out += "\\" + pattern[i]
+                i += 1
+                kind = "regexp"
+            else:
+                out += "\\\\"
+        elif ch in "[]":
+            out += ch
+            kind = "regexp"
+        else:
+            out += ch  # like Go: other characters go into the regexp as they are
+        index += 1
+    return kind, out + "$"
+
+
+class IgnoreMatcher:
+    """Decides, path by path during a walk, what a .dockerignore excludes."""
+
+    def __init__(self, patterns: list[str]):
+        self.patterns: list[Pattern] = []
+        for raw in patterns:
+            raw = raw.strip()
+            if not raw:
+                continue
+            raw = go_clean(raw)
+            exclusion = raw.startswith("!")
+            if exclusion:
+                if raw == "!":
+                    raise BadArgument('Invalid .dockerignore pattern "!"', "Remove that line")
+                raw = raw[1:]
+            try:
+                self.patterns.append(Pattern(raw, exclusion))
+            except ValueError as exc:
+                raise BadArgument(
+                    f"Invalid .dockerignore pattern {raw!r} ({exc})", "Fix or remove that line"
+                ) from None
+        self.has_exclusions = any(p.exclusion for p in self.patterns)
+
+    def __bool__(self) -> bool:
+        return bool(self.patterns)
+
+    def match(self, path: str, parent: list[bool] | None = None) -> tuple[bool, list[bool]]:
+        """Whether ``path`` (relative, ``/``-separated) is excluded, given its parent
+        directory's per-pattern results; also returns this path's results for its children
+        (``MatchesUsingParentResults``)."""
+        matched = False
+        info = [False] * len(self.patterns)
+        for i, pattern in enumerate(self.patterns):
+            hit = parent[i] if parent else False
+            if not hit:
+                if pattern.exclusion != matched:
+                    continue
+                hit = pattern.match(path)
+                if not hit and not parent and "/" in path:
+                    dirs = path.split("/")[:-1]
+                    hit = any(pattern.match("/".join(dirs[: j + 1])) for j in range(len(dirs)))
+            info[i] = hit
+            if hit:
+                matched = not pattern.exclusion
+        return matched, info
+
+    def excludes(self, path: str) -> bool:
+        """Whether ``path`` or one of its parents is excluded (``MatchesOrParentMatches``)."""
+        return self.match(go_clean(path))[0] if go_clean(path) != "." else False
+
+    def may_reinclude_below(self, directory: str) -> bool:
+        """Whether an exclusion pattern could re-include something inside an excluded
+        directory; if not, the walk skips it whole (the CLI's optimisation, quirks
+        included: ``!**/keep`` does not reach into an excluded directory)."""
+        prefix = directory + "/"
+        return any(p.exclusion and (p.text + "/").startswith(prefix) for p in self.patterns)
