@@ -1,0 +1,103 @@
+"""Pure: a light reading of a Dockerfile, enough to catch mistakes before anything is sent
+(unknown instructions, nothing to build from) and to name the line of each step.
+
+It does not replace the engine's parser: it only splits instructions the way the engine
+does (parser directives, the escape character, line continuations, comments, heredocs) and
+checks the keywords.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from dataclasses import dataclass
+
+from .errors import BadArgument
+
+INSTRUCTIONS = (
+    "ADD", "ARG", "CMD", "COPY", "ENTRYPOINT", "ENV", "EXPOSE", "FROM", "HEALTHCHECK",
+    "LABEL", "MAINTAINER", "ONBUILD", "RUN", "SHELL", "STOPSIGNAL", "USER", "VOLUME",
+    "WORKDIR",
+)  # fmt: skip
+_DIRECTIVE = re.compile(r"^#\s*([a-zA-Z][a-zA-Z0-9]*)\s*=\s*(.+?)\s*$")
+_HEREDOC = re.compile(r"<<(-?)\s*([\"']?)([A-Za-z_][A-Za-z0-9_]*)\2")
+
+
+@dataclass(frozen=True)
+class Instruction:
+    line: int  # 1-based line where the instruction starts
+    keyword: str  # upper case
+    arguments: str  # continuation lines joined, as written
+
+    def __str__(self) -> str:
+        return f"{self.keyword} {self.arguments}".strip()
+
+
+def parse(text: str) -> list[Instruction]:
+    """Split ``text`` into instructions; raise ``BadArgument`` naming the line of a problem."""
+    lines = text.splitlines()
+    escape = "\\"
+    i = 0
+    # Parser directives: only at the very top, before any other line.
+    while i < len(lines):
+        m = _DIRECTIVE.match(lines[i])
+        if not m:
+            break
+        if m.group(1).lower() == "escape":
+            if m.group(2) not in ("\\", "`"):
+                raise BadArgument(
+                    f"Dockerfile line {i + 1}: invalid escape character {m.group(2)!r}",
+                    "Use \\ or `",
+                )
+            escape = m.group(2)
+        i += 1
+
+    found: list[Instruction] = []
+    while i < len(lines):
+        raw = lines[i]
+        stripped = raw.strip()
+        if not stripped or stripped.startswith("#"):
+            i += 1
+            continue
+        start = i
+        parts = []
+        while True:
+            line = lines[i]
+            body = line.rstrip()
+            continued = body.endswith(escape)
+            parts.append(body[:-1] if continued else body)
+            i += 1
+            if not continued or i >= len(lines):
+                break
+            # Comment and blank lines inside a continuation are skipped, as the engine does.
+            while i < len(lines) and (not lines[i].strip() or lines[i].lstrip().startswith("#")):
+                i += 1
+            if i >= len(lines):
+                break
+        joined = " ".join(p.strip() for p in parts)
+        keyword, _, arguments = joined.partition(" ")
+        keyword = keyword.upper()
+        if keyword not in INSTRUCTIONS:
+            near = difflib.get_close_matches(keyword, INSTRUCTIONS, n=1)
+            raise BadArgument(
+                f"Dockerfile line {start + 1}: unknown instruction {raw.split()[0]!r}",
+                f"Did you mean {near[0]}?" if near else "See the Dockerfile reference",
+            )
+        found.append(Instruction(start + 1, keyword, arguments.strip()))
+        # Heredocs (RUN <<EOF ... EOF): skip their bodies.
+        for minus, _, word in _HEREDOC.findall(arguments):
+            while i < len(lines):
+                end = lines[i].lstrip("\t") if minus else lines[i]
+                i += 1
+                if end == word:
+                    break
+    if not found:
+        raise BadArgument("The Dockerfile has no instructions", "Start it with FROM IMAGE")
+    first = next((ins for ins in found if ins.keyword != "ARG"), None)
+    if first is None or first.keyword != "FROM":
+        where = first.line if first else found[0].line
+        raise BadArgument(
+            f"Dockerfile line {where}: the first instruction must be FROM (ARG may come before it)",
+            "Start with FROM IMAGE, e.g. FROM python:3.12-slim",
+        )
+    return found
