@@ -1,0 +1,246 @@
+"""Pure: what the engine streams, turned into typed events.
+
+Every backend (the classic builder's JSON lines here; push/pull progress and BuildKit traces
+in their parsers) produces the same small set of events, so one set of renderers and one
+recorder serve them all. Error detection lives here too: the engine reports most failures
+inside the stream (``errorDetail``), not as HTTP errors.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class StepStarted:
+    key: str  # unique per build ("3" for classic step 3; a digest for BuildKit)
+    name: str  # the instruction, e.g. "RUN make"
+    number: int | None = None  # N of "N/M"
+    total: int | None = None  # M
+
+
+@dataclass(frozen=True)
+class StepCached:
+    key: str
+
+
+@dataclass(frozen=True)
+class StepContainer:
+    """The classic builder runs a step in this container (it must go on interrupt)."""
+
+    key: str
+    container_id: str
+
+
+@dataclass(frozen=True)
+class StepFinished:
+    key: str
+
+
+@dataclass(frozen=True)
+class Log:
+    """Output lines (no newlines), batched: one event per chunk the engine sent, so a step
+    printing 200,000 lines costs a few hundred events, not 200,000."""
+
+    lines: list[str]
+    key: str | None = None
+    stream: str = "stdout"  # or "stderr"
+
+
+@dataclass(frozen=True)
+class Notice:
+    """A warning from the engine (shown once, dimmed)."""
+
+    text: str
+
+
+@dataclass(frozen=True)
+class LayerProgress:
+    layer: str
+    status: str
+    current: int | None = None
+    total: int | None = None
+
+
+@dataclass(frozen=True)
+class ImageId:
+    image_id: str
+
+
+@dataclass(frozen=True)
+class Tagged:
+    tag: str
+
+
+@dataclass(frozen=True)
+class EngineFailure:
+    """The engine reported an error in the stream (``errorDetail``)."""
+
+    message: str
+    code: int | None = None
+
+
+Event = (
+    StepStarted | StepCached | StepContainer | StepFinished | Log | Notice | LayerProgress
+    | ImageId | Tagged | EngineFailure
+)  # fmt: skip
+
+MAX_LINE = 64 * 1024  # longer lines are cut (a single 10 MB "line" must not pile up)
+_STEP = re.compile(r"^Step (\d+)/(\d+) : (.*)$", re.S)
+_ARROW = re.compile(r"^ ---> (?:(Using cache)|Running in ([0-9a-f]{12,64})|\[Warning\] (.*)|"
+                    r"([0-9a-f]{12,64}))\s*$")  # fmt: skip
+_STDERR_ON, _COLOR_OFF = "\x1b[91m", "\x1b[0m"
+# Lines the builder itself writes start with one of these.
+_MARKERS = ("Step ", " ---> ", "Removing intermediate container ", "Successfully ")
+
+
+def failure(message: dict) -> EngineFailure | None:
+    """The error carried by one JSON message, if any."""
+    detail = message.get("errorDetail")
+    if detail or message.get("error"):
+        detail = detail if isinstance(detail, dict) else {}
+        text = detail.get("message") or message.get("error") or "unknown error"
+        code = detail.get("code")
+        return EngineFailure(str(text).strip(), code if isinstance(code, int) else None)
+    return None
+
+
+class ClassicBuildParser:
+    """``POST /build`` (classic builder) JSON messages -> events.
+
+    The engine sends text in arbitrary pieces ("Step 1/6 : FROM x" and "\\n" separately),
+    marks a RUN step's stderr with ANSI red (``ESC[91m`` ... ``ESC[0m``), and reports
+    failures as ``errorDetail``.
+    """
+
+    def __init__(self) -> None:
+        self.key: str | None = None
+        self._open = False  # the current step has not finished yet
+        self._partial = ""
+        self._held = ""  # the start of a colour code cut off at the end of a message
+        self._stderr = False
+        self._image_seen = False
+
+    def feed(self, message: dict) -> list[Event]:
+        out: list[Event] = []
+        failed = failure(message)
+        if failed is not None:
+            out += self._flush()
+            out.append(failed)
+            return out
+        aux = message.get("aux")
+        if isinstance(aux, dict) and aux.get("ID"):
+            self._image_seen = True
+            out.append(ImageId(aux["ID"]))
+        if "status" in message:
+            detail = message.get("progressDetail") or {}
+            out.append(
+                LayerProgress(
+                    str(message.get("id", "")),
+                    str(message["status"]),
+                    detail.get("current"),
+                    detail.get("total"),
+                )
+            )
+        text = message.get("stream")
+        if isinstance(text, str):
+            out += self._text(text)
+        return out
+
+    def close(self) -> list[Event]:
+        out = self._text("") if self._held else []
+        out += self._flush()
+        if self._open:
+            out.append(StepFinished(self.key))
+            self._open = False
+        return out
+
+    def _text(self, text: str) -> list[Event]:
+        out: list[Event] = []
+        # A colour code may be cut between two messages: hold back its beginning.
+        text, self._held = self._held + text, ""
+        cut = text.rfind("\x1b")
+        if cut != -1 and any(code.startswith(text[cut:]) and code != text[cut:]
+                             for code in (_STDERR_ON, _COLOR_OFF)):  # fmt: skip
+            text, self._held = text[:cut], text[cut:]
+        # Split on the colour codes, switching stream at each.
+        for piece in re.split(r"(\x1b\[91m|\x1b\[0m)", text):
+            if piece in (_STDERR_ON, _COLOR_OFF):
+                out += self._flush()
+                self._stderr = piece == _STDERR_ON
+                continue
+            self._partial += piece
+            if "\n" in self._partial:
+                *lines, self._partial = self._partial.split("\n")
+                out += self._lines(lines)
+            if len(self._partial) > MAX_LINE:
+                out += self._flush()
+        return out
+
+    def _flush(self) -> list[Event]:
+        if not self._partial:
+            return []
+        line, self._partial = self._partial, ""
+        return self._lines([line])
+
+    def _lines(self, lines: list[str]) -> list[Event]:
+        """Complete lines -> events; plain output (the bulk) in one batch."""
+        chunk = "\n".join(lines)
+        if "\r" in chunk:  # keep what a terminal would show of progress-bar lines
+            lines = [line.rsplit("\r", 1)[-1] for line in lines]
+        if len(chunk) > MAX_LINE:
+            lines = [line[:MAX_LINE] for line in lines]
+        stream = "stderr" if self._stderr else "stdout"
+        if stream == "stderr" or not any(m in chunk for m in _MARKERS):
+            if self.key is None:
+                lines = [line for line in lines if line]
+            return [Log(lines, self.key, stream)] if lines else []
+        out: list[Event] = []
+        pending: list[str] = []
+        for line in lines:
+            special = self._special(line) if line.startswith(_MARKERS) else None
+            if special is None:
+                if line or self.key is not None:
+                    pending.append(line)
+                continue
+            if pending:
+                out.append(Log(pending, self.key, stream))
+                pending = []
+            out += special
+        if pending:
+            out.append(Log(pending, self.key, stream))
+        return out
+
+    def _special(self, line: str) -> list[Event] | None:
+        """Events for the builder's own lines; ``None`` for ordinary output."""
+        step = _STEP.match(line)
+        if step:
+            out: list[Event] = []
+            if self._open:
+                out.append(StepFinished(self.key))
+            self.key, self._open = step.group(1), True
+            out.append(
+                StepStarted(self.key, step.group(3).strip(), int(step.group(1)), int(step.group(2)))
+            )
+            return out
+        arrow = _ARROW.match(line)
+        if arrow:
+            cached, container, warning, _layer = arrow.groups()
+            if cached:
+                return [StepCached(self.key)]
+            if container:
+                return [StepContainer(self.key, container)]
+            if warning:
+                return [Notice(warning.strip())]
+            if self._open:
+                self._open = False
+                return [StepFinished(self.key)]
+            return []
+        if line.startswith("Removing intermediate container "):
+            return []
+        if line.startswith("Successfully built "):
+            return [] if self._image_seen else [ImageId(line.split()[-1])]
+        if line.startswith("Successfully tagged "):
+            return [Tagged(line[len("Successfully tagged ") :].strip())]
+        return None

@@ -1,0 +1,148 @@
+"""Pure: the classic builder's stream, recorded from a real engine (tests/data), as events."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from docker_magics import events as ev
+from docker_magics.diagnose import build_failure, dockerfile_rejected
+from docker_magics.results import BuildRecorder
+
+DATA = Path(__file__).parent / "data"
+
+
+def recorded(name: str) -> list[dict]:
+    return [json.loads(line) for line in (DATA / f"{name}.jsonl").read_text().splitlines()]
+
+
+def parse(name: str) -> list[ev.Event]:
+    parser = ev.ClassicBuildParser()
+    out = []
+    for message in recorded(name):
+        out += parser.feed(message)
+    return out + parser.close()
+
+
+def record(name: str) -> BuildRecorder:
+    recorder = BuildRecorder("test")
+    for event in parse(name):
+        recorder.handle(event)
+    return recorder
+
+
+def test_successful_build():
+    events = parse("classic-success")
+    started = [e for e in events if isinstance(e, ev.StepStarted)]
+    assert [(e.number, e.total, e.name) for e in started] == [
+        (1, 6, "FROM busybox:latest"), (2, 6, "LABEL a=b"),
+        (3, 6, "RUN echo hello && echo err >&2"), (4, 6, "COPY data.txt /data.txt"),
+        (5, 6, "RUN cat /data.txt"), (6, 6, 'CMD ["sh"]'),
+    ]  # fmt: skip
+    assert sum(isinstance(e, ev.StepFinished) for e in events) == 6
+    logs = [(e.key, e.stream, e.lines) for e in events if isinstance(e, ev.Log)]
+    assert logs == [("3", "stdout", ["hello"]), ("3", "stderr", ["err"]),
+                    ("5", "stdout", ["payload"])]  # fmt: skip
+    containers = [e.container_id for e in events if isinstance(e, ev.StepContainer)]
+    assert len(containers) == 4 and all(len(c) == 12 for c in containers)
+    assert (
+        ev.ImageId("sha256:72440734170cd5efa8669967ce80e2ba6bf0bde4bf1256d7ba34c52e47640858")
+        in events
+    )
+    assert ev.Tagged("rec/app:1") in events
+    assert ev.Notice("IPv4 forwarding is disabled. Networking will not work.") in events
+    assert not any(isinstance(e, ev.EngineFailure) for e in events)
+
+
+def test_cached_build():
+    recorder = record("classic-cached")
+    assert [s.status for s in recorder.steps.values()] == ["done"] + ["cached"] * 5
+    assert recorder.image_id and recorder.failure is None
+
+
+def test_failing_run():
+    recorder = record("classic-run-fails")
+    assert recorder.failure == ev.EngineFailure(
+        "The command '/bin/sh -c echo line1; echo line2; exit 3' returned a non-zero code: 3", 3
+    )
+    step = recorder.current
+    assert step.number == 3 and step.status == "failed"
+    assert [line for _, line in step.tail] == ["line1", "line2"]
+    assert build_failure(recorder.failure.message, 3, step) == (
+        "Step 3/4 (RUN echo line1; echo line2; exit 3) failed with exit code 3. Its last output "
+        "is shown above (and in the full log); fix the command and run the cell again"
+    )
+
+
+def test_copy_missing_and_missing_base():
+    copy = record("classic-copy-missing")
+    assert build_failure(copy.failure.message, None, copy.current).startswith(
+        "Step 2/2 (COPY missing.txt /x) failed: missing.txt is not in the build context"
+    )
+    base = record("classic-no-base")
+    line = build_failure(base.failure.message, None, base.current)
+    assert line.startswith(
+        "Step 1/2 (FROM nosuchimage-xyz:1.0) failed: the base image "
+        "nosuchimage-xyz:1.0 is not on the engine and cannot be pulled "
+        "(dial tcp: lookup registry-1.docker.io"
+    )
+
+
+def test_parse_errors_answered_with_400():
+    for name, expected in (
+        ("classic-unknown-instruction", "Dockerfile line 2: unknown instruction: RUNN"),
+        ("classic-parse-error", "Dockerfile line 2: ENV requires at least one argument"),
+    ):
+        body = json.loads(recorded(name)[0]["body"])
+        assert dockerfile_rejected(body["message"]) == expected
+
+
+def test_output_is_batched():
+    """The engine sends RUN output in chunks of up to 32 KB: one event per chunk, so 200,000
+    lines cost a few hundred events, not 200,000."""
+    many = parse("classic-many-lines")
+    lines = [line for e in many if isinstance(e, ev.Log) for line in e.lines]
+    assert lines == [str(i) for i in range(1, 2001)]
+    assert sum(isinstance(e, ev.Log) for e in many) < 20
+    # The same framing at 200,000 lines (`RUN seq 1 200000`), cut as the engine cuts it.
+    text = "".join(f"{i}\n" for i in range(1, 200_001))
+    parser = ev.ClassicBuildParser()
+    events = parser.feed({"stream": "Step 1/1 : RUN seq 1 200000\n"})
+    for i in range(0, len(text), 32768):
+        events += parser.feed({"stream": text[i : i + 32768]})
+    events += parser.close()
+    logs = [e for e in events if isinstance(e, ev.Log)]
+    assert sum(len(e.lines) for e in logs) == 200_000 and len(logs) < 50
+
+
+def test_pieces_split_anywhere():
+    """The same stream cut into arbitrary pieces gives the same events."""
+    text = "".join(m.get("stream", "") for m in recorded("classic-success"))
+    whole = ev.ClassicBuildParser()
+    expected = whole.feed({"stream": text}) + whole.close()
+    for size in (1, 3, 7, 64):
+        parser = ev.ClassicBuildParser()
+        got = []
+        for i in range(0, len(text), size):
+            got += parser.feed({"stream": text[i : i + size]})
+        got += parser.close()
+
+        def kind(e):
+            return type(e).__name__ + ":" + getattr(e, "stream", "")
+
+        merged = []
+        for e in got:  # batching may differ; the lines and their order must not
+            if isinstance(e, ev.Log) and merged and merged[-1][0] == kind(e):
+                merged[-1] = (kind(e), merged[-1][1] + tuple(e.lines))
+            else:
+                merged.append((kind(e), tuple(getattr(e, "lines", ()))))
+        want = [(kind(e), tuple(getattr(e, "lines", ()))) for e in expected]
+        assert merged == want, size
+
+
+def test_carriage_returns_and_long_lines():
+    parser = ev.ClassicBuildParser()
+    events = parser.feed({"stream": "Step 1/1 : RUN x\n"})
+    events += parser.feed({"stream": "10%\r50%\r100%\n" + "y" * (ev.MAX_LINE + 10) + "\n"})
+    logs = [line for e in events if isinstance(e, ev.Log) for line in e.lines]
+    assert logs[0] == "100%" and len(logs[1]) == ev.MAX_LINE
