@@ -1,0 +1,262 @@
+"""What a build leaves behind: a recorder that folds events into state (read by the
+renderers while the build runs), the full log (spilled to a temp file when large), and the
+``BuildResult`` value with its text and HTML reprs."""
+
+from __future__ import annotations
+
+import html
+import os
+import tempfile
+import time
+import weakref
+from collections import deque
+from dataclasses import dataclass, field
+
+from . import events as ev
+from .tables import human_size
+
+SPILL_AT = 1 << 20  # bytes of log kept in memory before it moves to a temp file
+TAIL = 20  # last lines kept per step, for the progress view and error messages
+
+
+class LogStore:
+    """The whole build log: in memory while small, then in a temp file (removed when the
+    store is garbage collected or the kernel exits)."""
+
+    def __init__(self) -> None:
+        self._lines: list[str] = []
+        self._size = 0
+        self._file = None
+        self.path: str | None = None
+        self.count = 0
+
+    def append(self, line: str) -> None:
+        self.extend([line])
+
+    def extend(self, lines: list[str]) -> None:
+        self.count += len(lines)
+        if self._file is not None:
+            self._file.write("\n".join(lines) + "\n")
+            return
+        self._lines.extend(lines)
+        self._size += sum(map(len, lines)) + len(lines)
+        if self._size > SPILL_AT:
+            self._spill()
+
+    def _spill(self) -> None:
+        fd, self.path = tempfile.mkstemp(prefix="docker-magics-", suffix=".log")
+        self._file = os.fdopen(fd, "w", encoding="utf-8", errors="replace")
+        weakref.finalize(self, _close_and_remove, self._file, self.path)
+        self._file.write("\n".join(self._lines) + "\n")
+        self._lines = []
+
+    def text(self) -> str:
+        if self._file is None:
+            return "\n".join(self._lines) + ("\n" if self._lines else "")
+        self._file.flush()
+        with open(self.path, encoding="utf-8", errors="replace") as f:
+            return f.read()
+
+    def tail(self, n: int = 20) -> list[str]:
+        if self._file is None:
+            return self._lines[-n:]
+        self._file.flush()
+        with open(self.path, "rb") as f:
+            f.seek(max(0, os.path.getsize(self.path) - 64 * 1024))
+            return f.read().decode("utf-8", "replace").splitlines()[-n:]
+
+    def __repr__(self) -> str:
+        where = f"in {self.path}" if self.path else "in memory"
+        return f"<build log: {self.count} lines {where}>"
+
+
+def _close_and_remove(f, path: str) -> None:
+    try:
+        f.close()
+    finally:
+        try:
+            os.unlink(path)
+        except OSError:
+            pass
+
+
+@dataclass
+class Step:
+    key: str
+    name: str
+    number: int | None = None
+    total: int | None = None
+    status: str = "running"  # running | cached | done | failed
+    started: float = field(default_factory=time.monotonic)
+    duration: float | None = None
+    tail: deque = field(default_factory=lambda: deque(maxlen=TAIL), repr=False)
+    lines: int = 0
+
+    @property
+    def label(self) -> str:
+        n = f"{self.number}/{self.total} " if self.number and self.total else ""
+        return f"{n}{self.name}"
+
+    def elapsed(self) -> float:
+        if self.duration is not None:
+            return self.duration
+        return time.monotonic() - self.started
+
+
+class BuildRecorder:
+    """Folds events into the state of a build; renderers read it, ``result()`` freezes it."""
+
+    def __init__(self, title: str, *, total: int | None = None, context: str = "") -> None:
+        self.title = title
+        self.context = context
+        self.expected_total = total
+        self.started = time.monotonic()
+        self.steps: dict[str, Step] = {}
+        self.current: Step | None = None
+        self.log = LogStore()
+        self.tail: deque[tuple[str, str]] = deque(maxlen=TAIL)  # (stream, line), all steps
+        self.notices: list[str] = []
+        self.image_id: str | None = None
+        self.tags: list[str] = []
+        self.failure: ev.EngineFailure | None = None
+        self.containers: set[str] = set()
+        self.version = 0  # bumped on every change the renderers may want to show
+        self.layers: dict[str, ev.LayerProgress] = {}
+
+    @property
+    def total(self) -> int | None:
+        return (self.current.total if self.current and self.current.total else None) or (
+            self.expected_total
+        )
+
+    @property
+    def done_count(self) -> int:
+        return sum(1 for s in self.steps.values() if s.status in ("done", "cached"))
+
+    def elapsed(self) -> float:
+        return time.monotonic() - self.started
+
+    def handle(self, event: ev.Event) -> None:
+        self.version += 1
+        if isinstance(event, ev.StepStarted):
+            step = Step(event.key, event.name, event.number, event.total)
+            self.steps[event.key] = step
+            self.current = step
+            self.log.append(f"Step {step.label}" if step.number else step.name)
+        elif isinstance(event, ev.StepCached):
+            step = self.steps.get(event.key)
+            if step:
+                step.status = "cached"
+                self.log.append(" ---> Using cache")
+        elif isinstance(event, ev.StepContainer):
+            self.containers.add(event.container_id)
+        elif isinstance(event, ev.StepFinished):
+            step = self.steps.get(event.key)
+            if step and step.duration is None:
+                step.duration = time.monotonic() - step.started
+                if step.status == "running":
+                    step.status = "done"
+        elif isinstance(event, ev.Log):
+            self.log.extend(event.lines)
+            last = [(event.stream, line) for line in event.lines[-TAIL:]]
+            self.tail.extend(last)
+            step = self.steps.get(event.key) if event.key else None
+            if step is not None:
+                step.tail.extend(last)
+                step.lines += len(event.lines)
+        elif isinstance(event, ev.Notice):
+            if event.text not in self.notices:
+                self.notices.append(event.text)
+                self.log.append(f"[Warning] {event.text}")
+        elif isinstance(event, ev.LayerProgress):
+            self.layers[event.layer] = event
+        elif isinstance(event, ev.ImageId):
+            self.image_id = event.image_id
+        elif isinstance(event, ev.Tagged):
+            if event.tag not in self.tags:
+                self.tags.append(event.tag)
+        elif isinstance(event, ev.EngineFailure):
+            self.failure = event
+            self.log.append(f"ERROR: {event.message}")
+            if self.current is not None and self.current.duration is None:
+                self.current.status = "failed"
+                self.current.duration = time.monotonic() - self.current.started
+
+    def fail_current(self) -> None:
+        """Mark the running step failed (an interrupt, a lost connection)."""
+        step = self.current
+        if step is not None and step.duration is None:
+            step.status = "failed"
+            step.duration = time.monotonic() - step.started
+        self.version += 1
+
+    def result(self, *, size: int | None = None, error: str | None = None) -> BuildResult:
+        return BuildResult(
+            image_id=self.image_id,
+            tags=list(self.tags),
+            size=size,
+            duration=self.elapsed(),
+            steps=list(self.steps.values()),
+            log=self.log,
+            context=self.context,
+            error=error,
+        )
+
+
+@dataclass
+class BuildResult:
+    """The value of ``%%docker_build`` (and of ``docker_magics.build()``)."""
+
+    image_id: str | None
+    tags: list[str]
+    size: int | None
+    duration: float
+    steps: list[Step]
+    log: LogStore
+    context: str = ""
+    error: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None and self.image_id is not None
+
+    @property
+    def short_id(self) -> str:
+        if not self.image_id:
+            return ""
+        return self.image_id.split(":", 1)[-1][:12]
+
+    @property
+    def cached_steps(self) -> int:
+        return sum(1 for s in self.steps if s.status == "cached")
+
+    def summary(self) -> str:
+        if not self.ok:
+            return f"Build failed after {self.duration:.1f}s: {self.error}"
+        tags = ", ".join(self.tags) or "no tag"
+        cached = f", {self.cached_steps} of {len(self.steps)} steps cached" if self.steps else ""
+        size = f", {human_size(self.size)}" if self.size is not None else ""
+        return f"Built {self.short_id} ({tags}){size} in {self.duration:.1f}s{cached}"
+
+    def __repr__(self) -> str:
+        lines = [self.summary()]
+        for s in self.steps:
+            took = f"{s.duration:.1f}s" if s.duration is not None else ""
+            lines.append(f"  {s.status:<7} {took:>7}  {s.label}")
+        lines.append(f"  log: {self.log.count} lines (result.log.text())")
+        return "\n".join(lines)
+
+    def _repr_html_(self) -> str:
+        color = "#1a7f37" if self.ok else "#cf222e"
+        rows = "".join(
+            f"<tr><td>{html.escape(s.status)}</td>"
+            f"<td style='text-align:right'>{'' if s.duration is None else f'{s.duration:.1f}s'}"
+            f"</td><td style='text-align:left'><code>{html.escape(s.label)}</code></td></tr>"
+            for s in self.steps
+        )
+        return (
+            f"<div class='docker-magics-result'><b style='color:{color}'>"
+            f"{html.escape(self.summary())}</b>"
+            f"<details><summary>{len(self.steps)} steps, {self.log.count} log lines</summary>"
+            f"<table>{rows}</table></details></div>"
+        )
