@@ -16,6 +16,8 @@ _API = (
     "close",
     "connections",
     "engine_info",
+    "build",
+    "last_build",
 )
 
 __all__ = [*_API, "load_ipython_extension", "unload_ipython_extension", "__version__"]

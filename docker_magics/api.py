@@ -10,6 +10,7 @@ so a connection opened here is the one ``%%docker_build`` uses, and the other wa
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING
 
 from .diagnose import explain
@@ -21,6 +22,7 @@ if TYPE_CHECKING:  # pragma: no cover
     import docker
 
 SESSION = Session()
+_last_build = None
 
 
 def connect(
@@ -136,3 +138,74 @@ def engine_info(conn: Connection | None = None) -> KeyValues:
         ("Warnings", "; ".join(info.get("Warnings") or []) or "none"),
     ]
     return KeyValues(items, title=f"Docker engine at {conn.endpoint.url}")
+
+
+def build(
+    dockerfile: str | None = None,
+    *,
+    tags: Iterable[str] = (),
+    file: str | None = None,
+    context: str | None = None,
+    add: Iterable[str] = (),
+    build_args: Mapping[str, str] | Iterable[str] | None = None,
+    labels: Mapping[str, str] | Iterable[str] | None = None,
+    target: str | None = None,
+    platform: str | None = None,
+    network: str | None = None,
+    cache_from: Iterable[str] = (),
+    no_cache: bool = False,
+    pull: bool = False,
+    rm: bool = True,
+    force_rm: bool = True,
+    progress: str = "auto",
+):
+    """Build an image from Dockerfile text (or ``file``) on the current engine, with live
+    progress; returns a :class:`~docker_magics.results.BuildResult`.
+
+    ``context`` sends a folder (honouring its ``.dockerignore``); ``add`` puts files or
+    folders (``SRC[:DEST]``) into the context. A failure raises a ``DockerMagicsError`` with
+    one line; a failed build's ``BuildFailed.result`` (and :func:`last_build`) keep its log.
+    """
+    from . import builder, ops
+
+    global _last_build
+    built, instructions = builder.prepare_context(
+        dockerfile, file=file, context_dir=context, adds=add
+    )
+    options = ops.BuildOptions(
+        tags=list(tags),
+        build_args=_pairs(build_args, "--build-arg", from_env=True),
+        labels=_pairs(labels, "--label"),
+        target=target,
+        platform=platform,
+        network=network,
+        cache_from=list(cache_from),
+        no_cache=no_cache,
+        pull=pull,
+        rm=rm,
+        force_rm=force_rm,
+    )
+    _last_build = None
+    try:
+        _last_build = builder.run_build(
+            current(), built, options, total_steps=len(instructions), progress=progress
+        )
+    except Exception as exc:
+        _last_build = getattr(exc, "result", None)
+        raise
+    return _last_build
+
+
+def last_build():
+    """The result of the last build, failed ones included (their log is kept)."""
+    return _last_build
+
+
+def _pairs(value, option: str, *, from_env: bool = False) -> dict[str, str]:
+    from .builder import parse_pairs
+
+    if value is None:
+        return {}
+    if isinstance(value, Mapping):
+        return {str(k): str(v) for k, v in value.items()}
+    return parse_pairs(value, option, from_env=from_env)

@@ -8,6 +8,7 @@ The real cause is usually buried several wrappers deep (``DockerException`` arou
 
 from __future__ import annotations
 
+import re
 import socket
 import ssl
 from collections.abc import Iterator
@@ -223,7 +224,8 @@ def _socket_problem(exc: BaseException, endpoint: Endpoint) -> DockerMagicsError
             f"Cannot resolve the host name {endpoint.host!r}", "Check the spelling of the URL"
         )
     lost = (ConnectionResetError, BrokenPipeError, ConnectionAbortedError)
-    if _first(exc, lost) is not None or "Connection aborted" in str(exc):
+    text = str(exc)
+    if _first(exc, lost) is not None or "Connection aborted" in text or "Connection broken" in text:
         return ConnectFailed(
             f"The connection to the engine at {where} was lost",
             "The engine may have stopped or restarted: check it with %docker_info",
@@ -233,3 +235,62 @@ def _socket_problem(exc: BaseException, endpoint: Endpoint) -> DockerMagicsError
 
 def _is_paramiko_refused(exc: BaseException) -> bool:
     return any(type(e).__name__ == "NoValidConnectionsError" for e in causes(exc))
+
+
+# -- build failures the engine reports in the stream ---------------------------------------
+
+_NONZERO = re.compile(r"returned a non-zero code: (\d+)")
+_NOT_IN_CONTEXT = re.compile(
+    r"(?:COPY|ADD) failed: .*?(?:stat |lstat )?([^:\s]+): file does not exist"
+)
+_PULL_PROBLEMS = ("pull access denied", "manifest unknown", "not found", "no such host",
+                  "dial tcp", "i/o timeout", "connection refused", "TLS handshake timeout",
+                  "server gave HTTP response", "unauthorized")  # fmt: skip
+
+
+def _short(text: str, width: int = 80) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def build_failure(message: str, code: int | None, step) -> str:
+    """One line for a failure the engine reported during a build. ``step`` (a
+    ``results.Step`` or None) is the step that was running."""
+    where = "The build"
+    if step is not None:
+        number = f" {step.number}/{step.total}" if step.number else ""
+        where = f"Step{number} ({_short(step.name)})"
+    nonzero = _NONZERO.search(message)
+    if nonzero:
+        return (
+            f"{where} failed with exit code {nonzero.group(1)}. Its last output is shown above "
+            "(and in the full log); fix the command and run the cell again"
+        )
+    missing = _NOT_IN_CONTEXT.search(message)
+    if missing:
+        name = missing.group(1)
+        return (
+            f"{where} failed: {name} is not in the build context (or .dockerignore excludes "
+            f"it). Add it with --add {name}, or build from a folder with --context DIR"
+        )
+    if (
+        step is not None
+        and step.name.upper().startswith("FROM ")
+        and any(p in message for p in _PULL_PROBLEMS)
+    ):
+        image = step.name.split()[1] if len(step.name.split()) > 1 else "?"
+        reason = re.sub(r'^Get "[^"]*": ', "", message)
+        return (
+            f"{where} failed: the base image {image} is not on the engine and cannot be pulled "
+            f"({_clause(reason)}). Build or load it first (`docker images` lists what the "
+            "engine has), or use another base image"
+        )
+    return f"{where} failed: {_clause(message)}"
+
+
+def dockerfile_rejected(message: str) -> str | None:
+    """The engine's 400 answer for a Dockerfile it cannot parse, as one line."""
+    m = re.search(r"dockerfile parse error line (\d+): (.*)", message, re.I)
+    if m:
+        return f"Dockerfile line {m.group(1)}: {_clause(m.group(2))}"
+    return None

@@ -19,7 +19,8 @@ class DockerMagicsError(Exception):
     def line(self) -> str:
         line = self.what + "."
         if self.hint:
-            line += " " + self.hint.rstrip(".") + "."
+            line += " " + self.hint.rstrip(".")
+            line += "" if line.endswith(("?", "!")) else "."
         # Never let a multi-line daemon message break the one-line promise.
         return " ".join(line.split())
 
@@ -38,6 +39,18 @@ class TLSFailed(ConnectFailed):
 
 class EngineError(DockerMagicsError):
     """The engine answered, but with an error."""
+
+
+class BuildFailed(EngineError):
+    """The build failed; ``result`` holds the steps and the full log so far."""
+
+    def __init__(self, what: str, hint: str = "", *, result=None) -> None:
+        super().__init__(what, hint)
+        self.result = result
+
+
+class Interrupted(DockerMagicsError):
+    """The user interrupted the work; it was stopped on the engine."""
 
 
 class UnencryptedEngineWarning(UserWarning):

@@ -11,14 +11,28 @@ import sys
 import warnings
 
 from IPython.core.error import UsageError
-from IPython.core.magic import Magics, line_magic, magics_class
+from IPython.core.magic import Magics, line_cell_magic, line_magic, magics_class
 from IPython.core.magic_arguments import argument, magic_arguments
 from traitlets import Enum, Float, TraitError, Unicode, validate
 
 from . import api
 from .endpoints import URL_FORMS, context_names
 from .errors import BadArgument, DockerMagicsError, UnencryptedEngineWarning
+from .progress import MODES
 from .session import DEFAULT_TIMEOUT, SSH_CLIENTS
+
+
+def _boolean(value: str) -> bool:
+    """``--rm=false`` style values, as the docker CLI accepts them."""
+    lowered = value.strip().lower()
+    if lowered in ("1", "t", "true", "yes", "on"):
+        return True
+    if lowered in ("0", "f", "false", "no", "off"):
+        return False
+    raise ValueError(value)
+
+
+_boolean.__name__ = "boolean"  # argparse names the type in its error message
 
 
 def _parse(parser, line: str, name: str):
@@ -74,6 +88,12 @@ class DockerMagics(Magics):
     ssh_client = Enum(SSH_CLIENTS, "auto", help="SSH implementation for ssh:// engines.").tag(
         config=True
     )
+    progress = Enum(
+        MODES,
+        "auto",
+        help="How to show progress: widgets in a notebook, plain text, or none. 'auto' uses "
+        "widgets when a Jupyter frontend runs the kernel, text elsewhere.",
+    ).tag(config=True)
 
     def __init__(self, shell=None, **kwargs):
         super().__init__(shell=shell, **kwargs)
@@ -214,6 +234,111 @@ class DockerMagics(Magics):
         """Show the engine: version, storage driver, images and containers, registries."""
         conn = api.SESSION.get(args.alias) if args.alias else self.connection()
         return api.engine_info(conn)
+
+    @line_cell_magic
+    @_magic
+    @magic_arguments()
+    @argument(
+        "-t",
+        "--tag",
+        action="append",
+        default=[],
+        metavar="NAME[:TAG]",
+        help="Name and tag the image (repeatable).",
+    )
+    @argument(
+        "--build-arg",
+        action="append",
+        default=[],
+        metavar="NAME[=VALUE]",
+        help="Set a build argument (repeatable); a bare NAME takes its value from the environment.",
+    )
+    @argument("--target", metavar="STAGE", help="Build this stage of a multi-stage Dockerfile.")
+    @argument("--platform", metavar="OS/ARCH", help="Target platform, e.g. linux/amd64.")
+    @argument("--no-cache", action="store_true", help="Do not use the build cache.")
+    @argument("--pull", action="store_true", help="Always try to pull newer base images.")
+    @argument(
+        "--label",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="Set an image label (repeatable).",
+    )
+    @argument("--network", metavar="MODE", help="Network mode for RUN steps (e.g. none, host).")
+    @argument(
+        "--cache-from",
+        action="append",
+        default=[],
+        metavar="IMAGE",
+        help="Images to consider as cache sources (repeatable).",
+    )
+    @argument(
+        "--rm",
+        type=_boolean,
+        nargs="?",
+        const=True,
+        default=True,
+        metavar="BOOL",
+        help="Remove intermediate containers after a successful build (default true).",
+    )
+    @argument(
+        "--force-rm",
+        type=_boolean,
+        nargs="?",
+        const=True,
+        default=True,
+        metavar="BOOL",
+        help="Also remove them when a step fails (default true, unlike docker build).",
+    )
+    @argument("-q", "--quiet", action="store_true", help="No progress; print the image ID.")
+    @argument("--progress", choices=MODES, help="auto (default), widget, plain or none.")
+    @argument(
+        "-f", "--file", metavar="PATH", help="Build this Dockerfile from disk instead of the cell."
+    )
+    @argument(
+        "--context",
+        metavar="DIR",
+        help="Send this folder as the context (honouring its .dockerignore), with the cell as "
+        "its Dockerfile.",
+    )
+    @argument(
+        "--add",
+        action="append",
+        default=[],
+        metavar="SRC[:DEST]",
+        help="Put a local file or folder into the context (repeatable).",
+    )
+    def docker_build(self, args, cell=None):
+        """Build an image. The cell is the Dockerfile, used literally; only the options line
+        gets IPython's {var} and $var expansion (--build-arg BASE={base}).
+
+        By default the context holds just the Dockerfile: bring files in with --add, or send
+        a folder with --context. Returns a BuildResult (image id, tags, size, steps, log);
+        after a failure, docker_magics.last_build() still has the log.
+        """
+        self.connection()
+        progress = "none" if args.quiet else (args.progress or self.progress)
+        result = api.build(
+            cell,
+            tags=args.tag,
+            file=args.file,
+            context=args.context,
+            add=args.add,
+            build_args=args.build_arg,
+            labels=args.label,
+            target=args.target,
+            platform=args.platform,
+            network=args.network,
+            cache_from=args.cache_from,
+            no_cache=args.no_cache,
+            pull=args.pull,
+            rm=args.rm,
+            force_rm=args.force_rm,
+            progress=progress,
+        )
+        if args.quiet:
+            print(result.image_id)
+        return result
 
 
 def _connection_options_given(args) -> bool:

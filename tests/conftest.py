@@ -184,8 +184,10 @@ class CellRun:
         assert isinstance(self.error, UsageError), (self.error, self.out, self.err)
         assert "Traceback" not in self.err + self.out
         lines = self.err.splitlines()
-        assert len(lines) == 1 and lines[0].startswith("UsageError: "), self.err
-        return lines[0][len("UsageError: ") :]
+        # Progress may have gone to stderr before; the error itself is the one last line.
+        assert lines and lines[-1].startswith("UsageError: "), self.err
+        assert sum(line.startswith("UsageError") for line in lines) == 1, self.err
+        return lines[-1][len("UsageError: ") :]
 
 
 @pytest.fixture

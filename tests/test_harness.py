@@ -15,8 +15,9 @@ def test_busybox_base_image_runs(engine, busybox):
 
     client = docker.DockerClient(base_url=engine.url, version="auto")
     try:
-        out = client.containers.run(busybox, ["sh", "-c", "echo hello from $(uname -s)"],
-                                    remove=True, network_mode="none")
+        out = client.containers.run(
+            busybox, ["sh", "-c", "echo hello from $(uname -s)"], remove=True, network_mode="none"
+        )
     finally:
         client.close()
     assert out == b"hello from Linux\n"

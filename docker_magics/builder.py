@@ -1,0 +1,138 @@
+"""A build from start to end: check the inputs, pack the context, stream the engine's events
+into the recorder and a renderer, and return a ``BuildResult`` or raise one clear error.
+
+Shared by ``%%docker_build`` and ``docker_magics.build()``.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable
+from pathlib import Path
+
+from . import context as ctx
+from . import dockerfile, ops
+from .diagnose import build_failure, dockerfile_rejected, explain
+from .errors import BadArgument, BuildFailed, DockerMagicsError, EngineError, Interrupted
+from .progress import make_renderer
+from .references import parse_reference
+from .results import BuildRecorder, BuildResult
+from .session import Connection
+
+
+def parse_pairs(items: Iterable[str], option: str, *, from_env: bool = False) -> dict[str, str]:
+    """``NAME=VALUE`` items (``--build-arg``, ``--label``). With ``from_env``, a bare ``NAME``
+    takes its value from the environment and is left out (the Dockerfile's default applies)
+    when the variable is not set, as with ``docker build``."""
+    pairs: dict[str, str] = {}
+    for item in items:
+        name, sep, value = item.partition("=")
+        name = name.strip()
+        if not name or any(c.isspace() for c in name):
+            raise BadArgument(f"Invalid {option} {item!r}", f"Use {option} NAME=VALUE")
+        if not sep:
+            if not from_env:
+                value = ""
+            elif name in os.environ:
+                value = os.environ[name]
+            else:
+                continue
+        pairs[name] = value
+    return pairs
+
+
+def prepare_context(
+    text: str | None, *, file: str | None, context_dir: str | None, adds: Iterable[str]
+) -> tuple[ctx.BuildContext, list[dockerfile.Instruction]]:
+    """Check the Dockerfile (cell text or --file) and make the context to send."""
+    add_specs = [ctx.AddSpec.parse(a) for a in adds]
+    if file is not None:
+        if text is not None and text.strip():
+            raise BadArgument(
+                "Both a Dockerfile in the cell and --file were given", "Use one or the other"
+            )
+        path = Path(os.path.expanduser(file))
+        if not path.is_file():
+            raise BadArgument(f"--file {file}: no such file", "Give the path of a Dockerfile")
+        text = path.read_text(encoding="utf-8", errors="replace")
+    if text is None or not text.strip():
+        raise BadArgument(
+            "The cell is empty: there is no Dockerfile to build",
+            "Write a Dockerfile in the cell (FROM ...), or pass --file PATH",
+        )
+    instructions = dockerfile.parse(text)
+    if context_dir is not None:
+        built = ctx.from_directory(
+            context_dir,
+            dockerfile_text=None if file else text,
+            dockerfile_path=file,
+            adds=add_specs,
+        )
+    else:
+        built = ctx.from_cell(text, add_specs)
+    return built, instructions
+
+
+def run_build(
+    conn: Connection,
+    context: ctx.BuildContext,
+    options: ops.BuildOptions,
+    *,
+    total_steps: int | None = None,
+    progress: str = "auto",
+) -> BuildResult:
+    """Send the build and follow it to the end."""
+    for tag in options.tags:
+        parse_reference(tag, what="tag", allow_digest=False)
+    title = options.tags[0] if options.tags else "an untagged image"
+    recorder = BuildRecorder(title, total=total_steps, context=context.description)
+    renderer = make_renderer(progress, recorder)
+    renderer.start()
+    stream = ops.build(conn.client, context, options)
+    error: DockerMagicsError | None = None
+    try:
+        for event in stream:
+            recorder.handle(event)
+            renderer.handle(event)
+    except KeyboardInterrupt:
+        stream.close()  # cancels the build on the engine if it is still running
+        error = _interrupted(conn, recorder)
+    except DockerMagicsError as exc:  # e.g. a context file changed while being sent
+        error = exc
+    except Exception as exc:  # noqa: BLE001 - every transport failure becomes one line
+        rejected = dockerfile_rejected(str(getattr(exc, "explanation", "") or ""))
+        error = BadArgument(rejected) if rejected else explain(exc, conn.endpoint)
+    finally:
+        stream.close()
+    if error is None and recorder.failure is not None:
+        failure = recorder.failure
+        error = BuildFailed(build_failure(failure.message, failure.code, recorder.current))
+    if error is None and recorder.image_id is None:
+        error = EngineError("The engine ended the build without producing an image")
+    if error is not None:
+        recorder.fail_current()
+        renderer.finish(str(error))
+        if isinstance(error, BuildFailed):
+            error.result = recorder.result(error=str(error))
+        raise error
+    size = _image_size(conn, recorder.image_id)
+    renderer.finish(None, size)
+    return recorder.result(size=size)
+
+
+def _interrupted(conn: Connection, recorder: BuildRecorder) -> Interrupted:
+    step = recorder.current
+    where = f" at step {step.label}" if step is not None else " while sending the context"
+    try:
+        ops.remove_containers(conn.client.api, recorder.containers)
+        left = ""
+    except Exception:  # noqa: BLE001 - the engine itself may be gone
+        left = " (its containers could not be checked: see `docker ps -a`)"
+    return Interrupted(f"Build interrupted{where}; it was stopped on the engine{left}")
+
+
+def _image_size(conn: Connection, image_id: str) -> int | None:
+    try:
+        return conn.client.api.inspect_image(image_id).get("Size")
+    except Exception:  # noqa: BLE001 - the size is a nicety, the build succeeded
+        return None

@@ -1,0 +1,114 @@
+"""Operations on the engine as generators of typed events. No IPython, no widgets.
+
+A generator's ``finally`` is where the engine gets cleaned up: when the consumer stops early
+(an error, or ``KeyboardInterrupt`` raised anywhere in the loop), closing the response makes
+the engine cancel the work, and any container it had started for it is removed.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+from . import events as ev
+from .context import BuildContext
+
+CLEANUP_WAIT = 10.0  # seconds to wait for the engine to drop a cancelled build's containers
+
+
+@dataclass
+class BuildOptions:
+    tags: list[str] = field(default_factory=list)
+    build_args: dict[str, str] = field(default_factory=dict)
+    labels: dict[str, str] = field(default_factory=dict)
+    target: str | None = None
+    platform: str | None = None
+    network: str | None = None
+    cache_from: list[str] = field(default_factory=list)
+    no_cache: bool = False
+    pull: bool = False
+    rm: bool = True
+    force_rm: bool = True  # unlike `docker build`: a failed step leaves no container behind
+
+    def params(self, dockerfile: str) -> list[tuple[str, str]]:
+        """Query parameters of ``POST /build`` (``t`` may repeat)."""
+        params = [("dockerfile", dockerfile), ("version", "1")]
+        params += [("t", tag) for tag in self.tags]
+        flags = {"nocache": self.no_cache, "pull": self.pull, "rm": self.rm,
+                 "forcerm": self.force_rm and self.rm}  # fmt: skip
+        params += [(k, "1" if v else "0") for k, v in flags.items()]
+        if self.build_args:
+            params.append(("buildargs", json.dumps(self.build_args)))
+        if self.labels:
+            params.append(("labels", json.dumps(self.labels)))
+        if self.cache_from:
+            params.append(("cachefrom", json.dumps(self.cache_from)))
+        for key, value in (("target", self.target), ("platform", self.platform),
+                           ("networkmode", self.network)):  # fmt: skip
+            if value:
+                params.append((key, value))
+        return params
+
+
+def build(client, context: BuildContext, options: BuildOptions) -> Iterator[ev.Event]:
+    """Send ``context`` to the classic builder and yield its events as they arrive.
+
+    Raises what docker-py/requests raise for transport errors (the caller explains them);
+    failures the engine reports in the stream come out as ``EngineFailure`` events.
+    """
+    api = client.api
+    headers = {"Content-Type": "application/x-tar"}
+    api._set_auth_headers(headers)  # X-Registry-Config: credentials for pulling base images
+    parser = ev.ClassicBuildParser()
+    containers: set[str] = set()
+    response = None
+    finished = False
+    try:
+        response = api._post(
+            api._url("/build"),
+            params=options.params(context.dockerfile),
+            data=context.chunks(),
+            headers=headers,
+            stream=True,
+            timeout=None,  # a silent RUN step may take as long as it takes
+        )
+        api._raise_for_status(response)
+        for message in api._stream_helper(response, decode=True):
+            for event in parser.feed(message):
+                if isinstance(event, ev.StepContainer):
+                    containers.add(event.container_id)
+                yield event
+        yield from parser.close()
+        finished = True
+    finally:
+        if response is not None:
+            response.close()  # on an early exit this is what cancels the build
+        if not finished and containers:
+            remove_containers(api, containers)
+
+
+def remove_containers(api, ids: set[str], wait: float = CLEANUP_WAIT) -> None:
+    """Make sure the containers are gone: the engine removes a cancelled build's container
+    itself; if it has not after a moment, force it."""
+    from docker.errors import APIError, NotFound
+
+    deadline = time.monotonic() + wait
+    pending = set(ids)
+    while pending and time.monotonic() < deadline:
+        for cid in list(pending):
+            try:
+                api.inspect_container(cid)
+            except NotFound:
+                pending.discard(cid)
+        if pending:
+            time.sleep(0.25)
+            if time.monotonic() > deadline - wait / 2:
+                for cid in list(pending):
+                    try:
+                        api.remove_container(cid, force=True)
+                    except NotFound:
+                        pending.discard(cid)
+                    except APIError:
+                        pass  # removal already in progress

@@ -1,0 +1,163 @@
+"""A real IPython kernel for tests that need what a notebook frontend sees: stream and
+display messages, widget comm traffic (counted in messages and bytes, as IOPub carries them),
+and interrupts (``KernelManager.interrupt_kernel()``, as the stop button does)."""
+
+from __future__ import annotations
+
+import json
+import os
+import queue
+import threading
+import time
+from dataclasses import dataclass, field
+
+from jupyter_client import KernelManager
+
+
+@dataclass
+class Execution:
+    msg_id: str
+    status: str = "running"  # ok | error (from the execute_reply)
+    error: dict | None = None  # the execute_reply's content when it failed
+    idle: bool = False
+    messages: list[dict] = field(default_factory=list)  # IOPub messages, in order
+    started: float = field(default_factory=time.monotonic)
+    finished: float | None = None
+
+    def stream(self, name: str = "stdout") -> str:
+        return "".join(
+            m["content"]["text"]
+            for m in self.messages
+            if m["msg_type"] == "stream" and m["content"]["name"] == name
+        )
+
+    @property
+    def comm_messages(self) -> list[dict]:
+        return [m for m in self.messages if m["msg_type"].startswith("comm_")]
+
+    @property
+    def output_messages(self) -> list[dict]:
+        """What the frontend renders or updates: streams, displays, widget traffic."""
+        kinds = ("stream", "display_data", "execute_result", "update_display_data",
+                 "comm_open", "comm_msg", "error")  # fmt: skip
+        return [m for m in self.messages if m["msg_type"] in kinds]
+
+    @property
+    def iopub_bytes(self) -> int:
+        """Bytes of the output messages as JSON (header and content), roughly the wire size."""
+        return sum(
+            len(
+                json.dumps(
+                    {k: m[k] for k in ("header", "parent_header", "metadata", "content")},
+                    default=str,
+                )
+            )
+            for m in self.output_messages
+        )
+
+    def widget_states(self) -> dict[str, dict]:
+        """Each widget's state after all updates, rebuilt from the comm traffic."""
+        states: dict[str, dict] = {}
+        for m in self.comm_messages:
+            comm = m["content"].get("comm_id")
+            data = m["content"].get("data", {})
+            if m["msg_type"] == "comm_open":
+                states[comm] = dict(data.get("state", {}))
+            elif m["msg_type"] == "comm_msg" and data.get("method") == "update":
+                states.setdefault(comm, {}).update(data.get("state", {}))
+        return states
+
+    def widgets_of(self, model: str) -> list[dict]:
+        return [s for s in self.widget_states().values() if s.get("_model_name") == model]
+
+    @property
+    def usage_error(self) -> str | None:
+        if self.error and self.error.get("ename") == "UsageError":
+            return self.error["evalue"]
+        return None
+
+
+class Kernel:
+    def __init__(self, env: dict[str, str] | None = None, cwd: str | None = None):
+        self.km = KernelManager(kernel_name="python3")
+        full_env = {**os.environ, **(env or {})}
+        self.km.start_kernel(env=full_env, cwd=cwd)
+        self.kc = self.km.client()
+        self.kc.start_channels()
+        self.kc.wait_for_ready(timeout=60)
+        self._iopub: queue.Queue = queue.Queue()
+        self._executions: dict[str, Execution] = {}
+        self._stop = threading.Event()
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
+        self._replies = threading.Thread(target=self._read_replies, daemon=True)
+        self._replies.start()
+
+    def _read(self) -> None:
+        while not self._stop.is_set():
+            try:
+                msg = self.kc.get_iopub_msg(timeout=0.2)
+            except queue.Empty:
+                continue
+            except Exception:  # noqa: BLE001 - channel closed at shutdown
+                return
+            parent = msg.get("parent_header", {}).get("msg_id")
+            execution = self._executions.get(parent)
+            if execution is None:
+                continue
+            execution.messages.append(msg)
+            if msg["msg_type"] == "status" and msg["content"]["execution_state"] == "idle":
+                execution.idle = True
+
+    def _read_replies(self) -> None:
+        while not self._stop.is_set():
+            try:
+                msg = self.kc.get_shell_msg(timeout=0.2)
+            except queue.Empty:
+                continue
+            except Exception:  # noqa: BLE001 - channel closed at shutdown
+                return
+            execution = self._executions.get(msg.get("parent_header", {}).get("msg_id"))
+            if execution is None or msg["msg_type"] != "execute_reply":
+                continue
+            content = msg["content"]
+            if content["status"] != "ok":
+                execution.error = content
+            execution.status = content["status"]
+            # The reply may overtake the last IOPub messages: wait for "idle" too.
+            deadline = time.monotonic() + 5
+            while not execution.idle and time.monotonic() < deadline:
+                time.sleep(0.01)
+            execution.finished = time.monotonic()
+
+    def start(self, code: str) -> Execution:
+        msg_id = self.kc.execute(code, store_history=True)
+        execution = Execution(msg_id)
+        self._executions[msg_id] = execution
+        return execution
+
+    def wait(self, execution: Execution, timeout: float = 300) -> Execution:
+        deadline = time.monotonic() + timeout
+        while execution.finished is None:
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"cell did not finish in {timeout}s")
+            time.sleep(0.02)
+        return execution
+
+    def run(self, code: str, timeout: float = 300) -> Execution:
+        return self.wait(self.start(code), timeout)
+
+    def wait_for_output(self, execution: Execution, text: str, timeout: float = 60) -> None:
+        deadline = time.monotonic() + timeout
+        while text not in execution.stream("stdout") + execution.stream("stderr"):
+            if execution.finished is not None or time.monotonic() > deadline:
+                raise AssertionError(f"{text!r} never appeared: {execution.stream()!r}")
+            time.sleep(0.05)
+
+    def interrupt(self) -> None:
+        self.km.interrupt_kernel()
+
+    def shutdown(self) -> None:
+        self._stop.set()
+        self.kc.stop_channels()
+        self.km.shutdown_kernel(now=True)

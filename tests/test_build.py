@@ -1,0 +1,370 @@
+"""%%docker_build against the real engine: builds, caching, context, options, failures."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+
+import pytest
+
+import docker_magics
+from docker_magics import api
+
+pytestmark = pytest.mark.engine
+
+
+@pytest.fixture
+def engine_api(engine):
+    client = engine.api()
+    yield client
+    client.close()
+
+
+@pytest.fixture
+def built(run, engine, busybox, monkeypatch, engine_api):
+    """Connected to the engine; afterwards, no container may be left on it."""
+    monkeypatch.setenv("DOCKER_HOST", engine.url)
+    assert run(f"%docker_connect {engine.url}").error is None
+    monkeypatch.setenv("BASE", busybox)
+    yield run
+    assert engine_api.containers(all=True) == [], "a build left a container behind"
+
+
+def image_files(engine_api, image: str, path: str) -> str:
+    """The sorted ``find`` listing of ``path`` in ``image``."""
+    return run_in(engine_api, image, f"cd {path} && find . | sort")
+
+
+def run_in(engine_api, image: str, command: str) -> str:
+    out = engine_api.create_container(image, ["sh", "-c", command])
+    try:
+        engine_api.start(out["Id"])
+        engine_api.wait(out["Id"])
+        return engine_api.logs(out["Id"]).decode()
+    finally:
+        engine_api.remove_container(out["Id"], force=True)
+
+
+def test_build_with_run_steps(built, engine_api):
+    cell = built(
+        "%%docker_build -t dm-test/hello:1 -t dm-test/hello:latest --no-cache --progress plain "
+        "--build-arg BASE\n"
+        "ARG BASE\n"
+        "FROM $BASE\n"
+        "RUN echo building && echo careful >&2\n"
+        "RUN echo payload > /payload.txt\n"
+        'CMD ["cat", "/payload.txt"]\n'
+    )
+    assert cell.error is None, cell.err
+    out = cell.out
+    assert "Building dm-test/hello:1 from the Dockerfile (5 steps)" in out
+    assert "Step 3/5 : RUN echo building && echo careful >&2" in out
+    assert "\nbuilding\n" in out and "careful" in cell.err  # stderr goes to stderr
+    result = cell.value
+    assert isinstance(result, docker_magics.results.BuildResult)
+    assert result.ok and result.tags == ["dm-test/hello:1", "dm-test/hello:latest"]
+    assert engine_api.inspect_image("dm-test/hello:latest")["Id"] == result.image_id
+    assert result.size == engine_api.inspect_image(result.image_id)["Size"]
+    assert [s.status for s in result.steps] == ["done"] * 5
+    assert all(s.duration is not None for s in result.steps)
+    assert "building" in result.log.text() and "careful" in result.log.text()
+    assert f"Built {result.short_id} (dm-test/hello:1, dm-test/hello:latest)" in out
+    assert run_in(engine_api, "dm-test/hello:1", "cat /payload.txt") == "payload\n"
+    # The value is the cell's Out: `result = _` works, and it reads well.
+    assert built("_").value is result
+    assert repr(result).startswith(f"Built {result.short_id} (dm-test/hello:1")
+    assert "RUN echo payload" in result._repr_html_()
+
+
+def test_second_build_is_cached(built):
+    dockerfile = "FROM {b}\nRUN echo once > /once\nRUN echo twice > /twice\n"
+    base = os.environ["BASE"]
+    first = built(f"%%docker_build -t dm-test/cached --progress plain\n{dockerfile.format(b=base)}")
+    assert first.error is None, first.err
+    second = built(
+        f"%%docker_build -t dm-test/cached --progress plain\n{dockerfile.format(b=base)}"
+    )
+    assert second.value.image_id == first.value.image_id
+    assert [s.status for s in second.value.steps][1:] == ["cached", "cached"]
+    assert second.out.count(" ---> Using cache") == 2
+    assert "2 of 3 steps cached" in repr(second.value)
+
+
+def test_failing_run_step(built, engine_api):
+    cell = built(
+        "%%docker_build -t dm-test/fails --progress plain\nFROM $BASE\n".replace(
+            "$BASE", os.environ["BASE"]
+        )
+        + "RUN echo fine\n"
+        "RUN echo about to fail; echo bad thing >&2; exit 7\n"
+        "RUN echo never\n"
+    )
+    assert cell.usage_error == (
+        "Step 3/4 (RUN echo about to fail; echo bad thing >&2; exit 7) failed with exit code 7. "
+        "Its last output is shown above (and in the full log); fix the command and run the "
+        "cell again."
+    )
+    assert "about to fail" in cell.out and "bad thing" in cell.err
+    assert "FAILED after" in cell.err
+    failed = api.last_build()
+    assert not failed.ok and [s.status for s in failed.steps] == ["done", "done", "failed"]
+    assert "about to fail" in failed.log.text()
+    from docker.errors import ImageNotFound
+
+    with pytest.raises(ImageNotFound):
+        engine_api.inspect_image("dm-test/fails")
+
+
+def test_copy_of_a_missing_file(built):
+    msg = built(
+        f"%%docker_build\nFROM {os.environ['BASE']}\nCOPY notes.txt /notes.txt\n"
+    ).usage_error
+    assert msg == (
+        "Step 2/2 (COPY notes.txt /notes.txt) failed: notes.txt is not in the build context (or "
+        ".dockerignore excludes it). Add it with --add notes.txt, or build from a folder with "
+        "--context DIR."
+    )
+
+
+def test_base_image_that_cannot_be_pulled(built):
+    msg = built("%%docker_build\nFROM dm-test/never-built:1.0\nRUN true\n").usage_error
+    assert msg.startswith(
+        "Step 1/2 (FROM dm-test/never-built:1.0) failed: the base image "
+        "dm-test/never-built:1.0 is not on the engine and cannot be pulled ("
+    )
+    assert msg.endswith(
+        "Build or load it first (`docker images` lists what the engine has), "
+        "or use another base image."
+    )
+
+
+@pytest.mark.parametrize(
+    "cell, expected",
+    [
+        (
+            "%%docker_build\nFROM busybox\nRUNN echo\n",
+            "Dockerfile line 2: unknown instruction 'RUNN'. Did you mean RUN?",
+        ),
+        (
+            "%%docker_build\n# only a comment\n",
+            "The Dockerfile has no instructions. Start it with FROM IMAGE.",
+        ),
+        (
+            "%%docker_build\nRUN echo\n",
+            "Dockerfile line 1: the first instruction must be FROM (ARG may come before it). "
+            "Start with FROM IMAGE, e.g. FROM python:3.12-slim.",
+        ),
+        (
+            "%%docker_build -t My/App\nFROM busybox\n",
+            "Invalid tag 'My/App': 'App' is not allowed. Repository names must be lowercase.",
+        ),
+        (
+            "%%docker_build -t app:-bad\nFROM busybox\n",
+            "Invalid tag 'app:-bad': bad tag '-bad'. A tag has up to 128 letters, digits, '_', "
+            "'.' or '-' and does not start with '.' or '-'.",
+        ),
+        (
+            "%%docker_build --add /nonexistent/file.txt\nFROM busybox\n",
+            "--add /nonexistent/file.txt: /nonexistent/file.txt does not exist. Check the path.",
+        ),
+        (
+            "%%docker_build --context /nonexistent/dir\nFROM busybox\n",
+            "--context /nonexistent/dir: /nonexistent/dir does not exist. Give a folder.",
+        ),
+        (
+            "%%docker_build --squash\nFROM busybox\n",
+            "%docker_build: unrecognized arguments: --squash. See %docker_build? for the options.",
+        ),
+        (
+            "%%docker_build --rm maybe\nFROM busybox\n",
+            "%docker_build: argument --rm: invalid boolean value: 'maybe'. See %docker_build? for "
+            "the options.",
+        ),
+        (
+            "%%docker_build --build-arg =x\nFROM busybox\n",
+            "Invalid --build-arg '=x'. Use --build-arg NAME=VALUE.",
+        ),
+        (
+            "%docker_build",
+            "The cell is empty: there is no Dockerfile to build. Write a Dockerfile "
+            "in the cell (FROM ...), or pass --file PATH.",
+        ),
+        (
+            "%docker_build --file /nonexistent/Dockerfile",
+            "--file /nonexistent/Dockerfile: no such file. Give the path of a Dockerfile.",
+        ),
+    ],
+)
+def test_bad_input_is_one_line(built, engine_api, cell, expected):
+    images = len(engine_api.images(all=True))
+    assert built(cell).usage_error == expected
+    assert len(engine_api.images(all=True)) == images  # nothing was built
+
+
+def test_dockerfile_the_engine_rejects(built):
+    """A Dockerfile our light check lets through but the engine's parser refuses."""
+    msg = built(f"%%docker_build\nFROM {os.environ['BASE']}\nENV\n").usage_error
+    assert msg == "Dockerfile line 2: ENV requires at least one argument."
+
+
+def test_options_reach_the_engine(built, engine_api, monkeypatch):
+    monkeypatch.setenv("FROM_ENV", "environment value")
+    built("greeting = 'hello there'")
+    cell = built(
+        "%%docker_build -t dm-test/options --progress none "
+        "--build-arg 'GREETING={greeting}' --build-arg FROM_ENV --build-arg NOT_SET "
+        "--label team=data --label 'note=two words' --target final\n"
+        f"FROM {os.environ['BASE']} AS base\n"
+        "ARG GREETING\nARG FROM_ENV\nARG NOT_SET=default-kept\n"
+        'RUN echo "$GREETING|$FROM_ENV|$NOT_SET" > /args\n'
+        "FROM base AS final\nRUN cp /args /final\n"
+        f"FROM {os.environ['BASE']} AS unused\nRUN exit 1\n"
+    )
+    assert cell.error is None, cell.err
+    assert "Building" not in cell.out  # --progress none
+    info = engine_api.inspect_image("dm-test/options")
+    assert info["Config"]["Labels"] == {"team": "data", "note": "two words"}
+    out = run_in(engine_api, "dm-test/options", "cat /final")
+    assert out == "hello there|environment value|default-kept\n"
+
+
+def test_cell_body_is_literal(built, engine_api):
+    """No {var} or $var expansion inside the Dockerfile: only the options line expands."""
+    built("name = 'SHOULD-NOT-APPEAR'")
+    cell = built(
+        "%%docker_build -t dm-test/literal --progress none\n"
+        f"FROM {os.environ['BASE']}\n"
+        'RUN echo "{name} $HOME" > /literal\n'
+    )
+    assert cell.error is None, cell.err
+    assert (
+        run_in(engine_api, "dm-test/literal", "cat /literal") == "{name} /\n"
+    )  # $HOME of the image
+
+
+def test_add_files_and_folders(built, engine_api, tmp_path):
+    (tmp_path / "requirements.txt").write_text("numpy==2.0\n")
+    src = tmp_path / "src"
+    (src / "pkg").mkdir(parents=True)
+    (src / "pkg" / "mod.py").write_text("x = 1\n")
+    (src / "run.sh").write_text("#!/bin/sh\necho run\n")
+    os.chmod(src / "run.sh", 0o755)
+    cell = built(
+        f"%%docker_build -t dm-test/added --progress none --add {tmp_path}/requirements.txt "
+        f"--add {src}/:app/src\n"
+        f"FROM {os.environ['BASE']}\n"
+        "COPY requirements.txt /app/\nCOPY app/src /app/src\nCOPY . /everything\n"
+    )
+    assert cell.error is None, cell.err
+    listing = image_files(engine_api, "dm-test/added", "/app")
+    assert listing.split() == [
+        ".",
+        "./requirements.txt",
+        "./src",
+        "./src/pkg",
+        "./src/pkg/mod.py",
+        "./src/run.sh",
+    ]
+    assert run_in(engine_api, "dm-test/added", "/app/src/run.sh") == "run\n"
+    # The Dockerfile and .dockerignore we generate stay out of `COPY .`.
+    everything = image_files(engine_api, "dm-test/added", "/everything").split()
+    assert "./Dockerfile" not in everything and "./.dockerignore" not in everything
+
+
+def test_file_option_and_line_magic(built, engine_api, tmp_path):
+    (tmp_path / "Dockerfile").write_text(f"FROM {os.environ['BASE']}\nRUN echo from-file > /f\n")
+    cell = built(f"%docker_build --file {tmp_path}/Dockerfile -t dm-test/fromfile --progress none")
+    assert cell.error is None, cell.err
+    assert run_in(engine_api, "dm-test/fromfile", "cat /f") == "from-file\n"
+    both = built(f"%%docker_build --file {tmp_path}/Dockerfile\nFROM busybox\n").usage_error
+    assert both == "Both a Dockerfile in the cell and --file were given. Use one or the other."
+
+
+def test_quiet_prints_the_image_id(built):
+    cell = built(f"%%docker_build -q\nFROM {os.environ['BASE']}\nLABEL quiet=yes\n")
+    assert cell.error is None, cell.err
+    assert cell.out.splitlines()[0] == cell.value.image_id
+    assert cell.value.image_id.startswith("sha256:")
+
+
+def test_python_api(built, engine_api):
+    result = docker_magics.build(
+        f"FROM {os.environ['BASE']}\nRUN echo api > /api\n",
+        tags=["dm-test/api:1"],
+        build_args={"UNUSED": "1"},
+        progress="none",
+    )
+    assert result.ok and result.tags == ["dm-test/api:1"]
+    assert run_in(engine_api, "dm-test/api:1", "cat /api") == "api\n"
+    with pytest.raises(docker_magics.errors.BuildFailed) as failed:
+        docker_magics.build(f"FROM {os.environ['BASE']}\nRUN exit 4\n", progress="none")
+    assert "exit code 4" in str(failed.value)
+    assert failed.value.result.steps[-1].status == "failed"
+
+
+# -- a directory context, checked file by file against `docker build` -------------------
+
+
+def make_context(root):
+    files = {
+        "app/main.py": "print('main')\n",
+        "app/tests/test_main.py": "def test(): pass\n",
+        "app/__pycache__/main.cpython-311.pyc": "bytecode",
+        "data/raw/big.csv": "a,b\n1,2\n",
+        "data/raw/keep.csv": "keep\n",
+        "data/processed/out.parquet": "parquet",
+        "docs/index.md": "# docs\n",
+        "docs/draft.md": "draft\n",
+        ".git/HEAD": "ref: refs/heads/main\n",
+        "secrets/token.txt": "s3cr3t\n",
+        "README.md": "readme\n",
+        "notes.tmp": "tmp\n",
+        "sub/notes.tmp": "tmp\n",
+        "weird name with spaces.txt": "spaces\n",
+        "ünïcode.txt": "unicode\n",
+    }
+    for name, text in files.items():
+        p = root / name
+        p.parent.mkdir(parents=True, exist_ok=True)
+        p.write_text(text)
+    os.symlink("app/main.py", root / "main-link.py")
+    (root / ".dockerignore").write_text(
+        "# what the CLI would leave out\n"
+        ".git\n"
+        "**/__pycache__\n"
+        "**/*.tmp\n"
+        "/secrets\n"
+        "data/raw/*\n"
+        "!data/raw/keep.csv\n"
+        "docs/**\n"
+        "!docs/index.md\n"
+        "app/tests/\n"
+    )
+    (root / "Dockerfile").write_text("this file is ignored: the cell is the Dockerfile\n")
+
+
+def test_directory_context_matches_docker_build(built, engine_api, tmp_path, docker_cli, engine):
+    make_context(tmp_path)
+    dockerfile = f"FROM {os.environ['BASE']}\nCOPY . /ctx\n"
+    cell = built(
+        f"%%docker_build -t dm-test/ctx-ours --progress none --context {tmp_path}\n" + dockerfile
+    )
+    assert cell.error is None, cell.err
+    reference = subprocess.run(
+        [docker_cli, "build", "-q", "-t", "dm-test/ctx-cli", "-f", "-", str(tmp_path)],
+        input=dockerfile,
+        text=True,
+        capture_output=True,
+        env={**os.environ, "DOCKER_HOST": engine.url, "DOCKER_BUILDKIT": "0"},
+    )
+    assert reference.returncode == 0, reference.stderr
+    ours = image_files(engine_api, "dm-test/ctx-ours", "/ctx")
+    theirs = image_files(engine_api, "dm-test/ctx-cli", "/ctx")
+    assert ours == theirs
+    assert "./data/raw/keep.csv" in ours and "./docs/index.md" in ours
+    assert "./secrets" not in ours and "./notes.tmp" not in ours and "./.git" not in ours
+    assert "./ünïcode.txt" in ours and "./weird name with spaces.txt" in ours
+    check = "cat /ctx/app/main.py; readlink /ctx/main-link.py"
+    assert run_in(engine_api, "dm-test/ctx-ours", check) == run_in(
+        engine_api, "dm-test/ctx-cli", check
+    )

@@ -1,0 +1,118 @@
+"""%%docker_build in a real kernel, seen as a notebook frontend sees it: widget progress,
+bounded output for a flood of log lines, and interrupts."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+from kernel import Kernel
+
+pytestmark = pytest.mark.engine
+
+
+@pytest.fixture(scope="module")
+def kernel(engine, busybox):
+    k = Kernel(env={"DOCKER_HOST": engine.url, "BASE": busybox})
+    k.run("%load_ext docker_magics\n%docker_connect")
+    yield k
+    k.shutdown()
+
+
+@pytest.fixture
+def engine_api(engine):
+    client = engine.api()
+    yield client
+    assert client.containers(all=True) == [], "a build left a container behind"
+    client.close()
+
+
+def test_widget_progress_ends_green(kernel):
+    kernel.run("import os; BASE = os.environ['BASE']")
+    ex = (
+        kernel.run(
+            "%%docker_build -t dm-test/widget --progress widget --no-cache\n"
+            "FROM $BASE\nRUN echo one\nRUN echo two && sleep 1\n".replace(
+                "$BASE", "{BASE}"
+            ).replace("{BASE}", __import__("os").environ.get("BASE", ""))
+            or ""
+        )
+        if False
+        else kernel.run("import os; BASE = os.environ['BASE']")
+    )
+    ex = kernel.run(
+        "%%docker_build -t dm-test/widget --progress widget --no-cache --build-arg BASE={BASE}\n"
+        "ARG BASE\nFROM $BASE\nRUN echo one\nRUN echo two && sleep 1\n"
+    )
+    assert ex.status == "ok", ex.error
+    bars = ex.widgets_of("IntProgressModel")
+    assert len(bars) == 1
+    assert bars[0]["bar_style"] == "success" and bars[0]["value"] == bars[0]["max"] == 4
+    html = " ".join(w.get("value", "") for w in ex.widgets_of("HTMLModel"))
+    assert "Built " in html and "dm-test/widget" in html
+    assert "RUN echo two &amp;&amp; sleep 1" in html
+    assert "done" in html
+    # The result is still the cell's value.
+    result = [m for m in ex.messages if m["msg_type"] == "execute_result"]
+    assert "Built" in result[0]["content"]["data"]["text/plain"]
+
+
+def test_widget_progress_ends_red_with_the_failing_step(kernel):
+    kernel.run("import os; BASE = os.environ['BASE']")
+    ex = kernel.run(
+        "%%docker_build --progress widget --build-arg BASE={BASE}\n"
+        "ARG BASE\nFROM $BASE\nRUN echo last words; exit 5\n"
+    )
+    assert ex.status == "error"
+    assert ex.usage_error.startswith(
+        "Step 3/3 (RUN echo last words; exit 5) failed with exit code 5."
+    )
+    assert "Traceback" not in str(ex.error.get("traceback"))
+    bar = ex.widgets_of("IntProgressModel")[0]
+    assert bar["bar_style"] == "danger"
+    html = " ".join(w.get("value", "") for w in ex.widgets_of("HTMLModel"))
+    assert "last words" in html and "failed" in html and "ERROR: Step 3/3" in html
+
+
+@pytest.mark.parametrize("mode", ["plain", "widget"])
+def test_a_flood_of_log_lines_stays_bounded(kernel, mode):
+    lines = 200_000  # in 20 bursts over a few seconds, as a chatty step prints them
+    ex = kernel.run(
+        f"%%docker_build -t dm-test/flood --no-cache --progress {mode} --build-arg BASE={{BASE}}\n"
+        "ARG BASE\nFROM $BASE\n"
+        "RUN for i in $(seq 1 20); do seq 1 10000; sleep 0.15; done\n"
+    )
+    assert ex.status == "ok", ex.error
+    duration = ex.finished - ex.started
+    assert duration > 3
+    # Bounded whatever the log: far below what 200k lines would take (1.3 MB).
+    sent = ex.iopub_bytes
+    assert sent < 64 * 1024, sent
+    # At most ~10 output or widget messages a second (creating the widgets aside).
+    updates = [m for m in ex.output_messages if m["msg_type"] != "comm_open"]
+    assert len(updates) <= 10 * duration + 5, (len(updates), duration)
+    check = kernel.run("r = _\nprint(r.log.count, r.log.text().count('\\n'))")
+    count, newlines = map(int, check.stream().split())
+    assert count >= lines and newlines == count  # the full log is kept
+
+
+def test_interrupt_stops_the_build_on_the_engine(kernel, engine_api):
+    kernel.run("import os; BASE = os.environ['BASE']")
+    ex = kernel.start(
+        "%%docker_build --progress plain --no-cache --build-arg BASE={BASE}\n"
+        "ARG BASE\nFROM $BASE\nRUN echo started; sleep 120; echo never\n"
+    )
+    kernel.wait_for_output(ex, "started")
+    assert len(engine_api.containers(all=True)) == 1  # the RUN step's container
+    kernel.interrupt()
+    kernel.wait(ex, timeout=30)
+    assert ex.usage_error == (
+        "Build interrupted at step 3/3 RUN echo started; sleep 120; echo never; it was stopped "
+        "on the engine."
+    )
+    assert ex.finished - ex.started < 20
+    deadline = time.monotonic() + 10
+    while engine_api.containers(all=True) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert engine_api.containers(all=True) == []
+    assert kernel.run("print(6 * 7)").stream() == "42\n"  # the kernel is still usable
