@@ -12,9 +12,10 @@ from pathlib import Path
 
 from . import context as ctx
 from . import dockerfile, ops
+from .build_progress import build_renderer
+from .credentials import CREDENTIALS
 from .diagnose import build_failure, dockerfile_rejected, explain
 from .errors import BadArgument, BuildFailed, DockerMagicsError, EngineError, Interrupted
-from .progress import make_renderer
 from .references import parse_reference
 from .results import BuildRecorder, BuildResult
 from .session import Connection
@@ -86,9 +87,9 @@ def run_build(
         parse_reference(tag, what="tag", allow_digest=False)
     title = options.tags[0] if options.tags else "an untagged image"
     recorder = BuildRecorder(title, total=total_steps, context=context.description)
-    renderer = make_renderer(progress, recorder)
+    renderer = build_renderer(progress, recorder)
     renderer.start()
-    stream = ops.build(conn.client, context, options)
+    stream = ops.build(conn.client, context, options, CREDENTIALS.config_header())
     error: DockerMagicsError | None = None
     try:
         for event in stream:
@@ -115,9 +116,9 @@ def run_build(
         if isinstance(error, BuildFailed):
             error.result = recorder.result(error=str(error))
         raise error
-    size = _image_size(conn, recorder.image_id)
-    renderer.finish(None, size)
-    return recorder.result(size=size)
+    result = recorder.result(size=_image_size(conn, recorder.image_id))
+    renderer.finish(None, result.summary())
+    return result
 
 
 def _interrupted(conn: Connection, recorder: BuildRecorder) -> Interrupted:

@@ -1,0 +1,118 @@
+"""What build progress shows: the image, step N/M and its instruction, elapsed time, a bar
+over steps, each step's status and time, the last log lines; like ``docker build`` in text."""
+
+from __future__ import annotations
+
+import html
+
+from . import events as ev
+from .progress import RED, TextRenderer, WidgetRenderer, cut, make_renderer
+from .results import BuildRecorder
+
+STEP_COLORS = {"done": "#1a7f37", "cached": "#57606a", "failed": RED, "running": "#0969da"}
+
+
+class BuildText(TextRenderer):
+    """Like ``docker build --progress=plain`` for the classic builder."""
+
+    def __init__(self, recorder: BuildRecorder, out=None, err=None) -> None:
+        super().__init__(recorder, out, err)
+        self.layer_status: dict[str, str] = {}
+        self.notices_shown: set[str] = set()
+
+    def start(self) -> None:
+        r = self.recorder
+        n = r.expected_total
+        steps = f" ({n} step{'s' if n != 1 else ''})" if n else ""
+        self.print(f"Building {r.title} from {r.context}{steps}")
+
+    def handle(self, event: ev.Event) -> None:
+        if isinstance(event, ev.Log):
+            self.print_some(event.lines, self.err if event.stream == "stderr" else self.out)
+        elif isinstance(event, ev.StepStarted):
+            self.note_hidden()
+            number = f"Step {event.number}/{event.total} : " if event.number else ""
+            self.print(f"{number}{event.name}")
+        elif isinstance(event, ev.StepCached):
+            self.print(" ---> Using cache")
+        elif isinstance(event, ev.StepFinished):
+            step = self.recorder.steps.get(event.key)
+            if step is not None and step.status == "done" and (step.duration or 0) >= 0.05:
+                self.note_hidden()
+                self.print(f" ---> done in {step.duration:.1f}s")
+        elif isinstance(event, ev.Notice):
+            if event.text not in self.notices_shown:
+                self.notices_shown.add(event.text)
+                self.print(f"[Warning] {event.text}")
+        elif isinstance(event, ev.LayerProgress):  # pulling a base image
+            if self.layer_status.get(event.layer) != event.status:
+                self.layer_status[event.layer] = event.status
+                self.print(f"{event.layer}: {event.status}" if event.layer else event.status)
+
+    def finish(self, error: str | None, summary: str = "") -> None:
+        self.note_hidden()
+        step = self.recorder.current
+        if error is not None and self.skipped_total and step is not None and step.tail:
+            # Lines were skipped to keep the output bounded: show how the step ended.
+            self.print(f"--- the last {len(step.tail)} lines of step {step.label} ---")
+            for stream, text in step.tail:
+                self.print(cut(text), self.err if stream == "stderr" else self.out)
+        super().finish(error, summary)
+
+
+class BuildWidget(WidgetRenderer):
+    SHOWN_STEPS = 8
+    SHOWN_LINES = 12
+
+    def header_html(self) -> str:
+        r = self.recorder
+        step = r.current
+        where = f"step {step.number}/{step.total}: " if step and step.number else ""
+        doing = html.escape(cut(step.name, 100)) if step else "sending the context"
+        return (
+            f"<b>Building {html.escape(r.title)}</b> &nbsp; {where}<code>{doing}</code> "
+            f"&nbsp; <span style='opacity:.7'>{r.elapsed():.1f}s</span>"
+        )
+
+    def bar_state(self) -> tuple[int, int]:
+        r = self.recorder
+        return r.done_count, r.total or max(len(r.steps), 1)
+
+    def panels_html(self) -> list[str]:
+        return [self._steps_html(), self._log_html()]
+
+    def _steps_html(self) -> str:
+        steps = list(self.recorder.steps.values())
+        rows = []
+        hidden = len(steps) - self.SHOWN_STEPS
+        if hidden > 0:
+            rows.append(f"<tr><td colspan=3 style='opacity:.7'>… {hidden} earlier steps</td></tr>")
+            steps = steps[-self.SHOWN_STEPS :]
+        for s in steps:
+            # A running step's time is in the header: this table changes only on transitions.
+            took = f"{s.duration:.1f}s" if s.status in ("done", "failed") and s.duration else ""
+            rows.append(
+                f"<tr><td style='color:{STEP_COLORS[s.status]};padding-right:1em'>{s.status}</td>"
+                f"<td style='text-align:right;padding-right:1em'>{took}</td>"
+                f"<td style='text-align:left'><code>{html.escape(cut(s.label, 120))}</code>"
+                "</td></tr>"
+            )
+        return f"<table style='font-size:90%'>{''.join(rows)}</table>"
+
+    def _log_html(self) -> str:
+        lines = list(self.recorder.tail)[-self.SHOWN_LINES :]
+        if not lines:
+            return ""
+        body = "\n".join(
+            f"<span style='color:{RED}'>{html.escape(cut(t, 160))}</span>"
+            if s == "stderr" else html.escape(cut(t, 160))
+            for s, t in lines
+        )  # fmt: skip
+        return (
+            "<pre style='margin:0;max-height:16em;overflow:auto;font-size:85%;"
+            f"background:rgba(128,128,128,.08);padding:4px'>{body}</pre>"
+        )
+
+
+def build_renderer(mode: str, recorder: BuildRecorder):
+    return make_renderer(mode, recorder, BuildText, BuildWidget)
