@@ -81,11 +81,6 @@ class EngineFailure:
     code: int | None = None
 
 
-Event = (
-    StepStarted | StepCached | StepContainer | StepFinished | Log | Notice | LayerProgress
-    | ImageId | Tagged | EngineFailure
-)  # fmt: skip
-
 MAX_LINE = 64 * 1024  # longer lines are cut (a single 10 MB "line" must not pile up)
 _STEP = re.compile(r"^Step (\d+)/(\d+) : (.*)$", re.S)
 _ARROW = re.compile(r"^ ---> (?:(Using cache)|Running in ([0-9a-f]{12,64})|\[Warning\] (.*)|"
@@ -244,3 +239,47 @@ class ClassicBuildParser:
         if line.startswith("Successfully tagged "):
             return [Tagged(line[len("Successfully tagged ") :].strip())]
         return None
+
+
+@dataclass(frozen=True)
+class Pushed:
+    """A tag's manifest reached the registry (the push's ``aux`` message)."""
+
+    tag: str
+    digest: str
+    size: int | None = None
+
+
+@dataclass(frozen=True)
+class Status:
+    """A line about the whole transfer ("The push refers to...", "Digest: ...")."""
+
+    text: str
+
+
+class TransferParser:
+    """``POST /images/{name}/push`` and ``POST /images/create`` (pull) JSON messages ->
+    events: per-layer progress, whole-transfer status lines, pushed digests, failures."""
+
+    def feed(self, message: dict) -> list[Event]:
+        failed = failure(message)
+        if failed is not None:
+            return [failed]
+        aux = message.get("aux")
+        if isinstance(aux, dict) and aux.get("Digest"):
+            return [Pushed(str(aux.get("Tag", "")), aux["Digest"], aux.get("Size"))]
+        status = message.get("status")
+        if not isinstance(status, str):
+            return []
+        layer = message.get("id")
+        detail = message.get("progressDetail") or {}
+        # A pull's first line has the tag as its "id": it is about the transfer, not a layer.
+        if layer and not status.startswith("Pulling from"):
+            return [LayerProgress(str(layer), status, detail.get("current"), detail.get("total"))]
+        return [Status(f"{layer}: {status}" if layer else status)]
+
+
+Event = (
+    StepStarted | StepCached | StepContainer | StepFinished | Log | Notice | LayerProgress
+    | ImageId | Tagged | EngineFailure | Pushed | Status
+)  # fmt: skip

@@ -1,0 +1,169 @@
+"""Pushes and pulls: a recorder folding transfer events into per-layer state (read by the
+renderers), and the ``PushResult`` / ``PullResult`` values with text and HTML reprs."""
+
+from __future__ import annotations
+
+import html
+import time
+from dataclasses import dataclass, field
+
+from . import events as ev
+from .tables import human_size
+
+# Statuses after which a layer has nothing more to do.
+FINAL = ("Pushed", "Layer already exists", "Pull complete", "Already exists", "Mounted from")
+
+
+@dataclass
+class Layer:
+    id: str
+    status: str = ""
+    current: int | None = None
+    total: int | None = None
+
+    @property
+    def done(self) -> bool:
+        return self.status.startswith(FINAL)
+
+    @property
+    def progress(self) -> str:
+        if self.done or not self.total:
+            return ""
+        return f"{human_size(min(self.current or 0, self.total))}/{human_size(self.total)}"
+
+
+class TransferRecorder:
+    def __init__(self, kind: str, reference: str) -> None:
+        self.kind = kind  # "push" or "pull"
+        self.title = reference
+        self.started = time.monotonic()
+        self.layers: dict[str, Layer] = {}
+        self.statuses: list[str] = []
+        self.pushed: list[ev.Pushed] = []
+        self.failure: ev.EngineFailure | None = None
+
+    def elapsed(self) -> float:
+        return time.monotonic() - self.started
+
+    def handle(self, event: ev.Event) -> None:
+        if isinstance(event, ev.LayerProgress):
+            layer = self.layers.setdefault(event.layer, Layer(event.layer))
+            layer.status = event.status
+            if event.total:
+                layer.current, layer.total = event.current, event.total
+        elif isinstance(event, ev.Status):
+            self.statuses.append(event.text)
+        elif isinstance(event, ev.Pushed):
+            self.pushed.append(event)
+        elif isinstance(event, ev.EngineFailure):
+            self.failure = event
+
+    @property
+    def layers_done(self) -> int:
+        return sum(layer.done for layer in self.layers.values())
+
+    def byte_progress(self) -> tuple[int, int]:
+        """(done, total) bytes over the layers whose size is known so far."""
+        done = total = 0
+        for layer in self.layers.values():
+            if layer.total:
+                total += layer.total
+                done += layer.total if layer.done else min(layer.current or 0, layer.total)
+        return done, total
+
+    def outcomes(self) -> dict[str, str]:
+        return {layer.id: layer.status for layer in self.layers.values()}
+
+
+def _layers_html(layers: dict[str, str]) -> str:
+    rows = "".join(
+        f"<tr><td><code>{html.escape(k)}</code></td><td>{html.escape(v)}</td></tr>"
+        for k, v in layers.items()
+    )
+    return f"<details><summary>{len(layers)} layers</summary><table>{rows}</table></details>"
+
+
+@dataclass
+class PushResult:
+    """The value of ``%docker_push``: what reached the registry."""
+
+    name: str  # repository, e.g. 127.0.0.1:5000/team/app
+    tags: list[str]
+    digests: list[ev.Pushed]  # one per pushed tag: tag, digest, manifest size
+    layers: dict[str, str] = field(default_factory=dict)  # layer id -> final status
+    duration: float = 0.0
+
+    @property
+    def tag(self) -> str | None:
+        return self.digests[0].tag if self.digests else (self.tags[0] if self.tags else None)
+
+    @property
+    def digest(self) -> str | None:
+        return self.digests[0].digest if self.digests else None
+
+    @property
+    def size(self) -> int | None:
+        return self.digests[0].size if self.digests else None
+
+    @property
+    def pushed_layers(self) -> int:
+        return sum(1 for s in self.layers.values() if s == "Pushed")
+
+    def lines(self) -> list[str]:
+        """The docker CLI's closing lines: ``TAG: digest: sha256:... size: N``."""
+        return [f"{p.tag}: digest: {p.digest} size: {p.size}" for p in self.digests]
+
+    def summary(self) -> str:
+        reused = len(self.layers) - self.pushed_layers
+        return (
+            f"Pushed {self.name} ({', '.join(p.tag for p in self.digests) or 'no tag'}) in "
+            f"{self.duration:.1f}s: {self.pushed_layers} layers uploaded, {reused} already there"
+        )
+
+    def __repr__(self) -> str:
+        return "\n".join([self.summary(), *self.lines()])
+
+    def _repr_html_(self) -> str:
+        lines = "<br>".join(html.escape(line) for line in self.lines())
+        return (
+            f"<div><b style='color:#1a7f37'>{html.escape(self.summary())}</b><br>"
+            f"<code>{lines}</code>{_layers_html(self.layers)}</div>"
+        )
+
+
+@dataclass
+class PullResult:
+    """The value of ``%docker_pull``."""
+
+    reference: str
+    digest: str | None
+    status: str  # "Downloaded newer image for ..." / "Image is up to date for ..."
+    image_id: str | None = None
+    size: int | None = None
+    layers: dict[str, str] = field(default_factory=dict)
+    duration: float = 0.0
+
+    @property
+    def downloaded(self) -> int:
+        return sum(1 for s in self.layers.values() if s == "Pull complete")
+
+    def summary(self) -> str:
+        short = (self.image_id or "").split(":")[-1][:12]
+        size = f", {human_size(self.size)}" if self.size is not None else ""
+        what = (
+            "up to date"
+            if "up to date" in self.status
+            else (f"{self.downloaded} layers downloaded")
+        )
+        return f"Pulled {self.reference} ({short}{size}) in {self.duration:.1f}s: {what}"
+
+    def __repr__(self) -> str:
+        return "\n".join(x for x in (self.summary(), f"Digest: {self.digest}" if self.digest
+                                     else "") if x)  # fmt: skip
+
+    def _repr_html_(self) -> str:
+        digest = f"<br><code>Digest: {html.escape(self.digest)}</code>" if self.digest else ""
+        return (
+            f"<div><b style='color:#1a7f37'>{html.escape(self.summary())}</b>{digest}"
+            f"{_layers_html(self.layers)}</div>"
+        )
