@@ -1,0 +1,229 @@
+"""Registry credentials, resolved as the docker CLI does, and kept out of every output.
+
+Order: what ``%docker_login`` verified in this session, then the Docker config
+(``auths``, ``credsStore``, ``credHelpers``, through docker-py's ``docker.auth``). Passwords
+never come from magic arguments: ``getpass`` or an environment variable the user names.
+
+Every secret seen here is registered with :func:`redact`, which the magics apply to every
+line they show, so a password (or its base64 forms) cannot leak through an error message.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import tempfile
+import threading
+
+from .endpoints import docker_config_dir
+
+INDEX = "https://index.docker.io/v1/"  # Docker Hub's key in the Docker config
+_SECRETS: set[str] = set()
+_LOCK = threading.Lock()
+
+
+def _remember_secret(*values: str) -> None:
+    with _LOCK:
+        _SECRETS.update(v for v in values if v and len(v) >= 4)
+
+
+def protect(username: str, password: str) -> None:
+    """Keep ``password`` (and ``user:password`` in base64) out of every output from now on."""
+    _remember_secret(password, *_b64_forms(username, password))
+
+
+def redact(text: str) -> str:
+    """``text`` with every known secret (and its base64 forms) replaced by ``******``."""
+    if not _SECRETS or not text:
+        return text
+    with _LOCK:
+        secrets = sorted(_SECRETS, key=len, reverse=True)
+    for secret in secrets:
+        if secret in text:
+            text = text.replace(secret, "******")
+    return text
+
+
+def _b64_forms(*parts: str) -> list[str]:
+    raw = ":".join(parts).encode()
+    return [base64.b64encode(raw).decode(), base64.urlsafe_b64encode(raw).decode()]
+
+
+def registry_of(reference: str) -> str:
+    """The registry an image reference lives in, as the Docker config keys it."""
+    from docker.auth import resolve_repository_name
+
+    registry, _ = resolve_repository_name(reference)
+    return INDEX if registry in ("docker.io", "index.docker.io") else registry
+
+
+def display_name(registry: str) -> str:
+    return "Docker Hub" if registry == INDEX else registry
+
+
+def normalize_registry(registry: str | None) -> str:
+    """``%docker_login`` argument -> config key (``docker.io`` and friends -> Docker Hub)."""
+    if not registry:
+        return INDEX
+    name = registry.strip().rstrip("/")
+    for prefix in ("https://", "http://"):
+        if name.startswith(prefix) and name != INDEX.rstrip("/"):
+            name = name[len(prefix) :]
+    if name in ("docker.io", "index.docker.io", "registry-1.docker.io", INDEX.rstrip("/")):
+        return INDEX
+    return name
+
+
+class Credentials:
+    """This session's verified logins, in front of the Docker config."""
+
+    def __init__(self) -> None:
+        self._logins: dict[str, dict[str, str]] = {}
+
+    def add(self, registry: str, username: str, password: str, token: str = "") -> None:
+        entry = {"username": username, "serveraddress": registry}
+        if token:
+            entry["identitytoken"] = token
+        else:
+            entry["password"] = password
+        self._logins[registry] = entry
+        protect(username, password)
+        _remember_secret(token)
+
+    def forget(self, registry: str) -> bool:
+        return self._logins.pop(registry, None) is not None
+
+    def logged_in(self, registry: str) -> bool:
+        return registry in self._logins
+
+    def for_registry(self, registry: str) -> dict | None:
+        """The auth config for ``registry``: this session's login, else the Docker config."""
+        if registry in self._logins:
+            return dict(self._logins[registry])
+        found = _from_docker_config(registry)
+        if found:
+            protect(found.get("username", ""), found.get("password", ""))
+            _remember_secret(found.get("identitytoken", ""))
+        return found
+
+    def header(self, registry: str) -> str:
+        """``X-Registry-Auth`` for ``registry``: an empty config when there is none, which is
+        what a registry without authentication needs."""
+        from docker.auth import encode_header
+
+        auth = self.for_registry(registry) or {}
+        value = encode_header(auth)
+        value = value.decode() if isinstance(value, bytes) else value
+        if auth:
+            _remember_secret(value)
+        return value
+
+    def config_header(self) -> str | None:
+        """``X-Registry-Config`` for builds: every known login, so base images can be pulled
+        from private registries."""
+        from docker.auth import encode_header, load_config
+
+        try:
+            configs = load_config(config_path=_config_path()).get_all_credentials()
+        except Exception:  # noqa: BLE001 - an unreadable config means no saved logins
+            configs = {}
+        configs.update({k: dict(v) for k, v in self._logins.items()})
+        if not configs:
+            return None
+        value = encode_header(configs)
+        value = value.decode() if isinstance(value, bytes) else value
+        _remember_secret(value)
+        return value
+
+
+def _config_path() -> str:
+    return os.path.join(docker_config_dir(), "config.json")
+
+
+def _from_docker_config(registry: str) -> dict | None:
+    from docker.auth import load_config
+
+    try:
+        config = load_config(config_path=_config_path())
+        found = config.resolve_authconfig(registry)
+    except Exception:  # noqa: BLE001 - a broken helper must not break pulls from open registries
+        return None
+    if not found:
+        return None
+    found = {k.lower(): v for k, v in found.items()}
+    return {k: v for k, v in {
+        "username": found.get("username", ""),
+        "password": found.get("password", ""),
+        "identitytoken": found.get("identitytoken", ""),
+        "serveraddress": found.get("serveraddress", registry),
+    }.items() if v}  # fmt: skip
+
+
+def save_login(registry: str, username: str, password: str) -> str:
+    """Store a login like ``docker login``: in the credential helper the Docker config names
+    for the registry, else base64-encoded in ``config.json`` (with a warning). Returns a
+    sentence saying where it went."""
+    path = _config_path()
+    try:
+        with open(path, encoding="utf-8") as f:
+            config = json.load(f)
+    except FileNotFoundError:
+        config = {}
+    helper = (config.get("credHelpers") or {}).get(registry) or config.get("credsStore")
+    if helper:
+        from docker.credentials import Store
+
+        Store(helper).store(server=registry, username=username, secret=password)
+        config.setdefault("auths", {})[registry] = {}
+        where = f"Saved in the credential helper docker-credential-{helper}"
+    else:
+        auth = base64.b64encode(f"{username}:{password}".encode()).decode()
+        config.setdefault("auths", {})[registry] = {"auth": auth}
+        where = (
+            f"Saved in {path}, base64-encoded but NOT encrypted (configure a credential helper "
+            "with credsStore to avoid this)"
+        )
+    _write_private(path, json.dumps(config, indent="\t") + "\n")
+    return where
+
+
+def erase_saved_login(registry: str) -> bool:
+    """Remove a saved login from the Docker config (and its credential helper)."""
+    path = _config_path()
+    try:
+        with open(path, encoding="utf-8") as f:
+            config = json.load(f)
+    except (FileNotFoundError, ValueError):
+        return False
+    helper = (config.get("credHelpers") or {}).get(registry) or config.get("credsStore")
+    removed = config.get("auths", {}).pop(registry, None) is not None
+    if helper:
+        from docker.credentials import Store
+        from docker.credentials.errors import StoreError
+
+        try:
+            Store(helper).erase(registry)
+            removed = True
+        except StoreError:
+            pass
+    _write_private(path, json.dumps(config, indent="\t") + "\n")
+    return removed
+
+
+def _write_private(path: str, text: str) -> None:
+    """Write atomically, readable by the owner only (it may hold credentials)."""
+    folder = os.path.dirname(path)
+    os.makedirs(folder, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=folder, prefix=".config.json.")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text)
+        os.chmod(tmp, 0o600)
+        os.replace(tmp, path)
+    except BaseException:
+        os.unlink(tmp)
+        raise
+
+
+CREDENTIALS = Credentials()  # the session's, shared by the magics and the Python API
