@@ -18,6 +18,11 @@ _API = (
     "engine_info",
     "build",
     "last_build",
+    "push",
+    "pull",
+    "tag",
+    "login",
+    "logout",
 )
 
 __all__ = [*_API, "load_ipython_extension", "unload_ipython_extension", "__version__"]

@@ -209,3 +209,46 @@ def _pairs(value, option: str, *, from_env: bool = False) -> dict[str, str]:
     if isinstance(value, Mapping):
         return {str(k): str(v) for k, v in value.items()}
     return parse_pairs(value, option, from_env=from_env)
+
+
+def push(reference: str, *, all_tags: bool = False, progress: str = "auto"):
+    """Push an image to its registry; returns a :class:`~docker_magics.transfer.PushResult`.
+    A registry without authentication needs no login; others use the session's
+    :func:`login` or the Docker config's saved credentials."""
+    from . import registry
+
+    return registry.push(current(), reference, all_tags=all_tags, progress=progress)
+
+
+def pull(reference: str, *, all_tags: bool = False, platform: str | None = None,
+         progress: str = "auto"):  # fmt: skip
+    """Pull an image; returns a :class:`~docker_magics.transfer.PullResult`."""
+    from . import registry
+
+    return registry.pull(current(), reference, all_tags=all_tags, platform=platform,
+                         progress=progress)  # fmt: skip
+
+
+def tag(source: str, target: str) -> str:
+    """Give the image ``source`` the name ``target``; returns the full new name."""
+    from . import registry
+
+    return registry.tag(current(), source, target)
+
+
+def login(registry: str | None = None, *, username: str | None = None,
+          password_env: str | None = None, save: bool = False) -> str:  # fmt: skip
+    """Check credentials with the registry (through the engine) and keep them for this
+    session; ``save=True`` also stores them like ``docker login``. The password comes from the
+    environment variable named by ``password_env``, or is asked for with ``getpass``."""
+    from . import registry as reg
+
+    return reg.login(current(), registry, username=username, password_env=password_env,
+                     save=save)  # fmt: skip
+
+
+def logout(registry: str | None = None, *, saved: bool = False) -> str:
+    """Forget the session's login to ``registry`` (``saved=True``: also the saved one)."""
+    from . import registry as reg
+
+    return reg.logout(registry, saved=saved)

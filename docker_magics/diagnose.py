@@ -294,3 +294,66 @@ def dockerfile_rejected(message: str) -> str | None:
     if m:
         return f"Dockerfile line {m.group(1)}: {_clause(m.group(2))}"
     return None
+
+
+# -- registry failures (push, pull, login) ------------------------------------------------
+
+_AUTH_PROBLEMS = ("no basic auth credentials", "unauthorized", "authentication required",
+                  "requested access to the resource is denied", "401 Unauthorized")  # fmt: skip
+_UNREACHABLE = ("connection refused", "no such host", "i/o timeout", "no route to host",
+                "network is unreachable", "TLS handshake timeout", "context deadline exceeded",
+                "Client.Timeout")  # fmt: skip
+
+
+def registry_failure(message: str, registry: str, *, had_credentials: bool) -> str:
+    """One line for a push/pull/login failure the engine reported about ``registry``."""
+    from .credentials import display_name
+
+    name = display_name(registry)
+    login = f"%docker_login {registry}" if name != "Docker Hub" else "%docker_login"
+    if "does not exist locally" in message:
+        image = message.split("with the tag:", 1)[-1].strip() if "tag:" in message else "it"
+        return (
+            f"There is no image {image} on the engine. Build it with %%docker_build -t {image}, "
+            f"or name an existing image so with %docker_tag SOURCE {image}"
+        )
+    if "manifest unknown" in message or "not found" in message and "manifest" in message:
+        ref = re.search(r"manifest for (\S+) not found", message)
+        what = ref.group(1) if ref else "The image"
+        return (
+            f"{what} is not in the registry {name}: no such repository or tag. Check the name "
+            "and the tag"
+        )
+    if "x509" in message or "certificate" in message:
+        return (
+            f"The engine does not trust the TLS certificate of the registry {name} "
+            f"({_clause(_after_colon(message))}). Install the registry's CA on the engine host "
+            f"(/etc/docker/certs.d/{registry}/ca.crt), or, for a test registry, list it in the "
+            "engine's insecure-registries"
+        )
+    if "server gave HTTP response to HTTPS client" in message:
+        return (
+            f"The registry {name} speaks plain HTTP but the engine expects HTTPS. List it in the "
+            "engine's insecure-registries (daemon.json), or serve it with TLS"
+        )
+    if any(p in message for p in _AUTH_PROBLEMS):
+        if had_credentials:
+            return (
+                f"The registry {name} refused the credentials ({_clause(_after_colon(message))})."
+                f" Log in again with {login}"
+            )
+        return (
+            f"The registry {name} requires a login ({_clause(message)}). Log in with {login} "
+            "(the password is asked for, never typed into the magic)"
+        )
+    if any(p in message for p in _UNREACHABLE):
+        return (
+            f"The registry {name} cannot be reached ({_clause(_after_colon(message))}). Check "
+            "the address and that the registry is running"
+        )
+    return f"The registry {name} answered: {_clause(message)}"
+
+
+def _after_colon(message: str) -> str:
+    """Drop the leading ``Get "https://...":`` URL part the engine puts in front."""
+    return re.sub(r'^(?:Get|Head|Post|Put) "[^"]*": ', "", message).strip()

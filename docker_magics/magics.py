@@ -16,6 +16,7 @@ from IPython.core.magic_arguments import argument, magic_arguments
 from traitlets import Enum, Float, TraitError, Unicode, validate
 
 from . import api
+from .credentials import redact
 from .endpoints import URL_FORMS, context_names
 from .errors import BadArgument, DockerMagicsError, UnencryptedEngineWarning
 from .progress import MODES
@@ -35,7 +36,7 @@ def _boolean(value: str) -> bool:
 _boolean.__name__ = "boolean"  # argparse names the type in its error message
 
 
-def _parse(parser, line: str, name: str):
+def _parse(parser, line: str, name: str, *, secret: bool = False):
     try:
         argv = shlex.split(line)
     except ValueError as exc:
@@ -43,6 +44,12 @@ def _parse(parser, line: str, name: str):
     try:
         return parser.parse_args(argv)
     except UsageError as exc:
+        if secret:
+            raise UsageError(
+                f"%{name}: unexpected arguments (not shown: they may be secret). Passwords are "
+                "never magic arguments: you are asked for them, or use --password-env VAR. "
+                f"See %{name}? for the options."
+            ) from None
         raise UsageError(f"%{name}: {exc}. See %{name}? for the options.") from None
 
 
@@ -59,18 +66,24 @@ def _warnings_as_lines():
             warnings.showwarning(w.message, w.category, w.filename, w.lineno)
 
 
-def _magic(func):
-    """Parse the magic's line with its ``magic_arguments``; map our errors to UsageError."""
+def _magic(func=None, *, secret_arguments: bool = False):
+    """Parse the magic's line with its ``magic_arguments``; map our errors to one redacted
+    UsageError line. With ``secret_arguments``, parse errors do not echo the line (someone
+    may have typed a password into it)."""
+    if func is None:
+        return functools.partial(_magic, secret_arguments=secret_arguments)
     name = func.__name__
+    if secret_arguments:
+        func.parser.allow_abbrev = False  # "--password X" must not pass for "--password-env X"
 
     @functools.wraps(func)
     def wrapper(self, line="", cell=None):
-        args = _parse(func.parser, line, name)
+        args = _parse(func.parser, line, name, secret=secret_arguments)
         with _warnings_as_lines():
             try:
                 return func(self, args) if cell is None else func(self, args, cell)
             except DockerMagicsError as exc:
-                raise UsageError(str(exc)) from None
+                raise UsageError(redact(str(exc))) from None
 
     return wrapper
 
@@ -339,6 +352,88 @@ class DockerMagics(Magics):
         if args.quiet:
             print(result.image_id)
         return result
+
+    @line_magic
+    @_magic
+    @magic_arguments()
+    @argument("reference", metavar="NAME[:TAG]", help="The image to push (default tag: latest).")
+    @argument("-a", "--all-tags", action="store_true", help="Push every tag of NAME.")
+    @argument("-q", "--quiet", action="store_true", help="No progress; print the digest.")
+    @argument("--progress", choices=MODES, help="auto (default), widget, plain or none.")
+    def docker_push(self, args):
+        """Push an image to its registry, with per-layer progress. A registry without
+        authentication needs no login; for others, %docker_login first (or a login saved by
+        docker login). Returns a PushResult (digest, size, what happened to each layer)."""
+        self.connection()
+        progress = "none" if args.quiet else (args.progress or self.progress)
+        result = api.push(args.reference, all_tags=args.all_tags, progress=progress)
+        if args.quiet:
+            print(result.digest)
+        return result
+
+    @line_magic
+    @_magic
+    @magic_arguments()
+    @argument("reference", metavar="NAME[:TAG|@DIGEST]", help="The image to pull.")
+    @argument("-a", "--all-tags", action="store_true", help="Pull every tag of NAME.")
+    @argument("--platform", metavar="OS/ARCH", help="Pull for this platform.")
+    @argument("-q", "--quiet", action="store_true", help="No progress; print the image ID.")
+    @argument("--progress", choices=MODES, help="auto (default), widget, plain or none.")
+    def docker_pull(self, args):
+        """Pull an image from its registry, with per-layer progress. Returns a PullResult."""
+        self.connection()
+        progress = "none" if args.quiet else (args.progress or self.progress)
+        result = api.pull(args.reference, all_tags=args.all_tags, platform=args.platform,
+                          progress=progress)  # fmt: skip
+        if args.quiet:
+            print(result.image_id)
+        return result
+
+    @line_magic
+    @_magic
+    @magic_arguments()
+    @argument("source", metavar="SOURCE", help="An image on the engine (name, name:tag or ID).")
+    @argument("target", metavar="TARGET[:TAG]", help="The new name.")
+    def docker_tag(self, args):
+        """Give an image another name (e.g. REGISTRY/NAME:TAG before %docker_push)."""
+        self.connection()
+        print(f"Tagged {args.source} as {api.tag(args.source, args.target)}")
+
+    @line_magic
+    @_magic(secret_arguments=True)
+    @magic_arguments()
+    @argument("registry", nargs="?", metavar="REGISTRY",
+              help="Registry host[:port] (default: Docker Hub).")  # fmt: skip
+    @argument("-u", "--username", metavar="USER", help="The user name.")
+    @argument(
+        "--password-env",
+        metavar="VAR",
+        help="Read the password from this environment variable (default: ask for it).",
+    )
+    @argument("--save", action="store_true",
+              help="Also store the login like docker login (credential helper, else "
+              "~/.docker/config.json).")  # fmt: skip
+    def docker_login(self, args):
+        """Log in to a registry for this session. The password is asked for (getpass) or read
+        from an environment variable you name: it is never a magic argument, so it never
+        reaches the notebook, the outputs or IPython's history. The engine checks it with
+        the registry before it is kept."""
+        self.connection()
+        print(api.login(args.registry, username=args.username, password_env=args.password_env,
+                        save=args.save))  # fmt: skip
+
+    @line_magic
+    @_magic
+    @magic_arguments()
+    @argument("registry", nargs="?", metavar="REGISTRY", help="Default: Docker Hub.")
+    @argument(
+        "--saved",
+        action="store_true",
+        help="Also remove the login saved in the Docker config, like docker logout.",
+    )
+    def docker_logout(self, args):
+        """Forget this session's login to a registry."""
+        print(api.logout(args.registry, saved=args.saved))
 
 
 def _connection_options_given(args) -> bool:

@@ -52,7 +52,9 @@ class BuildOptions:
         return params
 
 
-def build(client, context: BuildContext, options: BuildOptions) -> Iterator[ev.Event]:
+def build(
+    client, context: BuildContext, options: BuildOptions, registry_config: str | None = None
+) -> Iterator[ev.Event]:
     """Send ``context`` to the classic builder and yield its events as they arrive.
 
     Raises what docker-py/requests raise for transport errors (the caller explains them);
@@ -60,7 +62,8 @@ def build(client, context: BuildContext, options: BuildOptions) -> Iterator[ev.E
     """
     api = client.api
     headers = {"Content-Type": "application/x-tar"}
-    api._set_auth_headers(headers)  # X-Registry-Config: credentials for pulling base images
+    if registry_config:  # credentials for pulling base images from private registries
+        headers["X-Registry-Config"] = registry_config
     parser = ev.ClassicBuildParser()
     containers: set[str] = set()
     response = None
@@ -112,3 +115,51 @@ def remove_containers(api, ids: set[str], wait: float = CLEANUP_WAIT) -> None:
                         pending.discard(cid)
                     except APIError:
                         pass  # removal already in progress
+
+
+def _stream(api, response, parser) -> Iterator[ev.Event]:
+    try:
+        api._raise_for_status(response)
+        for message in api._stream_helper(response, decode=True):
+            yield from parser.feed(message)
+    finally:
+        response.close()  # on an early exit this is what cancels the transfer
+
+
+def push(client, repository: str, tag: str | None, auth_header: str) -> Iterator[ev.Event]:
+    """Push ``repository`` (one tag, or all its tags when ``tag`` is None)."""
+    api = client.api
+    response = api._post(
+        api._url("/images/{0}/push", repository),
+        params={"tag": tag} if tag else {},
+        headers={"X-Registry-Auth": auth_header},
+        stream=True,
+        timeout=None,
+    )
+    yield from _stream(api, response, ev.TransferParser())
+
+
+def pull(
+    client, repository: str, tag: str | None, auth_header: str, platform: str | None = None
+) -> Iterator[ev.Event]:
+    """Pull ``repository:tag`` (a digest goes in ``tag`` too; None means all tags)."""
+    api = client.api
+    params = {"fromImage": repository, "tag": tag or ""}
+    if platform:
+        params["platform"] = platform
+    response = api._post(
+        api._url("/images/create"),
+        params=params,
+        headers={"X-Registry-Auth": auth_header},
+        stream=True,
+        timeout=None,
+    )
+    yield from _stream(api, response, ev.TransferParser())
+
+
+def login(client, registry: str, username: str, password: str) -> dict:
+    """Ask the engine to check credentials with the registry (``POST /auth``)."""
+    api = client.api
+    body = {"username": username, "password": password, "serveraddress": registry}
+    response = api._post_json(api._url("/auth"), data=body)
+    return api._result(response, json=True)

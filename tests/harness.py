@@ -258,23 +258,33 @@ def build_busybox(engine_url: str, tag: str) -> str:
 
 
 class Registry:
-    """A loopback Docker Distribution registry, optionally with htpasswd (bcrypt) auth."""
+    """A Docker Distribution registry: on loopback, or on an address in a network namespace
+    of ours; optionally with htpasswd (bcrypt) auth and TLS."""
 
-    def __init__(self, root: Path, *, users: dict[str, str] | None = None):
+    def __init__(
+        self,
+        root: Path,
+        *,
+        users: dict[str, str] | None = None,
+        ip: str = "127.0.0.1",
+        tls: tuple[Path, Path] | None = None,
+        netns: str | None = None,
+    ):
         self.root = root
         self.users = users or {}
-        self.port = free_port()
+        self.ip, self.tls, self.netns = ip, tls, netns
+        self.port = free_port() if netns is None else 5443
         self.proc: subprocess.Popen | None = None
 
     @property
     def host(self) -> str:
-        return f"127.0.0.1:{self.port}"
+        return f"{self.ip}:{self.port}"
 
     def start(self, timeout: float = 30) -> Registry:
         import bcrypt
 
         self.root.mkdir(parents=True, exist_ok=True)
-        auth = ""
+        auth = tls = ""
         if self.users:
             htpasswd = self.root / "htpasswd"
             htpasswd.write_text(
@@ -284,20 +294,23 @@ class Registry:
                 )
             )
             auth = f"auth:\n  htpasswd:\n    realm: test\n    path: {htpasswd}\n"
+        if self.tls:
+            tls = f"  tls:\n    certificate: {self.tls[0]}\n    key: {self.tls[1]}\n"
         config = self.root / "config.yml"
         config.write_text(
             "version: 0.1\nlog:\n  level: warn\n"
             f"storage:\n  filesystem:\n    rootdirectory: {self.root / 'data'}\n"
             "  delete:\n    enabled: true\n"
-            f"http:\n  addr: {self.host}\n  secret: {secrets.token_hex(16)}\n" + auth
+            f"http:\n  addr: {self.host}\n  secret: {secrets.token_hex(16)}\n" + tls + auth
         )
         self.log = open(self.root / "registry.log", "ab")
-        self.proc = subprocess.Popen(
-            ["docker-registry", "serve", str(config)], stdout=self.log, stderr=subprocess.STDOUT
-        )
+        command = ["docker-registry", "serve", str(config)]
+        if self.netns:
+            command = ["ip", "netns", "exec", self.netns, *command]
+        self.proc = subprocess.Popen(command, stdout=self.log, stderr=subprocess.STDOUT)
 
         def ready():
-            with socket.create_connection(("127.0.0.1", self.port), timeout=1):
+            with socket.create_connection((self.ip, self.port), timeout=1):
                 return True
 
         wait_for(ready, timeout, f"registry on {self.host}", self.proc)

@@ -130,8 +130,8 @@ class Kernel:
                 time.sleep(0.01)
             execution.finished = time.monotonic()
 
-    def start(self, code: str) -> Execution:
-        msg_id = self.kc.execute(code, store_history=True)
+    def start(self, code: str, allow_stdin: bool = False) -> Execution:
+        msg_id = self.kc.execute(code, store_history=True, allow_stdin=allow_stdin)
         execution = Execution(msg_id)
         self._executions[msg_id] = execution
         return execution
@@ -153,6 +153,14 @@ class Kernel:
             if execution.finished is not None or time.monotonic() > deadline:
                 raise AssertionError(f"{text!r} never appeared: {execution.stream()!r}")
             time.sleep(0.05)
+
+    def answer_input(self, answer: str, timeout: float = 30) -> dict:
+        """Wait for the kernel to ask for input (``input``/``getpass``), type ``answer``;
+        returns the request (its ``prompt`` and whether it is a ``password``)."""
+        request = self.kc.get_stdin_msg(timeout=timeout)
+        assert request["msg_type"] == "input_request", request
+        self.kc.input(answer)
+        return request["content"]
 
     def interrupt(self) -> None:
         self.km.interrupt_kernel()

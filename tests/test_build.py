@@ -372,12 +372,16 @@ def test_directory_context_matches_docker_build(built, engine_api, tmp_path, doc
 
 def test_network_platform_and_cache_from(built, engine_api):
     base = os.environ["BASE"]
-    first = built(f"%%docker_build -t dm-test/netplat --progress none --network none "
-                  f"--platform linux/amd64\nFROM {base}\nRUN ip link | grep -c ': ' > /links\n")
+    first = built(
+        f"%%docker_build -t dm-test/netplat --progress none --network none "
+        f"--platform linux/amd64\nFROM {base}\nRUN ip link | grep -c ': ' > /links\n"
+    )
     assert first.error is None, first.err
     # Only the loopback interface exists with --network none.
     assert run_in(engine_api, "dm-test/netplat", "cat /links") == "1\n"
-    again = built(f"%%docker_build --progress none --network none --cache-from dm-test/netplat "
-                  f"\nFROM {base}\nRUN ip link | grep -c ': ' > /links\n")
+    again = built(
+        f"%%docker_build --progress none --network none --cache-from dm-test/netplat "
+        f"\nFROM {base}\nRUN ip link | grep -c ': ' > /links\n"
+    )
     assert again.error is None, again.err
     assert again.value.steps[-1].status == "cached"

@@ -7,7 +7,19 @@ import sys
 
 from docker_magics.magics import DockerMagics
 
-MAGICS = {"line": {"docker_connect", "docker_info", "docker_build"}, "cell": {"docker_build"}}
+MAGICS = {
+    "line": {
+        "docker_connect",
+        "docker_info",
+        "docker_build",
+        "docker_push",
+        "docker_pull",
+        "docker_tag",
+        "docker_login",
+        "docker_logout",
+    },
+    "cell": {"docker_build"},
+}
 
 
 def test_import_does_not_load_docker_or_ipywidgets():

@@ -1,0 +1,206 @@
+"""Push, pull, login and tag from start to end: check the reference, find credentials, run
+the transfer through the recorder and a renderer, and return a result or raise one clear,
+redacted line. Shared by the magics and the Python API."""
+
+from __future__ import annotations
+
+import getpass
+import os
+
+from . import ops
+from .credentials import (
+    CREDENTIALS,
+    display_name,
+    erase_saved_login,
+    normalize_registry,
+    protect,
+    redact,
+    registry_of,
+    save_login,
+)
+from .diagnose import explain, registry_failure
+from .errors import BadArgument, DockerMagicsError, EngineError, Interrupted
+from .references import parse_reference
+from .session import Connection
+from .transfer import PullResult, PushResult, TransferRecorder
+from .transfer_progress import transfer_renderer
+
+
+def _run(conn: Connection, events, recorder: TransferRecorder, renderer, registry: str) -> None:
+    """Feed the transfer's events to the recorder and renderer; raise one line on failure."""
+    had_credentials = CREDENTIALS.for_registry(registry) is not None
+    error: DockerMagicsError | None = None
+    renderer.start()
+    try:
+        for event in events:
+            recorder.handle(event)
+            renderer.handle(event)
+    except KeyboardInterrupt:
+        events.close()  # closing the response cancels the transfer on the engine
+        verb = "Push" if recorder.kind == "push" else "Pull"
+        error = Interrupted(f"{verb} of {recorder.title} interrupted; the engine stopped it")
+    except DockerMagicsError as exc:
+        error = exc
+    except Exception as exc:  # noqa: BLE001 - HTTP errors before the stream, lost engine...
+        message = getattr(exc, "explanation", None)
+        if message and getattr(exc, "status_code", None):
+            error = EngineError(
+                registry_failure(str(message), registry, had_credentials=had_credentials)
+            )
+        else:
+            error = explain(exc, conn.endpoint)
+    finally:
+        events.close()
+    if error is None and recorder.failure is not None:
+        error = EngineError(
+            registry_failure(recorder.failure.message, registry, had_credentials=had_credentials)
+        )
+    if error is not None:
+        error = type(error)(redact(error.what), redact(error.hint))
+        renderer.finish(str(error))
+        raise error from None
+
+
+def push(
+    conn: Connection, reference: str, *, all_tags: bool = False, progress: str = "auto"
+) -> PushResult:
+    ref = parse_reference(reference, allow_digest=False)
+    if all_tags and ref.tag:
+        raise BadArgument(f"--all-tags pushes every tag of {ref.repository}: give the name "
+                          f"without a tag (not {reference})")  # fmt: skip
+    tag = None if all_tags else (ref.tag or "latest")
+    registry = registry_of(ref.repository)
+    title = ref.repository + (f":{tag}" if tag else " (all tags)")
+    recorder = TransferRecorder("push", title)
+    renderer = transfer_renderer(progress, recorder)
+    events = ops.push(conn.client, ref.repository, tag, CREDENTIALS.header(registry))
+    _run(conn, events, recorder, renderer, registry)
+    result = PushResult(ref.repository, [tag] if tag else [], list(recorder.pushed),
+                        recorder.outcomes(), recorder.elapsed())  # fmt: skip
+    if not result.digests:
+        raise EngineError(f"The engine finished pushing {title} without a digest",
+                          "Check the registry")  # fmt: skip
+    renderer.finish(None, result.summary())
+    return result
+
+
+def pull(
+    conn: Connection,
+    reference: str,
+    *,
+    all_tags: bool = False,
+    platform: str | None = None,
+    progress: str = "auto",
+) -> PullResult:
+    ref = parse_reference(reference)
+    if all_tags and (ref.tag or ref.digest):
+        raise BadArgument(f"--all-tags pulls every tag of {ref.repository}: give the name "
+                          f"without a tag (not {reference})")  # fmt: skip
+    tag = None if all_tags else (ref.digest or ref.tag or "latest")
+    registry = registry_of(ref.repository)
+    shown = ref.repository + ("" if tag is None else f"@{tag}" if ref.digest else f":{tag}")
+    recorder = TransferRecorder("pull", shown)
+    renderer = transfer_renderer(progress, recorder)
+    events = ops.pull(conn.client, ref.repository, tag, CREDENTIALS.header(registry), platform)
+    _run(conn, events, recorder, renderer, registry)
+    digest = next((s.split(": ", 1)[1] for s in recorder.statuses if s.startswith("Digest: ")),
+                  None)  # fmt: skip
+    status = next((s for s in recorder.statuses if s.startswith("Status: ")), "")
+    image_id = size = None
+    if tag is not None:
+        try:
+            info = conn.client.api.inspect_image(shown)
+            image_id, size = info.get("Id"), info.get("Size")
+        except Exception:  # noqa: BLE001 - the pull succeeded; details are a nicety
+            pass
+    result = PullResult(shown, digest, status.removeprefix("Status: "), image_id, size,
+                        recorder.outcomes(), recorder.elapsed())  # fmt: skip
+    renderer.finish(None, result.summary())
+    return result
+
+
+def tag(conn: Connection, source: str, target: str) -> str:
+    from docker.errors import ImageNotFound
+
+    parse_reference(source, what="source image")
+    ref = parse_reference(target, what="target name", allow_digest=False)
+    try:
+        conn.client.api.tag(source, ref.repository, ref.tag or "latest")
+    except ImageNotFound:
+        raise BadArgument(f"There is no image {source} on the engine",
+                          "Check the name (%docker_images lists them)") from None  # fmt: skip
+    except Exception as exc:  # noqa: BLE001
+        raise explain(exc, conn.endpoint) from None
+    return f"{ref.repository}:{ref.tag or 'latest'}"
+
+
+def login(
+    conn: Connection,
+    registry: str | None = None,
+    *,
+    username: str | None = None,
+    password_env: str | None = None,
+    save: bool = False,
+    ask=None,
+) -> str:
+    """Verify credentials through the engine and keep them for the session. The password
+    comes from ``password_env`` (an environment variable's name) or is asked for with
+    ``ask`` (``getpass.getpass`` by default). Returns what to tell the user."""
+    key = normalize_registry(registry)
+    name = display_name(key)
+    if not username:
+        raise BadArgument(f"Give the user name for {name}", f"%docker_login {registry or ''} "
+                          "-u USER".replace("  ", " "))  # fmt: skip
+    if password_env:
+        if password_env not in os.environ:
+            # Its name is not repeated: it might be a password typed in the wrong place.
+            raise BadArgument("The environment variable given to --password-env is not set",
+                              "Set it to the password, or leave out --password-env to be "
+                              "asked for it")  # fmt: skip
+        password = os.environ[password_env]
+    else:
+        password = _ask_password(ask or getpass.getpass, f"Password for {username} at {name}: ")
+    if not password:
+        raise BadArgument("The password is empty", "Nothing was sent")
+    try:
+        answer = ops.login(conn.client, key, username, password)
+    except Exception as exc:  # noqa: BLE001
+        message = str(getattr(exc, "explanation", "") or "")
+        if "401" in message or "unauthorized" in message.lower():
+            error = EngineError(f"Login to {name} failed: wrong user name or password for "
+                                f"{username}", "Nothing was kept; try again")  # fmt: skip
+        elif message:
+            error = EngineError(registry_failure(message, key, had_credentials=True))
+        else:
+            error = explain(exc, conn.endpoint)
+        protect(username, password)  # a rejected password is still a secret
+        raise type(error)(redact(error.what), redact(error.hint)) from None
+    token = (answer or {}).get("IdentityToken") or ""
+    CREDENTIALS.add(key, username, password, token)
+    where = " for this session"
+    if save:
+        where = ". " + save_login(key, username, token or password)
+    return f"Login Succeeded: {username} at {name}{where}"
+
+
+def _ask_password(ask, prompt: str) -> str:
+    try:
+        return ask(prompt)
+    except Exception as exc:  # noqa: BLE001 - e.g. StdinNotImplementedError under nbclient
+        if type(exc).__name__ in ("StdinNotImplementedError", "EOFError", "OSError"):
+            raise BadArgument(
+                "This frontend cannot ask for a password",
+                "Put it in an environment variable and pass --password-env VAR",
+            ) from None
+        raise
+
+
+def logout(registry: str | None = None, *, saved: bool = False) -> str:
+    key = normalize_registry(registry)
+    name = display_name(key)
+    forgot = CREDENTIALS.forget(key)
+    erased = erase_saved_login(key) if saved else False
+    if not forgot and not erased:
+        return f"Not logged in to {name}"
+    where = " and removed the saved login" if erased else ""
+    return f"Forgot the login to {name}{where}"

@@ -1,0 +1,181 @@
+"""Registries seen from a real kernel: the password asked for with getpass, interrupted
+pushes and pulls, and a whole notebook run scanned for any trace of the secret."""
+
+from __future__ import annotations
+
+import base64
+import io
+import json
+import os
+import tarfile
+import time
+
+import nbformat
+import pytest
+from kernel import Kernel
+from nbclient import NotebookClient
+
+pytestmark = pytest.mark.engine
+
+
+@pytest.fixture(scope="module")
+def kernel(engine, busybox):
+    k = Kernel(env={"DOCKER_HOST": engine.url})
+    k.run("%load_ext docker_magics\n%docker_connect")
+    yield k
+    k.shutdown()
+
+
+def test_password_asked_with_getpass(kernel, auth_registry):
+    from conftest import REGISTRY_USER
+
+    password = auth_registry.users[REGISTRY_USER]
+    ex = kernel.start(f"%docker_login {auth_registry.host} -u {REGISTRY_USER}", allow_stdin=True)
+    request = kernel.answer_input(password)
+    assert request["password"] is True  # the frontend masks what is typed
+    assert request["prompt"] == f"Password for {REGISTRY_USER} at {auth_registry.host}: "
+    kernel.wait(ex)
+    assert ex.status == "ok", ex.error
+    assert ex.stream() == (
+        f"Login Succeeded: {REGISTRY_USER} at {auth_registry.host} for this session\n"
+    )
+    assert password not in json.dumps(ex.messages, default=str)
+    kernel.run(f"%docker_logout {auth_registry.host}")
+
+
+def test_without_stdin_the_user_is_told_what_to_do(kernel, auth_registry):
+    ex = kernel.run(f"%docker_login {auth_registry.host} -u someone")  # like nbclient: no stdin
+    assert ex.usage_error == (
+        "This frontend cannot ask for a password. Put it in an environment variable and pass "
+        "--password-env VAR."
+    )
+
+
+@pytest.fixture(scope="module")
+def big_image(engine, registry):
+    """An image with a 300 MB layer, so that a push or pull takes a moment."""
+    api = engine.api()
+    name = f"{registry.host}/dm/big:1"
+    dockerfile = b"FROM scratch\nCOPY big.bin /big.bin\n"
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w") as tar:
+        info = tarfile.TarInfo("Dockerfile")
+        info.size = len(dockerfile)
+        tar.addfile(info, io.BytesIO(dockerfile))
+        info = tarfile.TarInfo("big.bin")
+        info.size = 300 * 1024 * 1024
+        tar.addfile(info, io.BytesIO(os.urandom(info.size)))
+    buf.seek(0)
+    for chunk in api.build(fileobj=buf, custom_context=True, tag=name, decode=True):
+        assert "error" not in chunk, chunk
+    yield name
+    api.remove_image(name, force=True)
+
+
+def _interrupt_when(kernel, ex, text):
+    kernel.wait_for_output(ex, text, timeout=120)
+    kernel.interrupt()
+    kernel.wait(ex, timeout=60)
+
+
+def test_interrupted_push_then_push_again(kernel, big_image, registry, engine):
+    ex = kernel.start(f"%docker_push {big_image} --progress plain")
+    _interrupt_when(kernel, ex, ": Pushing")
+    assert ex.usage_error == f"Push of {big_image} interrupted; the engine stopped it."
+    assert kernel.run("print(6 * 7)").stream() == "42\n"
+    # The engine is consistent: the same push now goes through.
+    again = kernel.run(f"r = %docker_push {big_image} --progress none\nprint(r.digest)")
+    assert again.status == "ok", again.error
+    assert again.stream().startswith("sha256:")
+
+
+def test_interrupted_pull_then_pull_again(kernel, big_image, engine):
+    kernel.run(f"%docker_push {big_image} --progress none")
+    engine.api().remove_image(big_image)
+    ex = kernel.start(f"%docker_pull {big_image} --progress plain")
+    _interrupt_when(kernel, ex, ": Downloading")
+    assert ex.usage_error == f"Pull of {big_image} interrupted; the engine stopped it."
+    deadline = time.monotonic() + 10
+    while engine.api().images(name=big_image.rsplit(":", 1)[0]) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert engine.api().images(name=big_image.rsplit(":", 1)[0]) == []  # no half image
+    again = kernel.run(f"r = %docker_pull {big_image} --progress none\nprint(r.downloaded)")
+    assert again.status == "ok", again.error
+    assert again.stream() == "1\n"
+
+
+def test_no_trace_of_the_password_anywhere(
+    tmp_path, engine, busybox, auth_registry, monkeypatch, capfd
+):
+    """Log in, push, build from the private registry, fail a login: then search the saved
+    notebook, IPython's history database, the debug logs and the kernel's own output for the
+    password and its base64 forms."""
+    from conftest import REGISTRY_USER
+
+    password = auth_registry.users[REGISTRY_USER]
+    host = auth_registry.host
+    ipython_dir = tmp_path / "ipython"
+    (ipython_dir / "profile_default").mkdir(parents=True)
+    log_file = tmp_path / "debug.log"
+    monkeypatch.setenv("IPYTHONDIR", str(ipython_dir))
+    monkeypatch.setenv("DOCKER_HOST", engine.url)
+    monkeypatch.setenv("DOCKER_CONFIG", str(tmp_path / "docker-config"))
+    monkeypatch.setenv("DM_REGISTRY_PASSWORD", password)
+    monkeypatch.setenv("DM_WRONG_PASSWORD", password[::-1])
+    cells = [
+        f"import logging\nlogging.basicConfig(filename={str(log_file)!r}, level=logging.DEBUG)",
+        "%load_ext docker_magics",
+        "%docker_connect",
+        f"%docker_login {host} -u {REGISTRY_USER} --password-env DM_WRONG_PASSWORD",
+        f"%docker_login {host} -u {REGISTRY_USER} --password-env DM_REGISTRY_PASSWORD",
+        f"%docker_tag {busybox} {host}/dm/secret-base:1",
+        f"%docker_push {host}/dm/secret-base:1 --progress plain",
+        f"%%docker_build -t {host}/dm/secret-app:1 --pull --progress plain\n"
+        f"FROM {host}/dm/secret-base:1\nRUN echo built on the private base\n",
+        f"%docker_push {host}/dm/secret-app:1 --progress widget",
+        "import docker_magics\ntry:\n"
+        f"    docker_magics.login({host!r}, username='x', password_env='DM_WRONG_PASSWORD')\n"
+        "except Exception as exc:\n    import traceback; traceback.print_exc()",
+        "%docker_connect --list",
+    ]
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(c) for c in cells])
+    history_file = ipython_dir / "profile_default" / "history.sqlite"
+    client = NotebookClient(
+        nb,
+        kernel_name="python3",
+        timeout=300,
+        allow_errors=True,
+        resources={"metadata": {"path": str(tmp_path)}},
+        ipython_hist_file=str(history_file),
+    )  # nbclient: :memory:
+    client.execute()
+    path = tmp_path / "secrets.ipynb"
+    nbformat.write(nb, path)
+    outputs = [o for c in nb.cells for o in c.get("outputs", [])]
+    stderr = "".join(o.get("text", "") for o in outputs if o.get("name") == "stderr")
+    assert f"UsageError: Login to {host} failed: wrong user name or password" in stderr
+    assert "Traceback" in stderr  # the Python API's exception, printed on purpose
+    assert "Login Succeeded" in json.dumps(outputs)
+    assert "built on the private base" in json.dumps(outputs)
+
+    raw = f"{REGISTRY_USER}:{password}".encode()
+    forms = {
+        "password": password,
+        "base64(user:password)": base64.b64encode(raw).decode(),
+        "urlsafe base64(user:password)": base64.urlsafe_b64encode(raw).decode(),
+        "base64(password)": base64.b64encode(password.encode()).decode(),
+    }
+    captured = capfd.readouterr()
+    history = history_file.read_bytes()
+    places = {
+        "saved notebook": path.read_text(),
+        "history.sqlite": history.decode("latin-1"),
+        "debug log": log_file.read_text(),
+        "kernel stdout/stderr": captured.out + captured.err,
+    }
+    # The places hold what they should (the scan is not vacuous).
+    assert b"docker_login" in history and b"--password-env DM_REGISTRY_PASSWORD" in history
+    assert "/auth" in places["debug log"] and "/push" in places["debug log"]
+    for place, text in places.items():
+        for form, secret in forms.items():
+            assert secret not in text, f"the {form} is in the {place}"
