@@ -49,6 +49,14 @@ class BuildFailed(EngineError):
         self.result = result
 
 
+class RunFailed(EngineError):
+    """The container exited with a non-zero code; ``result`` has its output."""
+
+    def __init__(self, what: str, hint: str = "", *, result=None) -> None:
+        super().__init__(what, hint)
+        self.result = result
+
+
 class Interrupted(DockerMagicsError):
     """The user interrupted the work; it was stopped on the engine."""
 

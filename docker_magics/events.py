@@ -83,8 +83,10 @@ class EngineFailure:
 
 MAX_LINE = 64 * 1024  # longer lines are cut (a single 10 MB "line" must not pile up)
 _STEP = re.compile(r"^Step (\d+)/(\d+) : (.*)$", re.S)
-_ARROW = re.compile(r"^ ---> (?:(Using cache)|Running in ([0-9a-f]{12,64})|\[Warning\] (.*)|"
-                    r"([0-9a-f]{12,64}))\s*$")  # fmt: skip
+_ARROW = re.compile(
+    r"^ ---> (?:(Using cache)|Running in ([0-9a-f]{12,64})|\[Warning\] (.*)|"
+    r"([0-9a-f]{12,64}))\s*$"
+)
 _STDERR_ON, _COLOR_OFF = "\x1b[91m", "\x1b[0m"
 # Lines the builder itself writes start with one of these.
 _MARKERS = ("Step ", " ---> ", "Removing intermediate container ", "Successfully ")
@@ -156,8 +158,9 @@ class ClassicBuildParser:
         # A colour code may be cut between two messages: hold back its beginning.
         text, self._held = self._held + text, ""
         cut = text.rfind("\x1b")
-        if cut != -1 and any(code.startswith(text[cut:]) and code != text[cut:]
-                             for code in (_STDERR_ON, _COLOR_OFF)):  # fmt: skip
+        if cut != -1 and any(
+            code.startswith(text[cut:]) and code != text[cut:] for code in (_STDERR_ON, _COLOR_OFF)
+        ):
             text, self._held = text[:cut], text[cut:]
         # Split on the colour codes, switching stream at each.
         for piece in re.split(r"(\x1b\[91m|\x1b\[0m)", text):
@@ -279,7 +282,51 @@ class TransferParser:
         return [Status(f"{layer}: {status}" if layer else status)]
 
 
+class OutputSplitter:
+    """A container's raw stdout/stderr bytes -> ``Log`` events of whole lines, per stream
+    (multi-byte characters and lines may be cut anywhere between frames)."""
+
+    def __init__(self) -> None:
+        import codecs
+
+        self._decoders = {
+            s: codecs.getincrementaldecoder("utf-8")("replace") for s in ("stdout", "stderr")
+        }
+        self._partial = {"stdout": "", "stderr": ""}
+
+    def feed(self, stream: str, data: bytes) -> list[Event]:
+        text = self._partial[stream] + self._decoders[stream].decode(data)
+        *lines, self._partial[stream] = text.split("\n")
+        if len(self._partial[stream]) > MAX_LINE:
+            lines.append(self._partial[stream])
+            self._partial[stream] = ""
+        if not lines:
+            return []
+        if "\r" in text:
+            lines = [line.rsplit("\r", 1)[-1] for line in lines]
+        return [Log([line[:MAX_LINE] for line in lines], None, stream)]
+
+    def close(self) -> list[Event]:
+        out: list[Event] = []
+        for stream in ("stdout", "stderr"):
+            rest = self._partial[stream] + self._decoders[stream].decode(b"", final=True)
+            self._partial[stream] = ""
+            if rest:
+                out.append(Log([rest[:MAX_LINE]], None, stream))
+        return out
+
+
 Event = (
-    StepStarted | StepCached | StepContainer | StepFinished | Log | Notice | LayerProgress
-    | ImageId | Tagged | EngineFailure | Pushed | Status
-)  # fmt: skip
+    StepStarted
+    | StepCached
+    | StepContainer
+    | StepFinished
+    | Log
+    | Notice
+    | LayerProgress
+    | ImageId
+    | Tagged
+    | EngineFailure
+    | Pushed
+    | Status
+)

@@ -8,6 +8,7 @@ the engine cancel the work, and any container it had started for it is removed.
 from __future__ import annotations
 
 import json
+import struct
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -36,8 +37,12 @@ class BuildOptions:
         """Query parameters of ``POST /build`` (``t`` may repeat)."""
         params = [("dockerfile", dockerfile), ("version", "1")]
         params += [("t", tag) for tag in self.tags]
-        flags = {"nocache": self.no_cache, "pull": self.pull, "rm": self.rm,
-                 "forcerm": self.force_rm and self.rm}  # fmt: skip
+        flags = {
+            "nocache": self.no_cache,
+            "pull": self.pull,
+            "rm": self.rm,
+            "forcerm": self.force_rm and self.rm,
+        }
         params += [(k, "1" if v else "0") for k, v in flags.items()]
         if self.build_args:
             params.append(("buildargs", json.dumps(self.build_args)))
@@ -45,8 +50,11 @@ class BuildOptions:
             params.append(("labels", json.dumps(self.labels)))
         if self.cache_from:
             params.append(("cachefrom", json.dumps(self.cache_from)))
-        for key, value in (("target", self.target), ("platform", self.platform),
-                           ("networkmode", self.network)):  # fmt: skip
+        for key, value in (
+            ("target", self.target),
+            ("platform", self.platform),
+            ("networkmode", self.network),
+        ):
             if value:
                 params.append((key, value))
         return params
@@ -163,3 +171,66 @@ def login(client, registry: str, username: str, password: str) -> dict:
     body = {"username": username, "password": password, "serveraddress": registry}
     response = api._post_json(api._url("/auth"), data=body)
     return api._result(response, json=True)
+
+
+def attach(api, container_id: str) -> tuple[object, Iterator[ev.Event]]:
+    """Attach to a container's stdout and stderr (before starting it, so nothing is missed).
+    Returns the HTTP response (close it to detach) and the output events."""
+    response = api._post(
+        api._url("/containers/{0}/attach", container_id),
+        params={"logs": 1, "stdout": 1, "stderr": 1, "stream": 1},
+        headers={"Connection": "Upgrade", "Upgrade": "tcp"},
+        stream=True,
+        timeout=None,
+    )
+    return response, _output(api, response)
+
+
+def logs(
+    api, container_id: str, *, follow: bool, tail: int | None, timestamps: bool
+) -> tuple[object, Iterator[ev.Event]]:
+    """A container's logs, stdout and stderr kept apart; ``follow`` until it stops."""
+    params = {
+        "stdout": 1,
+        "stderr": 1,
+        "follow": int(follow),
+        "timestamps": int(timestamps),
+        "tail": "all" if tail is None else tail,
+    }
+    response = api._get(
+        api._url("/containers/{0}/logs", container_id), params=params, stream=True, timeout=None
+    )
+
+    def output() -> Iterator[ev.Event]:
+        # Unlike attach, the connection is not hijacked: the frames come in an HTTP body.
+        api._disable_socket_timeout(api._get_raw_response_socket(response))
+        splitter = ev.OutputSplitter()
+        while header := response.raw.read(8):
+            stream_id, length = struct.unpack(">BxxxL", header)
+            data = response.raw.read(length) if length else b""
+            yield from splitter.feed("stderr" if stream_id == 2 else "stdout", data)
+        yield from splitter.close()
+
+    return response, output()
+
+
+def _output(api, response) -> Iterator[ev.Event]:
+    """The multiplexed frames of a non-TTY container stream, as output events."""
+    from docker.utils.socket import frames_iter
+
+    sock = api._get_raw_response_socket(response)  # raises the HTTP error, if any
+    api._disable_socket_timeout(sock)  # a silent container may run for hours
+    splitter = ev.OutputSplitter()
+    for stream_id, data in frames_iter(sock, tty=False):
+        yield from splitter.feed("stderr" if stream_id == 2 else "stdout", data)
+    yield from splitter.close()
+
+
+def remove_container(api, container_id: str) -> None:
+    """Kill and remove, whatever state it is in."""
+    from docker.errors import NotFound
+
+    try:
+        api.remove_container(container_id, force=True, v=True)
+    except NotFound:
+        pass

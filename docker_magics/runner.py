@@ -1,0 +1,401 @@
+"""A container run from start to end: check the options, create the container (pulling the
+image if it is missing), copy files in, stream its output live, copy results out, remove it,
+and return a ``RunResult`` or raise one clear line. Shared by ``%docker_run``,
+``%%docker_run`` and ``docker_magics.run()``."""
+
+from __future__ import annotations
+
+import os
+import posixpath
+import re
+import shlex
+import shutil
+import tarfile
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from . import ops
+from .context import AddSpec, _TarWriter
+from .diagnose import explain
+from .errors import BadArgument, DockerMagicsError, EngineError, Interrupted, RunFailed
+from .progress import NullRenderer, TextRenderer, TokenBucket
+from .references import parse_reference
+from .runs import RunRecorder, RunResult
+from .session import Connection
+
+SCRIPT_PATH = "/.docker-magics/cell"
+LABEL = {"org.docker-magics.run": "1"}
+
+
+@dataclass
+class RunSpec:
+    image: str
+    command: list[str] | None = None
+    env: dict[str, str] = field(default_factory=dict)
+    volumes: list[str] = field(default_factory=list)
+    ports: list[str] = field(default_factory=list)
+    workdir: str | None = None
+    user: str | None = None
+    network: str | None = None
+    name: str | None = None
+    entrypoint: list[str] | None = None
+    platform: str | None = None
+    detach: bool = False
+    remove: bool = True
+
+
+def parse_env(items: list[str], env_files: list[str] = ()) -> dict[str, str]:
+    """``-e NAME=VALUE`` / ``-e NAME`` (from the environment, left out when unset, as the
+    docker CLI does) and ``--env-file`` lines."""
+    env: dict[str, str] = {}
+    lines: list[tuple[str, str]] = []
+    for path in env_files:
+        try:
+            text = Path(os.path.expanduser(path)).read_text(encoding="utf-8")
+        except OSError as exc:
+            raise BadArgument(f"--env-file {path}: {exc.strerror}", "Check the path") from None
+        lines += [
+            (f"--env-file {path}", line.strip())
+            for line in text.splitlines()
+            if line.strip() and not line.lstrip().startswith("#")
+        ]
+    lines += [("-e", item) for item in items]
+    for where, item in lines:
+        name, sep, value = item.partition("=")
+        if not name or not re.fullmatch(r"[^\s=]+", name):
+            raise BadArgument(f"Invalid {where} entry {item!r}", "Use NAME=VALUE or NAME")
+        if sep:
+            env[name] = value
+        elif name in os.environ:
+            env[name] = os.environ[name]
+    return env
+
+
+def parse_ports(items: list[str]) -> tuple[list, dict]:
+    """``-p [IP:][HOST:]CONTAINER[/PROTO]`` -> docker-py's exposed ports and bindings."""
+    from docker.utils.ports import build_port_bindings
+
+    try:
+        bindings = build_port_bindings(items)
+    except (ValueError, TypeError) as exc:
+        raise BadArgument(
+            f"Invalid -p value ({exc})",
+            "Use -p [IP:]HOST_PORT:CONTAINER_PORT[/udp], e.g. -p 8080:80",
+        ) from None
+    return list(bindings), bindings
+
+
+def parse_volumes(items: list[str]) -> list[str]:
+    """``-v SOURCE:TARGET[:OPTIONS]``; a relative host path is made absolute."""
+    binds = []
+    for item in items:
+        parts = item.split(":")
+        if len(parts) not in (2, 3) or not parts[1].startswith("/") or not parts[0]:
+            raise BadArgument(
+                f"Invalid -v value {item!r}", "Use -v HOST_PATH_OR_VOLUME:/container/path[:ro]"
+            )
+        if len(parts) == 3 and not set(parts[2].split(",")) <= {
+            "ro",
+            "rw",
+            "z",
+            "Z",
+            "shared",
+            "slave",
+            "private",
+            "rshared",
+            "rslave",
+            "rprivate",
+            "nocopy",
+        }:
+            raise BadArgument(f"Invalid -v options in {item!r}", "Use ro or rw")
+        source = parts[0]
+        if source.startswith((".", "~")) or "/" in source:
+            source = os.path.abspath(os.path.expanduser(source))
+        binds.append(":".join([source, *parts[1:]]))
+    return binds
+
+
+def _create(conn: Connection, spec: RunSpec, progress: str, **extra) -> str:
+    from docker.errors import APIError, ImageNotFound
+
+    api = conn.client.api
+    ports, bindings = parse_ports(spec.ports)
+    host_config = api.create_host_config(
+        binds=spec.volumes or None,
+        port_bindings=bindings or None,
+        network_mode=spec.network,
+        auto_remove=spec.detach and spec.remove,
+    )
+    kwargs = dict(
+        image=spec.image,
+        command=spec.command,
+        environment=spec.env or None,
+        working_dir=spec.workdir,
+        user=spec.user,
+        ports=ports or None,
+        name=spec.name,
+        entrypoint=spec.entrypoint,
+        host_config=host_config,
+        labels=LABEL,
+        **extra,
+    )
+    if spec.platform:
+        kwargs["platform"] = spec.platform
+    for attempt in (1, 2):
+        try:
+            return api.create_container(**kwargs)["Id"]
+        except ImageNotFound:
+            if attempt == 2:
+                raise
+            _pull_missing(conn, spec.image, progress)
+        except APIError as exc:
+            raise EngineError(_create_failure(exc, spec)) from None
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def _pull_missing(conn: Connection, image: str, progress: str) -> None:
+    from . import registry
+
+    if progress != "none":
+        print(f"Unable to find image {image!r} locally")
+    try:
+        registry.pull(conn, image, progress=progress)
+    except Interrupted:
+        raise
+    except DockerMagicsError as exc:
+        reason = exc.what[:1].lower() + exc.what[1:]
+        raise EngineError(
+            f"The image {image} is not on the engine and cannot be pulled: {reason}", exc.hint
+        ) from None
+
+
+def _create_failure(exc, spec: RunSpec) -> str:
+    message = str(exc.explanation or exc)
+    if exc.status_code == 409 and "already in use" in message:
+        return (
+            f"The container name {spec.name} is already in use. Pick another --name, or "
+            f"remove that container with %docker_rm -f {spec.name}"
+        )
+    if "network" in message and "not found" in message:
+        return f"No network named {spec.network} on the engine (see `docker network ls`)"
+    return f"The engine refused to create the container: {message}"
+
+
+def _start_failure(exc, spec: RunSpec) -> str:
+    message = str(getattr(exc, "explanation", "") or exc)
+    busy = re.search(
+        r"(?:listen (?:tcp|udp)[46]? ([^ ]+): bind: address already in use|"
+        r"Bind for ([^ ]+) failed: port is already allocated)",
+        message,
+    )
+    if busy:
+        port = busy.group(1) or busy.group(2)
+        return (
+            f"Port {port} is already in use on the engine's host. Publish another host port "
+            "(-p OTHER:PORT), or stop what uses it"
+        )
+    missing = re.search(
+        r'exec: "([^"]+)": (executable file not found in \$PATH|'
+        r"no such file or directory)",
+        message,
+    )
+    if missing:
+        return (
+            f"{missing.group(1)} cannot be run in {spec.image} ({missing.group(2)}). Check "
+            "the command, or use an image that has it"
+        )
+    if "network" in message and "not found" in message:
+        return f"No network named {spec.network} on the engine (see `docker network ls`)"
+    return f"The container could not start: {' '.join(message.split())}"
+
+
+def _put_files(
+    api, container_id: str, script: str | None, adds: list[AddSpec], workdir: str
+) -> None:
+    """Copy the cell's script and ``--add`` files in (parent folders are created)."""
+    tar = _TarWriter()
+
+    def chunks():
+        if script is not None:
+            yield from tar.add_bytes(SCRIPT_PATH.lstrip("/"), script.encode(), 0o755)
+        for add in adds:
+            dest = posixpath.normpath(posixpath.join(workdir, add.dest)).lstrip("/")
+            yield from tar.add_tree(dest, str(add.src))
+        yield from tar.close()
+
+    api.put_archive(container_id, "/", b"".join(chunks()))
+
+
+def _copy_out(api, container_id: str, gets: list[str], workdir: str) -> list[str]:
+    """``--get PATH[:DEST]``: copy files or folders out of the stopped container."""
+    from docker.errors import NotFound
+
+    copied = []
+    for item in gets:
+        path, _, dest = item.partition(":")
+        source = posixpath.normpath(posixpath.join(workdir, path))
+        target = Path(os.path.expanduser(dest or posixpath.basename(source))).resolve()
+        try:
+            stream, _stat = api.get_archive(container_id, source)
+        except NotFound:
+            raise BadArgument(
+                f"--get {path}: the container has no {source}",
+                "Check the path the script writes to",
+            ) from None
+        with tempfile.TemporaryDirectory(prefix="docker-magics-get-") as tmp:
+            archive = Path(tmp) / "out.tar"
+            with open(archive, "wb") as f:
+                for chunk in stream:
+                    f.write(chunk)
+            with tarfile.open(archive) as tar:
+                top = tar.getmembers()[0].name.split("/")[0]
+                if hasattr(tarfile, "data_filter"):
+                    tar.extractall(Path(tmp) / "x", filter="data")
+                else:  # pragma: no cover - Pythons without extraction filters
+                    tar.extractall(Path(tmp) / "x")
+            if target.is_dir() and not (Path(tmp) / "x" / top).is_dir():
+                target = target / top
+            if target.exists():
+                shutil.rmtree(target) if target.is_dir() else target.unlink()
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.move(str(Path(tmp) / "x" / top), target)
+        copied.append(str(target))
+    return copied
+
+
+class RunText(TextRenderer):
+    """The container's output as it comes: a short script's output whole; a flood bounded."""
+
+    def __init__(self, recorder, out=None, err=None) -> None:
+        super().__init__(recorder, out, err)
+        self.lines = TokenBucket(rate=50, burst=500)
+
+    def handle(self, event) -> None:
+        lines = getattr(event, "lines", None)
+        if lines is not None:
+            self.print_some(lines, self.err if event.stream == "stderr" else self.out)
+
+    def finish(self, error: str | None, summary: str = "") -> None:
+        self.note_hidden()
+
+
+def _one_line(tail) -> str:
+    lines = [t.strip() for _, t in tail if t.strip()][-3:]
+    text = " | ".join(lines)
+    return text if len(text) <= 200 else "…" + text[-199:]
+
+
+def run(
+    conn: Connection,
+    spec: RunSpec,
+    *,
+    script: str | None = None,
+    shell: str = "sh",
+    adds: list[str] = (),
+    gets: list[str] = (),
+    progress: str = "auto",
+) -> RunResult:
+    """Run ``spec``; with ``script``, run it with ``shell`` inside the container instead."""
+    parse_reference(spec.image)
+    add_specs = [AddSpec.parse(a) for a in adds]
+    if spec.detach and gets:
+        raise BadArgument("--get needs the run to finish: it cannot be used with --detach")
+    if script is not None:
+        spec.entrypoint = shlex.split(shell) or ["sh"]
+        spec.command = [SCRIPT_PATH]
+    api = conn.client.api
+    title = spec.image + (f" {shlex.join(spec.command)}" if spec.command else "")
+    recorder = RunRecorder(title)
+    renderer = NullRenderer(recorder) if progress == "none" else RunText(recorder)
+    try:
+        container_id = _create(conn, spec, progress)
+    except DockerMagicsError:
+        raise
+    except Exception as exc:  # noqa: BLE001
+        raise explain(exc, conn.endpoint) from None
+    response = None
+    keep = spec.detach or not spec.remove
+    error: DockerMagicsError | None = None
+    exit_code = None
+    started = False
+    files: list[str] = []
+    try:
+        workdir = spec.workdir or api.inspect_container(container_id)["Config"]["WorkingDir"] or "/"
+        if script is not None or add_specs:
+            _put_files(api, container_id, script, add_specs, workdir)
+        if spec.detach:
+            _start(api, container_id, spec)
+            return RunResult(
+                spec.image,
+                spec.command,
+                None,
+                recorder.elapsed(),
+                container_id,
+                spec.name or _name(api, container_id),
+            )
+        response, output = ops.attach(api, container_id)
+        _start(api, container_id, spec)
+        started = True
+        for event in output:
+            recorder.handle(event)
+            renderer.handle(event)
+        exit_code = api.wait(container_id, timeout=None)["StatusCode"]
+        if exit_code == 0 and gets:
+            files = _copy_out(api, container_id, list(gets), workdir)
+    except KeyboardInterrupt:
+        keep = False
+        error = Interrupted("Run interrupted; the container was stopped and removed")
+    except DockerMagicsError as exc:
+        keep, error = False, exc
+    except Exception as exc:  # noqa: BLE001 - the engine went away, or refused something
+        keep, error = False, explain(exc, conn.endpoint)
+        if started:
+            what = error.what[:1].lower() + error.what[1:]
+            error = type(error)(f"Lost the engine during the run: {what}", error.hint)
+    finally:
+        if response is not None:
+            response.close()
+        if not keep:
+            try:
+                ops.remove_container(api, container_id)
+            except Exception:  # noqa: BLE001 - the engine itself may be gone
+                pass
+    renderer.finish(str(error) if error else None)
+    if error is not None:
+        raise error
+    result = RunResult(
+        spec.image,
+        spec.command,
+        exit_code,
+        recorder.elapsed(),
+        container_id if keep else None,
+        spec.name,
+        recorder.output,
+        recorder.stdout,
+        recorder.stderr,
+        files,
+        shell if script is not None else None,
+    )
+    if exit_code != 0:
+        last = _one_line(recorder.tail)
+        raise RunFailed(
+            f"{'The script' if script is not None else 'The command'} in {spec.image} "
+            f"exited with code {exit_code}"
+            + (f"; its last output: {last}" if last else " without output"),
+            result=result,
+        )
+    return result
+
+
+def _start(api, container_id: str, spec: RunSpec) -> None:
+    from docker.errors import APIError
+
+    try:
+        api.start(container_id)
+    except APIError as exc:
+        raise EngineError(_start_failure(exc, spec)) from None
+
+
+def _name(api, container_id: str) -> str:
+    return api.inspect_container(container_id)["Name"].lstrip("/")
