@@ -23,6 +23,9 @@ _API = (
     "tag",
     "login",
     "logout",
+    "run",
+    "images",
+    "containers",
 )
 
 __all__ = [*_API, "load_ipython_extension", "unload_ipython_extension", "__version__"]

@@ -220,13 +220,15 @@ def push(reference: str, *, all_tags: bool = False, progress: str = "auto"):
     return registry.push(current(), reference, all_tags=all_tags, progress=progress)
 
 
-def pull(reference: str, *, all_tags: bool = False, platform: str | None = None,
-         progress: str = "auto"):  # fmt: skip
+def pull(
+    reference: str, *, all_tags: bool = False, platform: str | None = None, progress: str = "auto"
+):
     """Pull an image; returns a :class:`~docker_magics.transfer.PullResult`."""
     from . import registry
 
-    return registry.pull(current(), reference, all_tags=all_tags, platform=platform,
-                         progress=progress)  # fmt: skip
+    return registry.pull(
+        current(), reference, all_tags=all_tags, platform=platform, progress=progress
+    )
 
 
 def tag(source: str, target: str) -> str:
@@ -236,15 +238,19 @@ def tag(source: str, target: str) -> str:
     return registry.tag(current(), source, target)
 
 
-def login(registry: str | None = None, *, username: str | None = None,
-          password_env: str | None = None, save: bool = False) -> str:  # fmt: skip
+def login(
+    registry: str | None = None,
+    *,
+    username: str | None = None,
+    password_env: str | None = None,
+    save: bool = False,
+) -> str:
     """Check credentials with the registry (through the engine) and keep them for this
     session; ``save=True`` also stores them like ``docker login``. The password comes from the
     environment variable named by ``password_env``, or is asked for with ``getpass``."""
     from . import registry as reg
 
-    return reg.login(current(), registry, username=username, password_env=password_env,
-                     save=save)  # fmt: skip
+    return reg.login(current(), registry, username=username, password_env=password_env, save=save)
 
 
 def logout(registry: str | None = None, *, saved: bool = False) -> str:
@@ -252,3 +258,76 @@ def logout(registry: str | None = None, *, saved: bool = False) -> str:
     from . import registry as reg
 
     return reg.logout(registry, saved=saved)
+
+
+def run(
+    image: str,
+    command: list[str] | str | None = None,
+    *,
+    script: str | None = None,
+    shell: str = "sh",
+    env: Mapping[str, str] | Iterable[str] | None = None,
+    env_files: Iterable[str] = (),
+    volumes: Iterable[str] = (),
+    ports: Iterable[str] = (),
+    workdir: str | None = None,
+    user: str | None = None,
+    network: str | None = None,
+    name: str | None = None,
+    entrypoint: str | list[str] | None = None,
+    platform: str | None = None,
+    detach: bool = False,
+    remove: bool | None = None,
+    add: Iterable[str] = (),
+    get: Iterable[str] = (),
+    progress: str = "auto",
+):
+    """Run a container: its output streams live, the value is a
+    :class:`~docker_magics.runs.RunResult`. With ``script``, run that text with ``shell``
+    inside the container. ``add`` copies files in first (``SRC[:DEST]``); ``get`` copies
+    results out (``PATH[:DEST]``) before the container is removed. A non-zero exit raises
+    ``RunFailed`` (its ``result`` has the output)."""
+    import shlex
+
+    from . import runner
+
+    if isinstance(env, Mapping):
+        env = [f"{k}={v}" for k, v in env.items()]
+    spec = runner.RunSpec(
+        image=image,
+        command=shlex.split(command) if isinstance(command, str) else (list(command or []) or None),
+        env=runner.parse_env(list(env or []), list(env_files)),
+        volumes=runner.parse_volumes(list(volumes)),
+        ports=list(ports),
+        workdir=workdir,
+        user=user,
+        network=network,
+        name=name,
+        entrypoint=shlex.split(entrypoint) if isinstance(entrypoint, str) else entrypoint,
+        platform=platform,
+        detach=detach,
+        remove=(not detach) if remove is None else remove,
+    )
+    return runner.run(
+        current(),
+        spec,
+        script=script,
+        shell=shell,
+        adds=list(add),
+        gets=list(get),
+        progress=progress,
+    )
+
+
+def images(name: str | None = None, *, all: bool = False, filters: Iterable[str] = ()) -> Table:
+    """The engine's images, like ``docker images`` (``.objects``: docker-py Image objects)."""
+    from . import listings
+
+    return listings.images(current(), name, all=all, filters=list(filters))
+
+
+def containers(*, all: bool = False, filters: Iterable[str] = ()) -> Table:
+    """The engine's containers, like ``docker ps`` (``.objects``: docker-py Containers)."""
+    from . import listings
+
+    return listings.containers(current(), all=all, filters=list(filters))

@@ -105,9 +105,10 @@ class BuildWidget(WidgetRenderer):
             return ""
         body = "\n".join(
             f"<span style='color:{RED}'>{html.escape(cut(t, 160))}</span>"
-            if s == "stderr" else html.escape(cut(t, 160))
+            if s == "stderr"
+            else html.escape(cut(t, 160))
             for s, t in lines
-        )  # fmt: skip
+        )
         return (
             "<pre style='margin:0;max-height:16em;overflow:auto;font-size:85%;"
             f"background:rgba(128,128,128,.08);padding:4px'>{body}</pre>"

@@ -152,12 +152,16 @@ def _from_docker_config(registry: str) -> dict | None:
     if not found:
         return None
     found = {k.lower(): v for k, v in found.items()}
-    return {k: v for k, v in {
-        "username": found.get("username", ""),
-        "password": found.get("password", ""),
-        "identitytoken": found.get("identitytoken", ""),
-        "serveraddress": found.get("serveraddress", registry),
-    }.items() if v}  # fmt: skip
+    return {
+        k: v
+        for k, v in {
+            "username": found.get("username", ""),
+            "password": found.get("password", ""),
+            "identitytoken": found.get("identitytoken", ""),
+            "serveraddress": found.get("serveraddress", registry),
+        }.items()
+        if v
+    }
 
 
 def save_login(registry: str, username: str, password: str) -> str:

@@ -243,9 +243,18 @@ _NONZERO = re.compile(r"returned a non-zero code: (\d+)")
 _NOT_IN_CONTEXT = re.compile(
     r"(?:COPY|ADD) failed: .*?(?:stat |lstat )?([^:\s]+): file does not exist"
 )
-_PULL_PROBLEMS = ("pull access denied", "manifest unknown", "not found", "no such host",
-                  "dial tcp", "i/o timeout", "connection refused", "TLS handshake timeout",
-                  "server gave HTTP response", "unauthorized")  # fmt: skip
+_PULL_PROBLEMS = (
+    "pull access denied",
+    "manifest unknown",
+    "not found",
+    "no such host",
+    "dial tcp",
+    "i/o timeout",
+    "connection refused",
+    "TLS handshake timeout",
+    "server gave HTTP response",
+    "unauthorized",
+)
 
 
 def _short(text: str, width: int = 80) -> str:
@@ -298,11 +307,23 @@ def dockerfile_rejected(message: str) -> str | None:
 
 # -- registry failures (push, pull, login) ------------------------------------------------
 
-_AUTH_PROBLEMS = ("no basic auth credentials", "unauthorized", "authentication required",
-                  "requested access to the resource is denied", "401 Unauthorized")  # fmt: skip
-_UNREACHABLE = ("connection refused", "no such host", "i/o timeout", "no route to host",
-                "network is unreachable", "TLS handshake timeout", "context deadline exceeded",
-                "Client.Timeout")  # fmt: skip
+_AUTH_PROBLEMS = (
+    "no basic auth credentials",
+    "unauthorized",
+    "authentication required",
+    "requested access to the resource is denied",
+    "401 Unauthorized",
+)
+_UNREACHABLE = (
+    "connection refused",
+    "no such host",
+    "i/o timeout",
+    "no route to host",
+    "network is unreachable",
+    "TLS handshake timeout",
+    "context deadline exceeded",
+    "Client.Timeout",
+)
 
 
 def registry_failure(message: str, registry: str, *, had_credentials: bool) -> str:

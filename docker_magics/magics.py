@@ -4,6 +4,7 @@ every expected failure into one ``UsageError`` line (IPython prints it without a
 
 from __future__ import annotations
 
+import argparse
 import contextlib
 import functools
 import shlex
@@ -42,7 +43,9 @@ def _parse(parser, line: str, name: str, *, secret: bool = False):
     except ValueError as exc:
         raise UsageError(f"%{name}: cannot split the arguments ({exc}): check the quotes") from None
     try:
-        return parser.parse_args(argv)
+        args = parser.parse_args(argv)
+        args.argv = argv
+        return args
     except UsageError as exc:
         if secret:
             raise UsageError(
@@ -383,8 +386,9 @@ class DockerMagics(Magics):
         """Pull an image from its registry, with per-layer progress. Returns a PullResult."""
         self.connection()
         progress = "none" if args.quiet else (args.progress or self.progress)
-        result = api.pull(args.reference, all_tags=args.all_tags, platform=args.platform,
-                          progress=progress)  # fmt: skip
+        result = api.pull(
+            args.reference, all_tags=args.all_tags, platform=args.platform, progress=progress
+        )
         if args.quiet:
             print(result.image_id)
         return result
@@ -402,25 +406,38 @@ class DockerMagics(Magics):
     @line_magic
     @_magic(secret_arguments=True)
     @magic_arguments()
-    @argument("registry", nargs="?", metavar="REGISTRY",
-              help="Registry host[:port] (default: Docker Hub).")  # fmt: skip
+    @argument(
+        "registry",
+        nargs="?",
+        metavar="REGISTRY",
+        help="Registry host[:port] (default: Docker Hub).",
+    )
     @argument("-u", "--username", metavar="USER", help="The user name.")
     @argument(
         "--password-env",
         metavar="VAR",
         help="Read the password from this environment variable (default: ask for it).",
     )
-    @argument("--save", action="store_true",
-              help="Also store the login like docker login (credential helper, else "
-              "~/.docker/config.json).")  # fmt: skip
+    @argument(
+        "--save",
+        action="store_true",
+        help="Also store the login like docker login (credential helper, else "
+        "~/.docker/config.json).",
+    )
     def docker_login(self, args):
         """Log in to a registry for this session. The password is asked for (getpass) or read
         from an environment variable you name: it is never a magic argument, so it never
         reaches the notebook, the outputs or IPython's history. The engine checks it with
         the registry before it is kept."""
         self.connection()
-        print(api.login(args.registry, username=args.username, password_env=args.password_env,
-                        save=args.save))  # fmt: skip
+        print(
+            api.login(
+                args.registry,
+                username=args.username,
+                password_env=args.password_env,
+                save=args.save,
+            )
+        )
 
     @line_magic
     @_magic
@@ -434,6 +451,237 @@ class DockerMagics(Magics):
     def docker_logout(self, args):
         """Forget this session's login to a registry."""
         print(api.logout(args.registry, saved=args.saved))
+
+    @line_cell_magic
+    @_magic
+    @magic_arguments()
+    @argument(
+        "-e",
+        "--env",
+        action="append",
+        default=[],
+        metavar="NAME[=VALUE]",
+        help="Set an environment variable (repeatable); a bare NAME takes its value "
+        "from this kernel's environment.",
+    )
+    @argument(
+        "--env-file",
+        action="append",
+        default=[],
+        metavar="FILE",
+        help="Read NAME=VALUE lines from a file.",
+    )
+    @argument(
+        "-v",
+        "--volume",
+        action="append",
+        default=[],
+        metavar="SRC:DEST[:ro]",
+        help="Bind-mount a host path (on the engine's host) or a named volume.",
+    )
+    @argument("-w", "--workdir", metavar="DIR", help="Working directory inside the container.")
+    @argument("-u", "--user", metavar="USER[:GROUP]", help="Run as this user.")
+    @argument("--network", metavar="NETWORK", help="Connect to this network.")
+    @argument(
+        "-p",
+        "--publish",
+        action="append",
+        default=[],
+        metavar="[IP:]HOST:CONTAINER",
+        help="Publish a container port (repeatable).",
+    )
+    @argument("--name", metavar="NAME", help="Name the container.")
+    @argument("--entrypoint", metavar="COMMAND", help="Override the image's entrypoint.")
+    @argument("--platform", metavar="OS/ARCH", help="Platform of the image.")
+    @argument("-d", "--detach", action="store_true", help="Run in the background.")
+    @argument(
+        "--rm",
+        type=_boolean,
+        nargs="?",
+        const=True,
+        default=None,
+        metavar="BOOL",
+        help="Remove the container when it exits (default: true for foreground runs, "
+        "false with --detach).",
+    )
+    @argument(
+        "--shell",
+        default="sh",
+        metavar="COMMAND",
+        help="With the cell magic: the interpreter for the cell (sh, bash, python3...).",
+    )
+    @argument(
+        "--add",
+        action="append",
+        default=[],
+        metavar="SRC[:DEST]",
+        help="Copy a local file or folder in before the run (DEST relative to the "
+        "working directory).",
+    )
+    @argument(
+        "--get",
+        action="append",
+        default=[],
+        metavar="PATH[:DEST]",
+        help="Copy a file or folder out after a successful run.",
+    )
+    @argument("-q", "--quiet", action="store_true", help="Do not show the output live.")
+    @argument("image", metavar="IMAGE", help="The image to run.")
+    @argument(
+        "command",
+        nargs=argparse.REMAINDER,
+        metavar="COMMAND",
+        help="The command and its arguments (line magic only).",
+    )
+    def docker_run(self, args, cell=None):
+        """Run a container; its stdout and stderr stream into the cell output (stderr as
+        stderr). As a cell magic (%%docker_run IMAGE), the cell is a script run inside the
+        container with --shell. Returns a RunResult (exit code, output, duration); a non-zero
+        exit is an error with the exit code and the last lines. Interrupting stops and removes
+        the container."""
+        if cell is not None and args.command:
+            # Options may follow the image here (there is no command): parse them as options.
+            argv = list(args.argv)
+            argv.remove(args.image)
+            args = _parse(self.docker_run.parser, shlex.join([*argv, args.image]), "docker_run")
+            if args.command:
+                raise BadArgument(
+                    "%%docker_run runs the cell: give no command after the image",
+                    "Write the commands in the cell",
+                )
+        if cell is not None and not cell.strip():
+            raise BadArgument("The cell is empty: nothing to run", "Write a script in the cell")
+        self.connection()
+        return api.run(
+            args.image,
+            args.command or None,
+            script=cell,
+            shell=args.shell,
+            env=args.env,
+            env_files=args.env_file,
+            volumes=args.volume,
+            ports=args.publish,
+            workdir=args.workdir,
+            user=args.user,
+            network=args.network,
+            name=args.name,
+            entrypoint=args.entrypoint,
+            platform=args.platform,
+            detach=args.detach,
+            remove=args.rm,
+            add=args.add,
+            get=args.get,
+            progress="none" if args.quiet else self.progress,
+        )
+
+    @line_magic
+    @_magic
+    @magic_arguments()
+    @argument("name", nargs="?", metavar="REPOSITORY[:TAG]", help="Only these images.")
+    @argument("-a", "--all", action="store_true", help="Show intermediate images too.")
+    @argument(
+        "-f",
+        "--filter",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="Filter, e.g. dangling=true, label=team=data (repeatable).",
+    )
+    def docker_images(self, args):
+        """The engine's images (a table; .objects has docker-py's Image objects)."""
+        self.connection()
+        return api.images(args.name, all=args.all, filters=args.filter)
+
+    @line_magic
+    @_magic
+    @magic_arguments()
+    @argument("-a", "--all", action="store_true", help="Show stopped containers too.")
+    @argument(
+        "-f",
+        "--filter",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="Filter, e.g. status=exited, name=web (repeatable).",
+    )
+    def docker_ps(self, args):
+        """The engine's containers (a table; .objects has docker-py's Container objects)."""
+        self.connection()
+        return api.containers(all=args.all, filters=args.filter)
+
+    @line_magic
+    @_magic
+    @magic_arguments()
+    @argument("container", metavar="CONTAINER", help="Name or ID.")
+    @argument(
+        "-f",
+        "--follow",
+        action="store_true",
+        help="Keep showing new output until the container stops (or you interrupt).",
+    )
+    @argument("-n", "--tail", type=int, metavar="N", help="Only the last N lines.")
+    @argument("-t", "--timestamps", action="store_true", help="Show timestamps.")
+    def docker_logs(self, args):
+        """A container's output (stderr as stderr), bounded like a run's."""
+        from . import listings
+        from .runner import RunText
+        from .runs import RunRecorder
+
+        conn = self.connection()
+        response, events = listings.logs(
+            conn, args.container, follow=args.follow, tail=args.tail, timestamps=args.timestamps
+        )
+        renderer = RunText(RunRecorder(args.container))
+        try:
+            for event in events:
+                renderer.handle(event)
+        except KeyboardInterrupt:
+            print("(stopped following)")
+        finally:
+            response.close()
+            renderer.finish(None)
+
+    @line_magic
+    @_magic
+    @magic_arguments()
+    @argument("containers", nargs="+", metavar="CONTAINER")
+    @argument(
+        "-t",
+        "--time",
+        type=int,
+        default=10,
+        metavar="SECONDS",
+        help="Seconds to wait before killing (default 10).",
+    )
+    def docker_stop(self, args):
+        """Stop containers."""
+        from . import listings
+
+        print("\n".join(listings.stop(self.connection(), args.containers, args.time)))
+
+    @line_magic
+    @_magic
+    @magic_arguments()
+    @argument("containers", nargs="+", metavar="CONTAINER")
+    @argument("-f", "--force", action="store_true", help="Kill running containers first.")
+    def docker_rm(self, args):
+        """Remove containers."""
+        from . import listings
+
+        print("\n".join(listings.remove(self.connection(), args.containers, force=args.force)))
+
+    @line_magic
+    @_magic
+    @magic_arguments()
+    @argument("images", nargs="+", metavar="IMAGE")
+    @argument(
+        "-f", "--force", action="store_true", help="Remove even if in use or tagged several times."
+    )
+    def docker_rmi(self, args):
+        """Remove images."""
+        from . import listings
+
+        print("\n".join(listings.remove_images(self.connection(), args.images, force=args.force)))
 
 
 def _connection_options_given(args) -> bool:

@@ -148,8 +148,9 @@ class WidgetRenderer(NullRenderer):
         import ipywidgets as w
 
         self.header = w.HTML()
-        self.bar = w.IntProgress(value=0, min=0, max=1, bar_style="info",
-                                 layout=w.Layout(width="100%"))  # fmt: skip
+        self.bar = w.IntProgress(
+            value=0, min=0, max=1, bar_style="info", layout=w.Layout(width="100%")
+        )
         self.panels = [w.HTML() for _ in range(self.PANELS)]
         self.box = w.VBox([self.header, self.bar, *self.panels])
         self.box.add_class("docker-magics-progress")

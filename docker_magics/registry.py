@@ -66,8 +66,10 @@ def push(
 ) -> PushResult:
     ref = parse_reference(reference, allow_digest=False)
     if all_tags and ref.tag:
-        raise BadArgument(f"--all-tags pushes every tag of {ref.repository}: give the name "
-                          f"without a tag (not {reference})")  # fmt: skip
+        raise BadArgument(
+            f"--all-tags pushes every tag of {ref.repository}: give the name "
+            f"without a tag (not {reference})"
+        )
     tag = None if all_tags else (ref.tag or "latest")
     registry = registry_of(ref.repository)
     title = ref.repository + (f":{tag}" if tag else " (all tags)")
@@ -75,11 +77,17 @@ def push(
     renderer = transfer_renderer(progress, recorder)
     events = ops.push(conn.client, ref.repository, tag, CREDENTIALS.header(registry))
     _run(conn, events, recorder, renderer, registry)
-    result = PushResult(ref.repository, [tag] if tag else [], list(recorder.pushed),
-                        recorder.outcomes(), recorder.elapsed())  # fmt: skip
+    result = PushResult(
+        ref.repository,
+        [tag] if tag else [],
+        list(recorder.pushed),
+        recorder.outcomes(),
+        recorder.elapsed(),
+    )
     if not result.digests:
-        raise EngineError(f"The engine finished pushing {title} without a digest",
-                          "Check the registry")  # fmt: skip
+        raise EngineError(
+            f"The engine finished pushing {title} without a digest", "Check the registry"
+        )
     renderer.finish(None, result.summary())
     return result
 
@@ -94,8 +102,10 @@ def pull(
 ) -> PullResult:
     ref = parse_reference(reference)
     if all_tags and (ref.tag or ref.digest):
-        raise BadArgument(f"--all-tags pulls every tag of {ref.repository}: give the name "
-                          f"without a tag (not {reference})")  # fmt: skip
+        raise BadArgument(
+            f"--all-tags pulls every tag of {ref.repository}: give the name "
+            f"without a tag (not {reference})"
+        )
     tag = None if all_tags else (ref.digest or ref.tag or "latest")
     registry = registry_of(ref.repository)
     shown = ref.repository + ("" if tag is None else f"@{tag}" if ref.digest else f":{tag}")
@@ -103,8 +113,9 @@ def pull(
     renderer = transfer_renderer(progress, recorder)
     events = ops.pull(conn.client, ref.repository, tag, CREDENTIALS.header(registry), platform)
     _run(conn, events, recorder, renderer, registry)
-    digest = next((s.split(": ", 1)[1] for s in recorder.statuses if s.startswith("Digest: ")),
-                  None)  # fmt: skip
+    digest = next(
+        (s.split(": ", 1)[1] for s in recorder.statuses if s.startswith("Digest: ")), None
+    )
     status = next((s for s in recorder.statuses if s.startswith("Status: ")), "")
     image_id = size = None
     if tag is not None:
@@ -113,8 +124,15 @@ def pull(
             image_id, size = info.get("Id"), info.get("Size")
         except Exception:  # noqa: BLE001 - the pull succeeded; details are a nicety
             pass
-    result = PullResult(shown, digest, status.removeprefix("Status: "), image_id, size,
-                        recorder.outcomes(), recorder.elapsed())  # fmt: skip
+    result = PullResult(
+        shown,
+        digest,
+        status.removeprefix("Status: "),
+        image_id,
+        size,
+        recorder.outcomes(),
+        recorder.elapsed(),
+    )
     renderer.finish(None, result.summary())
     return result
 
@@ -127,8 +145,10 @@ def tag(conn: Connection, source: str, target: str) -> str:
     try:
         conn.client.api.tag(source, ref.repository, ref.tag or "latest")
     except ImageNotFound:
-        raise BadArgument(f"There is no image {source} on the engine",
-                          "Check the name (%docker_images lists them)") from None  # fmt: skip
+        raise BadArgument(
+            f"There is no image {source} on the engine",
+            "Check the name (%docker_images lists them)",
+        ) from None
     except Exception as exc:  # noqa: BLE001
         raise explain(exc, conn.endpoint) from None
     return f"{ref.repository}:{ref.tag or 'latest'}"
@@ -149,14 +169,17 @@ def login(
     key = normalize_registry(registry)
     name = display_name(key)
     if not username:
-        raise BadArgument(f"Give the user name for {name}", f"%docker_login {registry or ''} "
-                          "-u USER".replace("  ", " "))  # fmt: skip
+        raise BadArgument(
+            f"Give the user name for {name}",
+            f"%docker_login {registry or ''} -u USER".replace("  ", " "),
+        )
     if password_env:
         if password_env not in os.environ:
             # Its name is not repeated: it might be a password typed in the wrong place.
-            raise BadArgument("The environment variable given to --password-env is not set",
-                              "Set it to the password, or leave out --password-env to be "
-                              "asked for it")  # fmt: skip
+            raise BadArgument(
+                "The environment variable given to --password-env is not set",
+                "Set it to the password, or leave out --password-env to be asked for it",
+            )
         password = os.environ[password_env]
     else:
         password = _ask_password(ask or getpass.getpass, f"Password for {username} at {name}: ")
@@ -167,8 +190,10 @@ def login(
     except Exception as exc:  # noqa: BLE001
         message = str(getattr(exc, "explanation", "") or "")
         if "401" in message or "unauthorized" in message.lower():
-            error = EngineError(f"Login to {name} failed: wrong user name or password for "
-                                f"{username}", "Nothing was kept; try again")  # fmt: skip
+            error = EngineError(
+                f"Login to {name} failed: wrong user name or password for {username}",
+                "Nothing was kept; try again",
+            )
         elif message:
             error = EngineError(registry_failure(message, key, had_credentials=True))
         else:

@@ -158,8 +158,9 @@ class PullResult:
         return f"Pulled {self.reference} ({short}{size}) in {self.duration:.1f}s: {what}"
 
     def __repr__(self) -> str:
-        return "\n".join(x for x in (self.summary(), f"Digest: {self.digest}" if self.digest
-                                     else "") if x)  # fmt: skip
+        return "\n".join(
+            x for x in (self.summary(), f"Digest: {self.digest}" if self.digest else "") if x
+        )
 
     def _repr_html_(self) -> str:
         digest = f"<br><code>Digest: {html.escape(self.digest)}</code>" if self.digest else ""

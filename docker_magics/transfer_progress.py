@@ -54,8 +54,7 @@ class TransferWidget(WidgetRenderer):
 
     def panels_html(self) -> list[str]:
         r = self.recorder
-        statuses = "<br>".join(f"<code>{html.escape(cut(t, 160))}</code>"
-                               for t in r.statuses[-3:])  # fmt: skip
+        statuses = "<br>".join(f"<code>{html.escape(cut(t, 160))}</code>" for t in r.statuses[-3:])
         rows = []
         layers = list(r.layers.values())
         hidden = len(layers) - self.SHOWN_LAYERS

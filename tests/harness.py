@@ -173,6 +173,7 @@ class Dockerd:
 
     def start(self, timeout: float = 90) -> Dockerd:
         self.root.mkdir(parents=True, exist_ok=True)
+        self.reap_orphans()  # after a SIGKILL
         shutil.rmtree(self.root / "exec", ignore_errors=True)  # stale after a SIGKILL
         self.log = open(self.root / "dockerd.log", "ab")
         self.proc = subprocess.Popen(
@@ -218,11 +219,38 @@ class Dockerd:
         umount_under(self.root)
 
     def kill(self) -> None:
-        """SIGKILL, as a crash would; ``start()`` afterwards recovers."""
-        self.stop(signal.SIGKILL)
+        """SIGKILL to dockerd alone, as a crash would: its containerd, shims and containers
+        live on until ``start()`` or ``cleanup()`` reaps them."""
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(10)
+
+    def reap_orphans(self) -> None:
+        """Kill what a crashed dockerd left running: its containerd and shims (their command
+        lines name our exec root) and the containers' processes (in the cgroup of each)."""
+        mine = []
+        for pid in filter(str.isdigit, os.listdir("/proc")):
+            try:
+                with open(f"/proc/{pid}/cmdline", "rb") as f:
+                    argv = f.read().decode(errors="replace").split("\0")
+            except OSError:
+                continue
+            if any(str(self.root) in a for a in argv) and int(pid) != os.getpid():
+                mine.append(int(pid))
+                if "-id" in argv:
+                    container = argv[argv.index("-id") + 1]
+                    procs = Path(f"/sys/fs/cgroup/pids/docker/{container}/cgroup.procs")
+                    for line in procs.read_text().split() if procs.exists() else []:
+                        mine.append(int(line))
+        for pid in mine:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
 
     def cleanup(self) -> None:
         self.stop()
+        self.reap_orphans()
         umount_under(self.root)
         shutil.rmtree(self.root, ignore_errors=True)
 

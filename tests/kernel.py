@@ -38,8 +38,15 @@ class Execution:
     @property
     def output_messages(self) -> list[dict]:
         """What the frontend renders or updates: streams, displays, widget traffic."""
-        kinds = ("stream", "display_data", "execute_result", "update_display_data",
-                 "comm_open", "comm_msg", "error")  # fmt: skip
+        kinds = (
+            "stream",
+            "display_data",
+            "execute_result",
+            "update_display_data",
+            "comm_open",
+            "comm_msg",
+            "error",
+        )
         return [m for m in self.messages if m["msg_type"] in kinds]
 
     @property

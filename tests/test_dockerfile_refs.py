@@ -26,8 +26,13 @@ def test_instructions_and_lines():
     )
     found = parse(text)
     assert [(i.line, i.keyword) for i in found] == [
-        (2, "ARG"), (4, "FROM"), (5, "RUN"), (8, "RUN"), (9, "COPY"), (12, "CMD"),
-    ]  # fmt: skip
+        (2, "ARG"),
+        (4, "FROM"),
+        (5, "RUN"),
+        (8, "RUN"),
+        (9, "COPY"),
+        (12, "CMD"),
+    ]
     assert found[2].arguments == "echo a && echo b"
 
 

@@ -35,14 +35,20 @@ def test_successful_build():
     events = parse("classic-success")
     started = [e for e in events if isinstance(e, ev.StepStarted)]
     assert [(e.number, e.total, e.name) for e in started] == [
-        (1, 6, "FROM busybox:latest"), (2, 6, "LABEL a=b"),
-        (3, 6, "RUN echo hello && echo err >&2"), (4, 6, "COPY data.txt /data.txt"),
-        (5, 6, "RUN cat /data.txt"), (6, 6, 'CMD ["sh"]'),
-    ]  # fmt: skip
+        (1, 6, "FROM busybox:latest"),
+        (2, 6, "LABEL a=b"),
+        (3, 6, "RUN echo hello && echo err >&2"),
+        (4, 6, "COPY data.txt /data.txt"),
+        (5, 6, "RUN cat /data.txt"),
+        (6, 6, 'CMD ["sh"]'),
+    ]
     assert sum(isinstance(e, ev.StepFinished) for e in events) == 6
     logs = [(e.key, e.stream, e.lines) for e in events if isinstance(e, ev.Log)]
-    assert logs == [("3", "stdout", ["hello"]), ("3", "stderr", ["err"]),
-                    ("5", "stdout", ["payload"])]  # fmt: skip
+    assert logs == [
+        ("3", "stdout", ["hello"]),
+        ("3", "stderr", ["err"]),
+        ("5", "stdout", ["payload"]),
+    ]
     containers = [e.container_id for e in events if isinstance(e, ev.StepContainer)]
     assert len(containers) == 4 and all(len(c) == 12 for c in containers)
     assert (

@@ -17,8 +17,15 @@ MAGICS = {
         "docker_tag",
         "docker_login",
         "docker_logout",
+        "docker_run",
+        "docker_images",
+        "docker_ps",
+        "docker_logs",
+        "docker_stop",
+        "docker_rm",
+        "docker_rmi",
     },
-    "cell": {"docker_build"},
+    "cell": {"docker_build", "docker_run"},
 }
 
 

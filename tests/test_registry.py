@@ -17,16 +17,21 @@ from docker_magics import credentials
 
 pytestmark = pytest.mark.engine
 
-MANIFEST_TYPES = ", ".join([
-    "application/vnd.docker.distribution.manifest.v2+json",
-    "application/vnd.oci.image.manifest.v1+json",
-])  # fmt: skip
+MANIFEST_TYPES = ", ".join(
+    [
+        "application/vnd.docker.distribution.manifest.v2+json",
+        "application/vnd.oci.image.manifest.v1+json",
+    ]
+)
 
 
 def registry_digest(host: str, name: str, tag: str, auth: tuple[str, str] | None = None):
     """The digest the registry itself reports for name:tag (HEAD on the manifest)."""
-    req = urllib.request.Request(f"http://{host}/v2/{name}/manifests/{tag}", method="HEAD",
-                                 headers={"Accept": MANIFEST_TYPES})  # fmt: skip
+    req = urllib.request.Request(
+        f"http://{host}/v2/{name}/manifests/{tag}",
+        method="HEAD",
+        headers={"Accept": MANIFEST_TYPES},
+    )
     if auth:
         import base64
 
@@ -53,8 +58,10 @@ def fresh_image(reg, engine, tmp_path):
     def make(name: str) -> str:
         blob = tmp_path / f"blob-{secrets.token_hex(4)}.bin"
         blob.write_bytes(os.urandom(300_000))
-        cell = reg(f"%%docker_build -t {name} --progress none --add {blob}:blob.bin\n"
-                   "FROM scratch\nCOPY blob.bin /blob.bin\n")  # fmt: skip
+        cell = reg(
+            f"%%docker_build -t {name} --progress none --add {blob}:blob.bin\n"
+            "FROM scratch\nCOPY blob.bin /blob.bin\n"
+        )
         assert cell.error is None, cell.err
         return name
 

@@ -1,0 +1,299 @@
+"""%docker_run, %%docker_run and the inspection magics against the real engine."""
+
+from __future__ import annotations
+
+import socket
+
+import pytest
+
+import docker_magics
+from docker_magics.listings import human_age
+
+pytestmark = pytest.mark.engine
+
+
+@pytest.fixture
+def engine_api(engine):
+    client = engine.api()
+    yield client
+    client.close()
+
+
+@pytest.fixture
+def dm(run, engine, busybox, monkeypatch, engine_api):
+    """Connected; afterwards no container of ours may be left."""
+    monkeypatch.setenv("DOCKER_HOST", engine.url)
+    assert run(f"%docker_connect {engine.url}").error is None
+    yield run
+    left = engine_api.containers(all=True)
+    for c in left:
+        engine_api.remove_container(c["Id"], force=True)
+    assert left == [], "a run left a container behind"
+
+
+def test_foreground_run_streams_and_cleans_up(dm, busybox):
+    cell = dm(f"%docker_run {busybox} sh -c 'echo to out; echo to err >&2; echo more out'")
+    assert cell.error is None, cell.err
+    assert cell.out.startswith("to out\nmore out\n")
+    assert cell.err == "to err\n"  # stderr goes to stderr, where notebooks mark it
+    result = cell.value
+    assert isinstance(result, docker_magics.runs.RunResult)
+    assert result.exit_code == 0 and result.container_id is None
+    assert result.stdout == "to out\nmore out\n" and result.stderr == "to err\n"
+    assert result.output.count == 3
+    assert repr(result).startswith("Exited with code 0 in ")
+
+
+def test_non_zero_exit_is_one_line_with_the_last_output(dm, busybox):
+    cell = dm(f"%docker_run {busybox} sh -c 'echo first; echo second; echo third; exit 3'")
+    assert cell.usage_error == (
+        f"The command in {busybox} exited with code 3; its last output: first | second | third."
+    )
+    silent = dm(f"%docker_run {busybox} sh -c 'exit 4'")
+    assert silent.usage_error == f"The command in {busybox} exited with code 4 without output."
+
+
+def test_options_reach_the_container(dm, busybox, tmp_path, monkeypatch):
+    (tmp_path / "vars.env").write_text("# a comment\nFROM_FILE=file value\n\nBARE_FROM_ENV\n")
+    (tmp_path / "shared").mkdir()
+    (tmp_path / "shared").chmod(0o777)  # user 1234 writes there
+    (tmp_path / "shared" / "in.txt").write_text("from the host\n")
+    monkeypatch.setenv("BARE_FROM_ENV", "kernel value")
+    monkeypatch.setenv("FROM_KERNEL", "passed through")
+    script = (
+        "echo $FROM_FILE/$BARE_FROM_ENV/$FROM_KERNEL/$EXPLICIT; pwd; id -u; "
+        "cat /mnt/in.txt; echo written > /mnt/out.txt; ip -o link | wc -l"
+    )
+    cell = dm(
+        f"%docker_run --env-file {tmp_path}/vars.env -e FROM_KERNEL -e 'EXPLICIT=a b' "
+        f"-w /tmp -u 1234 -v {tmp_path}/shared:/mnt --network none {busybox} sh -c '{script}'"
+    )
+    assert cell.error is None, cell.err
+    assert cell.value.stdout.splitlines() == [
+        "file value/kernel value/passed through/a b",
+        "/tmp",
+        "1234",
+        "from the host",
+        "1",
+    ]
+    assert (tmp_path / "shared" / "out.txt").read_text() == "written\n"
+
+
+def test_entrypoint_and_kept_container(dm, busybox, engine_api):
+    cell = dm(f"%docker_run --rm=false --entrypoint echo --name dm-kept {busybox} via entrypoint")
+    assert cell.error is None, cell.err
+    assert cell.value.stdout == "via entrypoint\n"
+    assert cell.value.container_id and engine_api.inspect_container("dm-kept")
+    assert dm("%docker_rm dm-kept").line == "Removed dm-kept"
+
+
+def test_cell_script_with_files_in_and_out(dm, busybox, tmp_path):
+    (tmp_path / "data.csv").write_text("x,y\n1,2\n3,4\n")
+    (tmp_path / "lib").mkdir()
+    (tmp_path / "lib" / "helper.sh").write_text("double() { echo $(( $1 * 2 )); }\n")
+    out_dir = tmp_path / "results"
+    cell = dm(
+        f"%%docker_run {busybox} -w /work --add {tmp_path}/data.csv --add {tmp_path}/lib:tools "
+        f"--get /work/summary.txt:{tmp_path}/summary.txt --get out:{out_dir}\n"
+        ". tools/helper.sh\n"
+        "rows=$(tail -n +2 data.csv | wc -l)\n"
+        'echo "rows=$rows doubled=$(double $rows)" | tee summary.txt\n'
+        "mkdir -p out && echo a > out/a.txt && echo b > out/b.txt\n"
+    )
+    assert cell.error is None, cell.err
+    assert cell.out.startswith("rows=2 doubled=4\n")
+    assert (tmp_path / "summary.txt").read_text() == "rows=2 doubled=4\n"
+    assert sorted(p.name for p in out_dir.iterdir()) == ["a.txt", "b.txt"]
+    result = cell.value
+    assert result.files == [str(tmp_path / "summary.txt"), str(out_dir)]
+    assert f"a sh cell in {busybox}" in repr(result)
+
+
+def test_cell_script_failure_and_missing_result(dm, busybox, tmp_path):
+    msg = dm(f"%%docker_run {busybox} --shell 'sh -e'\necho step one\nfalse\necho never\n")
+    assert msg.usage_error == (
+        f"The script in {busybox} exited with code 1; its last output: step one."
+    )
+    missing = dm(f"%%docker_run {busybox} --get /nothing/here.txt:{tmp_path}/x\ntrue\n")
+    assert missing.usage_error == (
+        "--get /nothing/here.txt: the container has no /nothing/here.txt. Check the path the "
+        "script writes to."
+    )
+
+
+def test_detached_run_ps_logs_stop_rm(dm, busybox, engine_api):
+    cell = dm(f"%docker_run -d --name dm-bg {busybox} sh -c 'echo hello from bg; sleep 60'")
+    assert cell.error is None, cell.err
+    result = cell.value
+    assert result.exit_code is None and result.container_id
+    assert repr(result).startswith(f"Started {result.container_id[:12]} (dm-bg)")
+    table = dm("%docker_ps").value
+    assert table.columns == [
+        "CONTAINER ID",
+        "IMAGE",
+        "COMMAND",
+        "CREATED",
+        "STATUS",
+        "PORTS",
+        "NAMES",
+    ]
+    row = next(r for r in table.rows if r[-1] == "dm-bg")
+    assert row[1] == busybox and row[4].startswith("Up ")
+    assert [c.name for c in table.objects] == ["dm-bg"]
+    assert "dm-bg" in table._repr_html_()
+    deadline = __import__("time").monotonic() + 10
+    while "hello" not in dm("%docker_logs dm-bg").out:
+        assert __import__("time").monotonic() < deadline
+    assert dm("%docker_logs dm-bg --tail 1").out == "hello from bg\n"
+    taken = dm(f"%docker_run --name dm-bg {busybox} true").usage_error
+    assert taken == (
+        "The container name dm-bg is already in use. Pick another --name, or remove "
+        "that container with %docker_rm -f dm-bg."
+    )
+    assert dm("%docker_stop -t 1 dm-bg").line == "Stopped dm-bg"
+    exited = next(r for r in dm("%docker_ps -a").value.rows if r[-1] == "dm-bg")
+    assert exited[4].startswith("Exited (137)")
+    assert dm("%docker_ps").value.rows == []
+    cell = dm("%docker_rm dm-bg dm-none")
+    assert cell.out.splitlines()[0] == "Removed dm-bg"
+    assert cell.usage_error == "dm-none: no such container."
+
+
+def test_images_table(dm, busybox, engine_api):
+    table = dm(f"%docker_images {busybox.split(':')[0]}").value
+    assert table.columns == ["REPOSITORY", "TAG", "IMAGE ID", "CREATED", "SIZE"]
+    repo, tag = busybox.split(":")
+    row = next(r for r in table.rows if r[0] == repo and r[1] == tag)
+    assert row[2] == engine_api.inspect_image(busybox)["Id"][7:19]
+    assert row[4].endswith("MB") and row[3].endswith("ago")
+    assert table.objects[0].attrs["Id"].startswith("sha256:")
+    dangling = dm("%docker_images --filter dangling=true").value
+    assert all(r[0] == "<none>" for r in dangling.rows)
+    assert dm("%docker_images --filter nonsense").usage_error == (
+        "Invalid filter 'nonsense'. Use --filter KEY=VALUE."
+    )
+
+
+def test_rmi(dm, busybox, engine_api):
+    dm(f"%docker_tag {busybox} dm-test/rmi-me:1")
+    cell = dm("%docker_rmi dm-test/rmi-me:1")
+    assert cell.line == "Untagged: dm-test/rmi-me:1"
+    assert dm("%docker_rmi dm-test/never:1").usage_error == "dm-test/never:1: no such image."
+
+
+@pytest.mark.parametrize(
+    "line, expected",
+    [
+        (
+            "%docker_run dm-test/absent:1 true",
+            "The image dm-test/absent:1 is not on the engine and cannot be pulled: the registry "
+            "Docker Hub",
+        ),
+        (
+            "%docker_run {B} no-such-program",
+            "no-such-program cannot be run in {B} (executable file not found in $PATH). Check the "
+            "command, or use an image that has it.",
+        ),
+        ("%docker_run -p notaport {B} true", "Invalid -p value"),
+        (
+            "%docker_run -v nocolon {B} true",
+            "Invalid -v value 'nocolon'. Use -v HOST_PATH_OR_VOLUME:/container/path[:ro].",
+        ),
+        ("%docker_run -e =x {B} true", "Invalid -e entry '=x'. Use NAME=VALUE or NAME."),
+        (
+            "%docker_run --env-file /nonexistent.env {B} true",
+            "--env-file /nonexistent.env: No such file or directory. Check the path.",
+        ),
+        ("%docker_run --network no-such-net {B} true", "No network named no-such-net"),
+        ("%docker_run", "%docker_run: the following arguments are required: IMAGE, COMMAND."),
+        (
+            "%docker_run -d --get /x {B} true",
+            "--get needs the run to finish: it cannot be used with --detach.",
+        ),
+        (
+            "%%docker_run {B}\n   \n",
+            "The cell is empty: nothing to run. Write a script in the cell.",
+        ),
+        (
+            "%%docker_run {B} echo hi\necho\n",
+            "%%docker_run runs the cell: give no command after "
+            "the image. Write the commands in the cell.",
+        ),
+    ],
+)
+def test_failures_are_one_line(dm, busybox, line, expected):
+    msg = dm(line.format(B=busybox)).usage_error
+    assert msg.startswith(expected.format(B=busybox)), msg
+
+
+@pytest.fixture
+def bridge(engine_api):
+    """A user-defined bridge network (the private engine runs without the default one)."""
+    net = engine_api.create_network("dm-test-bridge", driver="bridge")
+    yield "dm-test-bridge"
+    engine_api.remove_network(net["Id"])
+
+
+def test_published_port_and_port_in_use(dm, busybox, bridge):
+    from harness import free_port
+
+    port = free_port()
+    cell = dm(
+        f"%docker_run -d --name dm-web --network {bridge} -p 127.0.0.1:{port}:80 {busybox} "
+        "httpd -f -p 80 -h /etc"
+    )
+    assert cell.error is None, cell.err
+    row = next(r for r in dm("%docker_ps").value.rows if r[-1] == "dm-web")
+    assert row[5] == f"127.0.0.1:{port}->80/tcp"
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as s:  # the real proxy
+        s.sendall(b"GET /hostname HTTP/1.0\r\n\r\n")
+        assert s.recv(100).startswith(b"HTTP/1.")
+    busy = dm(f"%docker_run --network {bridge} -p 127.0.0.1:{port}:80 {busybox} true")
+    assert busy.usage_error == (
+        f"Port 127.0.0.1:{port} is already in use on the engine's host. Publish another host "
+        "port (-p OTHER:PORT), or stop what uses it."
+    )
+    dm("%docker_rm -f dm-web")
+    # A port held by another program on the host, not by the engine itself.
+    with socket.socket() as holder:
+        holder.bind(("127.0.0.1", 0))
+        holder.listen(1)
+        held = holder.getsockname()[1]
+        busy = dm(f"%docker_run --network {bridge} -p 127.0.0.1:{held}:80 {busybox} true")
+    assert busy.usage_error.startswith(f"Port 127.0.0.1:{held} is already in use")
+
+
+def test_python_api(dm, busybox, tmp_path):
+    (tmp_path / "in.txt").write_text("3\n")
+    result = docker_magics.run(
+        busybox,
+        script="echo $(( $(cat in.txt) * 7 )) > out.txt",
+        add=[f"{tmp_path}/in.txt"],
+        get=[f"out.txt:{tmp_path}/out.txt"],
+        workdir="/w",
+        progress="none",
+    )
+    assert result.exit_code == 0 and (tmp_path / "out.txt").read_text() == "21\n"
+    with pytest.raises(docker_magics.errors.RunFailed) as failed:
+        docker_magics.run(busybox, ["sh", "-c", "echo oops; exit 9"], progress="none")
+    assert failed.value.result.exit_code == 9 and failed.value.result.stdout == "oops\n"
+
+
+@pytest.mark.parametrize(
+    "seconds, text",
+    [
+        (0.5, "Less than a second ago"),
+        (1, "1 second ago"),
+        (45, "45 seconds ago"),
+        (61, "About a minute ago"),
+        (600, "10 minutes ago"),
+        (3700, "About an hour ago"),
+        (3 * 3600, "3 hours ago"),
+        (3 * 86400, "3 days ago"),
+        (20 * 86400, "2 weeks ago"),
+        (90 * 86400, "3 months ago"),
+        (800 * 86400, "2 years ago"),
+    ],
+)
+def test_ages_like_the_cli(seconds, text):
+    assert human_age(1_000_000_000 - seconds, now=1_000_000_000) == text

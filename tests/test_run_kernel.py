@@ -1,0 +1,83 @@
+"""%docker_run in a real kernel: a flood of output stays bounded, an interrupt stops and
+removes the container, and an engine that dies mid-run gives one line."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+from kernel import Kernel
+
+pytestmark = pytest.mark.engine
+
+
+@pytest.fixture(scope="module")
+def kernel(engine, busybox):
+    k = Kernel(env={"DOCKER_HOST": engine.url, "BASE": busybox})
+    k.run("%load_ext docker_magics\n%docker_connect\nimport os; BASE = os.environ['BASE']")
+    yield k
+    k.shutdown()
+
+
+@pytest.fixture
+def engine_api(engine):
+    client = engine.api()
+    yield client
+    assert client.containers(all=True) == [], "a run left a container behind"
+    client.close()
+
+
+def test_output_of_100000_lines_is_bounded(kernel, engine_api):
+    ex = kernel.run(
+        "%docker_run {BASE} sh -c 'for i in $(seq 1 10); do seq 1 10000; sleep 0.2; done'"
+    )
+    assert ex.status == "ok", ex.error
+    duration = ex.finished - ex.started
+    assert ex.iopub_bytes < 64 * 1024, ex.iopub_bytes
+    assert len(ex.output_messages) <= 10 * duration + 10
+    assert "more lines (all in the result's log)" in ex.stream()
+    check = kernel.run("print(_.output.count, _.stdout.count(chr(10)))")
+    assert check.stream() == "100000 100000\n"
+
+
+def test_interrupt_stops_and_removes_the_container(kernel, engine_api):
+    ex = kernel.start("%docker_run {BASE} sh -c 'echo running; sleep 300'")
+    kernel.wait_for_output(ex, "running")
+    assert len(engine_api.containers()) == 1
+    kernel.interrupt()
+    kernel.wait(ex, timeout=30)
+    assert ex.usage_error == "Run interrupted; the container was stopped and removed."
+    deadline = time.monotonic() + 10
+    while engine_api.containers(all=True) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert kernel.run("print(6 * 7)").stream() == "42\n"
+
+
+def test_engine_dying_mid_run(busybox, tmp_path):
+    """A private engine killed (SIGKILL) while a run streams from it."""
+    import uuid
+    from pathlib import Path
+
+    from harness import Dockerd, build_busybox
+
+    root = Path("/tmp") / f"dm-dying-{uuid.uuid4().hex[:6]}"
+    dockerd = Dockerd(root).start()
+    k = None
+    try:
+        build_busybox(dockerd.url, "dm/bb:1")
+        k = Kernel(env={"DOCKER_HOST": dockerd.url})
+        k.run("%load_ext docker_magics\n%docker_connect")
+        ex = k.start("%docker_run dm/bb:1 sh -c 'echo alive; sleep 300'")
+        k.wait_for_output(ex, "alive")
+        dockerd.kill()
+        k.wait(ex, timeout=60)
+        assert ex.usage_error.startswith("Lost the engine during the run: ")
+        assert dockerd.url in ex.usage_error
+        assert k.run("print('still here')").stream() == "still here\n"
+        # The next magic says what is wrong, in one line too.
+        nxt = k.run("%docker_ps")
+        assert nxt.usage_error.startswith(f"No Docker engine answers at {dockerd.url}")
+    finally:
+        if k is not None:
+            k.shutdown()
+        dockerd.cleanup()
