@@ -158,6 +158,7 @@ def build(
     rm: bool = True,
     force_rm: bool = True,
     progress: str = "auto",
+    builder: str = "classic",
 ):
     """Build an image from Dockerfile text (or ``file``) on the current engine, with live
     progress; returns a :class:`~docker_magics.results.BuildResult`.
@@ -165,11 +166,13 @@ def build(
     ``context`` sends a folder (honouring its ``.dockerignore``); ``add`` puts files or
     folders (``SRC[:DEST]``) into the context. A failure raises a ``DockerMagicsError`` with
     one line; a failed build's ``BuildFailed.result`` (and :func:`last_build`) keep its log.
+    ``builder``: ``classic``, ``buildkit`` or ``auto`` (BuildKit when the engine offers it).
     """
-    from . import builder, ops
+    from . import builder as building
+    from . import ops
 
     global _last_build
-    built, instructions = builder.prepare_context(
+    built, instructions = building.prepare_context(
         dockerfile, file=file, context_dir=context, adds=add
     )
     options = ops.BuildOptions(
@@ -187,8 +190,13 @@ def build(
     )
     _last_build = None
     try:
-        _last_build = builder.run_build(
-            current(), built, options, total_steps=len(instructions), progress=progress
+        _last_build = building.run_build(
+            current(),
+            built,
+            options,
+            total_steps=len(instructions),
+            progress=progress,
+            builder=builder,
         )
     except Exception as exc:
         _last_build = getattr(exc, "result", None)

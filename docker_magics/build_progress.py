@@ -19,6 +19,40 @@ class BuildText(TextRenderer):
         super().__init__(recorder, out, err)
         self.layer_status: dict[str, str] = {}
         self.notices_shown: set[str] = set()
+        self.numbers: dict[str, int] = {}  # BuildKit: "#N" per step, as buildx numbers them
+
+    def handle(self, event: ev.Event) -> None:
+        if self.recorder.builder == "buildkit":
+            self._handle_buildkit(event)
+        else:
+            self._handle_classic(event)
+
+    def _handle_buildkit(self, event: ev.Event) -> None:
+        """Like ``docker buildx build --progress=plain``: every line says which step it is
+        about, so parallel steps read well when interleaved."""
+        number = self.numbers.get(getattr(event, "key", None) or "")
+        if isinstance(event, ev.StepStarted):
+            self.note_hidden()
+            number = self.numbers[event.key] = len(self.numbers) + 1
+            self.print(f"#{number} {event.name}")
+        elif isinstance(event, ev.Log):
+            prefixed = [f"#{number} {line}" for line in event.lines]
+            self.print_some(prefixed, self.err if event.stream == "stderr" else self.out)
+        elif isinstance(event, ev.StepCached):
+            self.print(f"#{number} CACHED")
+        elif isinstance(event, ev.StepFinished):
+            step = self.recorder.steps.get(event.key)
+            if step is not None and step.status == "done":
+                self.note_hidden()
+                self.print(f"#{number} DONE {step.duration or 0:.1f}s")
+        elif isinstance(event, ev.StepError):
+            self.note_hidden()
+            self.print(f"#{number} ERROR: {event.message}", self.err)
+        elif isinstance(event, ev.LayerProgress) and event.status.endswith("done"):
+            self.print(f"{event.layer} {event.status}")
+        elif isinstance(event, ev.Notice) and event.text not in self.notices_shown:
+            self.notices_shown.add(event.text)
+            self.print(f"WARNING: {event.text}")
 
     def start(self) -> None:
         r = self.recorder
@@ -26,7 +60,7 @@ class BuildText(TextRenderer):
         steps = f" ({n} step{'s' if n != 1 else ''})" if n else ""
         self.print(f"Building {r.title} from {r.context}{steps}")
 
-    def handle(self, event: ev.Event) -> None:
+    def _handle_classic(self, event: ev.Event) -> None:
         if isinstance(event, ev.Log):
             self.print_some(event.lines, self.err if event.stream == "stderr" else self.out)
         elif isinstance(event, ev.StepStarted):
@@ -67,8 +101,12 @@ class BuildWidget(WidgetRenderer):
     def header_html(self) -> str:
         r = self.recorder
         step = r.current
+        running = r.running
         where = f"step {step.number}/{step.total}: " if step and step.number else ""
         doing = html.escape(cut(step.name, 100)) if step else "sending the context"
+        if len(running) > 1:  # BuildKit runs independent stages side by side
+            where = f"{len(running)} steps running: "
+            doing = " · ".join(html.escape(cut(s.name, 60)) for s in running[:3])
         return (
             f"<b>Building {html.escape(r.title)}</b> &nbsp; {where}<code>{doing}</code> "
             f"&nbsp; <span style='opacity:.7'>{r.elapsed():.1f}s</span>"

@@ -74,6 +74,26 @@ def prepare_context(
     return built, instructions
 
 
+BUILDERS = ("classic", "buildkit", "auto")
+
+
+def choose_builder(conn: Connection, choice: str) -> str:
+    """``auto``: BuildKit when the engine offers it over its API (Linux, API >= 1.39)."""
+    if choice not in BUILDERS:
+        raise BadArgument(f"Unknown builder {choice!r}", "Use classic, buildkit or auto")
+    api = tuple(int(p) for p in conn.api_version.split("."))
+    supported = api >= (1, 39) and conn.version.get("Os", "linux") == "linux"
+    if choice == "buildkit" and not supported:
+        raise BadArgument(
+            f"The engine at {conn.endpoint.url} cannot build with BuildKit over its API "
+            f"(API {conn.api_version}, {conn.platform})",
+            "Use --builder classic",
+        )
+    if choice == "auto":
+        return "buildkit" if supported else "classic"
+    return choice
+
+
 def run_build(
     conn: Connection,
     context: ctx.BuildContext,
@@ -81,15 +101,19 @@ def run_build(
     *,
     total_steps: int | None = None,
     progress: str = "auto",
+    builder: str = "classic",
 ) -> BuildResult:
     """Send the build and follow it to the end."""
     for tag in options.tags:
         parse_reference(tag, what="tag", allow_digest=False)
+    builder = choose_builder(conn, builder)
     title = options.tags[0] if options.tags else "an untagged image"
-    recorder = BuildRecorder(title, total=total_steps, context=context.description)
+    # BuildKit's steps (vertexes) are not the Dockerfile's instructions: no total up front.
+    total = total_steps if builder == "classic" else None
+    recorder = BuildRecorder(title, total=total, context=context.description, builder=builder)
     renderer = build_renderer(progress, recorder)
     renderer.start()
-    stream = ops.build(conn.client, context, options, CREDENTIALS.config_header())
+    stream = ops.build(conn.client, context, options, CREDENTIALS.config_header(), builder)
     error: DockerMagicsError | None = None
     try:
         for event in stream:
@@ -107,7 +131,9 @@ def run_build(
         stream.close()
     if error is None and recorder.failure is not None:
         failure = recorder.failure
-        error = BuildFailed(build_failure(failure.message, failure.code, recorder.current))
+        error = BuildFailed(
+            build_failure(failure.message, failure.code, recorder.failed_step or recorder.current)
+        )
     if error is None and recorder.image_id is None:
         error = EngineError("The engine ended the build without producing an image")
     if error is not None:

@@ -239,10 +239,12 @@ def _is_paramiko_refused(exc: BaseException) -> bool:
 
 # -- build failures the engine reports in the stream ---------------------------------------
 
-_NONZERO = re.compile(r"returned a non-zero code: (\d+)")
+_NONZERO = re.compile(r"(?:returned a non-zero code|exit code): (\d+)")
 _NOT_IN_CONTEXT = re.compile(
-    r"(?:COPY|ADD) failed: .*?(?:stat |lstat )?([^:\s]+): file does not exist"
+    r"(?:(?:COPY|ADD) failed: .*?(?:stat |lstat )?([^:\s]+): file does not exist"
+    r'|failed to compute cache key: "/?([^"]+)" not found)'
 )
+_MANIFEST_URL = re.compile(r'/v2/(?:library/)?([^"]+?)/manifests/([^"/]+)"')
 _PULL_PROBLEMS = (
     "pull access denied",
     "manifest unknown",
@@ -266,9 +268,21 @@ def build_failure(message: str, code: int | None, step) -> str:
     """One line for a failure the engine reported during a build. ``step`` (a
     ``results.Step`` or None) is the step that was running."""
     where = "The build"
-    if step is not None:
+    if step is not None and step.name.startswith("[internal]"):
+        where = "The build"
+    elif step is not None and step.name.startswith("["):  # BuildKit: "[stage 2/4] RUN make"
+        where = f"Step {_short(step.name)}"
+    elif step is not None:
         number = f" {step.number}/{step.total}" if step.number else ""
         where = f"Step{number} ({_short(step.name)})"
+    rejected = dockerfile_rejected(message)
+    if rejected:
+        return rejected
+    if "network bridge not found" in message:
+        return (
+            f"{where} failed: the engine has no default bridge network for RUN steps (its "
+            "dockerd runs with --bridge=none). Build with --network none (or --network host)"
+        )
     nonzero = _NONZERO.search(message)
     if nonzero:
         return (
@@ -277,18 +291,27 @@ def build_failure(message: str, code: int | None, step) -> str:
         )
     missing = _NOT_IN_CONTEXT.search(message)
     if missing:
-        name = missing.group(1)
+        name = missing.group(1) or missing.group(2)
         return (
             f"{where} failed: {name} is not in the build context (or .dockerignore excludes "
             f"it). Add it with --add {name}, or build from a folder with --context DIR"
         )
-    if (
-        step is not None
-        and step.name.upper().startswith("FROM ")
-        and any(p in message for p in _PULL_PROBLEMS)
+    base = step is not None and (
+        step.name.upper().startswith("FROM ") or "load metadata for" in step.name
+    )
+    if (base or "failed to create LLB definition" in message) and any(
+        p in message for p in _PULL_PROBLEMS
     ):
-        image = step.name.split()[1] if len(step.name.split()) > 1 else "?"
-        reason = re.sub(r'^Get "[^"]*": ', "", message)
+        url = _MANIFEST_URL.search(message)
+        if url:
+            image = f"{url.group(1)}:{url.group(2)}"
+        elif step is not None and "load metadata" in step.name:
+            image = step.name.split()[-1]
+        elif step is not None and len(step.name.split()) > 1:
+            image = step.name.split()[1]
+        else:
+            image = "the base image"
+        reason = re.sub(r'^.*?(?:Get|Head) "[^"]*": ', "", message)
         return (
             f"{where} failed: the base image {image} is not on the engine and cannot be pulled "
             f"({_clause(reason)}). Build or load it first (`docker images` lists what the "

@@ -39,6 +39,14 @@ class StepFinished:
 
 
 @dataclass(frozen=True)
+class StepError:
+    """A step failed (BuildKit says which; with parallel steps it need not be the last)."""
+
+    key: str
+    message: str
+
+
+@dataclass(frozen=True)
 class Log:
     """Output lines (no newlines), batched: one event per chunk the engine sent, so a step
     printing 200,000 lines costs a few hundred events, not 200,000."""

@@ -104,6 +104,13 @@ class DockerMagics(Magics):
     ssh_client = Enum(SSH_CLIENTS, "auto", help="SSH implementation for ssh:// engines.").tag(
         config=True
     )
+    builder = Enum(
+        ("classic", "buildkit", "auto"),
+        "classic",
+        help="Default builder for %%docker_build: classic, buildkit, or auto (BuildKit when the "
+        "engine offers it). BuildKit runs without a session here: no build secrets, SSH or "
+        "registry credentials for its pulls.",
+    ).tag(config=True)
     progress = Enum(
         MODES,
         "auto",
@@ -309,6 +316,11 @@ class DockerMagics(Magics):
     @argument("-q", "--quiet", action="store_true", help="No progress; print the image ID.")
     @argument("--progress", choices=MODES, help="auto (default), widget, plain or none.")
     @argument(
+        "--builder",
+        choices=("classic", "buildkit", "auto"),
+        help="classic (default, or %%config DockerMagics.builder), buildkit, or auto.",
+    )
+    @argument(
         "-f", "--file", metavar="PATH", help="Build this Dockerfile from disk instead of the cell."
     )
     @argument(
@@ -351,6 +363,7 @@ class DockerMagics(Magics):
             rm=args.rm,
             force_rm=args.force_rm,
             progress=progress,
+            builder=args.builder or self.builder,
         )
         if args.quiet:
             print(result.image_id)

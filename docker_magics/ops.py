@@ -33,9 +33,11 @@ class BuildOptions:
     rm: bool = True
     force_rm: bool = True  # unlike `docker build`: a failed step leaves no container behind
 
-    def params(self, dockerfile: str) -> list[tuple[str, str]]:
-        """Query parameters of ``POST /build`` (``t`` may repeat)."""
-        params = [("dockerfile", dockerfile), ("version", "1")]
+    def params(self, dockerfile: str, builder: str = "classic") -> list[tuple[str, str]]:
+        """Query parameters of ``POST /build`` (``t`` may repeat); ``version=2`` asks the
+        engine for BuildKit."""
+        version = "2" if builder == "buildkit" else "1"
+        params = [("dockerfile", dockerfile), ("version", version)]
         params += [("t", tag) for tag in self.tags]
         flags = {
             "nocache": self.no_cache,
@@ -61,9 +63,15 @@ class BuildOptions:
 
 
 def build(
-    client, context: BuildContext, options: BuildOptions, registry_config: str | None = None
+    client,
+    context: BuildContext,
+    options: BuildOptions,
+    registry_config: str | None = None,
+    builder: str = "classic",
 ) -> Iterator[ev.Event]:
-    """Send ``context`` to the classic builder and yield its events as they arrive.
+    """Send ``context`` to the classic builder or BuildKit and yield the events as they
+    arrive. BuildKit runs over the plain HTTP API, without a session: RUN steps get no
+    secrets or SSH forwarding, and its pulls use no registry credentials.
 
     Raises what docker-py/requests raise for transport errors (the caller explains them);
     failures the engine reports in the stream come out as ``EngineFailure`` events.
@@ -72,14 +80,19 @@ def build(
     headers = {"Content-Type": "application/x-tar"}
     if registry_config:  # credentials for pulling base images from private registries
         headers["X-Registry-Config"] = registry_config
-    parser = ev.ClassicBuildParser()
+    if builder == "buildkit":
+        from .buildkit import BuildKitParser
+
+        parser = BuildKitParser()
+    else:
+        parser = ev.ClassicBuildParser()
     containers: set[str] = set()
     response = None
     finished = False
     try:
         response = api._post(
             api._url("/build"),
-            params=options.params(context.dockerfile),
+            params=options.params(context.dockerfile, builder),
             data=context.chunks(),
             headers=headers,
             stream=True,

@@ -94,6 +94,8 @@ class Step:
 
     @property
     def label(self) -> str:
+        if self.name.startswith("["):  # BuildKit names carry their own "[stage N/M]"
+            return self.name
         n = f"{self.number}/{self.total} " if self.number and self.total else ""
         return f"{n}{self.name}"
 
@@ -106,8 +108,11 @@ class Step:
 class BuildRecorder:
     """Folds events into the state of a build; renderers read it, ``result()`` freezes it."""
 
-    def __init__(self, title: str, *, total: int | None = None, context: str = "") -> None:
+    def __init__(
+        self, title: str, *, total: int | None = None, context: str = "", builder: str = "classic"
+    ) -> None:
         self.title = title
+        self.builder = builder
         self.context = context
         self.expected_total = total
         self.started = time.monotonic()
@@ -119,6 +124,7 @@ class BuildRecorder:
         self.image_id: str | None = None
         self.tags: list[str] = []
         self.failure: ev.EngineFailure | None = None
+        self.failed_step: Step | None = None  # the step that failed, once one has
         self.containers: set[str] = set()
         self.version = 0  # bumped on every change the renderers may want to show
         self.layers: dict[str, ev.LayerProgress] = {}
@@ -148,6 +154,13 @@ class BuildRecorder:
             if step:
                 step.status = "cached"
                 self.log.append(" ---> Using cache")
+        elif isinstance(event, ev.StepError):
+            step = self.steps.get(event.key)
+            if step is not None:
+                step.status = "failed"
+                step.duration = time.monotonic() - step.started
+                self.failed_step = step
+                self.log.append(f"ERROR: {event.message}")
         elif isinstance(event, ev.StepContainer):
             self.containers.add(event.container_id)
         elif isinstance(event, ev.StepFinished):
@@ -178,14 +191,19 @@ class BuildRecorder:
         elif isinstance(event, ev.EngineFailure):
             self.failure = event
             self.log.append(f"ERROR: {event.message}")
-            if self.current is not None and self.current.duration is None:
-                self.current.status = "failed"
-                self.current.duration = time.monotonic() - self.current.started
+            if self.failed_step is None and self.current is not None:
+                if self.current.duration is None:
+                    self.current.status = "failed"
+                    self.current.duration = time.monotonic() - self.current.started
+                self.failed_step = self.current
+
+    @property
+    def running(self) -> list[Step]:
+        return [s for s in self.steps.values() if s.status == "running"]
 
     def fail_current(self) -> None:
-        """Mark the running step failed (an interrupt, a lost connection)."""
-        step = self.current
-        if step is not None and step.duration is None:
+        """Mark the running steps failed (an interrupt, a lost connection)."""
+        for step in self.running:
             step.status = "failed"
             step.duration = time.monotonic() - step.started
         self.version += 1

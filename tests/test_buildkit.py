@@ -1,0 +1,188 @@
+"""%%docker_build --builder buildkit against the real engine, side by side with the classic
+builder. (These engines run without a default bridge network, so RUN steps need
+--network none under BuildKit; the error for forgetting it is tested too.)"""
+
+from __future__ import annotations
+
+import os
+import time
+
+import pytest
+from kernel import Kernel
+
+pytestmark = pytest.mark.engine
+
+SAME = """\
+FROM {base}
+ENV GREETING=hello
+WORKDIR /app
+COPY data.txt conf/settings.ini ./
+RUN mkdir -p out && echo "$GREETING" > out/greeting && cp data.txt out/copy.txt
+RUN ln -s out/greeting link && chmod 600 out/copy.txt
+"""
+
+
+@pytest.fixture
+def bk(run, engine, busybox, monkeypatch):
+    monkeypatch.setenv("DOCKER_HOST", engine.url)
+    assert run(f"%docker_connect {engine.url}").error is None
+    api = engine.api()
+    yield run
+    assert api.containers(all=True) == []
+
+
+def listing(engine, image: str) -> str:
+    api = engine.api()
+    c = api.create_container(
+        image,
+        [
+            "sh",
+            "-c",
+            "cd /app && find . | sort | while read f; do "
+            'ls -ld "$f" | cut -c1-10; md5sum "$f" 2>/dev/null; '
+            "done; readlink link; pwd; echo $GREETING",
+        ],
+    )
+    try:
+        api.start(c)
+        api.wait(c)
+        return api.logs(c).decode()
+    finally:
+        api.remove_container(c, force=True)
+
+
+def test_same_filesystem_with_both_builders(bk, engine, busybox, tmp_path):
+    (tmp_path / "data.txt").write_text("some data\n")
+    (tmp_path / "conf").mkdir()
+    (tmp_path / "conf" / "settings.ini").write_text("[x]\ny=1\n")
+    dockerfile = SAME.format(base=busybox)
+    for builder in ("classic", "buildkit"):
+        cell = bk(
+            f"%%docker_build -t dm-test/same:{builder} --builder {builder} "
+            f"--network none --context {tmp_path} --progress none\n{dockerfile}"
+        )
+        assert cell.error is None, (builder, cell.err)
+    classic = listing(engine, "dm-test/same:classic")
+    assert "some data" not in classic and "out/greeting" in classic
+    assert listing(engine, "dm-test/same:buildkit") == classic
+
+
+def test_progress_like_buildx_and_cache_hits(bk, busybox):
+    dockerfile = f"FROM {busybox}\nRUN echo first > /f\nRUN echo 'second step' && echo warn >&2\n"
+    cell = bk(
+        f"%%docker_build -t dm-test/bk --builder buildkit --network none --no-cache "
+        f"--progress plain\n{dockerfile}"
+    )
+    assert cell.error is None, cell.err
+    lines = cell.out.splitlines()
+    assert lines[0] == "Building dm-test/bk from the Dockerfile"
+    number = next(line.split()[0] for line in lines if line.endswith("RUN echo first > /f"))
+    assert f"{number} DONE" in " ".join(lines)
+    assert any(line.endswith("second step") and line.startswith("#") for line in lines)
+    assert "warn" in cell.err
+    again = bk(
+        f"%%docker_build -t dm-test/bk --builder buildkit --network none "
+        f"--progress plain\n{dockerfile}"
+    )
+    assert again.value.image_id == cell.value.image_id
+    runs = [s for s in again.value.steps if "RUN" in s.name]
+    assert [s.status for s in runs] == ["cached", "cached"]
+    assert again.out.count(" CACHED") >= 2
+
+
+def test_parallel_stages_run_in_parallel(bk, busybox):
+    cell = bk(
+        f"%%docker_build -t dm-test/par --builder buildkit --network none --no-cache "
+        f"--progress plain\nFROM {busybox} AS a\nRUN sleep 2 && echo a > /a\n"
+        f"FROM {busybox} AS b\nRUN sleep 2 && echo b > /b\n"
+        f"FROM {busybox}\nCOPY --from=a /a /a\nCOPY --from=b /b /b\n"
+    )
+    assert cell.error is None, cell.err
+    result = cell.value
+    a = next(s for s in result.steps if s.name.startswith("[a 2/2]"))
+    b = next(s for s in result.steps if s.name.startswith("[b 2/2]"))
+    assert a.duration >= 2 and b.duration >= 2
+    # Overlapping intervals: each started before the other ended.
+    assert a.started < b.started + b.duration and b.started < a.started + a.duration
+    assert result.duration < a.duration + b.duration  # not one after the other
+
+
+def test_failing_step_and_missing_network(bk, busybox):
+    msg = bk(
+        f"%%docker_build --builder buildkit --network none\nFROM {busybox}\n"
+        "RUN echo about to fail; exit 6\n"
+    ).usage_error
+    assert msg == (
+        "Step [2/2] RUN echo about to fail; exit 6 failed with exit code 6. Its last "
+        "output is shown above (and in the full log); fix the command and run the "
+        "cell again."
+    )
+    no_net = bk(f"%%docker_build --builder buildkit\nFROM {busybox}\nRUN true\n").usage_error
+    assert no_net == (
+        "Step [2/2] RUN true failed: the engine has no default bridge network for RUN steps "
+        "(its dockerd runs with --bridge=none). Build with --network none (or --network host)."
+    )
+
+
+def test_cache_mount_and_auto(bk, busybox, engine):
+    from test_build import run_in
+
+    dockerfile = (
+        f"FROM {busybox}\nARG N\nRUN --mount=type=cache,target=/cache "
+        "echo run $N >> /cache/runs && wc -l < /cache/runs > /count\n"
+    )
+    for n in (1, 2):  # the step runs twice (its argument changed): the cache mount is kept
+        cell = bk(
+            f"%%docker_build -t dm-test/cm --builder auto --network none --build-arg N={n} "
+            f"--progress none\n{dockerfile}"
+        )
+        assert cell.error is None, cell.err
+    # auto chose BuildKit (this engine offers it), and the cache mount outlived a build.
+    assert any("] RUN --mount=type=cache" in s.name for s in cell.value.steps)
+    assert int(run_in(engine.api(), "dm-test/cm", "cat /count")) >= 2
+
+
+def test_classic_builder_rejects_buildkit_syntax(bk, busybox):
+    msg = bk(
+        f"%%docker_build --builder classic\nFROM {busybox}\nRUN --mount=type=cache,target=/c true\n"
+    ).usage_error
+    assert "--mount" in msg
+
+
+def test_interrupt_stops_a_buildkit_build(engine, busybox):
+    k = Kernel(env={"DOCKER_HOST": engine.url})
+    try:
+        k.run("%load_ext docker_magics\n%docker_connect")
+        ex = k.start(
+            f"%%docker_build --builder buildkit --network none --no-cache "
+            f"--progress plain\nFROM {busybox}\nRUN echo started; sleep 321\n"
+        )
+        k.wait_for_output(ex, "started")
+        deadline = time.monotonic() + 10
+        while not _sleepers() and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert _sleepers() == 1
+        k.interrupt()
+        k.wait(ex, timeout=30)
+        assert ex.usage_error.startswith(
+            "Build interrupted at step [2/2] RUN echo started; sleep 321"
+        )
+        deadline = time.monotonic() + 10
+        while _sleepers() and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert _sleepers() == 0  # BuildKit's RUN process is gone (it is no docker container)
+        assert k.run("print(6 * 7)").stream() == "42\n"
+    finally:
+        k.shutdown()
+
+
+def _sleepers() -> int:
+    count = 0
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            with open(f"/proc/{pid}/cmdline", "rb") as f:
+                if f.read().split(b"\0")[:2] == [b"sleep", b"321"]:
+                    count += 1
+        except OSError:
+            pass
+    return count
