@@ -7,6 +7,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import functools
+import os
 import shlex
 import sys
 import warnings
@@ -19,9 +20,25 @@ from traitlets import Enum, Float, TraitError, Unicode, validate
 from . import api
 from .credentials import redact
 from .endpoints import URL_FORMS, context_names
-from .errors import BadArgument, DockerMagicsError, UnencryptedEngineWarning
+from .errors import BadArgument, ConnectFailed, DockerMagicsError, UnencryptedEngineWarning
 from .progress import MODES
 from .session import DEFAULT_TIMEOUT, SSH_CLIENTS
+
+BINDER_EXPLANATION = """\
+**This notebook runs on Binder, which has no Docker engine**, so the docker magics cannot
+build, run or push anything here (each one will say so in one line). You can still read the
+tutorial and its code.
+
+To run it for real, use a machine with Docker (Docker Desktop, or `dockerd` on Linux):
+
+```bash
+pip install 'docker_magics[lab]'
+jupyter lab            # then open this notebook
+```
+
+or, on a fresh Debian machine, clone the repository and run `bash scripts/quickstart.sh`,
+which installs and starts an engine and runs the quickstart notebook.
+"""
 
 
 def _boolean(value: str) -> bool:
@@ -86,6 +103,8 @@ def _magic(func=None, *, secret_arguments: bool = False):
             try:
                 return func(self, args) if cell is None else func(self, args, cell)
             except DockerMagicsError as exc:
+                if isinstance(exc, ConnectFailed):
+                    self._explain_missing_engine()
                 raise UsageError(redact(str(exc))) from None
 
     return wrapper
@@ -120,6 +139,7 @@ class DockerMagics(Magics):
 
     def __init__(self, shell=None, **kwargs):
         super().__init__(shell=shell, **kwargs)
+        self._explained = False
         # IPython >= 9 registers Magics for %config itself; older versions do not.
         if shell is not None and self not in shell.configurables:
             shell.configurables.append(self)
@@ -156,6 +176,15 @@ class DockerMagics(Magics):
             print(conn.summary())
             return conn
         return api.SESSION.current()
+
+    def _explain_missing_engine(self) -> None:
+        """On Binder (which has no Docker engine) say so once, in words, before the error."""
+        if self._explained or not any(k.startswith("BINDER_") for k in os.environ):
+            return
+        self._explained = True
+        from IPython.display import Markdown, display
+
+        display(Markdown(BINDER_EXPLANATION))
 
     # -- magics --------------------------------------------------------------------------
 
