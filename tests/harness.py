@@ -16,6 +16,7 @@ import socket
 import subprocess
 import sys
 import tarfile
+import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -481,3 +482,57 @@ class Sshd:
         if self.proc.poll() is None:
             self.proc.terminate()
             self.proc.wait(10)
+
+
+PYTHON_ROOTFS_CACHE = Path(os.environ.get("DOCKER_MAGICS_CACHE", "/var/cache/docker-magics"))
+
+
+def apt_mirror() -> str:
+    """The machine's Debian mirror (the first URIs line of its apt sources)."""
+    for path in ("/etc/apt/sources.list.d/debian.sources", "/etc/apt/sources.list"):
+        try:
+            for line in Path(path).read_text().splitlines():
+                if line.startswith("URIs:"):
+                    return line.split()[1]
+                if line.startswith("deb ") and "security" not in line:
+                    return line.split()[1]
+        except OSError:
+            continue
+    return "http://deb.debian.org/debian"
+
+
+def build_python_image(engine_url: str, tag: str) -> str:
+    """A Debian image with python3 (no Docker Hub needed): a debootstrap minbase root,
+    cached as a tarball under /var/cache/docker-magics, imported into the engine."""
+    import docker
+
+    tarball = PYTHON_ROOTFS_CACHE / "debian-bookworm-python3.tar"
+    if not tarball.exists():
+        PYTHON_ROOTFS_CACHE.mkdir(parents=True, exist_ok=True)
+        root = Path(tempfile.mkdtemp(prefix="dm-rootfs-"))
+        try:
+            subprocess.run(
+                [
+                    "debootstrap",
+                    "--variant=minbase",
+                    "--include=python3",
+                    "bookworm",
+                    str(root),
+                    apt_mirror(),
+                ],
+                check=True,
+                capture_output=True,
+            )
+            partial = tarball.with_suffix(".partial")
+            subprocess.run(["tar", "-C", str(root), "-cf", str(partial), "."], check=True)
+            partial.rename(tarball)
+        finally:
+            shutil.rmtree(root, ignore_errors=True)
+    api = docker.APIClient(base_url=engine_url, version="auto")
+    try:
+        repository, _, version = tag.partition(":")
+        with open(tarball, "rb") as f:
+            api.import_image_from_data(f, repository=repository, tag=version or "latest")
+        return api.inspect_image(tag)["Id"]
+    finally:
+        api.close()

@@ -1,0 +1,209 @@
+"""The tutorials, executed top to bottom with nbclient against the real engines and
+registries (as CI does), and the Binder "no engine" path. Executed copies are kept under
+artifacts/notebooks/ for inspection."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import nbformat
+import pytest
+from nbclient import NotebookClient
+
+pytestmark = pytest.mark.engine
+
+ROOT = Path(__file__).resolve().parent.parent
+NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
+ARTIFACTS = ROOT / "artifacts" / "notebooks"
+
+
+@pytest.fixture(scope="session")
+def python_image(engine):
+    from harness import build_python_image
+
+    tag = "docker-magics-test/python:3"
+    build_python_image(engine.url, tag)
+    return tag
+
+
+def execute(path: Path, workdir: Path, env: dict[str, str], monkeypatch) -> nbformat.NotebookNode:
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    shutil.copy(path, workdir / path.name)
+    nb = nbformat.read(workdir / path.name, as_version=4)
+    client = NotebookClient(
+        nb, kernel_name="python3", timeout=600, resources={"metadata": {"path": str(workdir)}}
+    )
+    try:
+        client.execute()
+    finally:
+        ARTIFACTS.mkdir(parents=True, exist_ok=True)
+        nbformat.write(nb, ARTIFACTS / path.name)
+    return nb
+
+
+def text_of(nb) -> str:
+    parts = []
+    for cell in nb.cells:
+        for out in cell.get("outputs", []):
+            parts.append(out.get("text", ""))
+            parts += [str(v) for v in out.get("data", {}).values()]
+            parts += out.get("traceback", [])
+    return "\n".join(parts)
+
+
+@pytest.fixture
+def tutorial_env(engine, tls_engine, busybox, registry, auth_registry, tmp_path, docker_env):
+    from conftest import REGISTRY_USER
+
+    return {
+        "DOCKER_HOST": engine.url,
+        "DOCKER_CONFIG": str(docker_env),
+        "BASE_IMAGE": busybox,
+        "REGISTRY": registry.host,
+        "AUTH_REGISTRY": auth_registry.host,
+        "REGISTRY_USER": REGISTRY_USER,
+        "REGISTRY_PASSWORD": auth_registry.users[REGISTRY_USER],
+        "TCP_ENGINE": engine.tcp_url or "",
+        "TLS_ENGINE": tls_engine.url,
+        "TLS_CERT_PATH": str(tls_engine.certs.client_dir),
+    }
+
+
+def test_there_are_four_tutorials():
+    assert [p.name for p in NOTEBOOKS] == [
+        "01-quickstart.ipynb",
+        "02-remote-and-tls-engines.ipynb",
+        "03-data-science-image.ipynb",
+        "04-registries-and-credentials.ipynb",
+    ]
+
+
+def test_committed_without_outputs():
+    """Decided: tutorials are committed clean (no outputs, no execution counts), so diffs
+    stay readable and no machine-specific ports, digests or timings are published; CI and
+    scripts/quickstart.sh produce executed copies."""
+    for path in NOTEBOOKS:
+        nb = nbformat.read(path, as_version=4)
+        nbformat.validate(nb)
+        for cell in nb.cells:
+            if cell.cell_type == "code":
+                assert cell.outputs == [] and cell.execution_count is None, path.name
+        assert "widgets" not in nb.metadata, path.name
+
+
+def test_each_tutorial_says_what_it_needs_first():
+    for path in NOTEBOOKS:
+        nb = nbformat.read(path, as_version=4)
+        assert nb.cells[0].cell_type == "markdown"
+        assert "**What you need**" in nb.cells[0].source, path.name
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_tutorial_runs_top_to_bottom(path, tutorial_env, tmp_path, monkeypatch, request):
+    if "data-science" in path.name:
+        tutorial_env["PYTHON_BASE_IMAGE"] = request.getfixturevalue("python_image")
+    nb = execute(path, tmp_path, tutorial_env, monkeypatch)  # raises on any cell error
+    text = text_of(nb)
+    assert "Traceback" not in text
+    assert "UsageError" not in text or "show_error" in json.dumps(nb.cells)
+    checks = {
+        "01-quickstart": [
+            "Connected to",
+            "Built ",
+            "built by docker_magics",
+            "inside the container",
+            ": digest: sha256:",
+            "Pulled ",
+        ],
+        "02-remote-and-tls-engines": [
+            "as 'plain'",
+            "as 'tls-env'",
+            "TLS on (verified)",
+            "UsageError: The engine at",
+            "expects TLS, but this connection is plain HTTP",
+            "does not speak TLS",
+            "requires a client certificate",
+            "does not support API version 1.99",
+            "Switched to 'plain'",
+            "Closed the connection",
+        ],
+        "03-data-science-image": ["Lisbon", "°C", "5 cities", "<svg", "{'city': 'Lisbon'"],
+        "04-registries-and-credentials": [
+            "Layer already exists",
+            "requires a login",
+            "Login Succeeded",
+            "wrong user name or password",
+            "not shown: they may be secret",
+            "no such repository or tag",
+            "There is no image",
+            "cannot be reached",
+            "Forgot the login",
+        ],
+    }[path.stem]
+    for expected in checks:
+        assert expected in text, (path.stem, expected)
+    if "registries" in path.name:
+        assert tutorial_env["REGISTRY_PASSWORD"] not in json.dumps(nb)
+
+
+def test_binder_without_an_engine(tmp_path, monkeypatch):
+    """On Binder (BINDER_* variables, no engine): the first magic explains, in words, what is
+    missing and how to run the tutorial locally, and every magic ends in one line, never a
+    traceback. "Run all" stops at that first magic, as JupyterLab's does."""
+    from nbclient.exceptions import CellExecutionError
+
+    env = {
+        "BINDER_LAUNCH_HOST": "https://mybinder.org/",
+        "BINDER_REQUEST": "v2/gh/x/y/HEAD",
+        "DOCKER_HOST": f"unix://{tmp_path}/no-engine.sock",
+    }
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+
+    def run(nb, allow_errors):
+        client = NotebookClient(
+            nb,
+            kernel_name="python3",
+            timeout=120,
+            allow_errors=allow_errors,
+            resources={"metadata": {"path": str(tmp_path)}},
+        )
+        try:
+            client.execute()
+        except CellExecutionError:
+            pass
+        return nb
+
+    # "Run all" on each tutorial: it stops at the first magic, which explains.
+    for path in NOTEBOOKS:
+        nb = run(nbformat.read(path, as_version=4), allow_errors=False)
+        text = text_of(nb)
+        assert "Traceback" not in text, path.name
+        assert text.count("This notebook runs on Binder, which has no Docker engine") == 1
+        assert "pip install 'docker_magics[lab]'" in text
+        assert text.count("UsageError: ") == 1
+    # Every magic cell of every tutorial, run one after the other: one line each.
+    cells = [nbformat.v4.new_code_cell("%load_ext docker_magics")]
+    for path in NOTEBOOKS:
+        nb = nbformat.read(path, as_version=4)
+        cells += [
+            nbformat.v4.new_code_cell(c.source)
+            for c in nb.cells
+            if c.cell_type == "code"
+            and c.source.lstrip().startswith("%")
+            and "load_ext" not in c.source
+        ]
+    nb = run(nbformat.v4.new_notebook(cells=cells), allow_errors=True)
+    assert len(cells) > 20
+    for cell in nb.cells[1:]:
+        assert "Traceback" not in text_of(nbformat.v4.new_notebook(cells=[cell])), cell.source
+        errors = [o.get("text", "") for o in cell.outputs if o.get("name") == "stderr"]
+        # Magics that need no engine (--list, logout) just work; the others say one line.
+        assert len(errors) <= 1, (cell.source, errors)
+        for error in errors:
+            assert error.startswith("UsageError: ") and error.count("\n") == 1, error
+    failing = [c for c in nb.cells[1:] if any(o.get("name") == "stderr" for o in c.outputs)]
+    assert len(failing) > 20
