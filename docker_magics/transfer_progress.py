@@ -31,6 +31,13 @@ class TransferText(TextRenderer):
             self.note_hidden()
             self.print(cut(event.text))
 
+    def finish(self, error: str | None, summary: str = "") -> None:
+        # On success the engine's own closing lines (digest, status) were the last word.
+        if error is None:
+            self.note_hidden()
+        else:
+            super().finish(error, summary)
+
 
 class TransferWidget(WidgetRenderer):
     SHOWN_LAYERS = 12

@@ -9,9 +9,10 @@ SUDO=""
 log() { printf '\n==> %s\n' "$*"; }
 
 # System packages: a real engine (dockerd + containerd), a registry, busybox for local base
-# images, sshd for ssh:// engines, iproute2 for network namespaces.
+# images, debootstrap for a local Python base image, sshd for ssh:// engines, iproute2 for
+# network namespaces.
 ensure_packages() {
-    local wanted=(docker.io docker-registry busybox-static openssh-server openssh-client
+    local wanted=(docker.io docker-registry busybox-static openssh-server openssh-client debootstrap
                   iproute2 ca-certificates "$@")
     local missing=()
     for p in "${wanted[@]}"; do
@@ -92,4 +93,28 @@ ensure_base_image() {
         echo "$out" >&2; rm -rf "$ctx"; return 1
     fi
     rm -rf "$ctx"
+}
+
+# Export REGISTRY: $REGISTRY if set, else a loopback registry this function starts (and
+# leaves running) under /var/lib/docker-magics. Loopback registries need no TLS: the engine
+# treats 127.0.0.0/8 as insecure.
+ensure_registry() {
+    if [ -n "${REGISTRY:-}" ]; then return; fi
+    local root=/var/lib/docker-magics/registry port=5000
+    export REGISTRY="127.0.0.1:$port"
+    if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
+        log "Using the registry at $REGISTRY"; return
+    fi
+    log "Starting a local registry at $REGISTRY"
+    $SUDO mkdir -p "$root/data"
+    # Our own config: Debian's default listens on every interface.
+    printf 'version: 0.1\nlog:\n  level: warn\nstorage:\n  filesystem:\n    rootdirectory: %s\nhttp:\n  addr: %s\n' \
+        "$root/data" "$REGISTRY" | $SUDO tee "$root/config.yml" >/dev/null
+    $SUDO setsid docker-registry serve "$root/config.yml" >>"$root/registry.log" 2>&1 </dev/null &
+    for _ in $(seq 1 50); do
+        (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && return
+        sleep 0.2
+    done
+    echo "The registry did not start; see $root/registry.log" >&2
+    return 1
 }

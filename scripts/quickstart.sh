@@ -10,6 +10,7 @@ ensure_venv lab
 "$VENV/bin/python" -m pip install -q --disable-pip-version-check nbclient ipykernel
 ensure_engine
 ensure_base_image
+ensure_registry
 
 log "Executing notebooks/01-quickstart.ipynb against $DOCKER_HOST"
 mkdir -p "$REPO/artifacts"
@@ -20,9 +21,9 @@ mkdir -p "$REPO/artifacts"
 cat <<MSG
 
 Done. The executed notebook: $REPO/artifacts/01-quickstart.ipynb
-Engine: $DOCKER_HOST   Base image for the tutorials: $BASE_IMAGE
+Engine: $DOCKER_HOST   Registry: $REGISTRY   Base image for the tutorials: $BASE_IMAGE
 
 Open the tutorials in JupyterLab:
-    DOCKER_HOST=$DOCKER_HOST BASE_IMAGE=$BASE_IMAGE \\
+    DOCKER_HOST=$DOCKER_HOST BASE_IMAGE=$BASE_IMAGE REGISTRY=$REGISTRY \\
         $VENV/bin/jupyter lab --allow-root $REPO/notebooks
 MSG

@@ -68,9 +68,10 @@ def fresh_image(reg, engine, tmp_path):
     return make
 
 
-def test_push_to_an_open_registry(reg, registry, busybox):
+def test_push_to_an_open_registry(reg, registry, busybox, fresh_image):
     name = f"{registry.host}/dm/bb"
-    assert reg(f"%docker_tag {busybox} {name}:1").line == f"Tagged {busybox} as {name}:1"
+    source = fresh_image("dm-test/fresh-push:1")  # a layer no earlier test pushed
+    assert reg(f"%docker_tag {source} {name}:1").line == f"Tagged {source} as {name}:1"
     cell = reg(f"%docker_push {name}:1 --progress plain")
     assert cell.error is None, cell.err
     result = cell.value
@@ -83,7 +84,7 @@ def test_push_to_an_open_registry(reg, registry, busybox):
     assert any(line.endswith(": Preparing") for line in lines)
     assert any(line.endswith(": Pushed") for line in lines)
     assert f"1: digest: {result.digest} size: {result.size}" in lines
-    assert set(result.layers.values()) == {"Pushed"}
+    assert set(result.layers.values()) == {"Pushed"}  # one fresh layer, from scratch
     assert repr(result).splitlines()[1] == f"1: digest: {result.digest} size: {result.size}"
     # Pushing again: every layer is already there.
     again = reg(f"%docker_push {name}:1 --progress plain")
