@@ -73,6 +73,41 @@ class BuildContext:
             yield chunk
 
 
+def _octal(value: int, width: int) -> bytes:
+    return b"%0*o\0" % (width - 1, value)
+
+
+def _ustar_header(
+    name: bytes,
+    mode: int,
+    size: int,
+    mtime: int,
+    kind: bytes,
+    linkname: bytes = b"",
+    devmajor: int = 0,
+    devminor: int = 0,
+) -> bytes | None:
+    """A plain ustar header, or None when the entry needs PAX (long or non-ASCII names,
+    huge sizes): then tarfile writes it. Packing thousands of small files is dominated by
+    headers, and tarfile's are several times slower."""
+    prefix = b""
+    if len(name) > 100:
+        cut = name.rfind(b"/", 0, 156)
+        if cut <= 0 or len(name) - cut - 1 > 100:
+            return None
+        prefix, name = name[:cut], name[cut + 1 :]
+    if len(linkname) > 100 or size >= 8**11 or not (name + prefix + linkname).isascii():
+        return None
+    header = (
+        name.ljust(100, b"\0") + _octal(mode, 8) + _octal(0, 8) + _octal(0, 8)
+        + _octal(size, 12) + _octal(mtime, 12) + b" " * 8 + kind + linkname.ljust(100, b"\0")
+        + b"ustar\x0000" + b"\0" * 64 + _octal(devmajor, 8) + _octal(devminor, 8)
+        + prefix.ljust(155, b"\0") + b"\0" * 12
+    )  # fmt: skip
+    checksum = b"%06o\0 " % sum(header)
+    return header[:148] + checksum + header[156:]
+
+
 class _TarWriter:
     """Builds tar bytes piece by piece and hands out ~CHUNK sized pieces."""
 
@@ -88,10 +123,18 @@ class _TarWriter:
             yield out
 
     def _header(self, info: tarfile.TarInfo) -> None:
+        self.count += 1
+        fast = _ustar_header(
+            info.name.encode("utf-8", "surrogateescape"), info.mode, info.size, int(info.mtime),
+            info.type, info.linkname.encode("utf-8", "surrogateescape"), info.devmajor,
+            info.devminor,
+        )  # fmt: skip
+        if fast is not None:
+            self.buf += fast
+            return
         info.uid = info.gid = 0
         info.uname = info.gname = ""
         self.buf += info.tobuf(tarfile.PAX_FORMAT, "utf-8", "surrogateescape")
-        self.count += 1
 
     def _pad(self, size: int) -> None:
         if size % _BLOCK:
@@ -139,26 +182,33 @@ class _TarWriter:
 
     def _copy(self, path: str, arcname: str, size: int) -> Iterator[bytes]:
         try:
-            f = open(path, "rb")  # noqa: SIM115 - closed below, across yields
+            fd = os.open(path, os.O_RDONLY)
         except OSError as exc:
             raise ContextChanged(
                 f"Cannot read {path} for the build context: {exc.strerror}",
                 "Fix its permissions, or exclude it in .dockerignore",
             ) from None
-        with f:
+        try:
             remaining = size
             while remaining:
-                room = max(CHUNK - len(self.buf), 1 << 16)
-                data = f.read(min(remaining, room))
+                # Small files join the buffer; big ones go out in CHUNK pieces, uncopied.
+                if remaining >= CHUNK:
+                    yield from self._flush(force=True)
+                data = os.read(fd, min(remaining, CHUNK))
                 if not data:
                     raise ContextChanged(
                         f"{arcname} changed while the build context was being sent (it "
                         f"shrank from {size} bytes)",
                         "Run the cell again once nothing is writing to the context",
                     )
-                self.buf += data
                 remaining -= len(data)
-                yield from self._flush()
+                if len(data) >= CHUNK:
+                    yield data
+                else:
+                    self.buf += data
+                    yield from self._flush()
+        finally:
+            os.close(fd)
         self._pad(size)
         yield from self._flush()
 
