@@ -141,17 +141,21 @@ class WidgetRenderer(NullRenderer):
 
     DRAW_EVERY = 0.2  # seconds between redraws, at most
     TICK = 0.5  # redraw at least this often (elapsed time moves while the engine is silent)
+    FIRST_DRAW = 0.5  # work done sooner than this needs no live updates, only the final one
     PANELS = 2
 
     def __init__(self, recorder) -> None:
         super().__init__(recorder)
         import ipywidgets as w
 
-        self.header = w.HTML()
+        # Created with their first content: no update message before the first redraw.
+        value, maximum = self.bar_state()
+        self.header = w.HTML(self.header_html())
         self.bar = w.IntProgress(
-            value=0, min=0, max=1, bar_style="info", layout=w.Layout(width="100%")
-        )
-        self.panels = [w.HTML() for _ in range(self.PANELS)]
+            value=min(value, max(maximum, 1)), min=0, max=max(maximum, 1), bar_style="info",
+            layout=w.Layout(width="100%"),
+        )  # fmt: skip
+        self.panels = [w.HTML(text) for text in self.panels_html()]
         self.box = w.VBox([self.header, self.bar, *self.panels])
         self.box.add_class("docker-magics-progress")
         self.messages = TokenBucket(rate=10, burst=10)  # widget updates, all widgets
@@ -175,8 +179,8 @@ class WidgetRenderer(NullRenderer):
     def start(self) -> None:
         from IPython.display import display
 
-        self.draw(force=True)
         display(self.box)
+        self.shown = self.last_draw = time.monotonic()
         self.ticker.start()
 
     def _tick(self) -> None:
@@ -185,7 +189,8 @@ class WidgetRenderer(NullRenderer):
                 self.draw()
 
     def handle(self, event) -> None:
-        if time.monotonic() - self.last_draw >= self.DRAW_EVERY:
+        now = time.monotonic()
+        if now - self.last_draw >= self.DRAW_EVERY and now - self.shown >= self.FIRST_DRAW:
             self.draw()
 
     def _set(self, widget, name: str, value, *, force: bool) -> None:
@@ -201,8 +206,12 @@ class WidgetRenderer(NullRenderer):
             self.last_draw = time.monotonic()
             self._set(self.header, "value", self.header_html(), force=force)
             value, maximum = self.bar_state()
-            self._set(self.bar, "max", max(maximum, 1), force=force)
-            self._set(self.bar, "value", min(value, max(maximum, 1)), force=force)
+            maximum = max(maximum, 1)
+            if (self.bar.max, self.bar.value) != (maximum, min(value, maximum)) and (
+                force or self.messages.take()
+            ):
+                with self.bar.hold_sync():  # one message for both
+                    self.bar.max, self.bar.value = maximum, min(value, maximum)
             *quiet, busy = self.panels_html()
             for widget, text in zip(self.panels, quiet, strict=False):
                 self._set(widget, "value", text, force=force)
@@ -220,14 +229,20 @@ class WidgetRenderer(NullRenderer):
             self.ticker.join(2)
         with self.lock:  # the last word: no tick may come after it
             for widget, text in zip(self.panels, self.panels_html(), strict=True):
-                widget.value = text
-            if error is None:
-                self.bar.value = self.bar.max
-                self.bar.bar_style = "success"
-                text, color = summary, GREEN
-            else:
-                self.bar.bar_style = "danger"
-                text, color = f"ERROR: {error}", RED
+                if widget.value != text:
+                    widget.value = text
+            value, maximum = self.bar_state()
+            maximum = max(maximum, 1)
+            with self.bar.hold_sync():  # one message for all three
+                self.bar.max = maximum
+                if error is None:
+                    self.bar.value = maximum
+                    self.bar.bar_style = "success"
+                    text, color = summary, GREEN
+                else:  # red up to where it failed
+                    self.bar.value = min(value + 1, maximum)
+                    self.bar.bar_style = "danger"
+                    text, color = f"ERROR: {error}", RED
             self.header.value = f"<b style='color:{color}'>{html.escape(text)}</b>"
 
 
