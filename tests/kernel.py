@@ -19,7 +19,8 @@ class Execution:
     msg_id: str
     status: str = "running"  # ok | error (from the execute_reply)
     error: dict | None = None  # the execute_reply's content when it failed
-    idle: bool = False
+    idle: threading.Event = field(default_factory=threading.Event)
+    done: threading.Event = field(default_factory=threading.Event)
     messages: list[dict] = field(default_factory=list)  # IOPub messages, in order
     started: float = field(default_factory=time.monotonic)
     finished: float | None = None
@@ -114,7 +115,7 @@ class Kernel:
                 continue
             execution.messages.append(msg)
             if msg["msg_type"] == "status" and msg["content"]["execution_state"] == "idle":
-                execution.idle = True
+                execution.idle.set()
 
     def _read_replies(self) -> None:
         while not self._stop.is_set():
@@ -132,10 +133,9 @@ class Kernel:
                 execution.error = content
             execution.status = content["status"]
             # The reply may overtake the last IOPub messages: wait for "idle" too.
-            deadline = time.monotonic() + 5
-            while not execution.idle and time.monotonic() < deadline:
-                time.sleep(0.01)
+            execution.idle.wait(5)
             execution.finished = time.monotonic()
+            execution.done.set()
 
     def start(self, code: str, allow_stdin: bool = False) -> Execution:
         msg_id = self.kc.execute(code, store_history=True, allow_stdin=allow_stdin)
@@ -144,11 +144,8 @@ class Kernel:
         return execution
 
     def wait(self, execution: Execution, timeout: float = 300) -> Execution:
-        deadline = time.monotonic() + timeout
-        while execution.finished is None:
-            if time.monotonic() > deadline:
-                raise TimeoutError(f"cell did not finish in {timeout}s")
-            time.sleep(0.02)
+        if not execution.done.wait(timeout):
+            raise TimeoutError(f"cell did not finish in {timeout}s")
         return execution
 
     def run(self, code: str, timeout: float = 300) -> Execution:
