@@ -13,9 +13,16 @@ from pathlib import Path
 from . import context as ctx
 from . import dockerfile, ops
 from .build_progress import build_renderer
-from .credentials import CREDENTIALS
+from .credentials import CREDENTIALS, redact_event
 from .diagnose import build_failure, dockerfile_rejected, explain
-from .errors import BadArgument, BuildFailed, DockerMagicsError, EngineError, Interrupted
+from .errors import (
+    BadArgument,
+    BuildFailed,
+    ConnectFailed,
+    DockerMagicsError,
+    EngineError,
+    Interrupted,
+)
 from .references import parse_reference
 from .results import BuildRecorder, BuildResult
 from .session import Connection
@@ -117,6 +124,7 @@ def run_build(
     error: DockerMagicsError | None = None
     try:
         for event in stream:
+            event = redact_event(event)  # e.g. a RUN step that prints a secret build argument
             recorder.handle(event)
             renderer.handle(event)
     except KeyboardInterrupt:
@@ -127,6 +135,10 @@ def run_build(
     except Exception as exc:  # noqa: BLE001 - every transport failure becomes one line
         rejected = dockerfile_rejected(str(getattr(exc, "explanation", "") or ""))
         error = BadArgument(rejected) if rejected else explain(exc, conn.endpoint)
+        if isinstance(error, ConnectFailed) and recorder.steps:
+            what = error.what[:1].lower() + error.what[1:]
+            error = ConnectFailed(f"Lost the engine during the build: {what}", error.hint)
+            conn.orphans.update(recorder.containers)  # removed when the engine is back
     finally:
         stream.close()
     if error is None and recorder.failure is not None:

@@ -155,7 +155,8 @@ def push(client, repository: str, tag: str | None, auth_header: str) -> Iterator
         params={"tag": tag} if tag else {},
         headers={"X-Registry-Auth": auth_header},
         stream=True,
-        timeout=None,
+        # The engine reports progress all along: silence this long means a hung registry.
+        timeout=api.timeout,
     )
     yield from _stream(api, response, ev.TransferParser())
 
@@ -173,7 +174,7 @@ def pull(
         params=params,
         headers={"X-Registry-Auth": auth_header},
         stream=True,
-        timeout=None,
+        timeout=api.timeout,  # silence this long means a hung registry
     )
     yield from _stream(api, response, ev.TransferParser())
 

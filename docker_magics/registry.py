@@ -43,7 +43,14 @@ def _run(conn: Connection, events, recorder: TransferRecorder, renderer, registr
         error = exc
     except Exception as exc:  # noqa: BLE001 - HTTP errors before the stream, lost engine...
         message = getattr(exc, "explanation", None)
-        if message and getattr(exc, "status_code", None):
+        if _timed_out(exc):
+            verb = "push" if recorder.kind == "push" else "pull"
+            error = EngineError(
+                f"No progress from the registry {display_name(registry)} for "
+                f"{conn.client.api.timeout:g}s: it may be hung. The {verb} was stopped",
+                "Check the registry, or allow more time with %config DockerMagics.timeout",
+            )
+        elif message and getattr(exc, "status_code", None):
             error = EngineError(
                 registry_failure(str(message), registry, had_credentials=had_credentials)
             )
@@ -59,6 +66,14 @@ def _run(conn: Connection, events, recorder: TransferRecorder, renderer, registr
         error = type(error)(redact(error.what), redact(error.hint))
         renderer.finish(str(error))
         raise error from None
+
+
+def _timed_out(exc: BaseException) -> bool:
+    import requests
+
+    from .diagnose import causes
+
+    return any(isinstance(e, (TimeoutError, requests.Timeout)) for e in causes(exc))
 
 
 def push(

@@ -17,6 +17,7 @@ from pathlib import Path
 
 from . import ops
 from .context import AddSpec, _TarWriter
+from .credentials import redact_event
 from .diagnose import explain
 from .errors import BadArgument, DockerMagicsError, EngineError, Interrupted, RunFailed
 from .progress import NullRenderer, TextRenderer, TokenBucket
@@ -338,6 +339,7 @@ def run(
         _start(api, container_id, spec)
         started = True
         for event in output:
+            event = redact_event(event)
             recorder.handle(event)
             renderer.handle(event)
         exit_code = api.wait(container_id, timeout=None)["StatusCode"]
@@ -353,6 +355,7 @@ def run(
         if started:
             what = error.what[:1].lower() + error.what[1:]
             error = type(error)(f"Lost the engine during the run: {what}", error.hint)
+            conn.orphans.add(container_id)  # removed when the engine is back
     finally:
         if response is not None:
             response.close()

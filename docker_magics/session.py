@@ -9,7 +9,7 @@ from __future__ import annotations
 import functools
 import ssl
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from . import __version__
@@ -32,6 +32,22 @@ class Connection:
     endpoint: Endpoint
     client: docker.DockerClient
     version: dict[str, Any]  # the engine's GET /version answer
+    # Containers of work cut off when the engine went away: removed once it answers again.
+    orphans: set[str] = field(default_factory=set)
+
+    def reap_orphans(self) -> None:
+        """Remove the orphans the engine knows again (after a restart); keep trying later
+        while it does not answer."""
+        from docker.errors import APIError, NotFound
+
+        for container_id in list(self.orphans):
+            try:
+                self.client.api.remove_container(container_id, force=True, v=True)
+            except NotFound:
+                pass
+            except (APIError, OSError, Exception):  # noqa: BLE001 - still down: next time
+                return
+            self.orphans.discard(container_id)
 
     @property
     def api_version(self) -> str:
@@ -127,7 +143,10 @@ class Session:
             timeout = defaults.pop("timeout", DEFAULT_TIMEOUT)
             ssh_client = defaults.pop("ssh_client", "auto")
             return self.connect(resolve(**defaults), timeout=timeout, ssh_client=ssh_client)
-        return self._connections[self._current]
+        conn = self._connections[self._current]
+        if conn.orphans:
+            conn.reap_orphans()
+        return conn
 
 
 def default_alias(endpoint: Endpoint) -> str:
