@@ -159,6 +159,7 @@ def build(
     force_rm: bool = True,
     progress: str = "auto",
     builder: str = "classic",
+    secret_build_args: Iterable[str] = (),
 ):
     """Build an image from Dockerfile text (or ``file``) on the current engine, with live
     progress; returns a :class:`~docker_magics.results.BuildResult`.
@@ -167,6 +168,9 @@ def build(
     folders (``SRC[:DEST]``) into the context. A failure raises a ``DockerMagicsError`` with
     one line; a failed build's ``BuildFailed.result`` (and :func:`last_build`) keep its log.
     ``builder``: ``classic``, ``buildkit`` or ``auto`` (BuildKit when the engine offers it).
+    ``secret_build_args``: names of environment variables passed as build arguments whose
+    values are masked in every output and log (they still end up in the image's history,
+    like any build argument).
     """
     from . import builder as building
     from . import ops
@@ -177,7 +181,10 @@ def build(
     )
     options = ops.BuildOptions(
         tags=list(tags),
-        build_args=_pairs(build_args, "--build-arg", from_env=True),
+        build_args={
+            **_pairs(build_args, "--build-arg", from_env=True),
+            **_secret_values(secret_build_args),
+        },
         labels=_pairs(labels, "--label"),
         target=target,
         platform=platform,
@@ -207,6 +214,25 @@ def build(
 def last_build():
     """The result of the last build, failed ones included (their log is kept)."""
     return _last_build
+
+
+def _secret_values(names: Iterable[str]) -> dict[str, str]:
+    import os
+
+    from .credentials import protect_value
+    from .errors import BadArgument
+
+    values = {}
+    for name in names:
+        if name not in os.environ:
+            # Not repeated: it might be the secret itself, typed in the wrong place.
+            raise BadArgument(
+                "An environment variable given to --secret-build-arg is not set",
+                "Set it before starting the kernel (or in the kernel with os.environ)",
+            )
+        protect_value(os.environ[name])
+        values[name] = os.environ[name]
+    return values
 
 
 def _pairs(value, option: str, *, from_env: bool = False) -> dict[str, str]:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import base64
 import json
+import logging
 import os
 import tempfile
 import threading
@@ -23,9 +24,47 @@ _SECRETS: set[str] = set()
 _LOCK = threading.Lock()
 
 
+# Loggers that write request URLs or auth details at DEBUG level: a secret build argument
+# travels in the /build URL's query string, which urllib3 logs.
+_LOGGERS = (
+    "urllib3.connectionpool",
+    "urllib3.connection",
+    "docker.api.build",
+    "docker.api.client",
+    "docker.api.image",
+    "docker.auth",
+    "docker.utils.config",
+)
+
+
 def _remember_secret(*values: str) -> None:
+    from urllib.parse import quote, quote_plus
+
+    found = {v for v in values if v and len(v) >= 4}
+    found |= {f(v) for v in found for f in (quote, quote_plus)}  # as it appears in URLs
     with _LOCK:
-        _SECRETS.update(v for v in values if v and len(v) >= 4)
+        _SECRETS.update(found)
+    if found:
+        _install_log_filter()
+
+
+class _RedactingFilter(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        cleaned = redact(message)
+        if cleaned != message:
+            record.msg, record.args = cleaned, ()
+        return True
+
+
+_FILTER = _RedactingFilter()
+
+
+def _install_log_filter() -> None:
+    for name in _LOGGERS:
+        logger = logging.getLogger(name)
+        if _FILTER not in logger.filters:
+            logger.addFilter(_FILTER)
 
 
 def protect(username: str, password: str) -> None:
@@ -231,3 +270,23 @@ def _write_private(path: str, text: str) -> None:
 
 
 CREDENTIALS = Credentials()  # the session's, shared by the magics and the Python API
+
+
+def protect_value(value: str) -> None:
+    """Treat ``value`` (e.g. a secret build argument) as a secret from now on."""
+    _remember_secret(value)
+
+
+def redact_event(event):
+    """An output event with known secrets masked (the event itself when there are none)."""
+    lines = getattr(event, "lines", None)
+    if not _SECRETS or not lines:
+        return event
+    chunk = "\n".join(lines)
+    with _LOCK:
+        found = any(secret in chunk for secret in _SECRETS)
+    if not found:
+        return event
+    from dataclasses import replace
+
+    return replace(event, lines=[redact(line) for line in lines])

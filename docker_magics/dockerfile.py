@@ -48,6 +48,11 @@ class Instruction:
         return f"{self.keyword} {self.arguments}".strip()
 
 
+def _shown(word: str) -> str:
+    """A word for an error message: quoted, escaped, and short even if the input is not."""
+    return repr(word) if len(word) <= 40 else repr(word[:40]) + "…"
+
+
 def parse(text: str) -> list[Instruction]:
     """Split ``text`` into instructions; raise ``BadArgument`` naming the line of a problem."""
     lines = text.splitlines()
@@ -95,7 +100,7 @@ def parse(text: str) -> list[Instruction]:
         if keyword not in INSTRUCTIONS:
             near = difflib.get_close_matches(keyword, INSTRUCTIONS, n=1)
             raise BadArgument(
-                f"Dockerfile line {start + 1}: unknown instruction {raw.split()[0]!r}",
+                f"Dockerfile line {start + 1}: unknown instruction {_shown(raw.split()[0])}",
                 f"Did you mean {near[0]}?" if near else "See the Dockerfile reference",
             )
         found.append(Instruction(start + 1, keyword, arguments.strip()))

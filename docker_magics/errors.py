@@ -21,8 +21,13 @@ class DockerMagicsError(Exception):
         if self.hint:
             line += " " + self.hint.rstrip(".")
             line += "" if line.endswith(("?", "!")) else "."
-        # Never let a multi-line daemon message break the one-line promise.
-        return " ".join(line.split())
+        # Never let a multi-line daemon message break the one-line promise, nor an enormous
+        # argument (a pasted file, binary garbage) drown it.
+        return " ".join(_shorten(word) for word in line.split())
+
+
+def _shorten(word: str, width: int = 120) -> str:
+    return word if len(word) <= width else f"{word[: width // 2]}…({len(word)} characters)"
 
 
 class BadArgument(DockerMagicsError):

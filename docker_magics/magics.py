@@ -54,9 +54,20 @@ def _boolean(value: str) -> bool:
 _boolean.__name__ = "boolean"  # argparse names the type in its error message
 
 
+MAX_LINE = 64 * 1024
+
+
+def _split(line: str) -> list[str]:
+    # shlex is quadratic in a token's length: plain lines (no quotes, no backslashes, by far
+    # the common case) split the same way with str.split.
+    if not any(c in line for c in "'\"\\"):
+        return line.split()
+    return shlex.split(line)
+
+
 def _parse(parser, line: str, name: str, *, secret: bool = False):
     try:
-        argv = shlex.split(line)
+        argv = _split(line)
     except ValueError as exc:
         raise UsageError(f"%{name}: cannot split the arguments ({exc}): check the quotes") from None
     try:
@@ -97,7 +108,13 @@ def _magic(func=None, *, secret_arguments: bool = False):
         func.parser.allow_abbrev = False  # "--password X" must not pass for "--password-env X"
 
     @functools.wraps(func)
-    def wrapper(self, line="", cell=None):
+    def wrapper(self, line="", cell=None, local_ns=None):
+        if len(line) > MAX_LINE:  # before expanding it: IPython's expansion is quadratic
+            raise UsageError(
+                f"%{name}: the options line is {len(line):,} characters long. Put long "
+                "content in the cell or in a file"
+            )
+        line = _expand(self.shell, line, local_ns)
         args = _parse(func.parser, line, name, secret=secret_arguments)
         with _warnings_as_lines():
             try:
@@ -107,7 +124,24 @@ def _magic(func=None, *, secret_arguments: bool = False):
                     self._explain_missing_engine()
                 raise UsageError(redact(str(exc))) from None
 
+    # We expand {var} and $var ourselves (after the length check), in the caller's scope.
+    wrapper._ipython_magic_no_var_expand = True
+    wrapper.needs_local_scope = True
     return wrapper
+
+
+def _expand(shell, line: str, local_ns: dict | None) -> str:
+    """IPython's usual expansion of the options line (what ``var_expand`` does)."""
+    from IPython.utils.text import DollarFormatter
+
+    if shell is None:
+        return line
+    try:
+        return DollarFormatter().vformat(
+            line, args=[], kwargs={**shell.user_ns, **(local_ns or {})}
+        )
+    except Exception:  # noqa: BLE001 - as IPython: a line that does not expand stays as is
+        return line
 
 
 @magics_class
@@ -305,6 +339,15 @@ class DockerMagics(Magics):
         metavar="NAME[=VALUE]",
         help="Set a build argument (repeatable); a bare NAME takes its value from the environment.",
     )
+    @argument(
+        "--secret-build-arg",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="A build argument taken from the environment variable NAME whose value is masked "
+        "in all output and logs (repeatable). Like any build argument it is kept in the "
+        "image's history: do not push such images.",
+    )
     @argument("--target", metavar="STAGE", help="Build this stage of a multi-stage Dockerfile.")
     @argument("--platform", metavar="OS/ARCH", help="Target platform, e.g. linux/amd64.")
     @argument("--no-cache", action="store_true", help="Do not use the build cache.")
@@ -393,6 +436,7 @@ class DockerMagics(Magics):
             force_rm=args.force_rm,
             progress=progress,
             builder=args.builder or self.builder,
+            secret_build_args=args.secret_build_arg,
         )
         if args.quiet:
             print(result.image_id)
