@@ -6,6 +6,7 @@ set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 
 ensure_packages
+command -v npm >/dev/null || ensure_packages nodejs npm  # npm builds the labextension
 ensure_venv lab
 "$VENV/bin/python" -m pip install -q --disable-pip-version-check nbclient ipykernel
 ensure_engine

@@ -5,7 +5,8 @@
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 
-ensure_packages
+ensure_packages chromium  # Debian's Chromium, driven by Playwright in the browser tests
+command -v npm >/dev/null || ensure_packages nodejs npm  # npm builds the labextension
 ensure_venv test
 
 log "Running the tests"

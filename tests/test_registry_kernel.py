@@ -133,6 +133,10 @@ def test_no_trace_of_the_password_anywhere(
         f"%%docker_build -t {host}/dm/secret-app:1 --pull --progress plain\n"
         f"FROM {host}/dm/secret-base:1\nRUN echo built on the private base\n",
         f"%docker_push {host}/dm/secret-app:1 --progress widget",
+        "%%docker_build --secret-build-arg DM_REGISTRY_PASSWORD --progress plain --no-cache\n"
+        f"FROM {busybox}\nARG DM_REGISTRY_PASSWORD\n"
+        'RUN echo "token=$DM_REGISTRY_PASSWORD" && echo "again $DM_REGISTRY_PASSWORD" >&2\n',
+        "import docker_magics\nprint(docker_magics.last_build().log.text())",
         "import docker_magics\ntry:\n"
         f"    docker_magics.login({host!r}, username='x', password_env='DM_WRONG_PASSWORD')\n"
         "except Exception as exc:\n    import traceback; traceback.print_exc()",
@@ -157,6 +161,8 @@ def test_no_trace_of_the_password_anywhere(
     assert "Traceback" in stderr  # the Python API's exception, printed on purpose
     assert "Login Succeeded" in json.dumps(outputs)
     assert "built on the private base" in json.dumps(outputs)
+    assert "token=******" in json.dumps(outputs)  # the secret build value, masked live
+    assert json.dumps(outputs).count("again ******") >= 2  # ...and in the kept log
 
     raw = f"{REGISTRY_USER}:{password}".encode()
     forms = {

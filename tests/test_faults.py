@@ -1,0 +1,224 @@
+"""Faults survived: a hung registry, a registry killed mid-push, an engine killed mid-build and
+restarted, a context file that shrinks while it is sent, an expired engine certificate. After
+each: one line, no container left, no stray temp file, the kernel still usable."""
+
+from __future__ import annotations
+
+import glob
+import io
+import os
+import socket
+import tarfile
+import threading
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+from kernel import Kernel
+
+pytestmark = pytest.mark.engine
+
+
+def temp_logs() -> set[str]:
+    return set(glob.glob(os.path.join(os.environ.get("TMPDIR", "/tmp"), "docker-magics-*")))
+
+
+@pytest.fixture
+def kernel(engine, busybox):
+    before = temp_logs()
+    k = Kernel(env={"DOCKER_HOST": engine.url})
+    k.run("%load_ext docker_magics\n%docker_connect")
+    yield k
+    k.shutdown()
+    time.sleep(0.5)
+    assert temp_logs() <= before, "a temp file was left behind"
+    client = engine.api()
+    assert client.containers(all=True) == []
+
+
+def big_image(engine, name: str, megabytes: int = 200) -> str:
+    api = engine.api()
+    dockerfile = b"FROM scratch\nCOPY big.bin /big.bin\n"
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w") as tar:
+        info = tarfile.TarInfo("Dockerfile")
+        info.size = len(dockerfile)
+        tar.addfile(info, io.BytesIO(dockerfile))
+        info = tarfile.TarInfo("big.bin")
+        info.size = megabytes * 1024 * 1024
+        tar.addfile(info, io.BytesIO(os.urandom(info.size)))
+    buf.seek(0)
+    for chunk in api.build(fileobj=buf, custom_context=True, tag=name, decode=True):
+        assert "error" not in chunk, chunk
+    return name
+
+
+def test_hung_registry_gives_up_in_time(kernel, engine, busybox):
+    """A registry that accepts connections and never answers."""
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(16)
+    port = server.getsockname()[1]
+    held = []
+    stop = threading.Event()
+
+    def accept():
+        server.settimeout(0.2)
+        while not stop.is_set():
+            try:
+                held.append(server.accept())
+            except OSError:
+                continue
+
+    threading.Thread(target=accept, daemon=True).start()
+    try:
+        kernel.run(f"%docker_connect {engine.url} --timeout 3")
+        kernel.run(f"%docker_tag {busybox} 127.0.0.1:{port}/dm/hung:1")
+        ex = kernel.run(f"%docker_push 127.0.0.1:{port}/dm/hung:1", timeout=120)
+    finally:
+        stop.set()
+        server.close()
+        for conn, _ in held:
+            conn.close()
+    assert ex.usage_error == (
+        f"No progress from the registry 127.0.0.1:{port} for 3s: it may be hung. The push was "
+        "stopped. Check the registry, or allow more time with %config DockerMagics.timeout."
+    )
+    assert ex.finished - ex.started < 30
+    assert kernel.run("print(6 * 7)").stream() == "42\n"
+    engine.api().remove_image(f"127.0.0.1:{port}/dm/hung:1")
+
+
+def test_registry_killed_mid_push(kernel, engine, tmp_path):
+    from harness import Registry
+
+    registry = Registry(tmp_path / "reg").start()
+    try:
+        name = big_image(engine, f"{registry.host}/dm/big:1")
+        ex = kernel.start(f"%docker_push {name} --progress plain")
+        kernel.wait_for_output(ex, ": Pushing")
+        registry.proc.kill()
+        kernel.wait(ex, timeout=120)
+        assert ex.usage_error.startswith(f"The registry {registry.host} ")
+        assert ex.usage_error.count(".") >= 1 and "\n" not in ex.usage_error
+        assert kernel.run("print(6 * 7)").stream() == "42\n"
+        # The engine is consistent: with the registry back, the push goes through.
+        registry.start()
+        again = kernel.run(f"r = %docker_push {name} --progress none\nprint(r.digest)")
+        assert again.status == "ok", again.error
+    finally:
+        registry.cleanup()
+        engine.api().remove_image(f"{registry.host}/dm/big:1", force=True)
+
+
+def test_engine_killed_mid_build_then_restarted(busybox):
+    from harness import Dockerd, build_busybox
+
+    dockerd = Dockerd(Path("/tmp") / f"dm-restart-{uuid.uuid4().hex[:6]}").start()
+    k = None
+    try:
+        build_busybox(dockerd.url, "dm/bb:1")
+        k = Kernel(env={"DOCKER_HOST": dockerd.url})
+        k.run("%load_ext docker_magics\n%docker_connect")
+        ex = k.start("%%docker_build --progress plain\nFROM dm/bb:1\nRUN echo started; sleep 300\n")
+        k.wait_for_output(ex, "started")
+        dockerd.kill()
+        k.wait(ex, timeout=60)
+        assert ex.usage_error.startswith("Lost the engine during the build: ")
+        assert dockerd.url in ex.usage_error
+        # While it is down, the next magic says so in one line...
+        down = k.run("%docker_images")
+        assert down.usage_error.startswith(f"No Docker engine answers at {dockerd.url}")
+        # ...and once it is back, the same connection just works again.
+        dockerd.start()
+        up = k.run("%docker_info")
+        assert up.status == "ok", up.error
+        assert "Docker Engine" in str(up.messages)
+        built = k.run("%%docker_build --progress none -t dm/after:1\nFROM dm/bb:1\nRUN echo fine\n")
+        assert built.status == "ok", built.error
+        assert dockerd.api().containers(all=True) == []
+    finally:
+        if k is not None:
+            k.shutdown()
+        dockerd.cleanup()
+
+
+def test_context_file_shrinking_while_sent(kernel, busybox, tmp_path, engine):
+    big = tmp_path / "ctx" / "data.bin"
+    big.parent.mkdir()
+    with open(big, "wb") as f:
+        for _ in range(400):
+            f.write(os.urandom(1 << 20))
+
+    pid = kernel.km.provisioner.process.pid
+
+    def shrink():
+        """Once the kernel has read 50 MB of the file (its fd position says so), cut it."""
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            for fd in os.listdir(f"/proc/{pid}/fd"):
+                try:
+                    if os.readlink(f"/proc/{pid}/fd/{fd}") != str(big):
+                        continue
+                    pos = int(Path(f"/proc/{pid}/fdinfo/{fd}").read_text().split()[1])
+                except OSError:
+                    continue
+                if pos > 50 << 20:
+                    with open(big, "r+b") as f:
+                        f.truncate(1024)
+                    return
+            time.sleep(0.001)
+
+    thread = threading.Thread(target=shrink, daemon=True)
+    thread.start()
+    ex = kernel.run(
+        f"%%docker_build --context {tmp_path}/ctx --progress plain\n"
+        f"FROM {busybox}\nCOPY data.bin /data.bin\n",
+        timeout=120,
+    )
+    thread.join()
+    assert ex.usage_error == (
+        "data.bin changed while the build context was being sent (it shrank from 419430400 "
+        "bytes). Run the cell again once nothing is writing to the context."
+    )
+    assert kernel.run("print(6 * 7)").stream() == "42\n"
+
+
+def test_expired_engine_certificate(run, tmp_path):
+    """An engine whose server certificate has expired."""
+    import datetime
+
+    import trustme
+    from harness import Dockerd, TLSMaterial, free_port
+
+    material = TLSMaterial(tmp_path / "tls")
+    ca = trustme.CA()
+    expired = ca.issue_cert(
+        "127.0.0.1",
+        not_before=datetime.datetime(2020, 1, 1),
+        not_after=datetime.datetime(2021, 1, 1),
+    )
+    expired.cert_chain_pems[0].write_to_path(material.server_cert)
+    expired.private_key_pem.write_to_path(material.server_key)
+    client = ca.issue_cert("client")
+    ca.cert_pem.write_to_path(material.ca)
+    certs = tmp_path / "client"
+    certs.mkdir()
+    ca.cert_pem.write_to_path(certs / "ca.pem")
+    client.cert_chain_pems[0].write_to_path(certs / "cert.pem")
+    client.private_key_pem.write_to_path(certs / "key.pem")
+    port = free_port()
+    dockerd = Dockerd(
+        Path("/tmp") / f"dm-expired-{uuid.uuid4().hex[:6]}",
+        tcp=[f"tcp://127.0.0.1:{port}"],
+        tls=material,
+    ).start()
+    try:
+        msg = run(f"%docker_connect tcp://127.0.0.1:{port} --cert-path {certs}").usage_error
+    finally:
+        dockerd.cleanup()
+    assert msg == (
+        f"The engine's TLS certificate at tcp://127.0.0.1:{port} has expired. Renew the "
+        "engine's server certificate."
+    )
