@@ -27,7 +27,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))
 
-from harness import Dockerd, Registry, build_busybox  # noqa: E402
+from harness import Dockerd, Registry, build_busybox, build_random_image  # noqa: E402
 from kernel import Kernel  # noqa: E402
 
 DOCKER = shutil.which("docker") or "docker"
@@ -378,19 +378,7 @@ def case_transfer(engine: Dockerd, kernel: Kernel, repeat: int) -> None:
 
     env = {**os.environ, "DOCKER_HOST": engine.url}
     api = docker.APIClient(base_url=engine.url, version="auto")
-    dockerfile = "FROM scratch\n" + "".join(f"COPY part{i}.bin /part{i}.bin\n" for i in range(4))
-    buf = io.BytesIO()
-    with tarfile.open(fileobj=buf, mode="w") as tar:
-        info = tarfile.TarInfo("Dockerfile")
-        info.size = len(dockerfile)
-        tar.addfile(info, io.BytesIO(dockerfile.encode()))
-        for i in range(4):
-            info = tarfile.TarInfo(f"part{i}.bin")
-            info.size = 80 * 1024 * 1024
-            tar.addfile(info, io.BytesIO(os.urandom(info.size)))
-    buf.seek(0)
-    for chunk in api.build(fileobj=buf, custom_context=True, tag="bench/big:1", decode=True):
-        assert "error" not in chunk, chunk
+    build_random_image(engine.url, "bench/big:1", megabytes=320, layers=4)
     size = api.inspect_image("bench/big:1")["Size"] / 1e6
     case = f"4 push and pull of a {size:.0f} MB image in 4 layers, loopback registry"
     registries: list[Registry] = []

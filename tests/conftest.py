@@ -108,6 +108,35 @@ def busybox(engine) -> str:
     return BUSYBOX_TAG
 
 
+@pytest.fixture
+def engine_api(engine):
+    """A docker-py client of the engine, for checking what the magics did."""
+    client = engine.api()
+    yield client
+    client.close()
+
+
+@pytest.fixture
+def no_leftovers(engine_api):
+    """Afterwards, no container may be left on the engine (any found is removed, and fails)."""
+    yield engine_api
+    left = engine_api.containers(all=True)
+    for c in left:
+        engine_api.remove_container(c["Id"], force=True)
+    assert left == [], "a container was left behind"
+
+
+@pytest.fixture(scope="module")
+def engine_kernel(engine, busybox):
+    """A real kernel with the extension loaded and connected; BASE is the busybox image."""
+    from kernel import Kernel
+
+    k = Kernel(env={"DOCKER_HOST": engine.url, "BASE": busybox})
+    k.run("%load_ext docker_magics\n%docker_connect\nimport os; BASE = os.environ['BASE']")
+    yield k
+    k.shutdown()
+
+
 @pytest.fixture(scope="session")
 def registry():
     """A loopback registry without authentication (the engine treats 127.0.0.0/8 as

@@ -536,3 +536,31 @@ def build_python_image(engine_url: str, tag: str) -> str:
         return api.inspect_image(tag)["Id"]
     finally:
         api.close()
+
+
+def build_random_image(engine_url: str, tag: str, *, megabytes: int = 200, layers: int = 1) -> str:
+    """An image of ``layers`` layers of random bytes (``megabytes`` in all) that no other image
+    shares, so pushes and pulls move all of it. Returns its id."""
+    import docker
+
+    dockerfile = "FROM scratch\n" + "".join(
+        f"COPY part{i}.bin /part{i}.bin\n" for i in range(layers)
+    )
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w") as tar:
+        info = tarfile.TarInfo("Dockerfile")
+        info.size = len(dockerfile)
+        tar.addfile(info, io.BytesIO(dockerfile.encode()))
+        for i in range(layers):
+            info = tarfile.TarInfo(f"part{i}.bin")
+            info.size = megabytes * 1024 * 1024 // layers
+            tar.addfile(info, io.BytesIO(os.urandom(info.size)))
+    buf.seek(0)
+    api = docker.APIClient(base_url=engine_url, version="auto")
+    try:
+        for chunk in api.build(fileobj=buf, custom_context=True, tag=tag, decode=True):
+            if "error" in chunk:
+                raise RuntimeError(f"building {tag} failed: {chunk['error']}")
+        return api.inspect_image(tag)["Id"]
+    finally:
+        api.close()

@@ -6,25 +6,18 @@ from __future__ import annotations
 import time
 
 import pytest
-from kernel import Kernel
 
 pytestmark = pytest.mark.engine
 
 
-@pytest.fixture(scope="module")
-def kernel(engine, busybox):
-    k = Kernel(env={"DOCKER_HOST": engine.url, "BASE": busybox})
-    k.run("%load_ext docker_magics\n%docker_connect")
-    yield k
-    k.shutdown()
+@pytest.fixture
+def kernel(engine_kernel):
+    return engine_kernel
 
 
 @pytest.fixture
-def engine_api(engine):
-    client = engine.api()
-    yield client
-    assert client.containers(all=True) == [], "a build left a container behind"
-    client.close()
+def engine_api(no_leftovers):
+    return no_leftovers
 
 
 def test_widget_progress_ends_green(kernel):

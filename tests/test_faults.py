@@ -5,10 +5,8 @@ each: one line, no container left, no stray temp file, the kernel still usable."
 from __future__ import annotations
 
 import glob
-import io
 import os
 import socket
-import tarfile
 import threading
 import time
 import uuid
@@ -35,23 +33,6 @@ def kernel(engine, busybox):
     assert temp_logs() <= before, "a temp file was left behind"
     client = engine.api()
     assert client.containers(all=True) == []
-
-
-def big_image(engine, name: str, megabytes: int = 200) -> str:
-    api = engine.api()
-    dockerfile = b"FROM scratch\nCOPY big.bin /big.bin\n"
-    buf = io.BytesIO()
-    with tarfile.open(fileobj=buf, mode="w") as tar:
-        info = tarfile.TarInfo("Dockerfile")
-        info.size = len(dockerfile)
-        tar.addfile(info, io.BytesIO(dockerfile))
-        info = tarfile.TarInfo("big.bin")
-        info.size = megabytes * 1024 * 1024
-        tar.addfile(info, io.BytesIO(os.urandom(info.size)))
-    buf.seek(0)
-    for chunk in api.build(fileobj=buf, custom_context=True, tag=name, decode=True):
-        assert "error" not in chunk, chunk
-    return name
 
 
 def test_hung_registry_gives_up_in_time(kernel, engine, busybox):
@@ -91,11 +72,12 @@ def test_hung_registry_gives_up_in_time(kernel, engine, busybox):
 
 
 def test_registry_killed_mid_push(kernel, engine, tmp_path):
-    from harness import Registry
+    from harness import Registry, build_random_image
 
     registry = Registry(tmp_path / "reg").start()
     try:
-        name = big_image(engine, f"{registry.host}/dm/big:1")
+        name = f"{registry.host}/dm/big:1"
+        build_random_image(engine.url, name)
         ex = kernel.start(f"%docker_push {name} --progress plain")
         kernel.wait_for_output(ex, ": Pushing")
         registry.proc.kill()

@@ -4,10 +4,7 @@ pushes and pulls, and a whole notebook run scanned for any trace of the secret."
 from __future__ import annotations
 
 import base64
-import io
 import json
-import os
-import tarfile
 import time
 
 import nbformat
@@ -54,20 +51,11 @@ def test_without_stdin_the_user_is_told_what_to_do(kernel, auth_registry):
 @pytest.fixture(scope="module")
 def big_image(engine, registry):
     """An image with a 300 MB layer, so that a push or pull takes a moment."""
-    api = engine.api()
+    from harness import build_random_image
+
     name = f"{registry.host}/dm/big:1"
-    dockerfile = b"FROM scratch\nCOPY big.bin /big.bin\n"
-    buf = io.BytesIO()
-    with tarfile.open(fileobj=buf, mode="w") as tar:
-        info = tarfile.TarInfo("Dockerfile")
-        info.size = len(dockerfile)
-        tar.addfile(info, io.BytesIO(dockerfile))
-        info = tarfile.TarInfo("big.bin")
-        info.size = 300 * 1024 * 1024
-        tar.addfile(info, io.BytesIO(os.urandom(info.size)))
-    buf.seek(0)
-    for chunk in api.build(fileobj=buf, custom_context=True, tag=name, decode=True):
-        assert "error" not in chunk, chunk
+    build_random_image(engine.url, name, megabytes=300)
+    api = engine.api()
     yield name
     api.remove_image(name, force=True)
 

@@ -13,22 +13,11 @@ pytestmark = pytest.mark.engine
 
 
 @pytest.fixture
-def engine_api(engine):
-    client = engine.api()
-    yield client
-    client.close()
-
-
-@pytest.fixture
-def dm(run, engine, busybox, monkeypatch, engine_api):
+def dm(run, engine, busybox, monkeypatch, no_leftovers):
     """Connected; afterwards no container of ours may be left."""
     monkeypatch.setenv("DOCKER_HOST", engine.url)
     assert run(f"%docker_connect {engine.url}").error is None
-    yield run
-    left = engine_api.containers(all=True)
-    for c in left:
-        engine_api.remove_container(c["Id"], force=True)
-    assert left == [], "a run left a container behind"
+    return run
 
 
 def test_foreground_run_streams_and_cleans_up(dm, busybox):

@@ -11,20 +11,14 @@ from kernel import Kernel
 pytestmark = pytest.mark.engine
 
 
-@pytest.fixture(scope="module")
-def kernel(engine, busybox):
-    k = Kernel(env={"DOCKER_HOST": engine.url, "BASE": busybox})
-    k.run("%load_ext docker_magics\n%docker_connect\nimport os; BASE = os.environ['BASE']")
-    yield k
-    k.shutdown()
+@pytest.fixture
+def kernel(engine_kernel):
+    return engine_kernel
 
 
 @pytest.fixture
-def engine_api(engine):
-    client = engine.api()
-    yield client
-    assert client.containers(all=True) == [], "a run left a container behind"
-    client.close()
+def engine_api(no_leftovers):
+    return no_leftovers
 
 
 def test_output_of_100000_lines_is_bounded(kernel, engine_api):
