@@ -134,13 +134,23 @@ def case_builds(engine: Dockerd, kernel: Kernel, repeat: int) -> None:
             for chunk in out:
                 assert "error" not in chunk, chunk
 
+        raw = raw_build(engine, dockerfile, "bench/b:raw", cached)
         if cached:  # warm the cache for every tool
-            ours(), the_cli(), docker_py()
-        t = interleaved({"cli": the_cli, "ours": ours, "py": docker_py}, repeat)
+            ours(), the_cli(), docker_py(), raw()
+        t = interleaved({"cli": the_cli, "ours": ours, "py": docker_py, "raw": raw}, repeat)
         t_cli, t_ours, t_py = t["cli"], t["ours"], t["py"]
         case = f"1 build, 10 RUN steps, {label}"
         row(case, "docker CLI (docker build)", t_cli, "s")
         row(case, "docker-py APIClient.build", t_py, "s", t_cli)
+        row(
+            case,
+            "raw HTTP POST /build, read to the end (the engine's own time)",
+            t["raw"],
+            "s",
+            t_cli,
+            "",
+            "no client at all: the floor any client can reach",
+        )
         row(case, "%%docker_build in a kernel", t_ours, "s", t_cli, "target <= 1.02")
         if cached:
             # Where the time goes when the engine answers in tens of milliseconds.
@@ -159,6 +169,29 @@ def case_builds(engine: Dockerd, kernel: Kernel, repeat: int) -> None:
                 "ratio to docker-py in the same process",
             )
     shutil.rmtree(folder)
+
+
+def raw_build(engine: Dockerd, dockerfile: str, tag: str, cached: bool):
+    """The same build as one bare HTTP request over the engine's socket, its answer read to
+    the end: what the engine alone costs."""
+    import http.client
+    import socket
+    from urllib.parse import urlencode
+
+    body = context_tar(dockerfile)
+    query = urlencode({"t": tag, "rm": "1", "forcerm": "1", "nocache": "0" if cached else "1"})
+
+    def go():
+        conn = http.client.HTTPConnection("localhost")
+        conn.sock = socket.socket(socket.AF_UNIX)
+        conn.sock.connect(str(engine.socket))
+        conn.request("POST", f"/build?{query}", body, {"Content-Type": "application/x-tar"})
+        answer = conn.getresponse()
+        data = answer.read()
+        conn.close()
+        assert answer.status == 200 and b'"error"' not in data, data[-300:]
+
+    return go
 
 
 def library_build(engine: Dockerd, dockerfile: str):
