@@ -229,14 +229,16 @@ def _put_files(
 
 
 def _copy_out(api, container_id: str, gets: list[str], workdir: str) -> list[str]:
-    """``--get PATH[:DEST]``: copy files or folders out of the stopped container."""
+    """``--get PATH[:DEST]``: copy files or folders out of the stopped container, as
+    ``docker cp`` does: into DEST when it is an existing folder (merging, overwriting files of
+    the same name, deleting nothing), else as DEST. Without DEST, into the current folder."""
     from docker.errors import NotFound
 
     copied = []
     for item in gets:
         path, _, dest = item.partition(":")
         source = posixpath.normpath(posixpath.join(workdir, path))
-        target = Path(os.path.expanduser(dest or posixpath.basename(source))).resolve()
+        target = Path(os.path.expanduser(dest or ".")).absolute()
         try:
             stream, _stat = api.get_archive(container_id, source)
         except NotFound:
@@ -244,25 +246,70 @@ def _copy_out(api, container_id: str, gets: list[str], workdir: str) -> list[str
                 f"--get {path}: the container has no {source}",
                 "Check the path the script writes to",
             ) from None
-        with tempfile.TemporaryDirectory(prefix="docker-magics-get-") as tmp:
-            archive = Path(tmp) / "out.tar"
-            with open(archive, "wb") as f:
-                for chunk in stream:
-                    f.write(chunk)
-            with tarfile.open(archive) as tar:
-                top = tar.getmembers()[0].name.split("/")[0]
-                if hasattr(tarfile, "data_filter"):
-                    tar.extractall(Path(tmp) / "x", filter="data")
-                else:  # pragma: no cover - Pythons without extraction filters
-                    tar.extractall(Path(tmp) / "x")
-            if target.is_dir() and not (Path(tmp) / "x" / top).is_dir():
-                target = target / top
-            if target.exists():
-                shutil.rmtree(target) if target.is_dir() else target.unlink()
-            target.parent.mkdir(parents=True, exist_ok=True)
-            shutil.move(str(Path(tmp) / "x" / top), target)
-        copied.append(str(target))
+        try:
+            copied.append(str(_unpack_into(stream, target, contents=path.endswith("/."))))
+        except OSError as exc:
+            raise BadArgument(
+                f"--get {path}: cannot write {target} ({exc.strerror or exc})",
+                "Choose a destination you can write to",
+            ) from None
     return copied
+
+
+def _unpack_into(stream, target: Path, contents: bool) -> Path:
+    """Unpack ``GET /archive`` (one top entry, a file or a folder) at ``target``."""
+    with tempfile.TemporaryDirectory(prefix="docker-magics-get-") as tmp:
+        archive = Path(tmp) / "out.tar"
+        with open(archive, "wb") as f:
+            for chunk in stream:
+                f.write(chunk)
+        unpacked = Path(tmp) / "x"
+        with tarfile.open(archive) as tar:
+            top = tar.getmembers()[0].name.split("/")[0]
+            if hasattr(tarfile, "data_filter"):
+                tar.extractall(unpacked, filter="data")
+            else:  # pragma: no cover - Pythons without extraction filters
+                tar.extractall(unpacked)
+        got = unpacked / top
+        if target.is_dir() and not (got.is_dir() and contents):
+            target = target / top  # an existing folder receives the entry by its name
+        if got.is_dir():
+            if target.exists() and not target.is_dir():
+                raise BadArgument(
+                    f"--get: {target} is a file and the container's path is a folder",
+                    "Give a folder (or a new name) as the destination",
+                )
+            _merge_tree(got, target)
+        else:
+            if target.is_dir():
+                raise BadArgument(
+                    f"--get: {target} is a folder and the container's path is a file",
+                    "Give a file name (or another folder) as the destination",
+                )
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.move(str(got), target)
+    return target
+
+
+def _merge_tree(source: Path, target: Path) -> None:
+    """Move ``source``'s entries into ``target``; files replace files, folders merge."""
+    target.mkdir(parents=True, exist_ok=True)
+    for entry in source.iterdir():
+        there = target / entry.name
+        if entry.is_dir() and not entry.is_symlink():
+            if there.exists() and not there.is_dir():
+                raise BadArgument(
+                    f"--get: {there} is a file where the container has a folder",
+                    "Move it away or choose another destination",
+                )
+            _merge_tree(entry, there)
+        elif there.is_dir() and not there.is_symlink():
+            raise BadArgument(
+                f"--get: {there} is a folder where the container has a file",
+                "Move it away or choose another destination",
+            )
+        else:
+            shutil.move(str(entry), there)
 
 
 class RunText(TextRenderer):

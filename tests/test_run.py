@@ -98,6 +98,34 @@ def test_cell_script_with_files_in_and_out(dm, busybox, tmp_path):
     assert f"a sh cell in {busybox}" in repr(result)
 
 
+def test_get_merges_like_docker_cp_and_deletes_nothing(dm, busybox, tmp_path, monkeypatch):
+    """``--get`` into an existing folder merges into it (files of the same name replaced),
+    never deletes what is there: ``--get out:.`` must not wipe the notebook's folder."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "analysis.ipynb").write_text("{}")
+    (tmp_path / "out").mkdir()
+    (tmp_path / "out" / "old.txt").write_text("kept")
+    (tmp_path / "out" / "a.txt").write_text("stale")
+    script = "mkdir -p out/sub && echo a > out/a.txt && echo s > out/sub/s.txt && echo r > r.txt\n"
+    cell = dm(f"%%docker_run {busybox} -w /w --get out:. --get r.txt --get out/.:copy\n{script}")
+    assert cell.error is None, cell.err
+    assert (tmp_path / "analysis.ipynb").read_text() == "{}"
+    assert (tmp_path / "out" / "old.txt").read_text() == "kept"
+    assert (tmp_path / "out" / "a.txt").read_text() == "a\n"
+    assert (tmp_path / "out" / "sub" / "s.txt").read_text() == "s\n"
+    assert (tmp_path / "r.txt").read_text() == "r\n"
+    assert sorted(p.name for p in (tmp_path / "copy").iterdir()) == ["a.txt", "sub"]
+    assert cell.value.files == [str(tmp_path / "out"), str(tmp_path / "r.txt"), str(tmp_path / "copy")]
+    (tmp_path / "clash").mkdir()
+    (tmp_path / "clash" / "r.txt").write_text("mine")
+    clash = dm(f"%%docker_run {busybox} -w /w --get r.txt:clash/r.txt\nmkdir r.txt\n")
+    assert clash.usage_error == (
+        f"--get: {tmp_path}/clash/r.txt is a file and the container's path is a folder. "
+        "Give a folder (or a new name) as the destination."
+    )
+    assert (tmp_path / "clash" / "r.txt").read_text() == "mine"
+
+
 def test_cell_script_failure_and_missing_result(dm, busybox, tmp_path):
     msg = dm(f"%%docker_run {busybox} --shell 'sh -e'\necho step one\nfalse\necho never\n")
     assert msg.usage_error == (
