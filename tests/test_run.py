@@ -115,7 +115,11 @@ def test_get_merges_like_docker_cp_and_deletes_nothing(dm, busybox, tmp_path, mo
     assert (tmp_path / "out" / "sub" / "s.txt").read_text() == "s\n"
     assert (tmp_path / "r.txt").read_text() == "r\n"
     assert sorted(p.name for p in (tmp_path / "copy").iterdir()) == ["a.txt", "sub"]
-    assert cell.value.files == [str(tmp_path / "out"), str(tmp_path / "r.txt"), str(tmp_path / "copy")]
+    assert cell.value.files == [
+        str(tmp_path / "out"),
+        str(tmp_path / "r.txt"),
+        str(tmp_path / "copy"),
+    ]
     (tmp_path / "clash").mkdir()
     (tmp_path / "clash" / "r.txt").write_text("mine")
     clash = dm(f"%%docker_run {busybox} -w /w --get r.txt:clash/r.txt\nmkdir r.txt\n")
