@@ -61,7 +61,13 @@ def explain(exc: BaseException, endpoint: Endpoint) -> DockerMagicsError:
     if isinstance(exc, DockerMagicsError):
         return exc
     where = endpoint.url
-    for check in (_version_problem, _tls_problem, _ssh_problem, _socket_problem):
+    for check in (
+        _local_file_problem,
+        _version_problem,
+        _tls_problem,
+        _ssh_problem,
+        _socket_problem,
+    ):
         found = check(exc, endpoint)
         if found is not None:
             return found
@@ -72,6 +78,18 @@ def explain(exc: BaseException, endpoint: Endpoint) -> DockerMagicsError:
     return ConnectFailed(
         f"Cannot talk to the engine at {where}: {type(inner).__name__}: {inner}",
         "Check the URL and that the engine is running (%docker_info tests the connection)",
+    )
+
+
+def _local_file_problem(exc: BaseException, endpoint: Endpoint) -> DockerMagicsError | None:
+    # A file of ours failed while its bytes were being sent (requests reports a lost
+    # connection); socket errors carry no file name.
+    failed = next((e for e in causes(exc) if isinstance(e, OSError) and e.filename), None)
+    if failed is None:
+        return None
+    return BadArgument(
+        f"Cannot read {failed.filename}: {failed.strerror or failed}",
+        "Check that it exists and is readable (or leave it out)",
     )
 
 

@@ -377,3 +377,22 @@ def test_network_platform_and_cache_from(built, engine_api):
     )
     assert again.error is None, again.err
     assert again.value.steps[-1].status == "cached"
+
+
+def test_local_file_error_during_upload_is_not_blamed_on_the_engine(engine, engine_api):
+    """A context file that fails while being sent reaches us wrapped by requests as a lost
+    connection; the line must name the file, not the engine's socket."""
+    from docker_magics.diagnose import explain
+    from docker_magics.endpoints import resolve
+
+    def body():
+        yield b"\0" * 1024
+        raise PermissionError(13, "Permission denied", "/data/private.csv")
+
+    with pytest.raises(Exception) as caught:
+        engine_api._post(engine_api._url("/build"), data=body())
+    line = str(explain(caught.value, resolve(engine.url)))
+    assert line == (
+        "Cannot read /data/private.csv: Permission denied. Check that it exists and is "
+        "readable (or leave it out)."
+    )
