@@ -310,8 +310,8 @@ class OutputSplitter:
             self._partial[stream] = ""
         if not lines:
             return []
-        if "\r" in text:
-            lines = [line.rsplit("\r", 1)[-1] for line in lines]
+        if "\r" in text:  # a TTY's "\r\n" ends a line; a lone "\r" redraws it
+            lines = [line.rstrip("\r").rsplit("\r", 1)[-1] for line in lines]
         return [Log([line[:MAX_LINE] for line in lines], None, stream)]
 
     def close(self) -> list[Event]:

@@ -198,16 +198,29 @@ def logs(
     tail: int | None = None,
     timestamps: bool = False,
 ):
-    """The container's output: ``(response, events)``; close the response to stop."""
+    """The container's output: ``(response, events)``; close the response to stop. Errors
+    while reading come out of ``events`` as one-line errors too."""
     from docker.errors import NotFound
 
     from . import ops
 
     api = conn.client.api
     try:
-        api.inspect_container(target)
+        tty = bool(api.inspect_container(target)["Config"].get("Tty"))
+        response, events = ops.logs(
+            api, target, tty=tty, follow=follow, tail=tail, timestamps=timestamps
+        )
     except NotFound:
         raise BadArgument(
             f"No container {target} on the engine", "%docker_ps -a lists them"
         ) from None
-    return ops.logs(api, target, follow=follow, tail=tail, timestamps=timestamps)
+    except Exception as exc:  # noqa: BLE001 - e.g. a logging driver that cannot be read back
+        raise explain(exc, conn.endpoint) from None
+
+    def explained():
+        try:
+            yield from events
+        except Exception as exc:  # noqa: BLE001 - the engine went away while following
+            raise explain(exc, conn.endpoint) from None
+
+    return response, explained()

@@ -201,9 +201,10 @@ def attach(api, container_id: str) -> tuple[object, Iterator[ev.Event]]:
 
 
 def logs(
-    api, container_id: str, *, follow: bool, tail: int | None, timestamps: bool
+    api, container_id: str, *, tty: bool, follow: bool, tail: int | None, timestamps: bool
 ) -> tuple[object, Iterator[ev.Event]]:
-    """A container's logs, stdout and stderr kept apart; ``follow`` until it stops."""
+    """A container's logs, stdout and stderr kept apart (a TTY container has one stream);
+    ``follow`` until it stops."""
     params = {
         "stdout": 1,
         "stderr": 1,
@@ -214,15 +215,23 @@ def logs(
     response = api._get(
         api._url("/containers/{0}/logs", container_id), params=params, stream=True, timeout=None
     )
+    api._raise_for_status(response)
 
     def output() -> Iterator[ev.Event]:
-        # Unlike attach, the connection is not hijacked: the frames come in an HTTP body.
+        # Unlike attach, the connection is not hijacked: the output comes in an HTTP body,
+        # multiplexed in frames unless the container has a TTY.
         api._disable_socket_timeout(api._get_raw_response_socket(response))
         splitter = ev.OutputSplitter()
-        while header := response.raw.read(8):
-            stream_id, length = struct.unpack(">BxxxL", header)
-            data = response.raw.read(length) if length else b""
-            yield from splitter.feed("stderr" if stream_id == 2 else "stdout", data)
+        if tty:
+            for data in response.iter_content(chunk_size=None):
+                yield from splitter.feed("stdout", data)
+        else:
+            while header := response.raw.read(8):
+                if len(header) < 8:
+                    break  # the container's log ended mid-frame
+                stream_id, length = struct.unpack(">BxxxL", header)
+                data = response.raw.read(length) if length else b""
+                yield from splitter.feed("stderr" if stream_id == 2 else "stdout", data)
         yield from splitter.close()
 
     return response, output()

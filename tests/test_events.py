@@ -152,3 +152,10 @@ def test_carriage_returns_and_long_lines():
     events += parser.feed({"stream": "10%\r50%\r100%\n" + "y" * (ev.MAX_LINE + 10) + "\n"})
     logs = [line for e in events if isinstance(e, ev.Log) for line in e.lines]
     assert logs[0] == "100%" and len(logs[1]) == ev.MAX_LINE
+
+
+def test_output_splitter_tty_line_endings_and_redraws():
+    splitter = ev.OutputSplitter()
+    events = splitter.feed("stdout", b"one\r\ntw") + splitter.feed("stdout", b"o\r\n10%\r50%\r")
+    events += splitter.feed("stdout", b"100%\n") + splitter.close()
+    assert [line for e in events for line in e.lines] == ["one", "two", "100%"]

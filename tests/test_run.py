@@ -142,6 +142,34 @@ def test_cell_script_failure_and_missing_result(dm, busybox, tmp_path):
     )
 
 
+def test_logs_of_tty_and_unreadable_containers(dm, busybox, engine, engine_api):
+    """A TTY container's log is one raw stream (no frame headers to strip); a logging driver
+    that cannot be read back gives one line."""
+    tty = engine_api.create_container(
+        busybox, ["sh", "-c", "echo hello world from a tty; echo second line"], tty=True
+    )
+    silent = engine_api.create_container(
+        busybox,
+        ["true"],
+        host_config=engine_api.create_host_config(log_config={"Type": "none"}),
+    )
+    try:
+        engine_api.start(tty)
+        engine_api.wait(tty, timeout=30)
+        cell = dm(f"%docker_logs {tty['Id'][:12]}")
+        assert cell.error is None, cell.err
+        assert cell.out.replace("\r\n", "\n") == "hello world from a tty\nsecond line\n"
+        followed = dm(f"%docker_logs -f {tty['Id'][:12]}")
+        assert followed.out.replace("\r\n", "\n") == "hello world from a tty\nsecond line\n"
+        assert dm(f"%docker_logs {silent['Id'][:12]}").usage_error == (
+            f"The engine at {engine.url} answered: configured logging driver does not support "
+            "reading."
+        )
+    finally:
+        for c in (tty, silent):
+            engine_api.remove_container(c, force=True)
+
+
 def test_detached_run_ps_logs_stop_rm(dm, busybox, engine_api):
     cell = dm(f"%docker_run -d --name dm-bg {busybox} sh -c 'echo hello from bg; sleep 60'")
     assert cell.error is None, cell.err
