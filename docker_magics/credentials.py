@@ -40,8 +40,11 @@ _LOGGERS = (
 def _remember_secret(*values: str) -> None:
     from urllib.parse import quote, quote_plus
 
+    # Shorter values would mask every occurrence of common words and letters.
     found = {v for v in values if v and len(v) >= 4}
-    found |= {f(v) for v in found for f in (quote, quote_plus)}  # as it appears in URLs
+    # Inside JSON (build args travel as JSON in the /build URL), then as URLs encode them.
+    found |= {json.dumps(v, ensure_ascii=a)[1:-1] for v in found for a in (True, False)}
+    found |= {f(v) for v in found for f in (quote, quote_plus)}
     with _LOCK:
         _SECRETS.update(found)
     if found:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import json
 import time
+from urllib.parse import quote_plus
 
 import nbformat
 import pytest
@@ -110,6 +111,9 @@ def test_no_trace_of_the_password_anywhere(
     monkeypatch.setenv("DOCKER_CONFIG", str(tmp_path / "docker-config"))
     monkeypatch.setenv("DM_REGISTRY_PASSWORD", password)
     monkeypatch.setenv("DM_WRONG_PASSWORD", password[::-1])
+    # Escaped differently in JSON and in URLs: the build args travel as both.
+    tricky = 'p"äss\\wö rd/' + password[:6]
+    monkeypatch.setenv("DM_TRICKY", tricky)
     cells = [
         f"import logging\nlogging.basicConfig(filename={str(log_file)!r}, level=logging.DEBUG)",
         "%load_ext docker_magics",
@@ -121,8 +125,9 @@ def test_no_trace_of_the_password_anywhere(
         f"%%docker_build -t {host}/dm/secret-app:1 --pull --progress plain\n"
         f"FROM {host}/dm/secret-base:1\nRUN echo built on the private base\n",
         f"%docker_push {host}/dm/secret-app:1 --progress widget",
-        "%%docker_build --secret-build-arg DM_REGISTRY_PASSWORD --progress plain --no-cache\n"
-        f"FROM {busybox}\nARG DM_REGISTRY_PASSWORD\n"
+        "%%docker_build --secret-build-arg DM_REGISTRY_PASSWORD --secret-build-arg DM_TRICKY "
+        f"--progress plain --no-cache\nFROM {busybox}\nARG DM_REGISTRY_PASSWORD\nARG DM_TRICKY\n"
+        'RUN echo "tricky=$DM_TRICKY"\n'
         'RUN echo "token=$DM_REGISTRY_PASSWORD" && echo "again $DM_REGISTRY_PASSWORD" >&2\n',
         "import docker_magics\nprint(docker_magics.last_build().log.text())",
         "import docker_magics\ntry:\n"
@@ -149,6 +154,7 @@ def test_no_trace_of_the_password_anywhere(
     assert "Traceback" in stderr  # the Python API's exception, printed on purpose
     assert "Login Succeeded" in json.dumps(outputs)
     assert "built on the private base" in json.dumps(outputs)
+    assert "tricky=******" in json.dumps(outputs)
     assert "token=******" in json.dumps(outputs)  # the secret build value, masked live
     assert json.dumps(outputs).count("again ******") >= 2  # ...and in the kept log
 
@@ -158,6 +164,9 @@ def test_no_trace_of_the_password_anywhere(
         "base64(user:password)": base64.b64encode(raw).decode(),
         "urlsafe base64(user:password)": base64.urlsafe_b64encode(raw).decode(),
         "base64(password)": base64.b64encode(password.encode()).decode(),
+        "tricky build value": tricky,
+        "tricky build value in JSON": json.dumps(tricky)[1:-1],
+        "tricky build value in a URL": quote_plus(json.dumps(tricky)[1:-1]),
     }
     captured = capfd.readouterr()
     history = history_file.read_bytes()
