@@ -38,14 +38,14 @@ class Connection:
     def reap_orphans(self) -> None:
         """Remove the orphans the engine knows again (after a restart); keep trying later
         while it does not answer."""
-        from docker.errors import APIError, NotFound
+        from docker.errors import NotFound
 
         for container_id in list(self.orphans):
             try:
                 self.client.api.remove_container(container_id, force=True, v=True)
             except NotFound:
                 pass
-            except (APIError, OSError, Exception):  # noqa: BLE001 - still down: next time
+            except Exception:  # noqa: BLE001 - still down: next time
                 return
             self.orphans.discard(container_id)
 
@@ -84,6 +84,8 @@ class Session:
     def __init__(self) -> None:
         self._connections: dict[str, Connection] = {}
         self._current: str | None = None
+        # Orphans of closed or replaced connections, by engine URL: a reconnect reaps them.
+        self._orphans: dict[str, set[str]] = {}
 
     def connect(
         self,
@@ -98,10 +100,17 @@ class Session:
         conn = open_connection(endpoint, alias, timeout=timeout, ssh_client=ssh_client)
         old = self._connections.pop(alias, None)
         if old is not None:
-            old.close()
+            self._let_go(old)
+        conn.orphans |= self._orphans.pop(endpoint.url, set())
         self._connections[alias] = conn
         self._current = alias
+        conn.reap_orphans()
         return conn
+
+    def _let_go(self, conn: Connection) -> None:
+        if conn.orphans:
+            self._orphans.setdefault(conn.endpoint.url, set()).update(conn.orphans)
+        conn.close()
 
     def switch(self, alias: str) -> Connection:
         conn = self.get(alias)
@@ -118,7 +127,7 @@ class Session:
             ) from None
 
     def close(self, alias: str) -> None:
-        self.get(alias).close()
+        self._let_go(self.get(alias))
         del self._connections[alias]
         if self._current == alias:
             self._current = next(iter(self._connections), None)

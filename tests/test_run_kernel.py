@@ -71,6 +71,10 @@ def test_engine_dying_mid_run(busybox, tmp_path):
         # The next magic says what is wrong, in one line too.
         nxt = k.run("%docker_ps")
         assert nxt.usage_error.startswith(f"No Docker engine answers at {dockerd.url}")
+        # Back up, a fresh %docker_connect still removes the run's container.
+        dockerd.start()
+        assert k.run("%docker_connect").status == "ok"
+        assert dockerd.api().containers(all=True) == []
     finally:
         if k is not None:
             k.shutdown()
