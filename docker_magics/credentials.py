@@ -18,6 +18,7 @@ import tempfile
 import threading
 
 from .endpoints import docker_config_dir
+from .errors import BadArgument, EngineError
 
 INDEX = "https://index.docker.io/v1/"  # Docker Hub's key in the Docker config
 _SECRETS: set[str] = set()
@@ -206,26 +207,35 @@ def _from_docker_config(registry: str) -> dict | None:
     }
 
 
-def save_login(registry: str, username: str, password: str) -> str:
+def save_login(registry: str, username: str, password: str, token: str = "") -> str:
     """Store a login like ``docker login``: in the credential helper the Docker config names
-    for the registry, else base64-encoded in ``config.json`` (with a warning). Returns a
+    for the registry, else base64-encoded in ``config.json`` (with a warning). An identity
+    token the registry gave is stored instead of the password, as the CLI does. Returns a
     sentence saying where it went."""
     path = _config_path()
-    try:
-        with open(path, encoding="utf-8") as f:
-            config = json.load(f)
-    except FileNotFoundError:
-        config = {}
+    config = _read_config(path)
     helper = (config.get("credHelpers") or {}).get(registry) or config.get("credsStore")
     if helper:
         from docker.credentials import Store
+        from docker.credentials.errors import StoreError
 
-        Store(helper).store(server=registry, username=username, secret=password)
+        user, secret = ("<token>", token) if token else (username, password)
+        try:
+            Store(helper).store(server=registry, username=user, secret=secret)
+        except StoreError as exc:
+            raise EngineError(
+                f"The credential helper docker-credential-{helper} could not save the login: "
+                f"{' '.join(str(exc).split())}",
+                "Check the helper (or log in without --save)",
+            ) from None
         config.setdefault("auths", {})[registry] = {}
         where = f"Saved in the credential helper docker-credential-{helper}"
     else:
-        auth = base64.b64encode(f"{username}:{password}".encode()).decode()
-        config.setdefault("auths", {})[registry] = {"auth": auth}
+        pair = f"{username}:{'' if token else password}"
+        entry = {"auth": base64.b64encode(pair.encode()).decode()}
+        if token:
+            entry["identitytoken"] = token
+        config.setdefault("auths", {})[registry] = entry
         where = (
             f"Saved in {path}, base64-encoded but NOT encrypted (configure a credential helper "
             "with credsStore to avoid this)"
@@ -237,10 +247,8 @@ def save_login(registry: str, username: str, password: str) -> str:
 def erase_saved_login(registry: str) -> bool:
     """Remove a saved login from the Docker config (and its credential helper)."""
     path = _config_path()
-    try:
-        with open(path, encoding="utf-8") as f:
-            config = json.load(f)
-    except (FileNotFoundError, ValueError):
+    config = _read_config(path)
+    if not config:
         return False
     helper = (config.get("credHelpers") or {}).get(registry) or config.get("credsStore")
     removed = config.get("auths", {}).pop(registry, None) is not None
@@ -257,18 +265,45 @@ def erase_saved_login(registry: str) -> bool:
     return removed
 
 
+def _read_config(path: str) -> dict:
+    try:
+        with open(path, encoding="utf-8") as f:
+            config = json.load(f)
+    except FileNotFoundError:
+        return {}
+    except (OSError, ValueError) as exc:
+        raise BadArgument(
+            f"Cannot read the Docker config {path}: {getattr(exc, 'strerror', None) or exc}",
+            "Fix or move that file (DOCKER_CONFIG chooses another folder)",
+        ) from None
+    if not isinstance(config, dict):
+        raise BadArgument(
+            f"The Docker config {path} is not a JSON object",
+            "Fix or move that file (DOCKER_CONFIG chooses another folder)",
+        )
+    return config
+
+
 def _write_private(path: str, text: str) -> None:
     """Write atomically, readable by the owner only (it may hold credentials)."""
     folder = os.path.dirname(path)
-    os.makedirs(folder, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix=".config.json.")
+    tmp = None
     try:
+        os.makedirs(folder, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=folder, prefix=".config.json.")
         with os.fdopen(fd, "w", encoding="utf-8") as f:
             f.write(text)
         os.chmod(tmp, 0o600)
         os.replace(tmp, path)
-    except BaseException:
-        os.unlink(tmp)
+    except BaseException as exc:
+        if tmp is not None and os.path.exists(tmp):
+            os.unlink(tmp)
+        if isinstance(exc, OSError):
+            raise BadArgument(
+                f"Cannot write the Docker config {path}: {exc.strerror or exc}",
+                "Check its folder's permissions and free space (DOCKER_CONFIG chooses "
+                "another folder)",
+            ) from None
         raise
 
 

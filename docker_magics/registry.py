@@ -216,10 +216,11 @@ def login(
         protect(username, password)  # a rejected password is still a secret
         raise type(error)(redact(error.what), redact(error.hint)) from None
     token = (answer or {}).get("IdentityToken") or ""
-    CREDENTIALS.add(key, username, password, token)
+    protect(username, password)
     where = " for this session"
-    if save:
-        where = ". " + save_login(key, username, token or password)
+    if save:  # first: if saving fails, nothing is kept
+        where = ". " + save_login(key, username, password, token)
+    CREDENTIALS.add(key, username, password, token)
     return f"Login Succeeded: {username} at {name}{where}"
 
 

@@ -299,6 +299,46 @@ elif action == "list":
     assert host not in json.loads(store.read_text())
 
 
+def test_saving_a_login_that_cannot_be_saved_keeps_nothing(
+    reg, auth_registry, docker_env, tmp_path, monkeypatch
+):
+    from conftest import REGISTRY_USER
+
+    host = auth_registry.host
+    monkeypatch.setenv("DM_PW", auth_registry.users[REGISTRY_USER])
+    login = f"%docker_login {host} -u {REGISTRY_USER} --password-env DM_PW --save"
+    config_file = docker_env / "config.json"
+    config_file.write_text('{"auths": {')
+    assert reg(login).usage_error == (
+        f"Cannot read the Docker config {config_file}: Expecting property name enclosed in "
+        "double quotes: line 1 column 12 (char 11). Fix or move that file (DOCKER_CONFIG "
+        "chooses another folder)."
+    )
+    assert not credentials.CREDENTIALS.logged_in(host)
+    # A credential helper that fails (here: one that is not installed).
+    config_file.write_text(json.dumps({"credsStore": "dm-not-installed"}))
+    line = reg(login).usage_error
+    assert line.startswith(
+        "The credential helper docker-credential-dm-not-installed could not save the login: "
+    ) and line.endswith("Check the helper (or log in without --save).")
+    assert not credentials.CREDENTIALS.logged_in(host)
+    assert config_file.read_text() == json.dumps({"credsStore": "dm-not-installed"})
+
+
+def test_saved_identity_token_is_read_back_as_the_cli_stores_it(docker_env):
+    """A registry that answers a login with an identity token: the token is saved, not the
+    password (as ``docker login`` does), and docker-py's auth module reads it back."""
+    import docker.auth
+
+    where = credentials.save_login("reg.example:5000", "alice", "the-password", "tok-123")
+    assert where.startswith(f"Saved in {docker_env}/config.json")
+    saved = json.loads((docker_env / "config.json").read_text())["auths"]["reg.example:5000"]
+    assert saved == {"auth": "YWxpY2U6", "identitytoken": "tok-123"}  # base64("alice:")
+    assert "the-password" not in (docker_env / "config.json").read_text()
+    found = docker.auth.load_config(str(docker_env / "config.json"))
+    assert found.resolve_authconfig("reg.example:5000")["IdentityToken"] == "tok-123"
+
+
 def test_registry_the_engine_does_not_trust(reg, busybox, tmp_path, tls_material):
     """A TLS registry the engine reaches on a non-loopback address (so it is not an insecure
     registry), with a certificate from a CA the engine does not know."""
