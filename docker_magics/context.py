@@ -108,7 +108,7 @@ def _ustar_header(
     return header[:148] + checksum + header[156:]
 
 
-class _TarWriter:
+class TarWriter:
     """Builds tar bytes piece by piece and hands out ~CHUNK sized pieces."""
 
     def __init__(self) -> None:
@@ -236,7 +236,7 @@ def from_cell(dockerfile: str, adds: list[AddSpec] = ()) -> BuildContext:
     name = "Dockerfile"
 
     def stream() -> Iterator[bytes]:
-        tar = _TarWriter()
+        tar = TarWriter()
         yield from tar.add_bytes(name, dockerfile.encode())
         yield from tar.add_bytes(".dockerignore", _dockerignore_for(name))
         for add in adds:
@@ -290,7 +290,7 @@ def from_directory(
     matcher = IgnoreMatcher(patterns)
 
     def stream() -> Iterator[bytes]:
-        tar = _TarWriter()
+        tar = TarWriter()
         if extra is not None:
             yield from tar.add_bytes(extra[0], extra[1], 0o600)
             yield from tar.add_bytes(".dockerignore", _dockerignore_for(extra[0], ignore_bytes))

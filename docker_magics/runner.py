@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from . import ops
-from .context import AddSpec, _TarWriter
+from .context import AddSpec, TarWriter
 from .credentials import redact_event
 from .diagnose import explain
 from .errors import BadArgument, DockerMagicsError, EngineError, Interrupted, RunFailed
@@ -215,7 +215,7 @@ def _put_files(
     api, container_id: str, script: str | None, adds: list[AddSpec], workdir: str
 ) -> None:
     """Copy the cell's script and ``--add`` files in (parent folders are created)."""
-    tar = _TarWriter()
+    tar = TarWriter()
 
     def chunks():
         if script is not None:
@@ -225,7 +225,7 @@ def _put_files(
             yield from tar.add_tree(dest, str(add.src))
         yield from tar.close()
 
-    api.put_archive(container_id, "/", b"".join(chunks()))
+    api.put_archive(container_id, "/", chunks())  # streamed: a big --add costs no memory
 
 
 def _copy_out(api, container_id: str, gets: list[str], workdir: str) -> list[str]:
