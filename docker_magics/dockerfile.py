@@ -95,8 +95,8 @@ def parse(text: str) -> list[Instruction]:
             if i >= len(lines):
                 break
         joined = " ".join(p.strip() for p in parts)
-        keyword, _, arguments = joined.partition(" ")
-        keyword = keyword.upper()
+        keyword, *rest = joined.split(None, 1) or [""]  # the engine splits on any whitespace
+        keyword, arguments = keyword.upper(), rest[0] if rest else ""
         if keyword not in INSTRUCTIONS:
             near = difflib.get_close_matches(keyword, INSTRUCTIONS, n=1)
             raise BadArgument(

@@ -628,7 +628,7 @@ class DockerMagics(Magics):
         if cell is not None and args.command:
             # Options may follow the image here (there is no command): parse them as options.
             argv = list(args.argv)
-            argv.remove(args.image)
+            del argv[len(argv) - len(args.command) - 1]  # the image: just before the rest
             args = _parse(self.docker_run.parser, shlex.join([*argv, args.image]), "docker_run")
             if args.command:
                 raise BadArgument(

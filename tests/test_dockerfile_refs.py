@@ -36,6 +36,11 @@ def test_instructions_and_lines():
     assert found[2].arguments == "echo a && echo b"
 
 
+def test_instruction_separated_by_a_tab():
+    found = parse("FROM\tbusybox\nRUN\t echo tab\n")
+    assert [(i.keyword, i.arguments) for i in found] == [("FROM", "busybox"), ("RUN", "echo tab")]
+
+
 def test_escape_directive():
     found = parse("# escape=`\nFROM x\nRUN a `\n  b\n")
     assert [str(i) for i in found] == ["FROM x", "RUN a b"]
@@ -87,6 +92,7 @@ def test_valid_references(ref, parts):
         ("app:", "bad tag ''"),
         ("app:" + "x" * 129, "bad tag"),
         ("app:.hidden", "bad tag '.hidden'"),
+        ("app:café", "bad tag 'café'"),
         ("a//b", "'' is not allowed"),
         ("-app", "'-app' is not allowed"),
         ("app@sha256:short", "malformed digest"),

@@ -130,6 +130,13 @@ def test_get_merges_like_docker_cp_and_deletes_nothing(dm, busybox, tmp_path, mo
     assert (tmp_path / "clash" / "r.txt").read_text() == "mine"
 
 
+def test_cell_options_after_the_image_when_a_value_equals_it(dm, busybox):
+    # The image is found by position, not by value: -e's value here is the same word.
+    cell = dm(f"%%docker_run -e {busybox} -u 0 {busybox} -w /tmp\npwd\n")
+    assert cell.error is None, cell.err
+    assert cell.out.startswith("/tmp\n")
+
+
 def test_cell_script_failure_and_missing_result(dm, busybox, tmp_path):
     msg = dm(f"%%docker_run {busybox} --shell 'sh -e'\necho step one\nfalse\necho never\n")
     assert msg.usage_error == (
