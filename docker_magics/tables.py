@@ -80,7 +80,8 @@ def human_size(n: float | None) -> str:
     if n is None:
         return ""
     for unit in ("B", "kB", "MB", "GB", "TB"):
-        if abs(n) < 1000 or unit == "TB":
-            return f"{n:.0f}{unit}" if unit == "B" else f"{n:.3g}{unit}"
+        shown = f"{n:.0f}" if unit == "B" or abs(n) >= 1000 else f"{n:.3g}"
+        if abs(float(shown)) < 1000 or unit == "TB":  # 999.6 kB rounds up to 1 MB, not 1e+03kB
+            return shown + unit
         n /= 1000
     return f"{n}"  # pragma: no cover
