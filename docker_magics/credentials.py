@@ -150,12 +150,13 @@ class Credentials:
             _remember_secret(found.get("identitytoken", ""))
         return found
 
-    def header(self, registry: str) -> str:
-        """``X-Registry-Auth`` for ``registry``: an empty config when there is none, which is
-        what a registry without authentication needs."""
+    @staticmethod
+    def header(auth: dict | None) -> str:
+        """``X-Registry-Auth`` for an auth config from :meth:`for_registry`: an empty config
+        when there is none, which is what a registry without authentication needs."""
         from docker.auth import encode_header
 
-        auth = self.for_registry(registry) or {}
+        auth = auth or {}
         value = encode_header(auth)
         value = value.decode() if isinstance(value, bytes) else value
         if auth:

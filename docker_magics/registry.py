@@ -26,9 +26,15 @@ from .transfer import PullResult, PushResult, TransferRecorder
 from .transfer_progress import transfer_renderer
 
 
-def _run(conn: Connection, events, recorder: TransferRecorder, renderer, registry: str) -> None:
+def _run(
+    conn: Connection,
+    events,
+    recorder: TransferRecorder,
+    renderer,
+    registry: str,
+    had_credentials: bool,
+) -> None:
     """Feed the transfer's events to the recorder and renderer; raise one line on failure."""
-    had_credentials = CREDENTIALS.for_registry(registry) is not None
     error: DockerMagicsError | None = None
     renderer.start()
     try:
@@ -48,7 +54,7 @@ def _run(conn: Connection, events, recorder: TransferRecorder, renderer, registr
             error = EngineError(
                 f"No progress from the registry {display_name(registry)} for "
                 f"{conn.client.api.timeout:g}s: it may be hung. The {verb} was stopped",
-                "Check the registry, or allow more time with %config DockerMagics.timeout",
+                "Check the registry, or reconnect with more time (%docker_connect --timeout N)",
             )
         elif message and getattr(exc, "status_code", None):
             error = EngineError(
@@ -90,8 +96,9 @@ def push(
     title = ref.repository + (f":{tag}" if tag else " (all tags)")
     recorder = TransferRecorder("push", title)
     renderer = transfer_renderer(progress, recorder)
-    events = ops.push(conn.client, ref.repository, tag, CREDENTIALS.header(registry))
-    _run(conn, events, recorder, renderer, registry)
+    auth = CREDENTIALS.for_registry(registry)
+    events = ops.push(conn.client, ref.repository, tag, CREDENTIALS.header(auth))
+    _run(conn, events, recorder, renderer, registry, auth is not None)
     result = PushResult(
         ref.repository,
         [tag] if tag else [],
@@ -100,9 +107,11 @@ def push(
         recorder.elapsed(),
     )
     if not result.digests:
-        raise EngineError(
+        error = EngineError(
             f"The engine finished pushing {title} without a digest", "Check the registry"
         )
+        renderer.finish(str(error))
+        raise error
     renderer.finish(None, result.summary())
     return result
 
@@ -126,8 +135,9 @@ def pull(
     shown = ref.repository + ("" if tag is None else f"@{tag}" if ref.digest else f":{tag}")
     recorder = TransferRecorder("pull", shown)
     renderer = transfer_renderer(progress, recorder)
-    events = ops.pull(conn.client, ref.repository, tag, CREDENTIALS.header(registry), platform)
-    _run(conn, events, recorder, renderer, registry)
+    auth = CREDENTIALS.for_registry(registry)
+    events = ops.pull(conn.client, ref.repository, tag, CREDENTIALS.header(auth), platform)
+    _run(conn, events, recorder, renderer, registry, auth is not None)
     digest = next(
         (s.split(": ", 1)[1] for s in recorder.statuses if s.startswith("Digest: ")), None
     )

@@ -137,7 +137,7 @@ class BuildRecorder:
 
     @property
     def done_count(self) -> int:
-        return sum(1 for s in self.steps.values() if s.status in ("done", "cached"))
+        return sum(1 for s in list(self.steps.values()) if s.status in ("done", "cached"))
 
     def elapsed(self) -> float:
         return time.monotonic() - self.started
@@ -199,7 +199,7 @@ class BuildRecorder:
 
     @property
     def running(self) -> list[Step]:
-        return [s for s in self.steps.values() if s.status == "running"]
+        return [s for s in list(self.steps.values()) if s.status == "running"]
 
     def fail_current(self) -> None:
         """Mark the running steps failed (an interrupt, a lost connection)."""

@@ -60,19 +60,19 @@ class TransferRecorder:
 
     @property
     def layers_done(self) -> int:
-        return sum(layer.done for layer in self.layers.values())
+        return sum(layer.done for layer in list(self.layers.values()))
 
     def byte_progress(self) -> tuple[int, int]:
         """(done, total) bytes over the layers whose size is known so far."""
         done = total = 0
-        for layer in self.layers.values():
+        for layer in list(self.layers.values()):
             if layer.total:
                 total += layer.total
                 done += layer.total if layer.done else min(layer.current or 0, layer.total)
         return done, total
 
     def outcomes(self) -> dict[str, str]:
-        return {layer.id: layer.status for layer in self.layers.values()}
+        return {layer.id: layer.status for layer in list(self.layers.values())}
 
 
 def _layers_html(layers: dict[str, str]) -> str:

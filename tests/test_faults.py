@@ -64,7 +64,7 @@ def test_hung_registry_gives_up_in_time(kernel, engine, busybox):
             conn.close()
     assert ex.usage_error == (
         f"No progress from the registry 127.0.0.1:{port} for 3s: it may be hung. The push was "
-        "stopped. Check the registry, or allow more time with %config DockerMagics.timeout."
+        "stopped. Check the registry, or reconnect with more time (%docker_connect --timeout N)."
     )
     assert ex.finished - ex.started < 30
     assert kernel.run("print(6 * 7)").stream() == "42\n"
