@@ -20,6 +20,13 @@ _DIGEST = re.compile(r"^[a-z0-9]+(?:[.+_-][a-z0-9]+)*:[0-9a-fA-F]{32,}$")
 NAME_MAX = 255
 
 
+def is_registry_host(name: str) -> bool:
+    """Whether ``name`` can be a registry in an image reference: a host with a dot or a
+    port, or ``localhost`` (anything else reads as a Docker Hub repository)."""
+    host = name.split("/", 1)[0]
+    return bool(_DOMAIN.match(host)) and ("." in host or ":" in host or host == "localhost")
+
+
 @dataclass(frozen=True)
 class Reference:
     domain: str | None

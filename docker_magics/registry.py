@@ -10,6 +10,7 @@ import os
 from . import ops
 from .credentials import (
     CREDENTIALS,
+    INDEX,
     display_name,
     erase_saved_login,
     normalize_registry,
@@ -20,7 +21,7 @@ from .credentials import (
 )
 from .diagnose import explain, registry_failure
 from .errors import BadArgument, DockerMagicsError, EngineError, Interrupted
-from .references import parse_reference
+from .references import is_registry_host, parse_reference
 from .session import Connection
 from .transfer import PullResult, PushResult, TransferRecorder
 from .transfer_progress import transfer_renderer
@@ -192,6 +193,14 @@ def login(
     comes from ``password_env`` (an environment variable's name) or is asked for with
     ``ask`` (``getpass.getpass`` by default). Returns what to tell the user."""
     key = normalize_registry(registry)
+    if key != INDEX and not is_registry_host(key):
+        # Not repeated: it may be a password typed where the registry goes.
+        raise BadArgument(
+            "The registry given to %docker_login is not a host name (HOST.DOMAIN, HOST:PORT "
+            "or localhost)",
+            "Passwords are never arguments: run %docker_login HOST -u USER and type it when "
+            "asked, or use --password-env VAR",
+        )
     name = display_name(key)
     if not username:
         raise BadArgument(

@@ -86,6 +86,7 @@ BAD = [
     "%docker_tag no-such-image:1 target:1",
     "%docker_login 127.0.0.1:1 -u someone --password-env DM_SURELY_UNSET_VAR",
     "%docker_login 127.0.0.1:1 -p typed-secret",
+    "%docker_login -u someone typed-secret",
     "%docker_logout --bogus",
 ]
 
