@@ -151,8 +151,7 @@ def run_build(
     if error is not None:
         recorder.fail_current()
         renderer.finish(str(error))
-        if isinstance(error, BuildFailed):
-            error.result = recorder.result(error=str(error))
+        error.result = recorder.result(error=str(error))  # the log so far, for last_build()
         raise error
     result = recorder.result(size=_image_size(conn, recorder.image_id))
     renderer.finish(None, result.summary())

@@ -109,3 +109,6 @@ def test_interrupt_stops_the_build_on_the_engine(kernel, engine_api):
         time.sleep(0.2)
     assert engine_api.containers(all=True) == []
     assert kernel.run("print(6 * 7)").stream() == "42\n"  # the kernel is still usable
+    # The log up to the interrupt is kept.
+    kept = kernel.run("import docker_magics; print(docker_magics.last_build().log.text())")
+    assert "started" in kept.stream()
