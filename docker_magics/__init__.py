@@ -26,6 +26,10 @@ _API = (
     "run",
     "images",
     "containers",
+    "logs",
+    "stop",
+    "remove",
+    "remove_images",
 )
 
 __all__ = [*_API, "load_ipython_extension", "unload_ipython_extension", "__version__"]

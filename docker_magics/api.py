@@ -365,3 +365,55 @@ def containers(*, all: bool = False, filters: Iterable[str] = ()) -> Table:
     from . import listings
 
     return listings.containers(current(), all=all, filters=list(filters))
+
+
+def logs(
+    container: str, *, follow: bool = False, tail: int | None = None, timestamps: bool = False
+):
+    """Show a container's output (stderr as stderr, bounded like a run's) and return it whole
+    as a log store (``.text()``). With ``follow``, until the container stops or you
+    interrupt."""
+    from . import listings
+    from .runner import RunText
+    from .runs import RunRecorder
+
+    response, events = listings.logs(
+        current(), container, follow=follow, tail=tail, timestamps=timestamps
+    )
+    recorder = RunRecorder(container)
+    renderer = RunText(recorder)
+    try:
+        for event in events:
+            recorder.handle(event)
+            renderer.handle(event)
+    except KeyboardInterrupt:
+        print("(stopped following)")
+    finally:
+        response.close()
+        renderer.finish(None)
+    return recorder.output
+
+
+def stop(containers: str | Iterable[str], *, timeout: int = 10) -> list[str]:
+    """Stop containers (killed after ``timeout`` seconds); one line per container."""
+    from . import listings
+
+    return listings.stop(current(), _names(containers), timeout)
+
+
+def remove(containers: str | Iterable[str], *, force: bool = False) -> list[str]:
+    """Remove containers (``force``: kill running ones first); one line per container."""
+    from . import listings
+
+    return listings.remove(current(), _names(containers), force=force)
+
+
+def remove_images(images: str | Iterable[str], *, force: bool = False) -> list[str]:
+    """Remove images, like ``docker rmi``; what the engine untagged and deleted."""
+    from . import listings
+
+    return listings.remove_images(current(), _names(images), force=force)
+
+
+def _names(names: str | Iterable[str]) -> list[str]:
+    return [names] if isinstance(names, str) else list(names)

@@ -709,23 +709,8 @@ class DockerMagics(Magics):
     @argument("-t", "--timestamps", action="store_true", help="Show timestamps.")
     def docker_logs(self, args):
         """A container's output (stderr as stderr), bounded like a run's."""
-        from . import listings
-        from .runner import RunText
-        from .runs import RunRecorder
-
-        conn = self.connection()
-        response, events = listings.logs(
-            conn, args.container, follow=args.follow, tail=args.tail, timestamps=args.timestamps
-        )
-        renderer = RunText(RunRecorder(args.container))
-        try:
-            for event in events:
-                renderer.handle(event)
-        except KeyboardInterrupt:
-            print("(stopped following)")
-        finally:
-            response.close()
-            renderer.finish(None)
+        self.connection()
+        api.logs(args.container, follow=args.follow, tail=args.tail, timestamps=args.timestamps)
 
     @line_magic
     @_magic
@@ -741,9 +726,8 @@ class DockerMagics(Magics):
     )
     def docker_stop(self, args):
         """Stop containers."""
-        from . import listings
-
-        print("\n".join(listings.stop(self.connection(), args.containers, args.time)))
+        self.connection()
+        print("\n".join(api.stop(args.containers, timeout=args.time)))
 
     @line_magic
     @_magic
@@ -752,9 +736,8 @@ class DockerMagics(Magics):
     @argument("-f", "--force", action="store_true", help="Kill running containers first.")
     def docker_rm(self, args):
         """Remove containers."""
-        from . import listings
-
-        print("\n".join(listings.remove(self.connection(), args.containers, force=args.force)))
+        self.connection()
+        print("\n".join(api.remove(args.containers, force=args.force)))
 
     @line_magic
     @_magic
@@ -765,9 +748,8 @@ class DockerMagics(Magics):
     )
     def docker_rmi(self, args):
         """Remove images."""
-        from . import listings
-
-        print("\n".join(listings.remove_images(self.connection(), args.images, force=args.force)))
+        self.connection()
+        print("\n".join(api.remove_images(args.images, force=args.force)))
 
 
 def _connection_options_given(args) -> bool:

@@ -20,8 +20,8 @@ TAIL = 20  # last lines kept per step, for the progress view and error messages
 
 
 class LogStore:
-    """The whole build log: in memory while small, then in a temp file (removed when the
-    store is garbage collected or the kernel exits)."""
+    """A whole log (a build's, a run's): in memory while small, then in a temp file
+    (removed when the store is garbage collected or the kernel exits)."""
 
     def __init__(self) -> None:
         self._lines: list[str] = []
@@ -57,17 +57,9 @@ class LogStore:
         with open(self.path, encoding="utf-8", errors="replace") as f:
             return f.read()
 
-    def tail(self, n: int = 20) -> list[str]:
-        if self._file is None:
-            return self._lines[-n:]
-        self._file.flush()
-        with open(self.path, "rb") as f:
-            f.seek(max(0, os.path.getsize(self.path) - 64 * 1024))
-            return f.read().decode("utf-8", "replace").splitlines()[-n:]
-
     def __repr__(self) -> str:
         where = f"in {self.path}" if self.path else "in memory"
-        return f"<build log: {self.count} lines {where}>"
+        return f"<log: {self.count} lines {where}>"
 
 
 def _close_and_remove(f, path: str) -> None:

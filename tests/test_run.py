@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import socket
+import time
 
 import pytest
 
 import docker_magics
+from docker_magics.errors import EngineError
 from docker_magics.listings import human_age
 
 pytestmark = pytest.mark.engine
@@ -353,3 +355,27 @@ def test_python_api(dm, busybox, tmp_path):
 )
 def test_ages_like_the_cli(seconds, text):
     assert human_age(1_000_000_000 - seconds, now=1_000_000_000) == text
+
+
+def test_python_api_for_logs_stop_rm_rmi(dm, busybox, engine_api, capsys):
+    """What %docker_logs/stop/rm/rmi do is also a function call."""
+    started = docker_magics.run(
+        busybox, ["sh", "-c", "echo one; echo two >&2; sleep 60"], detach=True, name="dm-api"
+    )
+    assert started.container_id
+    deadline = time.monotonic() + 10
+    while "two" not in engine_api.logs("dm-api").decode():
+        assert time.monotonic() < deadline
+        time.sleep(0.1)
+    capsys.readouterr()
+    log = docker_magics.logs("dm-api")
+    shown = capsys.readouterr()
+    assert (shown.out, shown.err) == ("one\n", "two\n")
+    assert sorted(log.text().splitlines()) == ["one", "two"]
+    assert docker_magics.stop("dm-api", timeout=1) == ["Stopped dm-api"]
+    assert docker_magics.remove(["dm-api"]) == ["Removed dm-api"]
+    engine_api.tag(busybox, "dm/api-rmi", "1")
+    assert docker_magics.remove_images("dm/api-rmi:1") == ["Untagged: dm/api-rmi:1"]
+    with pytest.raises(EngineError) as gone:
+        docker_magics.remove("dm-api")
+    assert str(gone.value) == "dm-api: no such container."
