@@ -26,6 +26,7 @@ from .errors import (
 from .references import parse_reference
 from .results import BuildRecorder, BuildResult
 from .session import Connection
+from .tables import human_size
 
 
 def parse_pairs(items: Iterable[str], option: str, *, from_env: bool = False) -> dict[str, str]:
@@ -141,6 +142,9 @@ def run_build(
             conn.orphans.update(recorder.containers)  # removed when the engine is back
     finally:
         stream.close()
+    recorder.context = (
+        f"{context.description}: {context.files:,} entries, {human_size(context.size)} sent"
+    )
     if error is None and recorder.failure is not None:
         failure = recorder.failure
         error = BuildFailed(

@@ -287,7 +287,7 @@ def build_failure(message: str, code: int | None, step) -> str:
     ``results.Step`` or None) is the step that was running."""
     where = "The build"
     if step is not None and step.name.startswith("[internal]"):
-        where = "The build"
+        pass  # BuildKit's own vertexes (loading the Dockerfile, the context) are no step
     elif step is not None and step.name.startswith("["):  # BuildKit: "[stage 2/4] RUN make"
         where = f"Step {_short(step.name)}"
     elif step is not None:

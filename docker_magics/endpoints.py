@@ -86,13 +86,6 @@ class Endpoint:
         except ValueError:
             return False
 
-    @property
-    def docker_py_url(self) -> str:
-        """The URL as docker-py expects it (it wants https:// for TLS over tcp)."""
-        if self.scheme == "tcp" and self.tls is not None:
-            return "https://" + self.url[len("tcp://") :]
-        return self.url
-
 
 def docker_config_dir(environ: dict[str, str] | None = None) -> str:
     environ = os.environ if environ is None else environ

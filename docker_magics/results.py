@@ -253,6 +253,8 @@ class BuildResult:
         for s in self.steps:
             took = f"{s.duration:.1f}s" if s.duration is not None else ""
             lines.append(f"  {s.status:<7} {took:>7}  {s.label}")
+        if self.context:
+            lines.append(f"  context: {self.context}")
         lines.append(f"  log: {self.log.count} lines (result.log.text())")
         return "\n".join(lines)
 
@@ -268,5 +270,5 @@ class BuildResult:
             f"<div class='docker-magics-result'><b style='color:{color}'>"
             f"{html.escape(self.summary())}</b>"
             f"<details><summary>{len(self.steps)} steps, {self.log.count} log lines</summary>"
-            f"<table>{rows}</table></details></div>"
+            f"<table>{rows}</table><div>context: {html.escape(self.context)}</div></details></div>"
         )

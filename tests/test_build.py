@@ -342,6 +342,9 @@ def test_directory_context_matches_docker_build(built, engine_api, tmp_path, doc
         f"%%docker_build -t dm-test/ctx-ours --progress none --context {tmp_path}\n" + dockerfile
     )
     assert cell.error is None, cell.err
+    # How much was sent, as `docker build` says "Sending build context to Docker daemon".
+    assert f"  context: the folder {tmp_path}: " in repr(cell.value)
+    assert repr(cell.value).split("  context: ")[1].split("\n")[0].endswith("B sent")
     reference = subprocess.run(
         [docker_cli, "build", "-q", "-t", "dm-test/ctx-cli", "-f", "-", str(tmp_path)],
         input=dockerfile,
