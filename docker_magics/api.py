@@ -160,6 +160,7 @@ def build(
     progress: str = "auto",
     builder: str = "classic",
     secret_build_args: Iterable[str] = (),
+    secrets: Iterable[str] = (),
 ):
     """Build an image from Dockerfile text (or ``file``) on the current engine, with live
     progress; returns a :class:`~docker_magics.results.BuildResult`.
@@ -170,7 +171,8 @@ def build(
     ``builder``: ``classic``, ``buildkit`` or ``auto`` (BuildKit when the engine offers it).
     ``secret_build_args``: names of environment variables passed as build arguments whose
     values are masked in every output and log (they still end up in the image's history,
-    like any build argument).
+    like any build argument). ``secrets``: BuildKit build secrets, as ``--secret`` takes
+    them (``id=ID[,env=VAR|,src=FILE]``), for ``RUN --mount=type=secret,id=ID``.
     """
     from . import builder as building
     from . import ops
@@ -204,6 +206,7 @@ def build(
             total_steps=len(instructions),
             progress=progress,
             builder=builder,
+            secrets=building.parse_secrets(secrets),
         )
     except Exception as exc:
         _last_build = getattr(exc, "result", None)

@@ -50,6 +50,56 @@ def parse_pairs(items: Iterable[str], option: str, *, from_env: bool = False) ->
     return pairs
 
 
+def parse_secrets(items: Iterable[str]) -> dict[str, bytes]:
+    """``--secret id=ID[,env=VAR|,src=FILE]`` as ``docker buildx build`` takes them (also
+    ``type=env|file``): the value comes from an environment variable (VAR, by default ID) or
+    a file, never from the option. Values are masked in every output from now on."""
+    from .buildkit_session import MAX_SECRET
+    from .credentials import protect_value
+
+    usage = "Use --secret id=ID,env=VAR or --secret id=ID,src=FILE"
+    secrets: dict[str, bytes] = {}
+    for item in items:
+        spec: dict[str, str] = {}
+        for part in item.split(","):
+            key, sep, value = part.partition("=")
+            key = {"source": "src", "name": "id"}.get(key.strip().lower(), key.strip().lower())
+            if not sep or not value or key not in ("id", "env", "src", "type"):
+                # Not repeated: a value typed in by mistake may be the secret itself.
+                raise BadArgument("Invalid --secret (not shown: it may hold a secret)", usage)
+            spec[key] = value
+        secret_id, kind = spec.get("id"), spec.get("type")
+        if not secret_id or kind not in (None, "env", "file"):
+            raise BadArgument("Invalid --secret: it needs id=ID (and type env or file)", usage)
+        if kind == "file" or (kind is None and "src" in spec):
+            path = Path(os.path.expanduser(spec.get("src", "")))
+            try:
+                value = path.read_bytes()
+            except OSError as exc:
+                raise BadArgument(
+                    f"--secret {secret_id}: cannot read {path} ({exc.strerror or exc})",
+                    "Give a readable file with src=FILE",
+                ) from None
+        else:
+            name = spec.get("env") or spec.get("src") or secret_id
+            if name not in os.environ:
+                raise BadArgument(
+                    f"--secret {secret_id}: its environment variable is not set",
+                    "Set it before the build (os.environ in the kernel), or use src=FILE",
+                )
+            value = os.environ[name].encode()
+        if len(value) > MAX_SECRET:
+            raise BadArgument(
+                f"--secret {secret_id} is {human_size(len(value))}: BuildKit takes at most 500 KiB"
+            )
+        text = value.decode("utf-8", "replace")
+        protect_value(text)
+        for line in text.splitlines():  # e.g. one key of a credentials file printed alone
+            protect_value(line.strip())
+        secrets[secret_id] = value
+    return secrets
+
+
 def prepare_context(
     text: str | None, *, file: str | None, context_dir: str | None, adds: Iterable[str]
 ) -> tuple[ctx.BuildContext, list[dockerfile.Instruction]]:
@@ -110,18 +160,32 @@ def run_build(
     total_steps: int | None = None,
     progress: str = "auto",
     builder: str = "classic",
+    secrets: dict[str, bytes] | None = None,
 ) -> BuildResult:
     """Send the build and follow it to the end."""
     for tag in options.tags:
         parse_reference(tag, what="tag", allow_digest=False)
-    builder = choose_builder(conn, builder)
+    builder = choose_builder(conn, "buildkit" if secrets and builder == "auto" else builder)
+    if secrets and builder != "buildkit":
+        raise BadArgument(
+            "--secret needs BuildKit: the classic builder has no build secrets",
+            "Add --builder buildkit (or use --secret-build-arg, which masks a build argument)",
+        )
     title = options.tags[0] if options.tags else "an untagged image"
     # BuildKit's steps (vertexes) are not the Dockerfile's instructions: no total up front.
     total = total_steps if builder == "classic" else None
     recorder = BuildRecorder(title, total=total, context=context.description, builder=builder)
+    session = _open_session(conn, secrets) if builder == "buildkit" else None
     renderer = build_renderer(progress, recorder)
     renderer.start()
-    stream = ops.build(conn.client, context, options, CREDENTIALS.config_header(), builder)
+    stream = ops.build(
+        conn.client,
+        context,
+        options,
+        CREDENTIALS.config_header(),
+        builder,
+        session.id if session else None,
+    )
     error: DockerMagicsError | None = None
     try:
         for event in stream:
@@ -142,6 +206,8 @@ def run_build(
             conn.orphans.update(recorder.containers)  # removed when the engine is back
     finally:
         stream.close()
+        if session is not None:
+            session.close()
     recorder.context = (
         f"{context.description}: {context.files:,} entries, {human_size(context.size)} sent"
     )
@@ -160,6 +226,28 @@ def run_build(
     result = recorder.result(size=_image_size(conn, recorder.image_id))
     renderer.finish(None, result.summary())
     return result
+
+
+def _open_session(conn: Connection, secrets: dict[str, bytes] | None):
+    """A BuildKit session serving the build's secrets and registry credentials. Without
+    secrets, a build still works when the engine refuses the session (only private base
+    images then fail to pull)."""
+    from .buildkit_session import BuildSession
+    from .credentials import for_buildkit
+
+    session = BuildSession(conn.client.api, secrets=secrets, credentials=for_buildkit)
+    try:
+        session.open()
+    except Exception as exc:  # noqa: BLE001 - e.g. an engine without /session
+        session.close()
+        if secrets:
+            error = explain(exc, conn.endpoint)
+            raise EngineError(
+                f"The engine did not open a BuildKit session for --secret: {error.what}",
+                error.hint,
+            ) from None
+        return None
+    return session
 
 
 def _interrupted(conn: Connection, recorder: BuildRecorder) -> Interrupted:

@@ -311,6 +311,18 @@ def _write_private(path: str, text: str) -> None:
 CREDENTIALS = Credentials()  # the session's, shared by the magics and the Python API
 
 
+def for_buildkit(host: str) -> tuple[str, str] | None:
+    """``(username, secret)`` for a registry BuildKit pulls from, as the CLI answers it (an
+    identity token goes alone, as the secret)."""
+    hub = ("registry-1.docker.io", "docker.io", "index.docker.io")
+    auth = CREDENTIALS.for_registry(INDEX if host in hub else host)
+    if not auth:
+        return None
+    if auth.get("identitytoken"):
+        return "", auth["identitytoken"]
+    return auth.get("username", ""), auth.get("password", "")
+
+
 def protect_value(value: str) -> None:
     """Treat ``value`` (e.g. a secret build argument) as a secret from now on."""
     _remember_secret(value)

@@ -317,8 +317,9 @@ def build_failure(message: str, code: int | None, step) -> str:
     base = step is not None and (
         step.name.upper().startswith("FROM ") or "load metadata for" in step.name
     )
-    if (base or "failed to create LLB definition" in message) and any(
-        p in message for p in _PULL_PROBLEMS
+    needs_login = any(p in message for p in _AUTH_PROBLEMS)
+    if (base or "failed to create LLB definition" in message) and (
+        needs_login or any(p in message for p in _PULL_PROBLEMS)
     ):
         url = _MANIFEST_URL.search(message)
         if url:
@@ -330,12 +331,29 @@ def build_failure(message: str, code: int | None, step) -> str:
         else:
             image = "the base image"
         reason = re.sub(r'^.*?(?:Get|Head) "[^"]*": ', "", message)
+        if needs_login:
+            host = re.search(r"pulling from host (\S+)", message)
+            registry = host.group(1) if host else _registry_of(image)
+            login = "%docker_login" if registry == "Docker Hub" else f"%docker_login {registry}"
+            return (
+                f"{where} failed: the registry {registry} wants a login to pull the base image "
+                f"{image} ({_clause(reason)}). Log in with {login} and build again"
+            )
         return (
             f"{where} failed: the base image {image} is not on the engine and cannot be pulled "
             f"({_clause(reason)}). Build or load it first (`docker images` lists what the "
             "engine has), or use another base image"
         )
     return f"{where} failed: {_clause(message)}"
+
+
+def _registry_of(image: str) -> str:
+    from .credentials import display_name, registry_of
+
+    try:
+        return display_name(registry_of(image))
+    except Exception:  # noqa: BLE001 - not a reference docker-py can read
+        return "of the base image"
 
 
 def dockerfile_rejected(message: str) -> str | None:

@@ -161,8 +161,8 @@ class DockerMagics(Magics):
         ("classic", "buildkit", "auto"),
         "classic",
         help="Default builder for %%docker_build: classic, buildkit, or auto (BuildKit when the "
-        "engine offers it). BuildKit runs without a session here: no build secrets, SSH or "
-        "registry credentials for its pulls.",
+        "engine offers it). BuildKit builds get build secrets (--secret) and registry "
+        "credentials for their pulls; no SSH forwarding.",
     ).tag(config=True)
     progress = Enum(
         MODES,
@@ -348,6 +348,15 @@ class DockerMagics(Magics):
         "in all output and logs (repeatable). Like any build argument it is kept in the "
         "image's history: do not push such images.",
     )
+    @argument(
+        "--secret",
+        action="append",
+        default=[],
+        metavar="id=ID[,env=VAR|,src=FILE]",
+        help="A build secret for RUN --mount=type=secret,id=ID (BuildKit; repeatable), read from "
+        "the environment variable VAR (default: ID) or the file FILE. It reaches the RUN step "
+        "only: never a layer, the image's history or the outputs.",
+    )
     @argument("--target", metavar="STAGE", help="Build this stage of a multi-stage Dockerfile.")
     @argument("--platform", metavar="OS/ARCH", help="Target platform, e.g. linux/amd64.")
     @argument("--no-cache", action="store_true", help="Do not use the build cache.")
@@ -437,6 +446,7 @@ class DockerMagics(Magics):
             progress=progress,
             builder=args.builder or self.builder,
             secret_build_args=args.secret_build_arg,
+            secrets=args.secret,
         )
         if args.quiet:
             print(result.image_id)

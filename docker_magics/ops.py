@@ -68,10 +68,10 @@ def build(
     options: BuildOptions,
     registry_config: str | None = None,
     builder: str = "classic",
+    session: str | None = None,
 ) -> Iterator[ev.Event]:
     """Send ``context`` to the classic builder or BuildKit and yield the events as they
-    arrive. BuildKit runs over the plain HTTP API, without a session: RUN steps get no
-    secrets or SSH forwarding, and its pulls use no registry credentials.
+    arrive. ``session``: the id of an open BuildKit session (secrets, registry credentials).
 
     Raises what docker-py/requests raise for transport errors (the caller explains them);
     failures the engine reports in the stream come out as ``EngineFailure`` events.
@@ -92,7 +92,8 @@ def build(
     try:
         response = api._post(
             api._url("/build"),
-            params=options.params(context.dockerfile, builder),
+            params=options.params(context.dockerfile, builder)
+            + ([("session", session)] if session else []),
             data=context.chunks(),
             headers=headers,
             stream=True,

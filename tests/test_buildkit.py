@@ -186,3 +186,98 @@ def _sleepers() -> int:
         except OSError:
             pass
     return count
+
+
+def test_build_secrets_reach_the_run_step_only(bk, busybox, engine, tmp_path, monkeypatch):
+    """--secret (from the environment and from a file) is served over a BuildKit session:
+    the RUN step reads it, no layer or history keeps it, and printing it shows ******."""
+    token = "tok-" + os.urandom(12).hex()
+    monkeypatch.setenv("DM_API_TOKEN", token)
+    key_file = tmp_path / "deploy.key"
+    key_file.write_bytes(b"KEY-" + os.urandom(2000).hex().encode())  # several h2 frames
+    cell = bk(
+        "%%docker_build -t dm-test/secrets --builder buildkit --network none --progress plain "
+        "--secret id=api,env=DM_API_TOKEN --secret id=DM_API_TOKEN "
+        f"--secret id=key,src={key_file}\n"
+        f"FROM {busybox}\n"
+        "RUN --mount=type=secret,id=api --mount=type=secret,id=DM_API_TOKEN "
+        "--mount=type=secret,id=key "
+        'echo "api=$(cat /run/secrets/api)"; cmp /run/secrets/api /run/secrets/DM_API_TOKEN '
+        "&& wc -c < /run/secrets/key > /key-size && ls /run/secrets > /seen\n"
+    )
+    assert cell.error is None, cell.err
+    assert "api=******" in cell.out and token not in cell.out + cell.err
+    from test_build import run_in
+
+    api = engine.api()
+    assert run_in(api, "dm-test/secrets", "cat /key-size").strip() == str(key_file.stat().st_size)
+    assert run_in(api, "dm-test/secrets", "ls /run/secrets 2>/dev/null | wc -l").strip() == "0"
+    history = str(api.history("dm-test/secrets")) + str(api.inspect_image("dm-test/secrets"))
+    assert token not in history
+    saved = api.get_image("dm-test/secrets")  # every layer, as `docker save` writes them
+    assert token.encode() not in b"".join(saved)
+    assert token not in cell.value.log.text()
+
+
+def test_secret_mistakes_are_one_line(bk, busybox, monkeypatch):
+    monkeypatch.delenv("DM_UNSET_SECRET", raising=False)
+    cases = {
+        "--builder classic --secret id=DM_PATH_LIKE": (
+            "--secret needs BuildKit: the classic builder has no build secrets. Add --builder "
+            "buildkit (or use --secret-build-arg, which masks a build argument)."
+        ),
+        "--builder buildkit --secret id=x,env=DM_UNSET_SECRET": (
+            "--secret x: its environment variable is not set. Set it before the build "
+            "(os.environ in the kernel), or use src=FILE."
+        ),
+        "--builder buildkit --secret hunter2-typed-here": (
+            "Invalid --secret (not shown: it may hold a secret). Use --secret id=ID,env=VAR "
+            "or --secret id=ID,src=FILE."
+        ),
+        "--builder buildkit --secret id=k,src=/nonexistent/key": (
+            "--secret k: cannot read /nonexistent/key (No such file or directory). Give a "
+            "readable file with src=FILE."
+        ),
+    }
+    monkeypatch.setenv("DM_PATH_LIKE", "value-of-it")
+    for options, line in cases.items():
+        assert bk(f"%%docker_build {options}\nFROM {busybox}\n").usage_error == line
+    # A secret the Dockerfile asks for but the build was not given: BuildKit's own words.
+    missing = bk(
+        f"%%docker_build --builder buildkit --network none\nFROM {busybox}\n"
+        "RUN --mount=type=secret,id=nope,required=true cat /run/secrets/nope\n"
+    ).usage_error
+    assert "secret nope not found" in missing and "\n" not in missing
+
+
+def test_buildkit_pulls_a_private_base_with_the_session_login(
+    bk, busybox, engine, auth_registry, monkeypatch, docker_env
+):
+    """BuildKit's own pull of a base image from a registry that needs a login gets the
+    credentials of %docker_login through the session (as buildx does)."""
+    from conftest import REGISTRY_USER
+
+    from docker_magics import credentials
+
+    host = auth_registry.host
+    monkeypatch.setenv("DM_PW", auth_registry.users[REGISTRY_USER])
+    assert bk(f"%docker_login {host} -u {REGISTRY_USER} --password-env DM_PW").error is None
+    bk(f"%docker_tag {busybox} {host}/dm/private-base:1")
+    assert bk(f"%docker_push {host}/dm/private-base:1 --progress none").error is None
+    engine.api().remove_image(f"{host}/dm/private-base:1")
+    dockerfile = f"FROM {host}/dm/private-base:1\nRUN echo on the private base\n"
+    cell = bk(
+        f"%%docker_build -t dm-test/from-private --builder buildkit --network none "
+        f"--progress plain\n{dockerfile}"
+    )
+    assert cell.error is None, cell.err
+    assert "on the private base" in cell.out
+    # Without the login, the same pull is refused, and the line says what to do.
+    credentials.CREDENTIALS.forget(host)
+    refused = bk(
+        f"%%docker_build --builder buildkit --network none --no-cache --pull "
+        f"--progress none\n{dockerfile}"
+    ).usage_error
+    assert refused.startswith(
+        f"The build failed: the registry {host} wants a login to pull the base image "
+    ) and refused.endswith(f"Log in with %docker_login {host} and build again."), refused

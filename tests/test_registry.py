@@ -337,6 +337,11 @@ def test_saved_identity_token_is_read_back_as_the_cli_stores_it(docker_env):
     assert "the-password" not in (docker_env / "config.json").read_text()
     found = docker.auth.load_config(str(docker_env / "config.json"))
     assert found.resolve_authconfig("reg.example:5000")["IdentityToken"] == "tok-123"
+    # BuildKit's pulls get the token alone as the secret, as the CLI answers them.
+    assert credentials.for_buildkit("reg.example:5000") == ("", "tok-123")
+    credentials.CREDENTIALS.add("reg.example:5000", "alice", "the-password")
+    assert credentials.for_buildkit("reg.example:5000") == ("alice", "the-password")
+    credentials.CREDENTIALS.forget("reg.example:5000")
 
 
 def test_registry_the_engine_does_not_trust(reg, busybox, tmp_path, tls_material):
