@@ -230,9 +230,11 @@ def _put_files(
 
 def _copy_out(api, container_id: str, gets: list[str], workdir: str) -> list[str]:
     """``--get PATH[:DEST]``: copy files or folders out of the stopped container, as
-    ``docker cp`` does: into DEST when it is an existing folder (merging, overwriting files of
-    the same name, deleting nothing), else as DEST. Without DEST, into the current folder."""
-    from docker.errors import NotFound
+    ``docker cp`` does: into DEST when it is an existing folder (or ends with ``/``), merging
+    (files of the same name replaced, nothing deleted); else as DEST. Without DEST, into the
+    current folder. ``PATH/.`` copies a folder's contents. Engine failures propagate (the
+    caller explains them); local ones become one line here."""
+    from docker.errors import APIError, NotFound
 
     copied = []
     for item in gets:
@@ -246,58 +248,100 @@ def _copy_out(api, container_id: str, gets: list[str], workdir: str) -> list[str
                 f"--get {path}: the container has no {source}",
                 "Check the path the script writes to",
             ) from None
+        except APIError as exc:
+            raise EngineError(f"--get {path}: the engine refused ({_explanation(exc)})") from None
         try:
-            copied.append(str(_unpack_into(stream, target, contents=path.endswith("/."))))
+            if dest.endswith(("/", os.sep)):
+                target.mkdir(parents=True, exist_ok=True)
+            parent = target if target.is_dir() else target.parent
+            parent.mkdir(parents=True, exist_ok=True)
+            # Unpacked next to the destination: the moves below are renames, on any mounts.
+            workspace = Path(tempfile.mkdtemp(prefix=".docker-magics-get-", dir=parent))
         except OSError as exc:
-            raise BadArgument(
-                f"--get {path}: cannot write {target} ({exc.strerror or exc})",
-                "Choose a destination you can write to",
-            ) from None
+            raise _cannot_write(path, target, exc) from None
+        try:
+            archive = workspace / "out.tar"
+            with open(archive, "wb") as f:
+                for chunk in stream:  # a lost engine raises here, for the caller
+                    try:
+                        f.write(chunk)
+                    except OSError as exc:
+                        raise _cannot_write(path, target, exc) from None
+            try:
+                copied.append(str(_unpack_into(archive, workspace / "x", target, path)))
+            except OSError as exc:
+                raise _cannot_write(path, target, exc) from None
+            except tarfile.TarError as exc:
+                raise BadArgument(
+                    f"--get {path}: cannot unpack what the engine sent ({exc})"
+                ) from None
+        finally:
+            shutil.rmtree(workspace, ignore_errors=True)
     return copied
 
 
-def _unpack_into(stream, target: Path, contents: bool) -> Path:
+def _cannot_write(path: str, target: Path, exc: OSError) -> BadArgument:
+    return BadArgument(
+        f"--get {path}: cannot write {target} ({exc.strerror or exc})",
+        "Choose a destination you can write to",
+    )
+
+
+def _explanation(exc) -> str:
+    return " ".join(str(getattr(exc, "explanation", None) or exc).split())
+
+
+def _extraction_filter(member, dest):
+    """Python's ``data`` filter, except that symlinks pointing elsewhere are kept as they are
+    (``docker cp`` keeps them: e.g. a venv's ``bin/python -> /usr/bin/python3``) and device
+    files are skipped. Nothing is ever written through a link: both filters check that."""
+    try:
+        return tarfile.data_filter(member, dest)
+    except (tarfile.AbsoluteLinkError, tarfile.LinkOutsideDestinationError):
+        if member.issym():
+            return tarfile.tar_filter(member, dest)
+        raise
+    except tarfile.SpecialFileError:
+        return None
+
+
+def _unpack_into(archive: Path, unpacked: Path, target: Path, path: str) -> Path:
     """Unpack ``GET /archive`` (one top entry, a file or a folder) at ``target``."""
-    with tempfile.TemporaryDirectory(prefix="docker-magics-get-") as tmp:
-        archive = Path(tmp) / "out.tar"
-        with open(archive, "wb") as f:
-            for chunk in stream:
-                f.write(chunk)
-        unpacked = Path(tmp) / "x"
-        with tarfile.open(archive) as tar:
-            top = tar.getmembers()[0].name.split("/")[0]
-            if hasattr(tarfile, "data_filter"):
-                tar.extractall(unpacked, filter="data")
-            else:  # pragma: no cover - Pythons without extraction filters
-                tar.extractall(unpacked)
-        got = unpacked / top
-        if target.is_dir() and not (got.is_dir() and contents):
-            target = target / top  # an existing folder receives the entry by its name
-        if got.is_dir():
-            if target.exists() and not target.is_dir():
-                raise BadArgument(
-                    f"--get: {target} is a file and the container's path is a folder",
-                    "Give a folder (or a new name) as the destination",
-                )
-            _merge_tree(got, target)
-        else:
-            if target.is_dir():
-                raise BadArgument(
-                    f"--get: {target} is a folder and the container's path is a file",
-                    "Give a file name (or another folder) as the destination",
-                )
-            target.parent.mkdir(parents=True, exist_ok=True)
-            shutil.move(str(got), target)
+    with tarfile.open(archive) as tar:
+        top = tar.getmembers()[0].name.split("/")[0]
+        if hasattr(tarfile, "data_filter"):
+            tar.extractall(unpacked, filter=_extraction_filter)
+        else:  # pragma: no cover - Pythons without extraction filters
+            tar.extractall(unpacked)
+    got = unpacked / top
+    contents = path.endswith("/.")
+    if target.is_dir() and not (got.is_dir() and contents):
+        target = target / top  # an existing folder receives the entry by its name
+    if got.is_dir() and not got.is_symlink():
+        if target.exists() and not target.is_dir():
+            raise BadArgument(
+                f"--get: {target} is a file and the container's path is a folder",
+                "Give a folder (or a new name) as the destination",
+            )
+        _merge_tree(got, target)
+    else:
+        if target.is_dir() and not target.is_symlink():
+            raise BadArgument(
+                f"--get: {target} is a folder and the container's path is a file",
+                "Give a file name (or another folder) as the destination",
+            )
+        os.replace(got, target)
     return target
 
 
 def _merge_tree(source: Path, target: Path) -> None:
-    """Move ``source``'s entries into ``target``; files replace files, folders merge."""
+    """Move ``source``'s entries into ``target``; files (and links) replace files (and
+    links), folders merge."""
     target.mkdir(parents=True, exist_ok=True)
     for entry in source.iterdir():
         there = target / entry.name
         if entry.is_dir() and not entry.is_symlink():
-            if there.exists() and not there.is_dir():
+            if there.is_symlink() or (there.exists() and not there.is_dir()):
                 raise BadArgument(
                     f"--get: {there} is a file where the container has a folder",
                     "Move it away or choose another destination",
@@ -309,7 +353,7 @@ def _merge_tree(source: Path, target: Path) -> None:
                 "Move it away or choose another destination",
             )
         else:
-            shutil.move(str(entry), there)
+            os.replace(entry, there)  # replaces a file or a link itself, never its target
 
 
 class RunText(TextRenderer):

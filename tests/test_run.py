@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import socket
 import time
 
@@ -130,6 +131,16 @@ def test_get_merges_like_docker_cp_and_deletes_nothing(dm, busybox, tmp_path, mo
         "Give a folder (or a new name) as the destination."
     )
     assert (tmp_path / "clash" / "r.txt").read_text() == "mine"
+    # Links are copied as links (a venv's bin/python -> /usr/bin/python3), and DEST/ is a
+    # folder to create, as its slash says.
+    linked = dm(
+        f"%%docker_run {busybox} -w /w --get env:envs/ --get r.txt:reports/\n"
+        "mkdir -p env/bin && ln -s /bin/busybox env/bin/python && echo r > r.txt\n"
+    )
+    assert linked.error is None, linked.err
+    assert os.readlink(tmp_path / "envs" / "env" / "bin" / "python") == "/bin/busybox"
+    assert (tmp_path / "reports" / "r.txt").read_text() == "r\n"
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".docker-magics-get")]
 
 
 def test_cell_options_after_the_image_when_a_value_equals_it(dm, busybox):
