@@ -377,6 +377,7 @@ def logs(
     as a log store (``.text()``). With ``follow``, until the container stops or you
     interrupt."""
     from . import listings
+    from .credentials import redact_event
     from .runner import RunText
     from .runs import RunRecorder
 
@@ -387,6 +388,7 @@ def logs(
     renderer = RunText(recorder)
     try:
         for event in events:
+            event = redact_event(event)
             recorder.handle(event)
             renderer.handle(event)
     except KeyboardInterrupt:

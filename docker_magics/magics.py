@@ -718,9 +718,10 @@ class DockerMagics(Magics):
     @argument("-n", "--tail", type=int, metavar="N", help="Only the last N lines.")
     @argument("-t", "--timestamps", action="store_true", help="Show timestamps.")
     def docker_logs(self, args):
-        """A container's output (stderr as stderr), bounded like a run's."""
+        """A container's output (stderr as stderr), bounded like a run's; the value is the
+        whole log (``.text()``)."""
         self.connection()
-        api.logs(args.container, follow=args.follow, tail=args.tail, timestamps=args.timestamps)
+        return api.logs(args.container, follow=args.follow, tail=args.tail, timestamps=args.timestamps)
 
     @line_magic
     @_magic

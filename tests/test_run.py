@@ -178,9 +178,10 @@ def test_logs_of_tty_and_unreadable_containers(dm, busybox, engine, engine_api):
         engine_api.wait(tty, timeout=30)
         cell = dm(f"%docker_logs {tty['Id'][:12]}")
         assert cell.error is None, cell.err
-        assert cell.out.replace("\r\n", "\n") == "hello world from a tty\nsecond line\n"
+        assert cell.out.startswith("hello world from a tty\nsecond line\n")  # no \r left
+        assert cell.value.text() == "hello world from a tty\nsecond line\n"
         followed = dm(f"%docker_logs -f {tty['Id'][:12]}")
-        assert followed.out.replace("\r\n", "\n") == "hello world from a tty\nsecond line\n"
+        assert followed.value.text() == "hello world from a tty\nsecond line\n"
         assert dm(f"%docker_logs {silent['Id'][:12]}").usage_error == (
             f"The engine at {engine.url} answered: configured logging driver does not support "
             "reading."
@@ -213,7 +214,7 @@ def test_detached_run_ps_logs_stop_rm(dm, busybox, engine_api):
     deadline = __import__("time").monotonic() + 10
     while "hello" not in dm("%docker_logs dm-bg").out:
         assert __import__("time").monotonic() < deadline
-    assert dm("%docker_logs dm-bg --tail 1").out == "hello from bg\n"
+    assert dm("%docker_logs dm-bg --tail 1").out.startswith("hello from bg\n")
     taken = dm(f"%docker_run --name dm-bg {busybox} true").usage_error
     assert taken == (
         "The container name dm-bg is already in use. Pick another --name, or remove "
@@ -390,3 +391,17 @@ def test_python_api_for_logs_stop_rm_rmi(dm, busybox, engine_api, capsys):
     with pytest.raises(EngineError) as gone:
         docker_magics.remove("dm-api")
     assert str(gone.value) == "dm-api: no such container."
+
+
+def test_logs_mask_known_secrets(dm, busybox, engine_api):
+    from docker_magics.credentials import protect_value
+
+    secret = "sekrit-" + os.urandom(6).hex()
+    protect_value(secret)
+    dm(f"%docker_run --rm=false --name dm-leaky {busybox} echo token={secret}")
+    try:
+        cell = dm("%docker_logs dm-leaky")
+        assert cell.out.startswith("token=******\n") and secret not in cell.out
+        assert cell.value.text() == "token=******\n"
+    finally:
+        engine_api.remove_container("dm-leaky", force=True)
