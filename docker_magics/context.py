@@ -169,7 +169,14 @@ class TarWriter:
         if stat.S_ISDIR(mode):
             info.type, info.name = tarfile.DIRTYPE, arcname.rstrip("/") + "/"
         elif stat.S_ISLNK(mode):
-            info.type, info.linkname = tarfile.SYMTYPE, os.readlink(path)
+            try:
+                info.type, info.linkname = tarfile.SYMTYPE, os.readlink(path)
+            except OSError as exc:  # replaced or removed since the walk saw it
+                raise ContextChanged(
+                    f"{arcname} changed while the build context was being sent "
+                    f"({exc.strerror or exc})",
+                    "Run the cell again once nothing is writing to the context",
+                ) from None
         elif stat.S_ISFIFO(mode):
             info.type = tarfile.FIFOTYPE
         elif stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
@@ -214,11 +221,17 @@ class TarWriter:
 
     def add_tree(self, arcname: str, root: str) -> Iterator[bytes]:
         """A file or a whole folder (no .dockerignore: explicit ``--add``)."""
-        st = os.lstat(root)
+        try:
+            st = os.lstat(root)
+            names = sorted(os.listdir(root)) if stat.S_ISDIR(st.st_mode) else []
+        except OSError as exc:
+            raise ContextChanged(
+                f"Cannot read {root} ({exc.strerror or exc})",
+                "Check that it still exists and is readable",
+            ) from None
         yield from self.add_path(arcname, root, st)
-        if stat.S_ISDIR(st.st_mode):
-            for name in sorted(os.listdir(root)):
-                yield from self.add_tree(f"{arcname}/{name}", os.path.join(root, name))
+        for name in names:
+            yield from self.add_tree(f"{arcname}/{name}", os.path.join(root, name))
 
     def close(self) -> Iterator[bytes]:
         self.buf += b"\0" * (2 * _BLOCK)

@@ -8,6 +8,7 @@ The real cause is usually buried several wrappers deep (``DockerException`` arou
 
 from __future__ import annotations
 
+import os
 import re
 import socket
 import ssl
@@ -83,8 +84,15 @@ def explain(exc: BaseException, endpoint: Endpoint) -> DockerMagicsError:
 
 def _local_file_problem(exc: BaseException, endpoint: Endpoint) -> DockerMagicsError | None:
     # A file of ours failed while its bytes were being sent (requests reports a lost
-    # connection); socket errors carry no file name.
-    failed = next((e for e in causes(exc) if isinstance(e, OSError) and e.filename), None)
+    # connection). Socket errors carry no file name; a missing program (ssh) no full path.
+    failed = next(
+        (
+            e
+            for e in causes(exc)
+            if isinstance(e, OSError) and e.filename and os.path.isabs(str(e.filename))
+        ),
+        None,
+    )
     if failed is None:
         return None
     return BadArgument(

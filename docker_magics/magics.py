@@ -721,7 +721,9 @@ class DockerMagics(Magics):
         """A container's output (stderr as stderr), bounded like a run's; the value is the
         whole log (``.text()``)."""
         self.connection()
-        return api.logs(args.container, follow=args.follow, tail=args.tail, timestamps=args.timestamps)
+        return api.logs(
+            args.container, follow=args.follow, tail=args.tail, timestamps=args.timestamps
+        )
 
     @line_magic
     @_magic

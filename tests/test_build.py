@@ -399,3 +399,6 @@ def test_local_file_error_during_upload_is_not_blamed_on_the_engine(engine, engi
         "Cannot read /data/private.csv: Permission denied. Check that it exists and is "
         "readable (or leave it out)."
     )
+    # A program that is missing (ssh, for ssh:// engines) is not a file of the context.
+    missing_ssh = FileNotFoundError(2, "No such file or directory", "ssh")
+    assert not str(explain(missing_ssh, resolve("ssh://me@host"))).startswith("Cannot read")

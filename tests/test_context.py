@@ -125,6 +125,22 @@ def test_file_shrinking_while_sent(tmp_path):
         list(stream)
 
 
+def test_added_folder_changing_while_sent(tmp_path):
+    """An --add folder whose entries vanish between listing and packing: one line, not an
+    OSError that the upload would blame on the engine."""
+    data = tmp_path / "data"
+    (data / "sub").mkdir(parents=True)
+    (data / "a.bin").write_bytes(b"x" * (2 * CHUNK))
+    (data / "sub" / "b.txt").write_text("b")
+    stream = from_cell("FROM scratch\n", [AddSpec.parse(str(data))]).chunks()
+    next(stream)  # the Dockerfile, then data/ is listed and a.bin starts going out
+    next(stream)
+    (data / "sub" / "b.txt").unlink()
+    (data / "sub").rmdir()
+    with pytest.raises(ContextChanged, match=f"Cannot read {data}/sub"):
+        list(stream)
+
+
 def test_missing_directory():
     with pytest.raises(BadArgument, match="does not exist"):
         from_directory("/nonexistent/dir", dockerfile_text="FROM scratch")
