@@ -15,7 +15,7 @@ import warnings
 from IPython.core.error import UsageError
 from IPython.core.magic import Magics, line_cell_magic, line_magic, magics_class
 from IPython.core.magic_arguments import argument, magic_arguments
-from traitlets import Enum, Float, TraitError, Unicode, validate
+from traitlets import Enum, Float, TraitError, Unicode, observe, validate
 
 from . import api
 from .credentials import redact
@@ -183,6 +183,12 @@ class DockerMagics(Magics):
         if proposal["value"] <= 0:
             raise TraitError("DockerMagics.timeout must be a positive number of seconds")
         return proposal["value"]
+
+    @observe("timeout")
+    def _apply_timeout(self, change):
+        # Open connections wait as long from now on: a slow registry needs no reconnect.
+        for conn in api.SESSION.connections():
+            conn.client.api.timeout = change["new"]
 
     @validate("api_version")
     def _check_api_version(self, proposal):

@@ -55,7 +55,7 @@ def _run(
             error = EngineError(
                 f"No progress from the registry {display_name(registry)} for "
                 f"{conn.client.api.timeout:g}s: it may be hung. The {verb} was stopped",
-                "Check the registry, or reconnect with more time (%docker_connect --timeout N)",
+                "Check the registry, or allow more time with %config DockerMagics.timeout",
             )
         elif message and getattr(exc, "status_code", None):
             error = EngineError(

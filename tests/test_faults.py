@@ -54,9 +54,12 @@ def test_hung_registry_gives_up_in_time(kernel, engine, busybox):
 
     threading.Thread(target=accept, daemon=True).start()
     try:
-        kernel.run(f"%docker_connect {engine.url} --timeout 3")
+        kernel.run(f"%docker_connect {engine.url}")
+        # What the hint says works on the open connection.
+        kernel.run("%config DockerMagics.timeout = 3")
         kernel.run(f"%docker_tag {busybox} 127.0.0.1:{port}/dm/hung:1")
         ex = kernel.run(f"%docker_push 127.0.0.1:{port}/dm/hung:1", timeout=120)
+        kernel.run("%config DockerMagics.timeout = 60")
     finally:
         stop.set()
         server.close()
@@ -64,7 +67,7 @@ def test_hung_registry_gives_up_in_time(kernel, engine, busybox):
             conn.close()
     assert ex.usage_error == (
         f"No progress from the registry 127.0.0.1:{port} for 3s: it may be hung. The push was "
-        "stopped. Check the registry, or reconnect with more time (%docker_connect --timeout N)."
+        "stopped. Check the registry, or allow more time with %config DockerMagics.timeout."
     )
     assert ex.finished - ex.started < 30
     assert kernel.run("print(6 * 7)").stream() == "42\n"
