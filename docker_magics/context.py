@@ -64,8 +64,13 @@ class BuildContext:
     dockerfile: str  # the Dockerfile's path inside the context
     description: str
     _source: Iterator[bytes] = field(repr=False, default=None)
-    files: int = 0  # entries packed so far (known once the stream is consumed)
+    _writer: TarWriter | None = field(repr=False, default=None)
     size: int = 0  # bytes produced so far
+
+    @property
+    def files(self) -> int:
+        """Entries packed so far."""
+        return self._writer.count if self._writer is not None else 0
 
     def chunks(self) -> Iterator[bytes]:
         for chunk in self._source:
@@ -248,18 +253,17 @@ def from_cell(dockerfile: str, adds: list[AddSpec] = ()) -> BuildContext:
     """A context holding the cell's Dockerfile and the ``--add`` files."""
     name = "Dockerfile"
 
+    tar = TarWriter()
+
     def stream() -> Iterator[bytes]:
-        tar = TarWriter()
         yield from tar.add_bytes(name, dockerfile.encode())
         yield from tar.add_bytes(".dockerignore", _dockerignore_for(name))
         for add in adds:
             yield from tar.add_tree(add.dest, str(add.src))
-        ctx.files = tar.count
         yield from tar.close()
 
     what = "the Dockerfile" + (f" and {', '.join(a.dest for a in adds)}" if adds else "")
-    ctx = BuildContext(name, what, stream())
-    return ctx
+    return BuildContext(name, what, stream(), tar)
 
 
 def from_directory(
@@ -302,8 +306,9 @@ def from_directory(
         patterns += ["!.dockerignore"]
     matcher = IgnoreMatcher(patterns)
 
+    tar = TarWriter()
+
     def stream() -> Iterator[bytes]:
-        tar = TarWriter()
         if extra is not None:
             yield from tar.add_bytes(extra[0], extra[1], 0o600)
             yield from tar.add_bytes(".dockerignore", _dockerignore_for(extra[0], ignore_bytes))
@@ -313,11 +318,9 @@ def from_directory(
             yield from tar.add_path(rel, full, st)
         for add in adds:
             yield from tar.add_tree(add.dest, str(add.src))
-        ctx.files = tar.count
         yield from tar.close()
 
-    ctx = BuildContext(name, f"the folder {root}", stream())
-    return ctx
+    return BuildContext(name, f"the folder {root}", stream(), tar)
 
 
 def walk(root: Path, matcher: IgnoreMatcher) -> Iterator[tuple[str, str, os.stat_result]]:

@@ -72,8 +72,9 @@ def _install_log_filter() -> None:
 
 
 def protect(username: str, password: str) -> None:
-    """Keep ``password`` (and ``user:password`` in base64) out of every output from now on."""
-    _remember_secret(password, *_b64_forms(username, password))
+    """Keep ``password`` (and ``user:password`` and itself in base64) out of every output
+    from now on."""
+    _remember_secret(password, *_b64_forms(username, password), *_b64_forms(password))
 
 
 def redact(text: str) -> str:
@@ -213,9 +214,10 @@ def save_login(registry: str, username: str, password: str, token: str = "") -> 
     for the registry, else base64-encoded in ``config.json`` (with a warning). An identity
     token the registry gave is stored instead of the password, as the CLI does. Returns a
     sentence saying where it went."""
+    _remember_secret(token)  # before a helper's error message could echo it
     path = _config_path()
     config = _read_config(path)
-    helper = (config.get("credHelpers") or {}).get(registry) or config.get("credsStore")
+    helper = _helper_for(config, registry)
     if helper:
         from docker.credentials import Store
         from docker.credentials.errors import StoreError
@@ -229,39 +231,37 @@ def save_login(registry: str, username: str, password: str, token: str = "") -> 
                 f"{' '.join(str(exc).split())}",
                 "Check the helper (or log in without --save)",
             ) from None
-        config.setdefault("auths", {})[registry] = {}
+        config["auths"][registry] = {}
         where = f"Saved in the credential helper docker-credential-{helper}"
     else:
         pair = f"{username}:{'' if token else password}"
         entry = {"auth": base64.b64encode(pair.encode()).decode()}
         if token:
             entry["identitytoken"] = token
-        config.setdefault("auths", {})[registry] = entry
+        config["auths"][registry] = entry
         where = (
             f"Saved in {path}, base64-encoded but NOT encrypted (configure a credential helper "
             "with credsStore to avoid this)"
         )
-    _write_private(path, json.dumps(config, indent="\t") + "\n")
+    try:
+        _write_private(path, json.dumps(config, indent="\t") + "\n")
+    except BadArgument:
+        if helper:  # nothing is kept: take it back out of the helper
+            _erase_from_helper(helper, registry)
+        raise
     return where
 
 
 def erase_saved_login(registry: str) -> bool:
     """Remove a saved login from the Docker config (and its credential helper)."""
     path = _config_path()
-    config = _read_config(path)
-    if not config:
+    if not os.path.exists(path):
         return False
-    helper = (config.get("credHelpers") or {}).get(registry) or config.get("credsStore")
-    removed = config.get("auths", {}).pop(registry, None) is not None
+    config = _read_config(path)
+    helper = _helper_for(config, registry)
+    removed = config["auths"].pop(registry, None) is not None
     if helper:
-        from docker.credentials import Store
-        from docker.credentials.errors import StoreError
-
-        try:
-            Store(helper).erase(registry)
-            removed = True
-        except StoreError:
-            pass
+        removed = _erase_from_helper(helper, registry) or removed
     _write_private(path, json.dumps(config, indent="\t") + "\n")
     return removed
 
@@ -271,7 +271,7 @@ def _read_config(path: str) -> dict:
         with open(path, encoding="utf-8") as f:
             config = json.load(f)
     except FileNotFoundError:
-        return {}
+        config = {}
     except (OSError, ValueError) as exc:
         raise BadArgument(
             f"Cannot read the Docker config {path}: {getattr(exc, 'strerror', None) or exc}",
@@ -282,7 +282,27 @@ def _read_config(path: str) -> dict:
             f"The Docker config {path} is not a JSON object",
             "Fix or move that file (DOCKER_CONFIG chooses another folder)",
         )
+    if not isinstance(config.get("auths"), dict):
+        config["auths"] = {}
     return config
+
+
+def _helper_for(config: dict, registry: str) -> str | None:
+    helpers = config.get("credHelpers")
+    helper = helpers.get(registry) if isinstance(helpers, dict) else None
+    store = config.get("credsStore")
+    return helper or (store if isinstance(store, str) else None) or None
+
+
+def _erase_from_helper(helper: str, registry: str) -> bool:
+    from docker.credentials import Store
+    from docker.credentials.errors import StoreError
+
+    try:
+        Store(helper).erase(registry)
+        return True
+    except StoreError:
+        return False
 
 
 def _write_private(path: str, text: str) -> None:
@@ -324,8 +344,10 @@ def for_buildkit(host: str) -> tuple[str, str] | None:
 
 
 def protect_value(value: str) -> None:
-    """Treat ``value`` (e.g. a secret build argument) as a secret from now on."""
-    _remember_secret(value)
+    """Treat ``value`` (e.g. a secret build argument) as a secret from now on (and its base64
+    forms)."""
+    if value and len(value) >= 4:
+        _remember_secret(value, *_b64_forms(value))
 
 
 def redact_event(event):

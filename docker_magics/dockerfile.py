@@ -35,6 +35,7 @@ INSTRUCTIONS = (
     "WORKDIR",
 )
 _DIRECTIVE = re.compile(r"^#\s*([a-zA-Z][a-zA-Z0-9]*)\s*=\s*(.+?)\s*$")
+_WHITESPACE = re.compile(r"[ \t\v\f\r]+")  # moby parser's reWhitespace
 _HEREDOC = re.compile(r"<<(-?)\s*([\"']?)([A-Za-z_][A-Za-z0-9_]*)\2")
 
 
@@ -95,12 +96,12 @@ def parse(text: str) -> list[Instruction]:
             if i >= len(lines):
                 break
         joined = " ".join(p.strip() for p in parts)
-        keyword, *rest = joined.split(None, 1) or [""]  # the engine splits on any whitespace
-        keyword, arguments = keyword.upper(), rest[0] if rest else ""
+        word, *rest = _WHITESPACE.split(joined, 1)  # as the engine's parser splits
+        keyword, arguments = word.upper(), rest[0] if rest else ""
         if keyword not in INSTRUCTIONS:
             near = difflib.get_close_matches(keyword, INSTRUCTIONS, n=1)
             raise BadArgument(
-                f"Dockerfile line {start + 1}: unknown instruction {_shown(raw.split()[0])}",
+                f"Dockerfile line {start + 1}: unknown instruction {_shown(word or raw.strip())}",
                 f"Did you mean {near[0]}?" if near else "See the Dockerfile reference",
             )
         found.append(Instruction(start + 1, keyword, arguments.strip()))

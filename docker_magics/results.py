@@ -260,6 +260,7 @@ class BuildResult:
 
     def _repr_html_(self) -> str:
         color = "#1a7f37" if self.ok else "#cf222e"
+        context = f"<div>context: {html.escape(self.context)}</div>" if self.context else ""
         rows = "".join(
             f"<tr><td>{html.escape(s.status)}</td>"
             f"<td style='text-align:right'>{'' if s.duration is None else f'{s.duration:.1f}s'}"
@@ -270,5 +271,5 @@ class BuildResult:
             f"<div class='docker-magics-result'><b style='color:{color}'>"
             f"{html.escape(self.summary())}</b>"
             f"<details><summary>{len(self.steps)} steps, {self.log.count} log lines</summary>"
-            f"<table>{rows}</table><div>context: {html.escape(self.context)}</div></details></div>"
+            f"<table>{rows}</table>{context}</details></div>"
         )

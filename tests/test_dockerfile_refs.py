@@ -39,6 +39,9 @@ def test_instructions_and_lines():
 def test_instruction_separated_by_a_tab():
     found = parse("FROM\tbusybox\nRUN\t echo tab\n")
     assert [(i.keyword, i.arguments) for i in found] == [("FROM", "busybox"), ("RUN", "echo tab")]
+    # A non-breaking space (pasted from a web page) is not a separator for the engine either.
+    with pytest.raises(BadArgument, match=r"unknown instruction 'RUN\\xa0echo'"):
+        parse("RUN\u00a0echo x\n")
 
 
 def test_escape_directive():

@@ -323,6 +323,11 @@ def test_saving_a_login_that_cannot_be_saved_keeps_nothing(
     ) and line.endswith("Check the helper (or log in without --save).")
     assert not credentials.CREDENTIALS.logged_in(host)
     assert config_file.read_text() == json.dumps({"credsStore": "dm-not-installed"})
+    # Odd but readable values (null, a list) are treated as empty, as the CLI does.
+    config_file.write_text('{"auths": null, "credHelpers": []}')
+    assert reg(login).error is None
+    assert host in json.loads(config_file.read_text())["auths"]
+    credentials.CREDENTIALS.forget(host)
 
 
 def test_saved_identity_token_is_read_back_as_the_cli_stores_it(docker_env):
