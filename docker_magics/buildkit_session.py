@@ -28,7 +28,7 @@ HEALTH = "/grpc.health.v1.Health/Check"
 MAX_SECRET = 500 * 1024  # BuildKit refuses larger secrets
 
 # gRPC status codes
-OK, NOT_FOUND, UNIMPLEMENTED, INTERNAL = 0, 5, 12, 13
+OK, NOT_FOUND, UNIMPLEMENTED = 0, 5, 12
 
 
 def _varint(n: int) -> bytes:

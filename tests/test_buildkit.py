@@ -281,3 +281,21 @@ def test_buildkit_pulls_a_private_base_with_the_session_login(
     assert refused.startswith(
         f"The build failed: the registry {host} wants a login to pull the base image "
     ) and refused.endswith(f"Log in with %docker_login {host} and build again."), refused
+
+
+def test_build_secret_over_a_tls_engine(run, tls_engine, monkeypatch):
+    """The session's HTTP/2 runs inside the engine's TLS connection too."""
+    from harness import build_busybox
+
+    build_busybox(tls_engine.dockerd.url, "dm/tls-bb:1")
+    d = tls_engine.certs.client_dir
+    connected = run(f"%docker_connect {tls_engine.url} --cert-path {d} --alias tls-bk")
+    assert connected.error is None, connected.err
+    monkeypatch.setenv("DM_TLS_SECRET", "over-tls-" + os.urandom(4).hex())
+    cell = run(
+        "%%docker_build --builder buildkit --network none --progress plain "
+        "--secret id=DM_TLS_SECRET\nFROM dm/tls-bb:1\n"
+        "RUN --mount=type=secret,id=DM_TLS_SECRET wc -c < /run/secrets/DM_TLS_SECRET\n"
+    )
+    assert cell.error is None, cell.err
+    assert str(len(os.environ["DM_TLS_SECRET"])) in cell.out.split()
