@@ -5,6 +5,7 @@ artifacts/notebooks/ for inspection."""
 from __future__ import annotations
 
 import json
+import secrets
 import shutil
 from pathlib import Path
 
@@ -66,6 +67,7 @@ def tutorial_env(engine, tls_engine, busybox, registry, auth_registry, tmp_path,
         "AUTH_REGISTRY": auth_registry.host,
         "REGISTRY_USER": REGISTRY_USER,
         "REGISTRY_PASSWORD": auth_registry.users[REGISTRY_USER],
+        "API_TOKEN": "tutorial-token-" + secrets.token_hex(8),
         "TCP_ENGINE": engine.tcp_url or "",
         "TLS_ENGINE": tls_engine.url,
         "TLS_CERT_PATH": str(tls_engine.certs.client_dir),
@@ -141,12 +143,16 @@ def test_tutorial_runs_top_to_bottom(path, tutorial_env, tmp_path, monkeypatch, 
             "There is no image",
             "cannot be reached",
             "Forgot the login",
+            "bytes: ******",
+            "token in the image: False",
+            "token in its history: False",
         ],
     }[path.stem]
     for expected in checks:
         assert expected in text, (path.stem, expected)
     if "registries" in path.name:
         assert tutorial_env["REGISTRY_PASSWORD"] not in json.dumps(nb)
+        assert tutorial_env["API_TOKEN"] not in json.dumps(nb)
 
 
 def test_binder_without_an_engine(tmp_path, monkeypatch):
