@@ -94,8 +94,10 @@ def parse_secrets(items: Iterable[str]) -> dict[str, bytes]:
             )
         text = value.decode("utf-8", "replace")
         protect_value(text)
-        for line in text.splitlines():  # e.g. one key of a credentials file printed alone
-            protect_value(line.strip())
+        lines = [line.strip() for line in text.splitlines() if len(line.strip()) >= 8]
+        if 1 < len(lines) <= 50:  # a small credentials file: each key masked on its own too
+            for line in lines:
+                protect_value(line)
         secrets[secret_id] = value
     return secrets
 
@@ -175,25 +177,28 @@ def run_build(
     # BuildKit's steps (vertexes) are not the Dockerfile's instructions: no total up front.
     total = total_steps if builder == "classic" else None
     recorder = BuildRecorder(title, total=total, context=context.description, builder=builder)
-    session = _open_session(conn, secrets) if builder == "buildkit" else None
+    session = stream = None
     renderer = build_renderer(progress, recorder)
     renderer.start()
-    stream = ops.build(
-        conn.client,
-        context,
-        options,
-        CREDENTIALS.config_header(),
-        builder,
-        session.id if session else None,
-    )
     error: DockerMagicsError | None = None
     try:
+        if builder == "buildkit":
+            session = _open_session(conn, secrets)
+        stream = ops.build(
+            conn.client,
+            context,
+            options,
+            CREDENTIALS.config_header(),
+            builder,
+            session.id if session else None,
+        )
         for event in stream:
             event = redact_event(event)  # e.g. a RUN step that prints a secret build argument
             recorder.handle(event)
             renderer.handle(event)
     except KeyboardInterrupt:
-        stream.close()  # cancels the build on the engine if it is still running
+        if stream is not None:
+            stream.close()  # cancels the build on the engine if it is still running
         error = _interrupted(conn, recorder)
     except DockerMagicsError as exc:  # e.g. a context file changed while being sent
         error = exc
@@ -205,7 +210,8 @@ def run_build(
             error = ConnectFailed(f"Lost the engine during the build: {what}", error.hint)
             conn.orphans.update(recorder.containers)  # removed when the engine is back
     finally:
-        stream.close()
+        if stream is not None:
+            stream.close()
         if session is not None:
             session.close()
     recorder.context = (

@@ -28,7 +28,7 @@ HEALTH = "/grpc.health.v1.Health/Check"
 MAX_SECRET = 500 * 1024  # BuildKit refuses larger secrets
 
 # gRPC status codes
-OK, NOT_FOUND, UNIMPLEMENTED = 0, 5, 12
+OK, NOT_FOUND, UNIMPLEMENTED, INTERNAL = 0, 5, 12, 13
 
 
 def _varint(n: int) -> bytes:
@@ -67,6 +67,8 @@ class BuildSession:
         self.credentials = credentials
         self.id = uuid.uuid4().hex
         self.calls: list[str] = []  # the methods the engine called, for the curious
+        self.error: BaseException | None = None  # why the session ended early, if it did
+        self._closing = False
         self._response = None
         self._thread: threading.Thread | None = None
 
@@ -81,23 +83,36 @@ class BuildSession:
         """Raises what docker-py raises (e.g. 404 from an engine without sessions)."""
         import h2.config
         import h2.connection
+        import requests
+        from urllib3 import HTTPHeaderDict
 
         api = self.api
-        headers = {
-            "Connection": "Upgrade",
-            "Upgrade": "h2c",
-            "X-Docker-Expose-Session-Uuid": self.id,
-            "X-Docker-Expose-Session-Name": "docker-magics",
-            "X-Docker-Expose-Session-Sharedkey": self.id,
-            "X-Docker-Expose-Session-Grpc-Method": ", ".join((HEALTH, SECRETS, CREDENTIALS)),
-        }
-        response = api._post(api._url("/session"), headers=headers, stream=True)
-        sock = api._get_raw_response_socket(response)  # raises the HTTP error, if any
+        request = requests.Request(
+            "POST",
+            api._url("/session"),
+            headers={
+                "Connection": "Upgrade",
+                "Upgrade": "h2c",
+                "X-Docker-Expose-Session-Uuid": self.id,
+                "X-Docker-Expose-Session-Name": "docker-magics",
+                "X-Docker-Expose-Session-Sharedkey": self.id,
+            },
+        )
+        prepared = api.prepare_request(request)  # with the connection's own headers
+        # One header line per method, as buildx sends them (requests would join them).
+        headers = HTTPHeaderDict(prepared.headers)
+        for method in (HEALTH, SECRETS, CREDENTIALS):
+            headers.add("X-Docker-Expose-Session-Grpc-Method", method)
+        prepared.headers = headers
+        response = api.send(prepared, stream=True, timeout=api.timeout)
+        try:
+            sock = api._get_raw_response_socket(response)  # raises the HTTP error, if any
+            api._disable_socket_timeout(sock)  # quiet for minutes during a long build is fine
+            self._read, self._send, self._wake = _transport(response, sock)
+        except BaseException:
+            response.close()
+            raise
         self._response = response
-        # Read through urllib3's buffer (it may hold the first bytes after the 101), write
-        # to the socket itself.
-        self._reader = response.raw._fp.fp
-        self._send = sock.sendall if hasattr(sock, "sendall") else sock._sock.sendall
         config = h2.config.H2Configuration(client_side=False, header_encoding="utf-8")
         self._h2 = h2.connection.H2Connection(config=config)
         self._h2.initiate_connection()
@@ -106,12 +121,18 @@ class BuildSession:
         self._thread.start()
 
     def close(self) -> None:
-        if self._response is not None:
-            self._response.close()  # the engine ends the session when the connection goes
-            self._response = None
+        if self._response is None:
+            return
+        self._closing = True
+        try:
+            self._wake()  # the serving thread's read returns: nothing waits on the engine
+        except OSError:
+            pass
         if self._thread is not None:
             self._thread.join(2)
             self._thread = None
+        self._response.close()  # the engine ends the session when the connection goes
+        self._response = None
 
     # -- serving ---------------------------------------------------------------------------
 
@@ -121,7 +142,7 @@ class BuildSession:
         requests: dict[int, list] = {}  # stream -> [path, body]
         self._pending: dict[int, list] = {}  # stream -> [data still to send, trailers]
         try:
-            while data := self._reader.read1(65536):
+            while data := self._read():
                 for event in self._h2.receive_data(data):
                     if isinstance(event, h2.events.RequestReceived):
                         requests[event.stream_id] = [dict(event.headers).get(":path"), b""]
@@ -134,15 +155,27 @@ class BuildSession:
                     elif isinstance(event, h2.events.StreamEnded):
                         if event.stream_id in requests:
                             path, body = requests.pop(event.stream_id)
-                            self._answer(event.stream_id, path, body)
+                            self._answer_or_fail(event.stream_id, path, body)
                     elif isinstance(event, h2.events.StreamReset):
                         requests.pop(event.stream_id, None)
                         self._pending.pop(event.stream_id, None)
                     elif isinstance(event, h2.events.ConnectionTerminated):
                         return
                 self._flush()
-        except Exception:  # noqa: BLE001 - the connection closed under us: the session is over
+        except Exception as exc:  # noqa: BLE001 - the connection went: the session is over
+            if not self._closing:
+                self.error = exc  # kept for the curious; the build reports what it missed
             return
+
+    def _answer_or_fail(self, stream_id: int, path: str, body: bytes) -> None:
+        try:
+            self._answer(stream_id, path, body)
+        except Exception:  # noqa: BLE001 - a malformed request fails alone, not the session
+            self._h2.send_headers(
+                stream_id,
+                [(":status", "200"), ("content-type", "application/grpc")],
+            )
+            self._pending[stream_id] = [b"", [("grpc-status", str(INTERNAL))]]
 
     def _answer(self, stream_id: int, path: str, body: bytes) -> None:
         self.calls.append(path)
@@ -190,3 +223,32 @@ class BuildSession:
                 del self._pending[stream_id]
         if out := self._h2.data_to_send():
             self._send(out)
+
+
+def _transport(response, sock):
+    """``(read, send, wake)`` for the upgraded connection, whatever carries it: a unix or TCP
+    socket, TLS, or SSH (paramiko's channel, or the ``ssh`` program). Reads go through what
+    the HTTP client already buffered (the engine may speak right after its 101); ``wake``
+    makes a blocked read return, so that closing never waits for the engine."""
+    import socket
+
+    fp = response.raw._fp.fp
+    if not hasattr(fp, "read1"):  # paramiko's ChannelFile
+        channel = fp.channel
+        buffered = [bytes(fp._rbuffer)]
+        fp._rbuffer = b""
+
+        def read() -> bytes:
+            return buffered.pop() if buffered and buffered[0] else channel.recv(65536)
+
+        return read, channel.sendall, lambda: channel.shutdown(2)
+    raw = sock if isinstance(sock, socket.socket) else getattr(sock, "_sock", None)
+    if raw is not None:  # unix and TCP sockets (a SocketIO around them), TLS sockets
+        # The plain socket's shutdown: on a TLS socket the ssl module's would drop the
+        # TLS state under the reading thread.
+        return (
+            lambda: fp.read1(65536),
+            raw.sendall,
+            lambda: socket.socket.shutdown(raw, socket.SHUT_RDWR),
+        )
+    return lambda: fp.read1(65536), sock.sendall, sock.close  # docker-py's SSHSocket (ssh)

@@ -275,7 +275,7 @@ def from_directory(
 ) -> BuildContext:
     """A directory context, walked lazily. The Dockerfile is either text (the cell) sent
     under a hidden name, or ``dockerfile_path`` (inside or outside the directory)."""
-    root = Path(os.path.expanduser(str(directory)))
+    root = Path(os.path.expanduser(str(directory))).absolute()
     if not root.is_dir():
         what = "does not exist" if not root.exists() else "is not a directory"
         raise BadArgument(f"--context {directory}: {root} {what}", "Give a folder")
@@ -334,6 +334,12 @@ def walk(root: Path, matcher: IgnoreMatcher) -> Iterator[tuple[str, str, os.stat
             raise BadArgument(
                 f"Cannot read the folder {path} (permission denied)",
                 "Fix its permissions, or exclude it in .dockerignore",
+            ) from None
+        except OSError as exc:  # removed or replaced since its parent was listed
+            raise ContextChanged(
+                f"The folder {path} changed while the build context was being sent "
+                f"({exc.strerror or exc})",
+                "Run the cell again once nothing is writing to the context",
             ) from None
         for entry in entries:
             rel = f"{rel_dir}/{entry.name}" if rel_dir else entry.name

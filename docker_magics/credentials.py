@@ -22,6 +22,7 @@ from .errors import BadArgument, EngineError
 
 INDEX = "https://index.docker.io/v1/"  # Docker Hub's key in the Docker config
 _SECRETS: set[str] = set()
+_SORTED: list[str] = []
 _LOCK = threading.Lock()
 
 
@@ -48,6 +49,7 @@ def _remember_secret(*values: str) -> None:
     found |= {f(v) for v in found for f in (quote, quote_plus)}
     with _LOCK:
         _SECRETS.update(found)
+        _SORTED[:] = sorted(_SECRETS, key=len, reverse=True)  # longest first, for redact
     if found:
         _install_log_filter()
 
@@ -82,7 +84,7 @@ def redact(text: str) -> str:
     if not _SECRETS or not text:
         return text
     with _LOCK:
-        secrets = sorted(_SECRETS, key=len, reverse=True)
+        secrets = list(_SORTED)
     for secret in secrets:
         if secret in text:
             text = text.replace(secret, "******")

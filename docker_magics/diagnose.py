@@ -341,11 +341,14 @@ def build_failure(message: str, code: int | None, step) -> str:
         reason = re.sub(r'^.*?(?:Get|Head) "[^"]*": ', "", message)
         if needs_login:
             host = re.search(r"pulling from host (\S+)", message)
-            registry = host.group(1) if host else _registry_of(image)
-            login = "%docker_login" if registry == "Docker Hub" else f"%docker_login {registry}"
+            registry = _registry_of(host.group(1) + "/x" if host else image)
+            login = {"Docker Hub": "%docker_login", None: "%docker_login REGISTRY"}.get(
+                registry, f"%docker_login {registry}"
+            )
+            why = _clause(reason.rsplit(": ", 1)[-1])  # "401 Unauthorized", "no basic auth..."
             return (
-                f"{where} failed: the registry {registry} wants a login to pull the base image "
-                f"{image} ({_clause(reason)}). Log in with {login} and build again"
+                f"{where} failed: the registry {registry or 'of the base image'} wants a login "
+                f"to pull the base image {image} ({why}). Log in with {login} and build again"
             )
         return (
             f"{where} failed: the base image {image} is not on the engine and cannot be pulled "
@@ -355,13 +358,16 @@ def build_failure(message: str, code: int | None, step) -> str:
     return f"{where} failed: {_clause(message)}"
 
 
-def _registry_of(image: str) -> str:
-    from .credentials import display_name, registry_of
+def _registry_of(image: str) -> str | None:
+    """The registry of ``image`` as the user names it (Docker Hub by name)."""
+    from .credentials import INDEX, display_name, registry_of
 
     try:
-        return display_name(registry_of(image))
+        registry = registry_of(image)
     except Exception:  # noqa: BLE001 - not a reference docker-py can read
-        return "of the base image"
+        return None
+    hub = ("registry-1.docker.io", "index.docker.io", "docker.io")
+    return display_name(INDEX if registry in hub else registry)
 
 
 def dockerfile_rejected(message: str) -> str | None:

@@ -5,6 +5,7 @@ and return a ``RunResult`` or raise one clear line. Shared by ``%docker_run``,
 
 from __future__ import annotations
 
+import errno
 import os
 import posixpath
 import re
@@ -308,12 +309,20 @@ def _extraction_filter(member, dest):
 def _unpack_into(archive: Path, unpacked: Path, target: Path, path: str) -> Path:
     """Unpack ``GET /archive`` (one top entry, a file or a folder) at ``target``."""
     with tarfile.open(archive) as tar:
-        top = tar.getmembers()[0].name.split("/")[0]
+        members = tar.getmembers()
+        if not members:
+            raise BadArgument(f"--get {path}: the engine sent an empty archive")
+        top = members[0].name.split("/")[0]
         if hasattr(tarfile, "data_filter"):
             tar.extractall(unpacked, filter=_extraction_filter)
         else:  # pragma: no cover - Pythons without extraction filters
             tar.extractall(unpacked)
     got = unpacked / top
+    if not got.is_symlink() and not got.exists():  # skipped by the filter
+        raise BadArgument(
+            f"--get {path}: it is a device or a pipe, not a file, folder or link",
+            "Copy out files and folders",
+        )
     contents = path.endswith("/.")
     if target.is_dir() and not (got.is_dir() and contents):
         target = target / top  # an existing folder receives the entry by its name
@@ -330,7 +339,7 @@ def _unpack_into(archive: Path, unpacked: Path, target: Path, path: str) -> Path
                 f"--get: {target} is a folder and the container's path is a file",
                 "Give a file name (or another folder) as the destination",
             )
-        os.replace(got, target)
+        _put(got, target)
     return target
 
 
@@ -353,7 +362,20 @@ def _merge_tree(source: Path, target: Path) -> None:
                 "Move it away or choose another destination",
             )
         else:
-            os.replace(entry, there)  # replaces a file or a link itself, never its target
+            _put(entry, there)
+
+
+def _put(source: Path, target: Path) -> None:
+    """Move a file or link to ``target``, replacing a file or link there (never writing
+    through it). ``target``'s folder may be another mount: then copy (links as links)."""
+    try:
+        os.replace(source, target)
+    except OSError as exc:
+        if exc.errno != errno.EXDEV:
+            raise
+        if target.is_symlink() or target.exists():
+            target.unlink()
+        shutil.move(str(source), target)
 
 
 class RunText(TextRenderer):

@@ -194,7 +194,9 @@ def test_build_secrets_reach_the_run_step_only(bk, busybox, engine, tmp_path, mo
     token = "tok-" + os.urandom(12).hex()
     monkeypatch.setenv("DM_API_TOKEN", token)
     key_file = tmp_path / "deploy.key"
-    key_file.write_bytes(b"KEY-" + os.urandom(2000).hex().encode())  # several h2 frames
+    # 300 KiB: more than HTTP/2's initial 64 KiB window, so the reply waits for the engine's
+    # window updates (flow control), in many frames.
+    key_file.write_bytes(b"KEY-" + os.urandom(150 * 1024).hex().encode())
     cell = bk(
         "%%docker_build -t dm-test/secrets --builder buildkit --network none --progress plain "
         "--secret id=api,env=DM_API_TOKEN --secret id=DM_API_TOKEN "

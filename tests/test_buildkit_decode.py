@@ -113,3 +113,19 @@ def test_malformed_trace_is_skipped_not_fatal():
     assert parser.feed({"id": "moby.buildkit.trace", "aux": bad}) == [
         ev.Notice("an unreadable BuildKit progress message was skipped")
     ]
+
+
+def test_a_base_image_behind_a_login_names_the_registry_and_the_command():
+    from docker_magics.results import Step
+
+    message = (
+        "failed to solve with frontend dockerfile.v0: failed to create LLB definition: "
+        "pulling from host registry-1.docker.io failed with status code [manifests 1]: "
+        "401 Unauthorized"
+    )
+    step = Step("k", "[internal] load metadata for docker.io/team/private:1")
+    assert build_failure(message, None, step) == (
+        "The build failed: the registry Docker Hub wants a login to pull the base image "
+        "docker.io/team/private:1 (401 Unauthorized). Log in with %docker_login and build "
+        "again"
+    )

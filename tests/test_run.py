@@ -140,7 +140,7 @@ def test_get_merges_like_docker_cp_and_deletes_nothing(dm, busybox, tmp_path, mo
     assert linked.error is None, linked.err
     assert os.readlink(tmp_path / "envs" / "env" / "bin" / "python") == "/bin/busybox"
     assert (tmp_path / "reports" / "r.txt").read_text() == "r\n"
-    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".docker-magics-get")]
+    assert not list(tmp_path.rglob(".docker-magics-get*"))  # no workspace left anywhere
 
 
 def test_cell_options_after_the_image_when_a_value_equals_it(dm, busybox):
@@ -178,7 +178,7 @@ def test_logs_of_tty_and_unreadable_containers(dm, busybox, engine, engine_api):
         engine_api.wait(tty, timeout=30)
         cell = dm(f"%docker_logs {tty['Id'][:12]}")
         assert cell.error is None, cell.err
-        assert cell.out.startswith("hello world from a tty\nsecond line\n")  # no \r left
+        assert cell.out.split("Out[")[0] == "hello world from a tty\nsecond line\n"  # no \r
         assert cell.value.text() == "hello world from a tty\nsecond line\n"
         followed = dm(f"%docker_logs -f {tty['Id'][:12]}")
         assert followed.value.text() == "hello world from a tty\nsecond line\n"
@@ -214,7 +214,7 @@ def test_detached_run_ps_logs_stop_rm(dm, busybox, engine_api):
     deadline = __import__("time").monotonic() + 10
     while "hello" not in dm("%docker_logs dm-bg").out:
         assert __import__("time").monotonic() < deadline
-    assert dm("%docker_logs dm-bg --tail 1").out.startswith("hello from bg\n")
+    assert dm("%docker_logs dm-bg --tail 1").out.split("Out[")[0] == "hello from bg\n"
     taken = dm(f"%docker_run --name dm-bg {busybox} true").usage_error
     assert taken == (
         "The container name dm-bg is already in use. Pick another --name, or remove "
@@ -401,7 +401,7 @@ def test_logs_mask_known_secrets(dm, busybox, engine_api):
     dm(f"%docker_run --rm=false --name dm-leaky {busybox} echo token={secret}")
     try:
         cell = dm("%docker_logs dm-leaky")
-        assert cell.out.startswith("token=******\n") and secret not in cell.out
+        assert cell.out.split("Out[")[0] == "token=******\n" and secret not in cell.out
         assert cell.value.text() == "token=******\n"
     finally:
         engine_api.remove_container("dm-leaky", force=True)

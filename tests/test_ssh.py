@@ -44,16 +44,29 @@ def _url(sshd):
     return f"ssh://{getpass.getuser()}@127.0.0.1:{sshd.port}"
 
 
-def test_ssh_with_paramiko(run, sshd, ssh_home, engine):
+def _secret_build_works(run, busybox, monkeypatch):
+    """A BuildKit session (HTTP/2 on the hijacked connection) through the SSH transport."""
+    monkeypatch.setenv("DM_SSH_SECRET", "through-ssh-" + os.urandom(4).hex())
+    cell = run(
+        "%%docker_build --builder buildkit --network none --progress plain --no-cache "
+        f"--secret id=DM_SSH_SECRET\nFROM {busybox}\n"
+        "RUN --mount=type=secret,id=DM_SSH_SECRET echo size=$(wc -c < /run/secrets/DM_SSH_SECRET)\n"
+    )
+    assert cell.error is None, cell.err
+    assert f"size={len(os.environ['DM_SSH_SECRET'])}" in cell.out
+
+
+def test_ssh_with_paramiko(run, sshd, ssh_home, engine, busybox, monkeypatch):
     cell = run(f"%docker_connect {_url(sshd)} --ssh-client paramiko")
     assert cell.error is None, cell.err
     assert cell.out.startswith(f"Connected to {_url(sshd)} as '{_url(sshd)}': Docker Engine ")
     assert cell.line.endswith("over SSH")
     engine_id = engine.api().info()["ID"]
     assert api.client().info()["ID"] == engine_id
+    _secret_build_works(run, busybox, monkeypatch)
 
 
-def test_ssh_with_openssh(run, sshd, ssh_home, engine, tmp_path, monkeypatch):
+def test_ssh_with_openssh(run, sshd, ssh_home, engine, busybox, tmp_path, monkeypatch):
     # OpenSSH reads ~/.ssh from the passwd entry, not $HOME: point it at ours with a
     # wrapper first on PATH, as a user's ~/.ssh/config would.
     bindir = tmp_path / "bin"
@@ -71,6 +84,7 @@ def test_ssh_with_openssh(run, sshd, ssh_home, engine, tmp_path, monkeypatch):
     assert cell.error is None, cell.err
     assert cell.line.endswith("over SSH")
     assert api.client().info()["ID"] == engine.api().info()["ID"]
+    _secret_build_works(run, busybox, monkeypatch)
 
 
 def test_ssh_unknown_host_key(run, sshd, ssh_home):
