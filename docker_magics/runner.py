@@ -251,18 +251,22 @@ def _copy_out(api, container_id: str, gets: list[str], workdir: str) -> list[str
             ) from None
         except APIError as exc:
             raise EngineError(f"--get {path}: the engine refused ({_explanation(exc)})") from None
+        workspace = None
         try:
             if dest.endswith(("/", os.sep)):
                 target.mkdir(parents=True, exist_ok=True)
             parent = target if target.is_dir() else target.parent
             parent.mkdir(parents=True, exist_ok=True)
-            # Unpacked next to the destination: the moves below are renames, on any mounts.
+            # Unpacked next to the destination, so that the moves below are renames.
             workspace = Path(tempfile.mkdtemp(prefix=".docker-magics-get-", dir=parent))
+            archive = workspace / "out.tar"
+            f = open(archive, "wb")
         except OSError as exc:
+            if workspace is not None:
+                shutil.rmtree(workspace, ignore_errors=True)
             raise _cannot_write(path, target, exc) from None
         try:
-            archive = workspace / "out.tar"
-            with open(archive, "wb") as f:
+            with f:
                 for chunk in stream:  # a lost engine raises here, for the caller
                     try:
                         f.write(chunk)
