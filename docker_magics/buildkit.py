@@ -129,82 +129,66 @@ def _text(value: bytes) -> str:
     return value.decode("utf-8", "replace")
 
 
-def _vertex(buf: bytes) -> Vertex:
-    v = Vertex()
-    for number, value in fields(buf):
-        if number == 1:
-            v.digest = _text(value)
-        elif number == 2:
-            v.inputs.append(_text(value))
-        elif number == 3:
-            v.name = _text(value)
-        elif number == 4:
-            v.cached = bool(value)
-        elif number == 5:
-            v.started = _timestamp(value)
-        elif number == 6:
-            v.completed = _timestamp(value)
-        elif number == 7:
-            v.error = _text(value)
-    return v
+def _message(cls, layout: dict):
+    """A decoder for the message ``cls``: ``layout`` maps field numbers to ``(attribute,
+    convert)``; a list attribute collects a repeated field. Unknown fields are skipped."""
+
+    def decode_message(buf: bytes):
+        message = cls()
+        for number, value in fields(buf):
+            if number in layout:
+                name, convert = layout[number]
+                current = getattr(message, name)
+                if isinstance(current, list):
+                    current.append(convert(value))
+                else:
+                    setattr(message, name, convert(value))
+        return message
+
+    return decode_message
 
 
-def _status(buf: bytes) -> VertexStatus:
-    s = VertexStatus()
-    for number, value in fields(buf):
-        if number == 1:
-            s.id = _text(value)
-        elif number == 2:
-            s.vertex = _text(value)
-        elif number == 3:
-            s.name = _text(value)
-        elif number == 4:
-            s.current = _signed(value)
-        elif number == 5:
-            s.total = _signed(value)
-        elif number == 8:
-            s.completed = _timestamp(value)
-    return s
-
-
-def _log(buf: bytes) -> VertexLog:
-    entry = VertexLog()
-    for number, value in fields(buf):
-        if number == 1:
-            entry.vertex = _text(value)
-        elif number == 3:
-            entry.stream = _signed(value)
-        elif number == 4:
-            entry.msg = bytes(value)
-    return entry
-
-
-def _warning(buf: bytes) -> VertexWarning:
-    w = VertexWarning()
-    for number, value in fields(buf):
-        if number == 1:
-            w.vertex = _text(value)
-        elif number == 2:
-            w.level = _signed(value)
-        elif number == 3:
-            w.short = _text(value)
-    return w
+_vertex = _message(
+    Vertex,
+    {
+        1: ("digest", _text),
+        2: ("inputs", _text),
+        3: ("name", _text),
+        4: ("cached", bool),
+        5: ("started", _timestamp),
+        6: ("completed", _timestamp),
+        7: ("error", _text),
+    },
+)
+_status = _message(
+    VertexStatus,
+    {
+        1: ("id", _text),
+        2: ("vertex", _text),
+        3: ("name", _text),
+        4: ("current", _signed),
+        5: ("total", _signed),
+        8: ("completed", _timestamp),
+    },
+)
+_log = _message(VertexLog, {1: ("vertex", _text), 3: ("stream", _signed), 4: ("msg", bytes)})
+_warning = _message(
+    VertexWarning, {1: ("vertex", _text), 2: ("level", _signed), 3: ("short", _text)}
+)
+_response = _message(
+    StatusResponse,
+    {
+        1: ("vertexes", _vertex),
+        2: ("statuses", _status),
+        3: ("logs", _log),
+        4: ("warnings", _warning),
+    },
+)
 
 
 def decode(aux: str | bytes) -> StatusResponse:
     """One trace message's ``aux`` (base64) -> ``StatusResponse``."""
-    buf = base64.b64decode(aux)
-    response = StatusResponse()
-    for number, value in fields(buf):
-        if number == 1:
-            response.vertexes.append(_vertex(value))
-        elif number == 2:
-            response.statuses.append(_status(value))
-        elif number == 3:
-            response.logs.append(_log(value))
-        elif number == 4:
-            response.warnings.append(_warning(value))
-    return response
+    return _response(base64.b64decode(aux))
 
 
 # -- events -----------------------------------------------------------------------------------
