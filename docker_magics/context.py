@@ -33,6 +33,13 @@ class ContextChanged(DockerMagicsError):
     """A file changed or vanished while the context was being sent."""
 
 
+def _changed(what: str, why: str) -> ContextChanged:
+    return ContextChanged(
+        f"{what} changed while the build context was being sent ({why})",
+        "Run the cell again once nothing is writing to the context",
+    )
+
+
 @dataclass(frozen=True)
 class AddSpec:
     """``--add SRC[:DEST]``: a local file or folder placed at DEST in the context."""
@@ -177,11 +184,7 @@ class TarWriter:
             try:
                 info.type, info.linkname = tarfile.SYMTYPE, os.readlink(path)
             except OSError as exc:  # replaced or removed since the walk saw it
-                raise ContextChanged(
-                    f"{arcname} changed while the build context was being sent "
-                    f"({exc.strerror or exc})",
-                    "Run the cell again once nothing is writing to the context",
-                ) from None
+                raise _changed(arcname, exc.strerror or str(exc)) from None
         elif stat.S_ISFIFO(mode):
             info.type = tarfile.FIFOTYPE
         elif stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
@@ -208,11 +211,7 @@ class TarWriter:
                     yield from self._flush(force=True)
                 data = os.read(fd, min(remaining, CHUNK))
                 if not data:
-                    raise ContextChanged(
-                        f"{arcname} changed while the build context was being sent (it "
-                        f"shrank from {size} bytes)",
-                        "Run the cell again once nothing is writing to the context",
-                    )
+                    raise _changed(arcname, f"it shrank from {size} bytes")
                 remaining -= len(data)
                 if len(data) >= CHUNK:
                     yield data
@@ -336,11 +335,7 @@ def walk(root: Path, matcher: IgnoreMatcher) -> Iterator[tuple[str, str, os.stat
                 "Fix its permissions, or exclude it in .dockerignore",
             ) from None
         except OSError as exc:  # removed or replaced since its parent was listed
-            raise ContextChanged(
-                f"The folder {path} changed while the build context was being sent "
-                f"({exc.strerror or exc})",
-                "Run the cell again once nothing is writing to the context",
-            ) from None
+            raise _changed(f"The folder {path}", exc.strerror or str(exc)) from None
         for entry in entries:
             rel = f"{rel_dir}/{entry.name}" if rel_dir else entry.name
             skip, info = matcher.match(rel, parent) if matcher else (False, None)
