@@ -137,6 +137,25 @@ def engine_kernel(engine, busybox):
     k.shutdown()
 
 
+@pytest.fixture
+def mortal_engine(busybox):
+    """A private engine a test may kill and restart, with busybox as ``dm/bb:1``, and a
+    kernel connected to it: ``(dockerd, kernel)``."""
+    from kernel import Kernel
+
+    dockerd = Dockerd(_short_root("mortal")).start()
+    k = None
+    try:
+        build_busybox(dockerd.url, "dm/bb:1")
+        k = Kernel(env={"DOCKER_HOST": dockerd.url})
+        k.run("%load_ext docker_magics\n%docker_connect")
+        yield dockerd, k
+    finally:
+        if k is not None:
+            k.shutdown()
+        dockerd.cleanup()
+
+
 @pytest.fixture(scope="session")
 def registry():
     """A loopback registry without authentication (the engine treats 127.0.0.0/8 as

@@ -97,36 +97,25 @@ def test_registry_killed_mid_push(kernel, engine, tmp_path):
         engine.api().remove_image(f"{registry.host}/dm/big:1", force=True)
 
 
-def test_engine_killed_mid_build_then_restarted(busybox):
-    from harness import Dockerd, build_busybox
-
-    dockerd = Dockerd(Path("/tmp") / f"dm-restart-{uuid.uuid4().hex[:6]}").start()
-    k = None
-    try:
-        build_busybox(dockerd.url, "dm/bb:1")
-        k = Kernel(env={"DOCKER_HOST": dockerd.url})
-        k.run("%load_ext docker_magics\n%docker_connect")
-        ex = k.start("%%docker_build --progress plain\nFROM dm/bb:1\nRUN echo started; sleep 300\n")
-        k.wait_for_output(ex, "started")
-        dockerd.kill()
-        k.wait(ex, timeout=60)
-        assert ex.usage_error.startswith("Lost the engine during the build: ")
-        assert dockerd.url in ex.usage_error
-        # While it is down, the next magic says so in one line...
-        down = k.run("%docker_images")
-        assert down.usage_error.startswith(f"No Docker engine answers at {dockerd.url}")
-        # ...and once it is back, the same connection just works again.
-        dockerd.start()
-        up = k.run("%docker_info")
-        assert up.status == "ok", up.error
-        assert "Docker Engine" in str(up.messages)
-        built = k.run("%%docker_build --progress none -t dm/after:1\nFROM dm/bb:1\nRUN echo fine\n")
-        assert built.status == "ok", built.error
-        assert dockerd.api().containers(all=True) == []
-    finally:
-        if k is not None:
-            k.shutdown()
-        dockerd.cleanup()
+def test_engine_killed_mid_build_then_restarted(mortal_engine):
+    dockerd, k = mortal_engine
+    ex = k.start("%%docker_build --progress plain\nFROM dm/bb:1\nRUN echo started; sleep 300\n")
+    k.wait_for_output(ex, "started")
+    dockerd.kill()
+    k.wait(ex, timeout=60)
+    assert ex.usage_error.startswith("Lost the engine during the build: ")
+    assert dockerd.url in ex.usage_error
+    # While it is down, the next magic says so in one line...
+    down = k.run("%docker_images")
+    assert down.usage_error.startswith(f"No Docker engine answers at {dockerd.url}")
+    # ...and once it is back, the same connection just works again.
+    dockerd.start()
+    up = k.run("%docker_info")
+    assert up.status == "ok", up.error
+    assert "Docker Engine" in str(up.messages)
+    built = k.run("%%docker_build --progress none -t dm/after:1\nFROM dm/bb:1\nRUN echo fine\n")
+    assert built.status == "ok", built.error
+    assert dockerd.api().containers(all=True) == []
 
 
 def test_context_file_shrinking_while_sent(kernel, busybox, tmp_path, engine):

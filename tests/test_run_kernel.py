@@ -6,7 +6,6 @@ from __future__ import annotations
 import time
 
 import pytest
-from kernel import Kernel
 
 pytestmark = pytest.mark.engine
 
@@ -47,35 +46,20 @@ def test_interrupt_stops_and_removes_the_container(kernel, engine_api):
     assert kernel.run("print(6 * 7)").stream() == "42\n"
 
 
-def test_engine_dying_mid_run(busybox, tmp_path):
+def test_engine_dying_mid_run(mortal_engine):
     """A private engine killed (SIGKILL) while a run streams from it."""
-    import uuid
-    from pathlib import Path
-
-    from harness import Dockerd, build_busybox
-
-    root = Path("/tmp") / f"dm-dying-{uuid.uuid4().hex[:6]}"
-    dockerd = Dockerd(root).start()
-    k = None
-    try:
-        build_busybox(dockerd.url, "dm/bb:1")
-        k = Kernel(env={"DOCKER_HOST": dockerd.url})
-        k.run("%load_ext docker_magics\n%docker_connect")
-        ex = k.start("%docker_run dm/bb:1 sh -c 'echo alive; sleep 300'")
-        k.wait_for_output(ex, "alive")
-        dockerd.kill()
-        k.wait(ex, timeout=60)
-        assert ex.usage_error.startswith("Lost the engine during the run: ")
-        assert dockerd.url in ex.usage_error
-        assert k.run("print('still here')").stream() == "still here\n"
-        # The next magic says what is wrong, in one line too.
-        nxt = k.run("%docker_ps")
-        assert nxt.usage_error.startswith(f"No Docker engine answers at {dockerd.url}")
-        # Back up, a fresh %docker_connect still removes the run's container.
-        dockerd.start()
-        assert k.run("%docker_connect").status == "ok"
-        assert dockerd.api().containers(all=True) == []
-    finally:
-        if k is not None:
-            k.shutdown()
-        dockerd.cleanup()
+    dockerd, k = mortal_engine
+    ex = k.start("%docker_run dm/bb:1 sh -c 'echo alive; sleep 300'")
+    k.wait_for_output(ex, "alive")
+    dockerd.kill()
+    k.wait(ex, timeout=60)
+    assert ex.usage_error.startswith("Lost the engine during the run: ")
+    assert dockerd.url in ex.usage_error
+    assert k.run("print('still here')").stream() == "still here\n"
+    # The next magic says what is wrong, in one line too.
+    nxt = k.run("%docker_ps")
+    assert nxt.usage_error.startswith(f"No Docker engine answers at {dockerd.url}")
+    # Back up, a fresh %docker_connect still removes the run's container.
+    dockerd.start()
+    assert k.run("%docker_connect").status == "ok"
+    assert dockerd.api().containers(all=True) == []
