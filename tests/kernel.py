@@ -95,6 +95,9 @@ class Kernel:
         self.kc.wait_for_ready(timeout=60)
         self._iopub: queue.Queue = queue.Queue()
         self._executions: dict[str, Execution] = {}
+        # Held from sending a request until its Execution is registered: a quick reply
+        # (``print(6 * 7)`` on a loaded machine) may otherwise arrive first and be dropped.
+        self._registering = threading.Lock()
         self._stop = threading.Event()
         self._reader = threading.Thread(target=self._read, daemon=True)
         self._reader.start()
@@ -109,8 +112,7 @@ class Kernel:
                 continue
             except Exception:  # noqa: BLE001 - channel closed at shutdown
                 return
-            parent = msg.get("parent_header", {}).get("msg_id")
-            execution = self._executions.get(parent)
+            execution = self._execution_of(msg)
             if execution is None:
                 continue
             execution.messages.append(msg)
@@ -125,7 +127,7 @@ class Kernel:
                 continue
             except Exception:  # noqa: BLE001 - channel closed at shutdown
                 return
-            execution = self._executions.get(msg.get("parent_header", {}).get("msg_id"))
+            execution = self._execution_of(msg)
             if execution is None or msg["msg_type"] != "execute_reply":
                 continue
             content = msg["content"]
@@ -137,10 +139,15 @@ class Kernel:
             execution.finished = time.monotonic()
             execution.done.set()
 
+    def _execution_of(self, msg: dict) -> Execution | None:
+        with self._registering:
+            return self._executions.get(msg.get("parent_header", {}).get("msg_id"))
+
     def start(self, code: str, allow_stdin: bool = False) -> Execution:
-        msg_id = self.kc.execute(code, store_history=True, allow_stdin=allow_stdin)
-        execution = Execution(msg_id)
-        self._executions[msg_id] = execution
+        with self._registering:
+            msg_id = self.kc.execute(code, store_history=True, allow_stdin=allow_stdin)
+            execution = Execution(msg_id)
+            self._executions[msg_id] = execution
         return execution
 
     def wait(self, execution: Execution, timeout: float = 300) -> Execution:
