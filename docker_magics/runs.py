@@ -71,9 +71,10 @@ class RunResult:
             return f"Started {self.container_id[:12]} ({self.name}) from {what}"
         kept = f", container {self.container_id[:12]} kept" if self.container_id else ""
         files = f", copied out {', '.join(self.files)}" if self.files else ""
+        n = self.output.count
         return (
             f"Exited with code {self.exit_code} in {self.duration:.1f}s: {what} "
-            f"({self.output.count} lines of output{kept}{files})"
+            f"({n:,} line{'' if n == 1 else 's'} of output{kept}{files})"
         )
 
     def __repr__(self) -> str:
