@@ -13,6 +13,7 @@ import re
 import socket
 import ssl
 from collections.abc import Iterator
+from urllib.parse import urlsplit
 
 from .endpoints import Endpoint
 from .errors import BadArgument, ConnectFailed, DockerMagicsError, EngineError, TLSFailed
@@ -193,23 +194,74 @@ def _ssh_problem(exc: BaseException, endpoint: Endpoint) -> DockerMagicsError | 
     except ImportError:
         paramiko = None
     where = endpoint.url
+    parts = urlsplit(where)
+    again = "ssh " + (f"-p {parts.port} " if parts.port else "") + parts.netloc.rsplit(":", 1)[0]
+    auth_hint = (
+        "Load your key into ssh-agent or put it in ~/.ssh (id_ed25519, id_rsa); "
+        "check the user name in the URL"
+    )
+    host_key_hint = (
+        f"Check it and add it to ~/.ssh/known_hosts (e.g. run `{again}` once in a terminal)"
+    )
     if paramiko is not None:
         if _first(exc, paramiko.AuthenticationException) is not None:
-            return ConnectFailed(
-                f"SSH authentication to {where} failed",
-                "Load your key into ssh-agent or put it in ~/.ssh (id_ed25519, id_rsa); "
-                "check the user name in the URL",
-            )
+            return ConnectFailed(f"SSH authentication to {where} failed", auth_hint)
         ssh_error = _first(exc, paramiko.SSHException)
         if ssh_error is not None and "known_hosts" in str(ssh_error):
             return ConnectFailed(
-                f"The SSH host key of {endpoint.host} is unknown ({ssh_error})",
-                f"Check it and add it to ~/.ssh/known_hosts (e.g. run `ssh {endpoint.host}` "
-                "once in a terminal)",
+                f"The SSH host key of {endpoint.host} is unknown ({ssh_error})", host_key_hint
             )
         if ssh_error is not None:
             return ConnectFailed(f"SSH connection to {where} failed: {ssh_error}")
-    return None
+    # The ssh program (openssh mode) failed: docker-py only sees a closed pipe, and ssh's own
+    # words went to the kernel's stderr. Ask ssh again, this time keeping what it says.
+    said = _openssh_says(parts)
+    if said is None:
+        return None
+    if "Host key verification failed" in said or "HOST IDENTIFICATION HAS CHANGED" in said:
+        return ConnectFailed(
+            f"The SSH host key of {endpoint.host} is unknown or has changed", host_key_hint
+        )
+    if "Permission denied" in said:
+        return ConnectFailed(f"SSH authentication to {where} failed", auth_hint)
+    if "Could not resolve hostname" in said:
+        return ConnectFailed(
+            f"Cannot resolve the host name {endpoint.host!r}", "Check the spelling of the URL"
+        )
+    if "Connection refused" in said:
+        return ConnectFailed(
+            f"Connection refused by {where}: no SSH server listens there",
+            "Check the host and port, and that sshd runs there",
+        )
+    return ConnectFailed(f"SSH connection to {where} failed: {_short(said, 160)}")
+
+
+def _openssh_says(parts) -> str | None:
+    """What ``ssh`` prints when it cannot reach the host (None: it can, or is missing)."""
+    import shutil
+    import subprocess
+
+    if shutil.which("ssh") is None:
+        return None
+    command = ["ssh", "-o", "BatchMode=yes", "-o", "ConnectTimeout=10"]
+    if parts.port:
+        command += ["-p", str(parts.port)]
+    if parts.username:
+        command += ["-l", parts.username]
+    try:
+        done = subprocess.run(
+            [*command, "--", parts.hostname, "true"],
+            capture_output=True,
+            text=True,
+            timeout=20,
+            stdin=subprocess.DEVNULL,
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    if done.returncode == 0:
+        return None  # ssh itself works: the problem is on the far side
+    lines = [line for line in done.stderr.splitlines() if line.strip() and "@@@" not in line]
+    return " ".join(lines) or None
 
 
 def _socket_problem(exc: BaseException, endpoint: Endpoint) -> DockerMagicsError | None:
@@ -239,6 +291,11 @@ def _socket_problem(exc: BaseException, endpoint: Endpoint) -> DockerMagicsError
             return ConnectFailed(
                 f"No Docker engine answers at {where}: the socket exists but nothing listens on it",
                 "The engine has stopped: start or restart it",
+            )
+        if endpoint.scheme == "ssh":
+            return ConnectFailed(
+                f"Connection refused by {where}: no SSH server listens there",
+                "Check the host and port, and that sshd runs there",
             )
         return ConnectFailed(
             f"Connection refused by {where}: no engine listens there",

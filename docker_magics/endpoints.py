@@ -6,7 +6,8 @@ environment into an :class:`Endpoint`; :mod:`docker_magics.session` connects to 
 
 Order (docker CLI, ``cli/command/cli.go: resolveContextName``): an explicit URL, then an
 explicit context, then ``DOCKER_HOST``, then ``DOCKER_CONTEXT``, then ``currentContext`` in
-the Docker config, then the platform default.
+the Docker config, then the platform default. The context named ``default`` is
+``DOCKER_HOST`` when that is set.
 
 Where docker-py and the CLI disagree we follow the CLI:
 
@@ -18,6 +19,10 @@ Where docker-py and the CLI disagree we follow the CLI:
 - ``cert.pem``/``key.pem`` missing from the cert directory just means "no client
   certificate" (docker-py: an error); a missing ``ca.pem`` is an error when verifying.
 - ``DOCKER_API_VERSION`` pins the API version (docker-py ignores it).
+- ``DOCKER_TLS_VERIFY`` is ignored for ``unix://`` and ``ssh://`` engines (docker-py:
+  an error).
+- Proxies (``HTTP_PROXY``, ``HTTPS_PROXY``) are used for remote ``tcp://`` engines but
+  never for loopback ones (requests would send those to the proxy too).
 - A context's TLS material is used even when only ``ca.pem`` is present (docker-py needs all
   three files).
 
@@ -82,9 +87,12 @@ class Endpoint:
         if host == "localhost" or host.endswith(".localhost"):
             return True
         try:
-            return ipaddress.ip_address(host).is_loopback
+            address = ipaddress.ip_address(host)
         except ValueError:
             return False
+        return address.is_loopback or bool(
+            getattr(address, "ipv4_mapped", None) and address.ipv4_mapped.is_loopback
+        )
 
 
 def docker_config_dir(environ: dict[str, str] | None = None) -> str:
@@ -209,37 +217,39 @@ def resolve(
     extra = dict(headers or {})
 
     source = "argument"
+    if not url and (not context or context == "default") and env.get("DOCKER_HOST"):
+        # The "default" context is whatever DOCKER_HOST says, as in the CLI.
+        url, source, context = env["DOCKER_HOST"], "DOCKER_HOST", None
     if not url and not context:
-        if env.get("DOCKER_HOST"):
-            url, source = env["DOCKER_HOST"], "DOCKER_HOST"
-        else:
-            context = env.get("DOCKER_CONTEXT") or _current_context(env)
+        context = env.get("DOCKER_CONTEXT") or _current_context(env)
     if context and context != "default":
         return _from_context(context, version, extra, env)
 
     # The "default" context: an explicit URL, DOCKER_HOST, or the platform default.
-    want_verify = tlsverify or bool(env.get("DOCKER_TLS_VERIFY"))
-    want_tls = tls or bool(env.get("DOCKER_TLS"))
-    if tls_files_given and not tls:
-        want_verify = True
-    tls_files = None
-    if want_tls or want_verify:
-        tls_files = _tls_files(
-            verify=want_verify,
-            cert_dir=cert_path or env.get("DOCKER_CERT_PATH") or docker_config_dir(env),
-            ca=tlscacert,
-            cert=tlscert,
-            key=tlskey,
-        )
+    tls_asked = tls or tlsverify or tls_files_given
+    want_verify = tlsverify or bool(env.get("DOCKER_TLS_VERIFY")) or (tls_files_given and not tls)
+    want_tls = want_verify or tls or bool(env.get("DOCKER_TLS"))
     if url:
         normalized = normalize_url(url)
     else:
         source = "default"
-        normalized = DEFAULT_TLS_HOST if tls_files else "unix://" + DEFAULT_UNIX_SOCKET
-    if tls_files and not normalized.startswith("tcp://"):
-        raise BadArgument(
-            f"TLS options only apply to tcp:// engines, not {normalized}",
-            "Drop the TLS options (or unset DOCKER_TLS_VERIFY), or use tcp://HOST:PORT",
+        normalized = DEFAULT_TLS_HOST if want_tls else "unix://" + DEFAULT_UNIX_SOCKET
+    if not normalized.startswith("tcp://"):
+        if tls_asked:
+            raise BadArgument(
+                f"TLS options only apply to tcp:// engines, not {normalized}",
+                "Drop the TLS options, or use tcp://HOST:PORT",
+            )
+        want_tls = False  # like the CLI: DOCKER_TLS_VERIFY means nothing to a socket or ssh
+    tls_files = None
+    if want_tls:
+        tls_files = _tls_files(
+            verify=want_verify,
+            cert_dir=cert_path or env.get("DOCKER_CERT_PATH") or docker_config_dir(env),
+            cert_dir_given=bool(cert_path or env.get("DOCKER_CERT_PATH")),
+            ca=tlscacert,
+            cert=tlscert,
+            key=tlskey,
         )
     return Endpoint(normalized, tls_files, version, source, "default", extra)
 
@@ -248,8 +258,20 @@ _TLS_FLAGS = {"ca": "--tlscacert", "cert": "--tlscert", "key": "--tlskey"}
 
 
 def _tls_files(
-    *, verify: bool, cert_dir: str, ca: str | None, cert: str | None, key: str | None
+    *,
+    verify: bool,
+    cert_dir: str,
+    cert_dir_given: bool,
+    ca: str | None,
+    cert: str | None,
+    key: str | None,
 ) -> TLSFiles:
+    if cert_dir_given and not os.path.isdir(os.path.expanduser(cert_dir)):
+        raise BadArgument(
+            f"The certificate folder {cert_dir} does not exist",
+            "Point --cert-path (or DOCKER_CERT_PATH) at the folder holding ca.pem, cert.pem "
+            "and key.pem",
+        )
     paths: dict[str, str | None] = {}
     for name, given in (("ca", ca), ("cert", cert), ("key", key)):
         if given:

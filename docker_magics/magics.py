@@ -7,6 +7,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import functools
+import math
 import os
 import shlex
 import sys
@@ -86,15 +87,20 @@ def _parse(parser, line: str, name: str, *, secret: bool = False):
 
 @contextlib.contextmanager
 def _warnings_as_lines():
-    """Show our warnings as one plain line on stderr; pass any other warning on."""
-    with warnings.catch_warnings(record=True) as caught:
+    """Show our warnings as one plain line on stderr, when they happen (before the
+    connection's summary line); pass any other warning on."""
+    with warnings.catch_warnings():
+        show = warnings.showwarning
+
+        def showwarning(message, category, *args, **kwargs):
+            if issubclass(category, UnencryptedEngineWarning):
+                print(f"Warning: {message}", file=sys.stderr)
+            else:
+                show(message, category, *args, **kwargs)
+
+        warnings.showwarning = showwarning
         warnings.simplefilter("always", UnencryptedEngineWarning)
         yield
-    for w in caught:
-        if issubclass(w.category, UnencryptedEngineWarning):
-            print(f"Warning: {w.message}", file=sys.stderr)
-        else:
-            warnings.showwarning(w.message, w.category, w.filename, w.lineno)
 
 
 def _magic(func=None, *, secret_arguments: bool = False):
@@ -180,7 +186,7 @@ class DockerMagics(Magics):
 
     @validate("timeout")
     def _check_timeout(self, proposal):
-        if proposal["value"] <= 0:
+        if not (math.isfinite(proposal["value"]) and proposal["value"] > 0):
             raise TraitError("DockerMagics.timeout must be a positive number of seconds")
         return proposal["value"]
 

@@ -7,6 +7,7 @@ drive a :class:`Session`. ``docker`` is imported only when a connection is opene
 from __future__ import annotations
 
 import functools
+import math
 import ssl
 import warnings
 from dataclasses import dataclass, field
@@ -171,13 +172,13 @@ def open_connection(
     """Create a docker-py client for ``endpoint``, negotiate the API version, ping it."""
     if ssh_client not in SSH_CLIENTS:
         raise BadArgument(f"Unknown SSH client {ssh_client!r}", f"Use one of {SSH_CLIENTS}")
-    if not timeout or timeout <= 0:
+    if not (isinstance(timeout, (int, float)) and math.isfinite(timeout) and timeout > 0):
         raise BadArgument(f"Invalid timeout {timeout!r}", "Give a positive number of seconds")
     if endpoint.scheme == "tcp" and endpoint.tls is None and not endpoint.is_local:
         warnings.warn(
             UnencryptedEngineWarning(
                 f"{endpoint.url} is reached over plain HTTP: everything sent to it, registry "
-                "credentials included, travels unencrypted. Use TLS (--tlsverify) or ssh://"
+                "credentials included, travels unencrypted. Use TLS (--tlsverify) or ssh://."
             ),
             stacklevel=2,
         )
@@ -200,6 +201,8 @@ def open_connection(
     _keep_tls_settings(api)
     api.headers.update(_config_headers())
     api.headers.update(endpoint.headers)
+    if endpoint.is_local:
+        api.trust_env = False  # as the CLI (Go): HTTP(S)_PROXY never applies to loopback
     if endpoint.tls is not None and not endpoint.tls.verify:
         _quiet_unverified_tls(api)
     try:

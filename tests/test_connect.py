@@ -52,6 +52,23 @@ def test_explicit_unix_and_tcp_urls(run, engine):
     assert cell.err == ""
 
 
+def test_proxies_are_not_used_for_loopback_engines(run, engine, monkeypatch):
+    """As the docker CLI: a proxy from the environment never carries loopback traffic
+    (requests alone would send it to the proxy)."""
+    if engine.tcp_url is None:
+        pytest.skip("needs the private engine's tcp port")
+    with socket.socket() as dead:  # a port nobody listens on: the "proxy"
+        dead.bind(("127.0.0.1", 0))
+        proxy = f"http://127.0.0.1:{dead.getsockname()[1]}"
+    for name in ("HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy", "ALL_PROXY"):
+        monkeypatch.setenv(name, proxy)
+    monkeypatch.delenv("NO_PROXY", raising=False)
+    monkeypatch.delenv("no_proxy", raising=False)
+    cell = run(f"%docker_connect {engine.tcp_url} --alias behind-proxy")
+    assert cell.error is None, cell.err
+    assert cell.out.startswith(f"Connected to {engine.tcp_url} as 'behind-proxy'")
+
+
 def test_bare_host_port_means_tcp(run, engine):
     if engine.tcp_url is None:
         pytest.skip("needs the private engine's tcp port")
@@ -286,7 +303,7 @@ def test_unencrypted_remote_engine_warns(run, engine):
     assert cell.out.startswith(f"Connected to tcp://{ns.peer_ip}:2375")
     assert cell.err.strip() == (
         f"Warning: tcp://{ns.peer_ip}:2375 is reached over plain HTTP: everything sent to it, "
-        "registry credentials included, travels unencrypted. Use TLS (--tlsverify) or ssh://"
+        "registry credentials included, travels unencrypted. Use TLS (--tlsverify) or ssh://."
     )
 
 
@@ -410,9 +427,17 @@ def test_client_certificate_from_another_ca(run, connected, tls_engine):
 def test_certificate_path_missing(run, connected, tls_engine, tmp_path):
     msg = run(f"%docker_connect {tls_engine.url} --tlscacert {tmp_path}/none.pem").usage_error
     assert msg == f"TLS file not found: {tmp_path}/none.pem. Check the path given to --tlscacert."
-    msg = run(f"%docker_connect {tls_engine.url} --cert-path {tmp_path}/nodir").usage_error
+    for tls in ("", "--tls"):
+        msg = run(
+            f"%docker_connect {tls_engine.url} {tls} --cert-path {tmp_path}/nodir"
+        ).usage_error
+        assert msg == (
+            f"The certificate folder {tmp_path}/nodir does not exist. Point --cert-path (or "
+            "DOCKER_CERT_PATH) at the folder holding ca.pem, cert.pem and key.pem."
+        )
+    msg = run(f"%docker_connect {tls_engine.url} --cert-path {tmp_path}").usage_error
     assert msg.startswith(
-        f"TLS verification is on but there is no CA certificate at {tmp_path}/nodir/ca.pem."
+        f"TLS verification is on but there is no CA certificate at {tmp_path}/ca.pem."
     )
 
 

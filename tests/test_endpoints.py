@@ -146,6 +146,31 @@ def test_tls_options_need_tcp(tmp_path):
         resolve("unix:///x.sock", tlsverify=True, cert_path=str(certs), environ={})
 
 
+def test_env_tls_is_ignored_for_sockets_and_ssh_like_the_cli(tmp_path):
+    certs = make_certs(tmp_path, "ca")
+    tls_env = dict(DOCKER_TLS_VERIFY="1", DOCKER_CERT_PATH=str(certs))
+    e = resolve(environ=env(DOCKER_HOST="unix:///x.sock", **tls_env))
+    assert (e.url, e.tls) == ("unix:///x.sock", None)
+    assert resolve("ssh://me@h", environ=env(**tls_env)).tls is None
+
+
+def test_cert_path_that_is_not_a_folder(tmp_path):
+    for kw in ({"tls": True}, {"tlsverify": True}):
+        with pytest.raises(BadArgument, match="The certificate folder /nonexistent does not"):
+            resolve("tcp://h:1", cert_path="/nonexistent", environ={}, **kw)
+    with pytest.raises(BadArgument, match="The certificate folder /nonexistent does not"):
+        resolve(
+            environ=env(DOCKER_HOST="tcp://h:1", DOCKER_TLS="1", DOCKER_CERT_PATH="/nonexistent")
+        )
+
+
+def test_the_default_context_is_docker_host(tmp_path):
+    e = resolve(context="default", environ=env(DOCKER_HOST="tcp://h:1"))
+    assert (e.url, e.source) == ("tcp://h:1", "DOCKER_HOST")
+    e = resolve(environ=env(DOCKER_CONTEXT="default", DOCKER_HOST="tcp://h:1"))
+    assert e.url == "tcp://h:1"
+
+
 def test_env_tls_applies_to_explicit_url_like_the_cli(tmp_path):
     certs = make_certs(tmp_path, "ca")
     e = resolve("tcp://other:1", environ=env(DOCKER_TLS_VERIFY="1", DOCKER_CERT_PATH=str(certs)))

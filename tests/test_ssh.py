@@ -5,6 +5,7 @@ from __future__ import annotations
 import getpass
 import os
 import shutil
+import socket
 import subprocess
 
 import pytest
@@ -66,9 +67,10 @@ def test_ssh_with_paramiko(run, sshd, ssh_home, engine, busybox, monkeypatch):
     _secret_build_works(run, busybox, monkeypatch)
 
 
-def test_ssh_with_openssh(run, sshd, ssh_home, engine, busybox, tmp_path, monkeypatch):
-    # OpenSSH reads ~/.ssh from the passwd entry, not $HOME: point it at ours with a
-    # wrapper first on PATH, as a user's ~/.ssh/config would.
+@pytest.fixture
+def openssh(ssh_home, tmp_path, monkeypatch):
+    """OpenSSH reads ~/.ssh from the passwd entry, not $HOME: point it at ours with a
+    wrapper first on PATH, as a user's ~/.ssh/config would."""
     bindir = tmp_path / "bin"
     bindir.mkdir()
     config = ssh_home / ".ssh" / "config"
@@ -80,6 +82,9 @@ def test_ssh_with_openssh(run, sshd, ssh_home, engine, busybox, tmp_path, monkey
     (bindir / "ssh").write_text(f'#!/bin/sh\nexec {shutil.which("ssh")} -F {config} "$@"\n')
     os.chmod(bindir / "ssh", 0o755)
     monkeypatch.setenv("PATH", f"{bindir}:{os.environ['PATH']}")
+
+
+def test_ssh_with_openssh(run, sshd, openssh, engine, busybox, monkeypatch):
     cell = run(f"%docker_connect {_url(sshd)} --ssh-client openssh")
     assert cell.error is None, cell.err
     assert cell.line.endswith("over SSH")
@@ -92,6 +97,28 @@ def test_ssh_unknown_host_key(run, sshd, ssh_home):
     msg = run(f"%docker_connect {_url(sshd)} --ssh-client paramiko").usage_error
     assert msg.startswith("The SSH host key of 127.0.0.1 is unknown")
     assert "known_hosts" in msg
+
+
+def test_ssh_unknown_host_key_openssh(run, sshd, ssh_home, openssh):
+    """ssh's own words are only on its stderr: the diagnosis asks ssh again."""
+    (ssh_home / ".ssh" / "known_hosts").write_text("")
+    msg = run(f"%docker_connect {_url(sshd)} --ssh-client openssh").usage_error
+    assert msg == (
+        "The SSH host key of 127.0.0.1 is unknown or has changed. Check it and add it to "
+        f"~/.ssh/known_hosts (e.g. run `ssh -p {sshd.port} {getpass.getuser()}@127.0.0.1` "
+        "once in a terminal)."
+    )
+
+
+def test_ssh_refused_openssh(run, openssh):
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    msg = run(f"%docker_connect ssh://me@127.0.0.1:{port} --ssh-client openssh").usage_error
+    assert msg == (
+        f"Connection refused by ssh://me@127.0.0.1:{port}: no SSH server listens there. "
+        "Check the host and port, and that sshd runs there."
+    )
 
 
 def test_ssh_key_refused(run, sshd, ssh_home):
