@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 
 from docker_magics import api
 from docker_magics.context import from_directory, walk
-from docker_magics.dockerignore import IgnoreMatcher
+from docker_magics.dockerignore import IgnoreMatcher, read_patterns
 from docker_magics.endpoints import normalize_url, parse_headers
 from docker_magics.errors import BadArgument
 from docker_magics.references import parse_reference
@@ -32,6 +32,8 @@ BAD = [
     "%docker_connect --bogus",
     "%docker_connect --timeout",
     "%docker_connect --timeout -3",
+    "%docker_connect --timeout nan",
+    "%docker_connect --timeout inf",
     "%docker_connect --api-version one",
     "%docker_connect gopher://x",
     "%docker_connect tcp://h:99999",
@@ -130,6 +132,8 @@ def test_wrong_types_in_config(run, ip, caplog):
         "api_version = 'latest'",
         "ssh_client = 'telnet'",
         "timeout = -1",
+        "timeout = float('nan')",
+        "timeout = float('inf')",
     ):
         caplog.clear()
         cell = run(f"%config DockerMagics.{statement}")
@@ -207,8 +211,11 @@ TREES = st.dictionaries(
     max_size=12,
 )
 PATTERNS = st.lists(
-    st.sampled_from(["*.txt", "**/a*", "b", "/c", "**/d/**", "*/e", "ü*", "[ab]*", "x?", "**"]),
-    max_size=4,
+    st.sampled_from(
+        ["*.txt", "**/a*", "b", "/c", "**/d/**", "*/e", "ü*", "[ab]*", "x?", "**", "# c", "b/"]
+        + ["!b/a*", "!**/*.txt", "!c", "!/a", "!**/d/e*", "!x?/**"]
+    ),
+    max_size=5,
 )
 
 
@@ -226,16 +233,18 @@ def _write(root: Path, tree: dict[str, bytes]) -> dict[str, bytes]:
     return written
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=300, deadline=None)
 @given(TREES, PATTERNS)
 def test_directory_context_round_trip(tree, patterns):
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
         written = _write(root, tree)
-        (root / ".dockerignore").write_text("\n".join(patterns) + "\n")
-        matcher = IgnoreMatcher(patterns + ["!.dockerignore"])
-        # Without "!" exceptions (but the one for .dockerignore, which is never excluded by
-        # a directory), the walk is what excluding path by path would give.
+        text = "\n".join(patterns) + "\n"
+        (root / ".dockerignore").write_text(text)
+        matcher = IgnoreMatcher(read_patterns(text) + ["!.dockerignore"])
+        # The oracle: moby's rule applied to every file on its own (a pattern that matches
+        # the file or one of its folders excludes it; the last matching pattern wins). The
+        # walk skips whole folders where it can: it must still give the same files.
         expected = {
             name: data for name, data in written.items()
             if not matcher.excludes(name)

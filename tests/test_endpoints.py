@@ -218,6 +218,8 @@ def test_headers():
         ("tcp://127.9.9.9:1", True),
         ("tcp://localhost:1", True),
         ("tcp://[::1]:1", True),
+        ("tcp://[::ffff:127.0.0.1]:1", True),
+        ("tcp://[::ffff:10.0.0.1]:1", False),
         ("tcp://10.0.0.1:1", False),
         ("tcp://example.com:1", False),
         ("ssh://h", False),
