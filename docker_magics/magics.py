@@ -55,6 +55,44 @@ def _boolean(value: str) -> bool:
 _boolean.__name__ = "boolean"  # argparse names the type in its error message
 
 
+class _Flag(argparse.Action):
+    """A boolean flag as the docker CLI has them: ``--rm`` alone means true (it never takes
+    the next word: ``--rm IMAGE`` keeps the image), ``--rm=false`` sets a value."""
+
+    def __init__(self, option_strings, dest, default=None, help=None, metavar=None):
+        super().__init__(option_strings, dest, nargs=0, default=default, help=help)
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        setattr(namespace, self.dest, True)
+
+
+def _flag_values(parser, argv: list[str]) -> tuple[list[str], dict[str, bool]]:
+    """Take ``--flag=VALUE`` of :class:`_Flag` options out of ``argv`` (up to the first
+    positional word: what follows may be a container's command)."""
+    values: dict[str, bool] = {}
+    kept: list[str] = []
+    wants_value = False
+    for i, word in enumerate(argv):
+        if wants_value:
+            kept.append(word)
+            wants_value = False
+            continue
+        if not word.startswith("-") or word == "--":
+            kept += argv[i:]
+            break
+        name, eq, value = word.partition("=")
+        action = parser._option_string_actions.get(name)
+        if isinstance(action, _Flag) and eq:
+            try:
+                values[action.dest] = _boolean(value)
+            except ValueError:
+                raise UsageError(f"argument {name}: invalid boolean value: {value!r}") from None
+            continue
+        kept.append(word)
+        wants_value = action is not None and action.nargs != 0 and not eq
+    return kept, values
+
+
 MAX_LINE = 64 * 1024
 
 
@@ -72,7 +110,10 @@ def _parse(parser, line: str, name: str, *, secret: bool = False):
     except ValueError as exc:
         raise UsageError(f"%{name}: cannot split the arguments ({exc}): check the quotes") from None
     try:
-        args = parser.parse_args(argv)
+        words, flags = _flag_values(parser, argv)
+        args = parser.parse_args(words)
+        for dest, value in flags.items():
+            setattr(args, dest, value)
         args.argv = argv
         return args
     except UsageError as exc:
@@ -390,21 +431,17 @@ class DockerMagics(Magics):
     )
     @argument(
         "--rm",
-        type=_boolean,
-        nargs="?",
-        const=True,
+        action=_Flag,
         default=True,
-        metavar="BOOL",
-        help="Remove intermediate containers after a successful build (default true).",
+        help="Remove intermediate containers after a successful build (default; --rm=false "
+        "keeps them).",
     )
     @argument(
         "--force-rm",
-        type=_boolean,
-        nargs="?",
-        const=True,
+        action=_Flag,
         default=True,
-        metavar="BOOL",
-        help="Also remove them when a step fails (default true, unlike docker build).",
+        help="Also remove them when a step fails (default, unlike docker build; "
+        "--force-rm=false keeps them).",
     )
     @argument("-q", "--quiet", action="store_true", help="No progress; print the image ID.")
     @argument("--progress", choices=MODES, help="auto (default), widget, plain or none.")
@@ -604,13 +641,10 @@ class DockerMagics(Magics):
     @argument("-d", "--detach", action="store_true", help="Run in the background.")
     @argument(
         "--rm",
-        type=_boolean,
-        nargs="?",
-        const=True,
+        action=_Flag,
         default=None,
-        metavar="BOOL",
-        help="Remove the container when it exits (default: true for foreground runs, "
-        "false with --detach).",
+        help="Remove the container when it exits (default for foreground runs; "
+        "--rm=false keeps it; with --detach the default is to keep it).",
     )
     @argument(
         "--shell",

@@ -79,6 +79,24 @@ def test_entrypoint_and_kept_container(dm, busybox, engine_api):
     assert dm("%docker_rm dm-kept").line == "Removed dm-kept"
 
 
+def test_rm_is_a_flag_like_the_cli(dm, busybox, engine_api):
+    """``--rm IMAGE`` keeps the image; ``--rm=BOOL`` sets it; the command's own words are
+    the command's."""
+    cell = dm(f"%docker_run --rm {busybox} echo --rm=false")
+    assert cell.error is None, cell.err
+    assert cell.value.stdout == "--rm=false\n" and cell.value.container_id is None
+    cell = dm(f"%%docker_run --rm {busybox}\necho from the cell")
+    assert cell.error is None, cell.err
+    assert cell.value.stdout == "from the cell\n"
+    cell = dm(f"%docker_run --rm=false --name dm-kept2 {busybox} true")
+    assert cell.value.container_id and engine_api.inspect_container("dm-kept2")
+    dm("%docker_rm dm-kept2")
+    assert dm(f"%docker_run --rm=maybe {busybox} true").usage_error == (
+        "%docker_run: argument --rm: invalid boolean value: 'maybe'. See %docker_run? for "
+        "the options."
+    )
+
+
 def test_cell_script_with_files_in_and_out(dm, busybox, tmp_path):
     (tmp_path / "data.csv").write_text("x,y\n1,2\n3,4\n")
     (tmp_path / "lib").mkdir()
