@@ -60,7 +60,7 @@ BAD = [
     "%%docker_build --progress loud\nFROM busybox\n",
     "%%docker_build --builder magic\nFROM busybox\n",
     "%%docker_build --secret-build-arg DM_SURELY_UNSET_VAR\nFROM busybox\n",
-    "%%docker_build --rm sometimes\nFROM busybox\n",
+    "%%docker_build --rm=sometimes\nFROM busybox\n",
     "%%docker_build 'unclosed\nFROM busybox\n",
     # %docker_run and friends
     "%docker_run",

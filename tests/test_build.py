@@ -168,7 +168,7 @@ def test_base_image_that_cannot_be_pulled(built):
             "%docker_build: unrecognized arguments: --squash. See %docker_build? for the options.",
         ),
         (
-            "%%docker_build --rm maybe\nFROM busybox\n",
+            "%%docker_build --rm=maybe\nFROM busybox\n",
             "%docker_build: argument --rm: invalid boolean value: 'maybe'. See %docker_build? for "
             "the options.",
         ),
