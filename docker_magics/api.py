@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 from .diagnose import explain
 from .endpoints import parse_headers, resolve
 from .session import DEFAULT_TIMEOUT, Connection, Session
-from .tables import KeyValues, Table, human_size
+from .tables import KeyValues, Lines, Table, human_size
 
 if TYPE_CHECKING:  # pragma: no cover
     import docker
@@ -399,22 +399,25 @@ def logs(
     return recorder.output
 
 
-def stop(containers: str | Iterable[str], *, timeout: int = 10) -> list[str]:
-    """Stop containers (killed after ``timeout`` seconds); one line per container."""
+def stop(containers: str | Iterable[str], *, timeout: int = 10) -> Lines:
+    """Stop containers (killed after ``timeout`` seconds); one line per container,
+    ``.objects`` the docker-py ``Container`` objects."""
     from . import listings
 
     return listings.stop(current(), _names(containers), timeout)
 
 
-def remove(containers: str | Iterable[str], *, force: bool = False) -> list[str]:
-    """Remove containers (``force``: kill running ones first); one line per container."""
+def remove(containers: str | Iterable[str], *, force: bool = False) -> Lines:
+    """Remove containers (``force``: kill running ones first); one line per container,
+    ``.objects`` their ids."""
     from . import listings
 
     return listings.remove(current(), _names(containers), force=force)
 
 
-def remove_images(images: str | Iterable[str], *, force: bool = False) -> list[str]:
-    """Remove images, like ``docker rmi``; what the engine untagged and deleted."""
+def remove_images(images: str | Iterable[str], *, force: bool = False) -> Lines:
+    """Remove images, like ``docker rmi``; what the engine untagged and deleted
+    (``.objects``: its records)."""
     from . import listings
 
     return listings.remove_images(current(), _names(images), force=force)

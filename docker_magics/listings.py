@@ -8,7 +8,7 @@ import time
 from .diagnose import explain
 from .errors import BadArgument, EngineError
 from .session import Connection
-from .tables import Table, human_size
+from .tables import Lines, Table, human_size
 
 
 def human_age(timestamp: float | None, now: float | None = None) -> str:
@@ -51,23 +51,35 @@ def _filters(items: list[str]) -> dict[str, list[str]]:
 def images(
     conn: Connection, name: str | None = None, *, all: bool = False, filters: list[str] = ()
 ) -> Table:
+    """``docker images [NAME]``: one row per tag that matches (the engine filters the tags of
+    ``GET /images/json``; docker-py's ``images.list`` would show every tag of a match)."""
+    from docker.errors import NotFound
+
+    wanted = _filters(list(filters))
     try:
-        found = conn.client.images.list(name=name, all=all, filters=_filters(list(filters)))
+        listed = conn.client.api.images(name=name, all=all, filters=wanted)
+        found = []
+        for entry in listed:
+            try:
+                found.append(conn.client.images.get(entry["Id"]))
+            except NotFound:  # removed meanwhile
+                continue
     except Exception as exc:  # noqa: BLE001
         raise explain(exc, conn.endpoint) from None
+    present = {image.id for image in found}
     rows = []
-    for image in found:
-        attrs = image.attrs
-        tags = attrs.get("RepoTags") or ["<none>:<none>"]
-        for tag in tags:
+    for entry in listed:
+        if entry["Id"] not in present:
+            continue
+        for tag in entry.get("RepoTags") or ["<none>:<none>"]:
             repo, _, version = tag.rpartition(":")
             rows.append(
                 (
                     repo,
                     version,
-                    image.short_id.split(":")[-1],
-                    human_age(attrs.get("Created") and _epoch(attrs["Created"])),
-                    human_size(attrs.get("Size")),
+                    entry["Id"].split(":")[-1][:12],
+                    human_age(_epoch(entry.get("Created"))),
+                    human_size(entry.get("Size")),
                 )
             )
     table = Table(["REPOSITORY", "TAG", "IMAGE ID", "CREATED", "SIZE"], rows)
@@ -77,7 +89,11 @@ def images(
 
 def containers(conn: Connection, *, all: bool = False, filters: list[str] = ()) -> Table:
     try:
-        found = conn.client.containers.list(all=all, filters=_filters(list(filters)))
+        # Containers removed between the listing and their inspection are left out (a
+        # foreground run's --rm container may go at any moment).
+        found = conn.client.containers.list(
+            all=all, filters=_filters(list(filters)), ignore_removed=True
+        )
     except Exception as exc:  # noqa: BLE001
         raise explain(exc, conn.endpoint) from None
     rows = []
@@ -140,52 +156,60 @@ def _ports(ports: dict) -> str:
     return ", ".join(shown)
 
 
-def _each(conn: Connection, targets: list[str], action, what: str) -> list[str]:
-    """Apply ``action`` to every target; report all successes, then fail with one line
-    naming every target that could not be done."""
+def _each(conn: Connection, targets: list[str], action, what: str) -> Lines:
+    """Apply ``action`` (target -> (line, object)) to every target; report all successes,
+    then fail with one line naming every target that could not be done."""
     from docker.errors import APIError, NotFound
 
-    done, failed = [], []
+    lines, objects, failed = [], [], []
     for target in targets:
         try:
-            done.append(action(target))
+            line, obj = action(target)
         except NotFound:
             failed.append(f"{target}: no such {what}")
         except APIError as exc:
             failed.append(f"{target}: {' '.join(str(exc.explanation or exc).split())}")
         except Exception as exc:  # noqa: BLE001
             raise explain(exc, conn.endpoint) from None
+        else:
+            lines.append(line)
+            objects.append(obj)
     if failed:
-        for line in done:
+        for line in lines:
             print(line)
         raise EngineError("; ".join(failed))
-    return done
+    return Lines(lines, objects)
 
 
-def stop(conn: Connection, targets: list[str], timeout: int = 10) -> list[str]:
-    api = conn.client.api
-    return _each(
-        conn, targets, lambda t: api.stop(t, timeout=timeout) or f"Stopped {t}", "container"
-    )
+def stop(conn: Connection, targets: list[str], timeout: int = 10) -> Lines:
+    """``.objects``: the stopped containers (docker-py ``Container``)."""
+
+    def stop_one(target: str):
+        conn.client.api.stop(target, timeout=timeout)
+        return f"Stopped {target}", conn.client.containers.get(target)
+
+    return _each(conn, targets, stop_one, "container")
 
 
-def remove(conn: Connection, targets: list[str], *, force: bool = False) -> list[str]:
-    api = conn.client.api
-    return _each(
-        conn,
-        targets,
-        lambda t: api.remove_container(t, force=force, v=True) or f"Removed {t}",
-        "container",
-    )
+def remove(conn: Connection, targets: list[str], *, force: bool = False) -> Lines:
+    """``.objects``: the removed containers' ids."""
+
+    def remove_one(target: str):
+        container_id = conn.client.api.inspect_container(target)["Id"]
+        conn.client.api.remove_container(container_id, force=force, v=True)
+        return f"Removed {target}", container_id
+
+    return _each(conn, targets, remove_one, "container")
 
 
-def remove_images(conn: Connection, targets: list[str], *, force: bool = False) -> list[str]:
-    api = conn.client.api
+def remove_images(conn: Connection, targets: list[str], *, force: bool = False) -> Lines:
+    """``.objects``: the engine's records for each image (``{"Untagged": ...}``,
+    ``{"Deleted": ...}``), as ``docker rmi`` prints them."""
 
-    def rmi(target: str) -> str:
-        result = api.remove_image(target, force=force) or []
+    def rmi(target: str):
+        result = conn.client.api.remove_image(target, force=force) or []
         lines = [f"{k}: {v}" for entry in result for k, v in entry.items()]
-        return "\n".join(lines) or f"Removed {target}"
+        return "\n".join(lines) or f"Removed {target}", result
 
     return _each(conn, targets, rmi, "image")
 

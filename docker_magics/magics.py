@@ -786,7 +786,7 @@ class DockerMagics(Magics):
     def docker_stop(self, args):
         """Stop containers."""
         self.connection()
-        print("\n".join(api.stop(args.containers, timeout=args.time)))
+        return api.stop(args.containers, timeout=args.time)
 
     @line_magic
     @_magic
@@ -796,7 +796,7 @@ class DockerMagics(Magics):
     def docker_rm(self, args):
         """Remove containers."""
         self.connection()
-        print("\n".join(api.remove(args.containers, force=args.force)))
+        return api.remove(args.containers, force=args.force)
 
     @line_magic
     @_magic
@@ -808,7 +808,7 @@ class DockerMagics(Magics):
     def docker_rmi(self, args):
         """Remove images."""
         self.connection()
-        print("\n".join(api.remove_images(args.images, force=args.force)))
+        return api.remove_images(args.images, force=args.force)
 
 
 def _connection_options_given(args) -> bool:

@@ -75,6 +75,24 @@ class KeyValues:
         return f"<table class='docker-magics'>{caption}{rows}</table>"
 
 
+class Lines(list):
+    """Lines of text (``Removed web``), shown as they are; ``.objects``: what they are
+    about (containers, the engine's untag/delete records...)."""
+
+    def __init__(self, lines: Sequence[str], objects: Sequence[Any] = ()):
+        super().__init__(lines)
+        self.objects = list(objects)
+
+    def __repr__(self) -> str:
+        return "\n".join(self)
+
+    def _repr_pretty_(self, p, cycle) -> None:
+        p.text(repr(self))
+
+    def _repr_html_(self) -> str:
+        return f"<pre class='docker-magics'>{html.escape(repr(self))}</pre>"
+
+
 def human_size(n: float | None) -> str:
     """Bytes in the docker CLI's units (decimal: kB, MB, GB)."""
     if n is None:

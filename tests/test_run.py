@@ -76,7 +76,9 @@ def test_entrypoint_and_kept_container(dm, busybox, engine_api):
     assert cell.error is None, cell.err
     assert cell.value.stdout == "via entrypoint\n"
     assert cell.value.container_id and engine_api.inspect_container("dm-kept")
-    assert dm("%docker_rm dm-kept").line == "Removed dm-kept"
+    removed = dm("%docker_rm dm-kept").value
+    assert repr(removed) == "Removed dm-kept"
+    assert removed.objects == [cell.value.container_id]
 
 
 def test_rm_is_a_flag_like_the_cli(dm, busybox, engine_api):
@@ -238,13 +240,51 @@ def test_detached_run_ps_logs_stop_rm(dm, busybox, engine_api):
         "The container name dm-bg is already in use. Pick another --name, or remove "
         "that container with %docker_rm -f dm-bg."
     )
-    assert dm("%docker_stop -t 1 dm-bg").line == "Stopped dm-bg"
+    stopped = dm("%docker_stop -t 1 dm-bg").value
+    assert repr(stopped) == "Stopped dm-bg"
+    assert [c.name for c in stopped.objects] == ["dm-bg"]
+    assert stopped.objects[0].status == "exited"
     exited = next(r for r in dm("%docker_ps -a").value.rows if r[-1] == "dm-bg")
     assert exited[4].startswith("Exited (137)")
     assert dm("%docker_ps").value.rows == []
     cell = dm("%docker_rm dm-bg dm-none")
     assert cell.out.splitlines()[0] == "Removed dm-bg"
     assert cell.usage_error == "dm-none: no such container."
+
+
+def test_images_shows_only_the_matching_tags(dm, busybox, engine_api):
+    """As ``docker images NAME``: other tags of the same image are not rows."""
+    engine_api.tag(busybox, "dm-test/alias", "1")
+    try:
+        repo, tag = busybox.split(":")
+        assert [r[:2] for r in dm(f"%docker_images {repo}").value.rows] == [[repo, tag]]
+        rows = dm("%docker_images 'dm-test/*'").value.rows
+        assert [r[:2] for r in rows] == [["dm-test/alias", "1"]]
+    finally:
+        engine_api.remove_image("dm-test/alias:1")
+
+
+def test_ps_while_containers_come_and_go(dm, busybox, engine_api):
+    """Foreground runs remove their containers at any moment: listing must not fail."""
+    import threading
+
+    stop = threading.Event()
+
+    def churn():
+        while not stop.is_set():
+            c = engine_api.create_container(busybox, ["true"])
+            engine_api.start(c)
+            engine_api.remove_container(c, force=True)
+
+    worker = threading.Thread(target=churn)
+    worker.start()
+    try:
+        for _ in range(40):
+            table = docker_magics.containers(all=True)
+            assert len(table.objects) == len(table.rows)
+    finally:
+        stop.set()
+        worker.join()
 
 
 def test_images_table(dm, busybox, engine_api):
@@ -265,7 +305,9 @@ def test_images_table(dm, busybox, engine_api):
 def test_rmi(dm, busybox, engine_api):
     dm(f"%docker_tag {busybox} dm-test/rmi-me:1")
     cell = dm("%docker_rmi dm-test/rmi-me:1")
-    assert cell.line == "Untagged: dm-test/rmi-me:1"
+    assert repr(cell.value) == "Untagged: dm-test/rmi-me:1"
+    assert cell.value.objects == [[{"Untagged": "dm-test/rmi-me:1"}]]
+    assert "<pre" in cell.value._repr_html_()
     assert dm("%docker_rmi dm-test/never:1").usage_error == "dm-test/never:1: no such image."
 
 
