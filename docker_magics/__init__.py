@@ -18,6 +18,7 @@ _API = (
     "engine_info",
     "build",
     "last_build",
+    "last_run",
     "push",
     "pull",
     "tag",

@@ -23,6 +23,7 @@ if TYPE_CHECKING:  # pragma: no cover
 
 SESSION = Session()
 _last_build = None
+_last_run = None
 
 
 def connect(
@@ -323,7 +324,7 @@ def run(
     :class:`~docker_magics.runs.RunResult`. With ``script``, run that text with ``shell``
     inside the container. ``add`` copies files in first (``SRC[:DEST]``); ``get`` copies
     results out (``PATH[:DEST]``) before the container is removed. A non-zero exit raises
-    ``RunFailed`` (its ``result`` has the output)."""
+    ``RunFailed`` (its ``result`` has the output; so has :func:`last_run`)."""
     import shlex
 
     from . import runner
@@ -340,20 +341,34 @@ def run(
         user=user,
         network=network,
         name=name,
-        entrypoint=shlex.split(entrypoint) if isinstance(entrypoint, str) else entrypoint,
+        # As the CLI's --entrypoint: one program, not split into words.
+        entrypoint=[entrypoint] if isinstance(entrypoint, str) else entrypoint,
         platform=platform,
         detach=detach,
         remove=(not detach) if remove is None else remove,
     )
-    return runner.run(
-        current(),
-        spec,
-        script=script,
-        shell=shell,
-        adds=list(add),
-        gets=list(get),
-        progress=progress,
-    )
+    global _last_run
+    _last_run = None
+    try:
+        _last_run = runner.run(
+            current(),
+            spec,
+            script=script,
+            shell=shell,
+            adds=list(add),
+            gets=list(get),
+            progress=progress,
+        )
+    except Exception as exc:
+        _last_run = getattr(exc, "result", None)
+        raise
+    return _last_run
+
+
+def last_run():
+    """The result of the last foreground run, failed ones included (their whole output is
+    kept: ``last_run().stdout``)."""
+    return _last_run
 
 
 def images(name: str | None = None, *, all: bool = False, filters: Iterable[str] = ()) -> Table:

@@ -364,4 +364,5 @@ def redact_event(event):
         return event
     from dataclasses import replace
 
-    return replace(event, lines=[redact(line) for line in lines])
+    raw = getattr(event, "raw", "")
+    return replace(event, lines=[redact(line) for line in lines], raw=raw and redact(raw))

@@ -54,6 +54,7 @@ class Log:
     lines: list[str]
     key: str | None = None
     stream: str = "stdout"  # or "stderr"
+    raw: str = ""  # a container's output exactly as it came (OutputSplitter(keep_raw=True))
 
 
 @dataclass(frozen=True)
@@ -292,11 +293,14 @@ class TransferParser:
 
 class OutputSplitter:
     """A container's raw stdout/stderr bytes -> ``Log`` events of whole lines, per stream
-    (multi-byte characters and lines may be cut anywhere between frames)."""
+    (multi-byte characters and lines may be cut anywhere between frames). The lines are for
+    showing (a TTY's ``\r`` redraws resolved, cut at ``MAX_LINE``); with ``keep_raw`` each
+    event also carries the text exactly as it came, for results that keep it whole."""
 
-    def __init__(self) -> None:
+    def __init__(self, keep_raw: bool = False) -> None:
         import codecs
 
+        self.keep_raw = keep_raw
         self._decoders = {
             s: codecs.getincrementaldecoder("utf-8")("replace") for s in ("stdout", "stderr")
         }
@@ -304,15 +308,18 @@ class OutputSplitter:
 
     def feed(self, stream: str, data: bytes) -> list[Event]:
         text = self._partial[stream] + self._decoders[stream].decode(data)
-        *lines, self._partial[stream] = text.split("\n")
-        if len(self._partial[stream]) > MAX_LINE:
-            lines.append(self._partial[stream])
-            self._partial[stream] = ""
+        head, newline, rest = text.rpartition("\n")
+        lines = head.split("\n") if newline else []
+        raw = head + newline  # whole lines only: a secret is masked line by line
+        if len(rest) > MAX_LINE:
+            lines.append(rest)
+            raw, rest = raw + rest, ""
+        self._partial[stream] = rest
         if not lines:
             return []
-        if "\r" in text:  # a TTY's "\r\n" ends a line; a lone "\r" redraws it
+        if "\r" in raw:  # a TTY's "\r\n" ends a line; a lone "\r" redraws it
             lines = [line.rstrip("\r").rsplit("\r", 1)[-1] for line in lines]
-        return [Log([line[:MAX_LINE] for line in lines], None, stream)]
+        return [Log([line[:MAX_LINE] for line in lines], None, stream, self._keep(raw))]
 
     def close(self) -> list[Event]:
         out: list[Event] = []
@@ -320,8 +327,12 @@ class OutputSplitter:
             rest = self._partial[stream] + self._decoders[stream].decode(b"", final=True)
             self._partial[stream] = ""
             if rest:
-                out.append(Log([rest[:MAX_LINE]], None, stream))
+                line = rest.rstrip("\r").rsplit("\r", 1)[-1]
+                out.append(Log([line[:MAX_LINE]], None, stream, self._keep(rest)))
         return out
+
+    def _keep(self, raw: str) -> str:
+        return raw if self.keep_raw else ""
 
 
 Event = (

@@ -222,7 +222,7 @@ def logs(
         # Unlike attach, the connection is not hijacked: the output comes in an HTTP body,
         # multiplexed in frames unless the container has a TTY.
         api._disable_socket_timeout(api._get_raw_response_socket(response))
-        splitter = ev.OutputSplitter()
+        splitter = ev.OutputSplitter(keep_raw=True)
         if tty:
             for data in response.iter_content(chunk_size=None):
                 yield from splitter.feed("stdout", data)
@@ -244,7 +244,7 @@ def _output(api, response) -> Iterator[ev.Event]:
 
     sock = api._get_raw_response_socket(response)  # raises the HTTP error, if any
     api._disable_socket_timeout(sock)  # a silent container may run for hours
-    splitter = ev.OutputSplitter()
+    splitter = ev.OutputSplitter(keep_raw=True)
     for stream_id, data in frames_iter(sock, tty=False):
         yield from splitter.feed("stderr" if stream_id == 2 else "stdout", data)
     yield from splitter.close()

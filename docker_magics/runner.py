@@ -11,6 +11,7 @@ import posixpath
 import re
 import shlex
 import shutil
+import sys
 import tarfile
 import tempfile
 from dataclasses import dataclass, field
@@ -21,7 +22,7 @@ from .context import AddSpec, TarWriter
 from .credentials import redact_event
 from .diagnose import explain
 from .errors import BadArgument, DockerMagicsError, EngineError, Interrupted, RunFailed
-from .progress import NullRenderer, TextRenderer, TokenBucket
+from .progress import NullRenderer, TextRenderer, TokenBucket, cut
 from .references import parse_reference
 from .runs import RunRecorder, RunResult
 from .session import Connection
@@ -119,16 +120,19 @@ def parse_volumes(items: list[str]) -> list[str]:
 
 
 def _create(conn: Connection, spec: RunSpec, progress: str, **extra) -> str:
-    from docker.errors import APIError, ImageNotFound
+    from docker.errors import APIError, ImageNotFound, InvalidArgument
 
     api = conn.client.api
     ports, bindings = parse_ports(spec.ports)
-    host_config = api.create_host_config(
-        binds=spec.volumes or None,
-        port_bindings=bindings or None,
-        network_mode=spec.network,
-        auto_remove=spec.detach and spec.remove,
-    )
+    try:
+        host_config = api.create_host_config(
+            binds=spec.volumes or None,
+            port_bindings=bindings or None,
+            network_mode=spec.network,
+            auto_remove=spec.detach and spec.remove,
+        )
+    except InvalidArgument as exc:  # e.g. "host" network_mode is incompatible with -p
+        raise BadArgument(f"Options that do not go together: {exc}") from None
     kwargs = dict(
         image=spec.image,
         command=spec.command,
@@ -147,13 +151,24 @@ def _create(conn: Connection, spec: RunSpec, progress: str, **extra) -> str:
     for attempt in (1, 2):
         try:
             return api.create_container(**kwargs)["Id"]
-        except ImageNotFound:
+        except ImageNotFound as exc:
+            other = _OTHER_PLATFORM.search(str(exc.explanation or ""))
+            if other:  # present, but for another platform: pulling would not help here
+                raise BadArgument(
+                    f"{spec.image} is on the engine for {other.group(2)}, not {other.group(1)}",
+                    "Drop --platform, or build or pull the image for that platform",
+                ) from None
             if attempt == 2:
                 raise
             _pull_missing(conn, spec.image, progress)
         except APIError as exc:
             raise EngineError(_create_failure(exc, spec)) from None
     raise AssertionError("unreachable")  # pragma: no cover
+
+
+_OTHER_PLATFORM = re.compile(
+    r"does not match the specified platform: wanted ([^,\s]+), actual: ([^,\s]+)"
+)
 
 
 def _pull_missing(conn: Connection, image: str, progress: str) -> None:
@@ -396,6 +411,16 @@ class RunText(TextRenderer):
 
     def finish(self, error: str | None, summary: str = "") -> None:
         self.note_hidden()
+        if not self.skipped_total:
+            return
+        # A flood was cut: its end is what matters (an error, a result), so show it whole.
+        last = list(self.recorder.tail)[-SHOWN_AT_END:]
+        self.print(f"    … its last {len(last)} lines:")
+        for stream, line in last:
+            self.print(cut(line), self.err if stream == "stderr" else self.out)
+
+
+SHOWN_AT_END = 10  # last lines shown when a flood was cut
 
 
 def _one_line(tail) -> str:
@@ -420,6 +445,11 @@ def run(
     if spec.detach and gets:
         raise BadArgument("--get needs the run to finish: it cannot be used with --detach")
     if script is not None:
+        if spec.entrypoint:
+            raise BadArgument(
+                "--entrypoint has no effect on %%docker_run: the cell runs with --shell",
+                "Give the interpreter with --shell (e.g. --shell python3)",
+            )
         spec.entrypoint = shlex.split(shell) or ["sh"]
         spec.command = [SCRIPT_PATH]
     api = conn.client.api
@@ -502,7 +532,11 @@ def run(
         raise RunFailed(
             f"{'The script' if script is not None else 'The command'} in {spec.image} "
             f"exited with code {exit_code}"
-            + (f"; its last output: {last}" if last else " without output"),
+            + (f"; its last output: {last}" if last else " without output")
+            + (" (nothing was copied out with --get)" if gets else ""),
+            "All of its output: docker_magics.last_run().stdout and .stderr"
+            if recorder.output.count > 3
+            else "",
             result=result,
         )
     return result
@@ -515,6 +549,23 @@ def _start(api, container_id: str, spec: RunSpec) -> None:
         api.start(container_id)
     except APIError as exc:
         raise EngineError(_start_failure(exc, spec)) from None
+    if spec.ports:
+        _warn_if_unpublished(api, container_id)
+
+
+def _warn_if_unpublished(api, container_id: str) -> None:
+    """The engine accepts -p on networks that cannot publish (an engine without its bridge
+    network, --network none or host) and says nothing: say it."""
+    settings = api.inspect_container(container_id)
+    if not settings["State"].get("Running") or any(settings["NetworkSettings"].get("Ports") or {}):
+        return  # (an exited container's ports are gone either way: nothing to tell)
+    mode = settings["HostConfig"].get("NetworkMode") or "default"
+    print(
+        f"Warning: -p published no port: the container's network ({mode}) does not map "
+        "ports on this engine. Use a bridge network (--network NAME of a `docker network "
+        "create` network)",
+        file=sys.stderr,
+    )
 
 
 def _name(api, container_id: str) -> str:

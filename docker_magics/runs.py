@@ -4,22 +4,56 @@ exit code and timing, and the ``RunResult`` value with text and HTML reprs."""
 from __future__ import annotations
 
 import html
+import os
 import shlex
+import tempfile
 import time
+import weakref
 from collections import deque
 from dataclasses import dataclass, field
 
 from . import events as ev
-from .results import TAIL, LogStore
+from .results import SPILL_AT, TAIL, LogStore, _close_and_remove
+
+
+class TextStore:
+    """Text kept exactly as written (a container's stdout or stderr): in memory while
+    small, then in a temp file (removed when the store is garbage collected)."""
+
+    def __init__(self) -> None:
+        self._parts: list[str] = []
+        self._size = 0
+        self._file = None
+        self.path: str | None = None
+
+    def write(self, text: str) -> None:
+        if self._file is not None:
+            self._file.write(text)
+            return
+        self._parts.append(text)
+        self._size += len(text)
+        if self._size > SPILL_AT:
+            fd, self.path = tempfile.mkstemp(prefix="docker-magics-", suffix=".out")
+            self._file = os.fdopen(fd, "w", encoding="utf-8", errors="replace", newline="")
+            weakref.finalize(self, _close_and_remove, self._file, self.path)
+            self._file.write("".join(self._parts))
+            self._parts = []
+
+    def text(self) -> str:
+        if self._file is None:
+            return "".join(self._parts)
+        self._file.flush()
+        with open(self.path, encoding="utf-8", errors="replace", newline="") as f:
+            return f.read()
 
 
 class RunRecorder:
     def __init__(self, title: str) -> None:
         self.title = title
         self.started = time.monotonic()
-        self.output = LogStore()  # stdout and stderr interleaved, as they arrived
-        self.stdout = LogStore()
-        self.stderr = LogStore()
+        self.output = LogStore()  # the lines shown, stdout and stderr as they arrived
+        self.stdout = TextStore()  # exactly what the container wrote
+        self.stderr = TextStore()
         self.tail: deque[tuple[str, str]] = deque(maxlen=TAIL)
 
     def elapsed(self) -> float:
@@ -28,7 +62,7 @@ class RunRecorder:
     def handle(self, event: ev.Event) -> None:
         if isinstance(event, ev.Log):
             self.output.extend(event.lines)
-            (self.stderr if event.stream == "stderr" else self.stdout).extend(event.lines)
+            (self.stderr if event.stream == "stderr" else self.stdout).write(event.raw)
             self.tail.extend((event.stream, line) for line in event.lines[-TAIL:])
 
 
@@ -43,8 +77,8 @@ class RunResult:
     container_id: str | None  # kept containers only (detached, or --rm=false)
     name: str | None = None
     output: LogStore = field(default_factory=LogStore, repr=False)
-    stdout_log: LogStore = field(default_factory=LogStore, repr=False)
-    stderr_log: LogStore = field(default_factory=LogStore, repr=False)
+    stdout_log: TextStore = field(default_factory=TextStore, repr=False)
+    stderr_log: TextStore = field(default_factory=TextStore, repr=False)
     files: list[str] = field(default_factory=list)  # copied out with --get
     script: str | None = None  # the interpreter of a %%docker_run cell
 

@@ -159,3 +159,20 @@ def test_output_splitter_tty_line_endings_and_redraws():
     events = splitter.feed("stdout", b"one\r\ntw") + splitter.feed("stdout", b"o\r\n10%\r50%\r")
     events += splitter.feed("stdout", b"100%\n") + splitter.close()
     assert [line for e in events for line in e.lines] == ["one", "two", "100%"]
+
+
+def test_output_splitter_keeps_the_raw_text_exactly():
+    """Lines are for showing (redraws resolved, cut at MAX_LINE); ``raw`` is what the
+    container wrote, whole: long lines, carriage returns, no final newline."""
+    long_line = "x" * (3 * ev.MAX_LINE + 17)
+    written = f"10%\r20%\r30%\n{long_line}\nü end without newline".encode()
+    splitter = ev.OutputSplitter(keep_raw=True)
+    events = []
+    for i in range(0, len(written), 1000):  # frames cut anywhere, characters included
+        events += splitter.feed("stdout", written[i : i + 1000])
+    events += splitter.close()
+    assert "".join(e.raw for e in events) == written.decode()
+    shown = [line for e in events for line in e.lines]
+    assert shown[0] == "30%" and shown[-1] == "ü end without newline"
+    assert all(len(line) <= ev.MAX_LINE for line in shown)
+    assert ev.OutputSplitter().feed("stdout", b"a\n")[0].raw == ""  # off unless asked

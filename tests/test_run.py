@@ -335,6 +335,16 @@ def test_rmi(dm, busybox, engine_api):
             "--env-file /nonexistent.env: No such file or directory. Check the path.",
         ),
         ("%docker_run --network no-such-net {B} true", "No network named no-such-net"),
+        (
+            "%docker_run --network host -p 8080:80 {B} true",
+            'Options that do not go together: "host" network_mode is incompatible with '
+            "port_bindings.",
+        ),
+        ("%docker_run --platform linux/s390x {B} true", "{B} is on the engine for linux/"),
+        (
+            "%%docker_run --entrypoint echo {B}\necho hi\n",
+            "--entrypoint has no effect on %%docker_run: the cell runs with --shell.",
+        ),
         ("%docker_run", "%docker_run: the following arguments are required: IMAGE, COMMAND."),
         (
             "%docker_run -d --get /x {B} true",
@@ -391,6 +401,42 @@ def test_published_port_and_port_in_use(dm, busybox, bridge):
         held = holder.getsockname()[1]
         busy = dm(f"%docker_run --network {bridge} -p 127.0.0.1:{held}:80 {busybox} true")
     assert busy.usage_error.startswith(f"Port 127.0.0.1:{held} is already in use")
+
+
+def test_port_that_cannot_be_published_is_said(dm, busybox):
+    """The private engine has no default bridge: the engine accepts -p and publishes
+    nothing, silently. We say it."""
+    from harness import free_port
+
+    cell = dm(f"%docker_run -d --name dm-nopub -p 127.0.0.1:{free_port()}:80 {busybox} sleep 30")
+    try:
+        assert cell.error is None, cell.err
+        assert cell.err.startswith("Warning: -p published no port: the container's network ")
+    finally:
+        dm("%docker_rm -f dm-nopub")
+
+
+def test_output_is_kept_whole_and_reachable_after_a_failure(dm, busybox):
+    script = (
+        "head -c 200000 /dev/zero | tr '\\0' x; echo; printf '10%%\\r20%%\\r30%%\\n'; "
+        "seq 1 30000; printf 'no newline'; exit 5"
+    )
+    cell = dm(f"%docker_run {busybox} sh -c \"{script}\"")
+    assert cell.usage_error == (
+        f"The command in {busybox} exited with code 5; its last output: 29999 | 30000 | "
+        "no newline. All of its output: docker_magics.last_run().stdout and .stderr."
+    )
+    result = docker_magics.last_run()
+    expected = "x" * 200000 + "\n10%\r20%\r30%\n" + "".join(f"{i}\n" for i in range(1, 30001))
+    assert result.stdout == expected + "no newline"
+    assert result.exit_code == 5
+    # The flood was cut in the cell, but its end is shown.
+    assert cell.out.splitlines()[-11:] == [
+        "    … its last 10 lines:",
+        *(str(i) for i in range(29992, 30001)),
+        "no newline",
+    ]
+    assert "more lines (all in the result's log)" in cell.out
 
 
 def test_python_api(dm, busybox, tmp_path):
