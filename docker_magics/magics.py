@@ -162,7 +162,12 @@ def _magic(func=None, *, secret_arguments: bool = False):
                 "content in the cell or in a file"
             )
         line = _expand(self.shell, line, local_ns)
-        args = _parse(func.parser, line, name, secret=secret_arguments)
+        try:
+            args = _parse(func.parser, line, name, secret=secret_arguments)
+        except UsageError:
+            if secret_arguments:
+                _forget_input(self.shell, name)
+            raise
         with _warnings_as_lines():
             try:
                 return func(self, args) if cell is None else func(self, args, cell)
@@ -175,6 +180,35 @@ def _magic(func=None, *, secret_arguments: bool = False):
     wrapper._ipython_magic_no_var_expand = True
     wrapper.needs_local_scope = True
     return wrapper
+
+
+def _forget_input(shell, name: str) -> None:
+    """Take this cell out of IPython's history (the lists, ``_iN`` and history.sqlite): its
+    unexpected words may be a password typed by mistake. The saving thread writes the
+    cache under the same lock, so the cell is either still cached or already saved."""
+    history = getattr(shell, "history_manager", None)
+    if history is None or not history.input_hist_raw:
+        return
+    number = len(history.input_hist_raw) - 1  # this cell's line (entry 0 is a blank)
+    masked = f"%{name} ...  # removed from the history: it may have held a password"
+    for entries in (history.input_hist_raw, history.input_hist_parsed):
+        entries[-1] = masked
+    history._i00 = masked
+    shell.user_ns[f"_i{number}"] = masked
+    with history.db_input_cache_lock:
+        history.db_input_cache = [
+            (n, masked, masked) if n == number else (n, source, raw)
+            for n, source, raw in history.db_input_cache
+        ]
+        try:
+            history.db.execute("PRAGMA secure_delete = ON")  # no old copy left in free pages
+            with history.db:
+                history.db.execute(
+                    "UPDATE history SET source=?, source_raw=? WHERE session=? AND line=?",
+                    (masked, masked, history.session_number, number),
+                )
+        except Exception:  # noqa: BLE001 - history disabled, or a dummy database
+            pass
 
 
 def _expand(shell, line: str, local_ns: dict | None) -> str:

@@ -188,10 +188,12 @@ def login(
     password_env: str | None = None,
     save: bool = False,
     ask=None,
+    ask_user=None,
 ) -> str:
     """Verify credentials through the engine and keep them for the session. The password
     comes from ``password_env`` (an environment variable's name) or is asked for with
-    ``ask`` (``getpass.getpass`` by default). Returns what to tell the user."""
+    ``ask`` (``getpass.getpass`` by default); a missing user name with ``ask_user``
+    (``input``). Returns what to tell the user."""
     key = normalize_registry(registry)
     if key != INDEX and not is_registry_host(key):
         # Not repeated: it may be a password typed where the registry goes.
@@ -202,11 +204,13 @@ def login(
             "asked, or use --password-env VAR",
         )
     name = display_name(key)
-    if not username:
-        raise BadArgument(
-            f"Give the user name for {name}",
-            f"%docker_login {registry or ''} -u USER".replace("  ", " "),
-        )
+    if not username:  # asked for, as `docker login` does
+        username = _ask(ask_user or input, f"Username for {name}: ", "user name").strip()
+        if not username:
+            raise BadArgument(
+                f"Give the user name for {name}",
+                f"%docker_login {registry or ''} -u USER".replace("  ", " "),
+            )
     if password_env:
         if password_env not in os.environ:
             # Its name is not repeated: it might be a password typed in the wrong place.
@@ -216,14 +220,20 @@ def login(
             )
         password = os.environ[password_env]
     else:
-        password = _ask_password(ask or getpass.getpass, f"Password for {username} at {name}: ")
+        password = _ask(ask or getpass.getpass, f"Password for {username} at {name}: ", "password")
     if not password:
         raise BadArgument("The password is empty", "Nothing was sent")
     try:
         answer = ops.login(conn.client, key, username, password)
     except Exception as exc:  # noqa: BLE001
         message = str(getattr(exc, "explanation", "") or "")
-        if "401" in message or "unauthorized" in message.lower():
+        if _timed_out(exc):
+            error = EngineError(
+                f"No answer from the registry {name} for {conn.client.api.timeout:g}s: it may "
+                "be hung. Nothing was kept",
+                "Check the registry, or allow more time with %config DockerMagics.timeout",
+            )
+        elif "401" in message or "unauthorized" in message.lower():
             error = EngineError(
                 f"Login to {name} failed: wrong user name or password for {username}",
                 "Nothing was kept; try again",
@@ -243,15 +253,17 @@ def login(
     return f"Login Succeeded: {username} at {name}{where}"
 
 
-def _ask_password(ask, prompt: str) -> str:
+def _ask(ask, prompt: str, what: str) -> str:
     try:
         return ask(prompt)
     except Exception as exc:  # noqa: BLE001 - e.g. StdinNotImplementedError under nbclient
         if type(exc).__name__ in ("StdinNotImplementedError", "EOFError", "OSError"):
-            raise BadArgument(
-                "This frontend cannot ask for a password",
-                "Put it in an environment variable and pass --password-env VAR",
-            ) from None
+            hint = (
+                "Put it in an environment variable and pass --password-env VAR"
+                if what == "password"
+                else "Pass it with -u USER"
+            )
+            raise BadArgument(f"This frontend cannot ask for a {what}", hint) from None
         raise
 
 

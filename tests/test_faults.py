@@ -59,6 +59,11 @@ def test_hung_registry_gives_up_in_time(kernel, engine, busybox):
         kernel.run("%config DockerMagics.timeout = 3")
         kernel.run(f"%docker_tag {busybox} 127.0.0.1:{port}/dm/hung:1")
         ex = kernel.run(f"%docker_push 127.0.0.1:{port}/dm/hung:1", timeout=120)
+        login = kernel.run(
+            f"import os; os.environ['DM_PW'] = 'x'\n%docker_login 127.0.0.1:{port} -u me "
+            "--password-env DM_PW",
+            timeout=120,
+        )
         kernel.run("%config DockerMagics.timeout = 60")
     finally:
         stop.set()
@@ -70,6 +75,10 @@ def test_hung_registry_gives_up_in_time(kernel, engine, busybox):
         "stopped. Check the registry, or allow more time with %config DockerMagics.timeout."
     )
     assert ex.finished - ex.started < 30
+    assert login.usage_error == (
+        f"No answer from the registry 127.0.0.1:{port} for 3s: it may be hung. Nothing was "
+        "kept. Check the registry, or allow more time with %config DockerMagics.timeout."
+    )
     assert kernel.run("print(6 * 7)").stream() == "42\n"
     engine.api().remove_image(f"127.0.0.1:{port}/dm/hung:1")
 

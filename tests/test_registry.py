@@ -220,8 +220,9 @@ def test_a_password_typed_as_an_argument_is_refused_and_not_echoed(reg, auth_reg
 
 def test_login_needs_a_user_and_a_set_variable(reg, auth_registry):
     host = auth_registry.host
+    # No -u: asked for, as `docker login` does; here stdin cannot be read.
     assert reg(f"%docker_login {host}").usage_error == (
-        f"Give the user name for {host}. %docker_login {host} -u USER."
+        "This frontend cannot ask for a user name. Pass it with -u USER."
     )
     assert reg(f"%docker_login {host} -u x --password-env DM_UNSET_VAR").usage_error == (
         "The environment variable given to --password-env is not set. Set it to the password, "

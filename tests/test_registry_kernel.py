@@ -41,12 +41,31 @@ def test_password_asked_with_getpass(kernel, auth_registry):
     kernel.run(f"%docker_logout {auth_registry.host}")
 
 
+def test_user_name_asked_when_not_given(kernel, auth_registry):
+    from conftest import REGISTRY_USER
+
+    password = auth_registry.users[REGISTRY_USER]
+    ex = kernel.start(f"%docker_login {auth_registry.host}", allow_stdin=True)
+    request = kernel.answer_input(REGISTRY_USER)
+    assert request["password"] is False and request["prompt"] == (
+        f"Username for {auth_registry.host}: "
+    )
+    request = kernel.answer_input(password)
+    assert request["password"] is True
+    kernel.wait(ex)
+    assert ex.status == "ok", ex.error
+    assert ex.stream().startswith(f"Login Succeeded: {REGISTRY_USER} at {auth_registry.host}")
+    kernel.run(f"%docker_logout {auth_registry.host}")
+
+
 def test_without_stdin_the_user_is_told_what_to_do(kernel, auth_registry):
     ex = kernel.run(f"%docker_login {auth_registry.host} -u someone")  # like nbclient: no stdin
     assert ex.usage_error == (
         "This frontend cannot ask for a password. Put it in an environment variable and pass "
         "--password-env VAR."
     )
+    ex = kernel.run(f"%docker_login {auth_registry.host}")
+    assert ex.usage_error == "This frontend cannot ask for a user name. Pass it with -u USER."
 
 
 @pytest.fixture(scope="module")
@@ -113,6 +132,7 @@ def test_no_trace_of_the_password_anywhere(
     monkeypatch.setenv("DM_WRONG_PASSWORD", password[::-1])
     # Escaped differently in JSON and in URLs: the build args travel as both.
     tricky = 'p"äss\\wö rd/' + password[:6]
+    typed = "typed-by-mistake-" + password[::2]
     monkeypatch.setenv("DM_TRICKY", tricky)
     cells = [
         f"import logging\nlogging.basicConfig(filename={str(log_file)!r}, level=logging.DEBUG)",
@@ -134,6 +154,9 @@ def test_no_trace_of_the_password_anywhere(
         f"    docker_magics.login({host!r}, username='x', password_env='DM_WRONG_PASSWORD')\n"
         "except Exception as exc:\n    import traceback; traceback.print_exc()",
         "%docker_connect --list",
+        # A password typed as an argument by mistake: refused, and taken out of the history
+        # (the notebook itself keeps what the user typed: that is the frontend's).
+        f"%docker_login {host} -u {REGISTRY_USER} --password {typed}",
     ]
     nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(c) for c in cells])
     history_file = ipython_dir / "profile_default" / "history.sqlite"
@@ -182,3 +205,9 @@ def test_no_trace_of_the_password_anywhere(
     for place, text in places.items():
         for form, secret in forms.items():
             assert secret not in text, f"the {form} is in the {place}"
+    outputs_text = json.dumps(outputs)
+    assert "unexpected arguments (not shown: they may be secret)" in outputs_text
+    for place, text in {**places, "outputs": outputs_text}.items():
+        if place != "saved notebook":
+            assert typed not in text, f"the password typed as an argument is in the {place}"
+    assert b"removed from the history: it may have held a password" in history

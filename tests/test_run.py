@@ -421,7 +421,7 @@ def test_output_is_kept_whole_and_reachable_after_a_failure(dm, busybox):
         "head -c 200000 /dev/zero | tr '\\0' x; echo; printf '10%%\\r20%%\\r30%%\\n'; "
         "seq 1 30000; printf 'no newline'; exit 5"
     )
-    cell = dm(f"%docker_run {busybox} sh -c \"{script}\"")
+    cell = dm(f'%docker_run {busybox} sh -c "{script}"')
     assert cell.usage_error == (
         f"The command in {busybox} exited with code 5; its last output: 29999 | 30000 | "
         "no newline. All of its output: docker_magics.last_run().stdout and .stderr."
