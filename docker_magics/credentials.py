@@ -14,11 +14,12 @@ import base64
 import json
 import logging
 import os
+import re
 import tempfile
 import threading
 
 from .endpoints import docker_config_dir
-from .errors import BadArgument, EngineError
+from .errors import BadArgument, CredentialHelperWarning, EngineError
 
 INDEX = "https://index.docker.io/v1/"  # Docker Hub's key in the Docker config
 _SECRETS: set[str] = set()
@@ -189,12 +190,27 @@ def _config_path() -> str:
 
 
 def _from_docker_config(registry: str) -> dict | None:
+    import warnings
+
     from docker.auth import load_config
 
     try:
-        config = load_config(config_path=_config_path())
-        found = config.resolve_authconfig(registry)
-    except Exception:  # noqa: BLE001 - a broken helper must not break pulls from open registries
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # docker-py's multi-line "not installed" warning
+            config = load_config(config_path=_config_path())
+            found = config.resolve_authconfig(registry)
+    except Exception as exc:  # noqa: BLE001 - a broken helper must not break open registries
+        # ...but say it, as the CLI does: a login it holds cannot be used.
+        reason = " ".join(str(exc).split())
+        inner = re.search(r"""StoreError\((['"])(.*)\1\)""", reason)
+        warnings.warn(
+            CredentialHelperWarning(
+                f"The credential helper of the Docker config could not be asked for the "
+                f"login to {display_name(registry)} ({inner.group(2) if inner else reason}); "
+                "going on without it."
+            ),
+            stacklevel=2,
+        )
         return None
     if not found:
         return None
@@ -221,12 +237,11 @@ def save_login(registry: str, username: str, password: str, token: str = "") -> 
     config = _read_config(path)
     helper = _helper_for(config, registry)
     if helper:
-        from docker.credentials import Store
         from docker.credentials.errors import StoreError
 
         user, secret = ("<token>", token) if token else (username, password)
         try:
-            Store(helper).store(server=registry, username=user, secret=secret)
+            _store(helper).store(server=registry, username=user, secret=secret)
         except StoreError as exc:
             raise EngineError(
                 f"The credential helper docker-credential-{helper} could not save the login: "
@@ -296,12 +311,23 @@ def _helper_for(config: dict, registry: str) -> str | None:
     return helper or (store if isinstance(store, str) else None) or None
 
 
-def _erase_from_helper(helper: str, registry: str) -> bool:
+def _store(helper: str):
+    """docker-py's helper client, without its multi-line warning when the helper is missing
+    (its StoreError says so, and we report that in one line)."""
+    import warnings
+
     from docker.credentials import Store
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return Store(helper)
+
+
+def _erase_from_helper(helper: str, registry: str) -> bool:
     from docker.credentials.errors import StoreError
 
     try:
-        Store(helper).erase(registry)
+        _store(helper).erase(registry)
         return True
     except StoreError:
         return False

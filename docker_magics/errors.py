@@ -68,3 +68,7 @@ class Interrupted(DockerMagicsError):
 
 class UnencryptedEngineWarning(UserWarning):
     """A plain-HTTP connection to an engine that is not on this machine."""
+
+
+class CredentialHelperWarning(UserWarning):
+    """The Docker config names a credential helper that could not be asked."""

@@ -21,7 +21,13 @@ from traitlets import Enum, Float, TraitError, Unicode, observe, validate
 from . import api
 from .credentials import redact
 from .endpoints import URL_FORMS, context_names
-from .errors import BadArgument, ConnectFailed, DockerMagicsError, UnencryptedEngineWarning
+from .errors import (
+    BadArgument,
+    ConnectFailed,
+    CredentialHelperWarning,
+    DockerMagicsError,
+    UnencryptedEngineWarning,
+)
 from .progress import MODES
 from .session import DEFAULT_TIMEOUT, SSH_CLIENTS
 
@@ -134,13 +140,14 @@ def _warnings_as_lines():
         show = warnings.showwarning
 
         def showwarning(message, category, *args, **kwargs):
-            if issubclass(category, UnencryptedEngineWarning):
+            if issubclass(category, (UnencryptedEngineWarning, CredentialHelperWarning)):
                 print(f"Warning: {message}", file=sys.stderr)
             else:
                 show(message, category, *args, **kwargs)
 
         warnings.showwarning = showwarning
         warnings.simplefilter("always", UnencryptedEngineWarning)
+        warnings.simplefilter("always", CredentialHelperWarning)
         yield
 
 

@@ -300,6 +300,26 @@ elif action == "list":
     assert host not in json.loads(store.read_text())
 
 
+def test_a_broken_credential_helper_is_said_not_hidden(
+    reg, registry, auth_registry, busybox, docker_env
+):
+    """As the CLI: the helper's failure is told; open registries keep working."""
+    (docker_env / "config.json").write_text(json.dumps({"credsStore": "dm-not-installed"}))
+    warning = (
+        "Warning: The credential helper of the Docker config could not be asked for the login "
+        "to {} (docker-credential-dm-not-installed not installed or not available in PATH); "
+        "going on without it."
+    )
+    reg(f"%docker_tag {busybox} {registry.host}/dm/helper:1")
+    cell = reg(f"%docker_push {registry.host}/dm/helper:1 --progress none")
+    assert cell.error is None, cell.err
+    assert cell.err.splitlines() == [warning.format(registry.host)]
+    reg(f"%docker_tag {busybox} {auth_registry.host}/dm/helper:1")
+    cell = reg(f"%docker_push {auth_registry.host}/dm/helper:1 --progress none")
+    assert cell.err.splitlines()[0] == warning.format(auth_registry.host)
+    assert cell.usage_error.startswith(f"The registry {auth_registry.host} requires a login")
+
+
 def test_saving_a_login_that_cannot_be_saved_keeps_nothing(
     reg, auth_registry, docker_env, tmp_path, monkeypatch
 ):
