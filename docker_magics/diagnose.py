@@ -456,14 +456,18 @@ _UNREACHABLE = (
 )
 
 
-def registry_failure(message: str, registry: str, *, had_credentials: bool) -> str:
-    """One line for a push/pull/login failure the engine reported about ``registry``."""
+def registry_failure(
+    message: str, registry: str, *, had_credentials: bool, reference: str | None = None
+) -> str:
+    """One line for a push/pull/login failure the engine reported about ``registry``
+    (``reference``: the image as the user named it, when there is one)."""
     from .credentials import display_name
 
     name = display_name(registry)
     login = f"%docker_login {registry}" if name != "Docker Hub" else "%docker_login"
     if "does not exist locally" in message:
         image = message.split("with the tag:", 1)[-1].strip() if "tag:" in message else "it"
+        image = reference or image  # the engine names the repository only
         return (
             f"There is no image {image} on the engine. Build it with %%docker_build -t {image}, "
             f"or name an existing image so with %docker_tag SOURCE {image}"

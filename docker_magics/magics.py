@@ -357,11 +357,23 @@ class DockerMagics(Magics):
 
         Returns the ``docker.DockerClient``: ``client = %docker_connect ...`` works.
         """
+        if args.list or args.close:
+            if args.target or _connection_options_given(args) or (args.list and args.close):
+                raise BadArgument(
+                    f"--{'list' if args.list else 'close'} takes no other arguments",
+                    "Use %docker_connect --list, or %docker_connect --close NAME, alone",
+                )
         if args.list:
             return api.connections()
         if args.close:
+            was_current = api.SESSION.current_alias == args.close
             api.close(args.close)
-            print(f"Closed the connection {args.close!r}.")
+            now = api.SESSION.current_alias
+            if was_current:
+                tail = f" Now current: {now!r}." if now else " No connection is open now."
+            else:
+                tail = ""
+            print(f"Closed the connection {args.close!r}.{tail}")
             return None
         url, context, alias = None, args.context, args.alias
         target = args.target

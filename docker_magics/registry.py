@@ -37,6 +37,7 @@ def _run(
 ) -> None:
     """Feed the transfer's events to the recorder and renderer; raise one line on failure."""
     error: DockerMagicsError | None = None
+    reference = None if recorder.title.endswith(" (all tags)") else recorder.title
     renderer.start()
     try:
         for event in events:
@@ -59,7 +60,9 @@ def _run(
             )
         elif message and getattr(exc, "status_code", None):
             error = EngineError(
-                registry_failure(str(message), registry, had_credentials=had_credentials)
+                registry_failure(
+                    str(message), registry, had_credentials=had_credentials, reference=reference
+                )
             )
         else:
             error = explain(exc, conn.endpoint)
@@ -67,7 +70,12 @@ def _run(
         events.close()
     if error is None and recorder.failure is not None:
         error = EngineError(
-            registry_failure(recorder.failure.message, registry, had_credentials=had_credentials)
+            registry_failure(
+                recorder.failure.message,
+                registry,
+                had_credentials=had_credentials,
+                reference=reference,
+            )
         )
     if error is not None:
         error = type(error)(redact(error.what), redact(error.hint))

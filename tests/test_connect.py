@@ -139,9 +139,15 @@ def test_aliases_list_switch_close(run, engine):
     assert cell.out.splitlines()[0] == f"Switched to 'local': {engine.url}, TLS off"
     assert api.SESSION.current().alias == "local"
     cell = run("%docker_connect --close local")
-    assert cell.out.strip() == "Closed the connection 'local'."
+    assert cell.out.strip() == "Closed the connection 'local'. Now current: 'remote'."
     assert [c.alias for c in api.SESSION.connections()] == ["remote"]
     assert api.SESSION.current().alias == "remote"
+    assert run("%docker_connect --list --close remote").usage_error == (
+        "--list takes no other arguments. Use %docker_connect --list, or %docker_connect "
+        "--close NAME, alone."
+    )
+    cell = run("%docker_connect --close remote")
+    assert cell.out.strip() == "Closed the connection 'remote'. No connection is open now."
 
 
 def test_unknown_alias_or_context(run, engine):

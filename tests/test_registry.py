@@ -131,9 +131,9 @@ def test_pull_downloads_then_is_up_to_date(reg, registry, fresh_image, engine):
         ),
         (
             "%docker_push {P}/dm/not-built:1",
-            "There is no image {P}/dm/not-built on the engine. Build it with %%docker_build -t "
-            "{P}/dm/not-built, or name an existing image so with %docker_tag SOURCE "
-            "{P}/dm/not-built.",
+            "There is no image {P}/dm/not-built:1 on the engine. Build it with %%docker_build "
+            "-t {P}/dm/not-built:1, or name an existing image so with %docker_tag SOURCE "
+            "{P}/dm/not-built:1.",
         ),
         (
             "%docker_push Not/Valid",
