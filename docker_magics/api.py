@@ -217,7 +217,7 @@ def build(
 
 def last_build():
     """The result of the last build, failed ones included (their log is kept)."""
-    return _last_build
+    return _last_result(_last_build, "build", "%%docker_build")
 
 
 def _secret_values(names: Iterable[str]) -> dict[str, str]:
@@ -368,7 +368,19 @@ def run(
 def last_run():
     """The result of the last foreground run, failed ones included (their whole output is
     kept: ``last_run().stdout``)."""
-    return _last_run
+    return _last_result(_last_run, "run", "%docker_run")
+
+
+def _last_result(result, what: str, magic: str):
+    from .errors import BadArgument
+
+    if result is None:
+        raise BadArgument(
+            f"No {what} result in this session (none ran, or the last one failed before it "
+            "started)",
+            f"Run {magic} first",
+        )
+    return result
 
 
 def images(name: str | None = None, *, all: bool = False, filters: Iterable[str] = ()) -> Table:

@@ -25,6 +25,11 @@ class DockerMagicsError(Exception):
         # argument (a pasted file, binary garbage) drown it.
         return " ".join(_shorten(word) for word in line.split())
 
+    def _render_traceback_(self) -> list[str]:
+        # IPython shows this instead of a traceback: the Python API's expected failures end
+        # in one line in a notebook too (`%tb` or `traceback` still give the full story).
+        return [f"{type(self).__name__}: {self}"]
+
 
 def _shorten(word: str, width: int = 120) -> str:
     return word if len(word) <= width else f"{word[: width // 2]}…({len(word)} characters)"

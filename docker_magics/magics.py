@@ -36,15 +36,18 @@ BINDER_EXPLANATION = """\
 build, run or push anything here (each one will say so in one line). You can still read the
 tutorial and its code.
 
-To run it for real, use a machine with Docker (Docker Desktop, or `dockerd` on Linux):
+To run it for real, use a machine with Docker (Docker Desktop, or `dockerd` on Linux), and
+install docker_magics from this repository:
 
 ```bash
-pip install 'docker_magics[lab]'
-jupyter lab            # then open this notebook
+git clone {repo} docker_magics && cd docker_magics
+pip install '.[lab]'
+jupyter lab notebooks/
 ```
 
-or, on a fresh Debian machine, clone the repository and run `bash scripts/quickstart.sh`,
-which installs and starts an engine and runs the quickstart notebook.
+or, on a fresh Debian machine, run `bash scripts/quickstart.sh` in the clone: it installs and
+starts an engine and runs the quickstart notebook (`bash scripts/tutorials.sh` sets up what
+all the tutorials need).
 """
 
 
@@ -312,7 +315,8 @@ class DockerMagics(Magics):
         self._explained = True
         from IPython.display import Markdown, display
 
-        display(Markdown(BINDER_EXPLANATION))
+        repo = os.environ.get("BINDER_REPO_URL") or "REPOSITORY-URL"
+        display(Markdown(BINDER_EXPLANATION.format(repo=repo)))
 
     # -- magics --------------------------------------------------------------------------
 

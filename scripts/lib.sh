@@ -9,22 +9,40 @@ SUDO=""
 log() { printf '\n==> %s\n' "$*"; }
 
 # System packages: a real engine (dockerd + containerd), a registry, busybox for local base
-# images, debootstrap for a local Python base image, sshd for ssh:// engines, iproute2 for
-# network namespaces.
+# images, and whatever the caller adds (the tests: sshd, debootstrap, iproute2, chromium).
 ensure_packages() {
-    local wanted=(docker.io docker-registry busybox-static openssh-server openssh-client debootstrap
-                  iproute2 ca-certificates "$@")
+    local wanted=(docker.io docker-registry busybox-static ca-certificates "$@")
     local missing=()
     for p in "${wanted[@]}"; do
         dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p")
     done
-    if ! python3 -m venv --help >/dev/null 2>&1; then missing+=(python3-venv); fi
+    # Debian's python3 has venv but not ensurepip without python3-venv (venv --help works).
+    if ! python3 -c 'import ensurepip' >/dev/null 2>&1; then missing+=(python3-venv); fi
     if [ ${#missing[@]} -gt 0 ]; then
         log "Installing Debian packages: ${missing[*]}"
         $SUDO apt-get update -qq
         DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends \
             "${missing[@]}" >/dev/null
+        stop_started_services "${missing[@]}"
     fi
+}
+
+# On a machine with systemd, installing docker-registry or openssh-server starts Debian's
+# services, listening on every interface. The scripts start their own, on loopback only:
+# stop and disable the ones this run just installed.
+stop_started_services() {
+    [ -d /run/systemd/system ] || return 0
+    local p service
+    for p in "$@"; do
+        case "$p" in
+            docker-registry) service=docker-registry ;;
+            openssh-server) service=ssh ;;
+            *) continue ;;
+        esac
+        if $SUDO systemctl disable --now "$service" >/dev/null 2>&1; then
+            log "Stopped and disabled Debian's $service service (it listens on every interface)"
+        fi
+    done
 }
 
 # A virtualenv at $VENV with docker_magics installed (editable) with the given extras.

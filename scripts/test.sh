@@ -5,7 +5,9 @@
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 
-ensure_packages chromium  # Debian's Chromium, driven by Playwright in the browser tests
+# sshd for ssh:// engines, debootstrap for a Python base image, iproute2 for network
+# namespaces, Debian's Chromium driven by Playwright in the browser tests.
+ensure_packages openssh-server openssh-client debootstrap iproute2 chromium
 command -v npm >/dev/null || ensure_packages nodejs npm  # npm builds the labextension
 ensure_venv test
 
