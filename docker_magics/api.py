@@ -10,11 +10,13 @@ so a connection opened here is the one ``%%docker_build`` uses, and the other wa
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING
 
 from .diagnose import explain
 from .endpoints import parse_headers, resolve
+from .errors import BadArgument
 from .session import DEFAULT_TIMEOUT, Connection, Session
 from .tables import KeyValues, Lines, Table, human_size
 
@@ -144,24 +146,24 @@ def engine_info(conn: Connection | None = None) -> KeyValues:
 def build(
     dockerfile: str | None = None,
     *,
-    tags: Iterable[str] = (),
+    tags: str | Iterable[str] = (),
     file: str | None = None,
     context: str | None = None,
-    add: Iterable[str] = (),
-    build_args: Mapping[str, str] | Iterable[str] | None = None,
-    labels: Mapping[str, str] | Iterable[str] | None = None,
+    add: str | Iterable[str] = (),
+    build_args: Mapping[str, str] | str | Iterable[str] | None = None,
+    labels: Mapping[str, str] | str | Iterable[str] | None = None,
     target: str | None = None,
     platform: str | None = None,
     network: str | None = None,
-    cache_from: Iterable[str] = (),
+    cache_from: str | Iterable[str] = (),
     no_cache: bool = False,
     pull: bool = False,
     rm: bool = True,
     force_rm: bool = True,
     progress: str = "auto",
     builder: str = "classic",
-    secret_build_args: Iterable[str] = (),
-    secrets: Iterable[str] = (),
+    secret_build_args: str | Iterable[str] = (),
+    secrets: str | Iterable[str] = (),
 ):
     """Build an image from Dockerfile text (or ``file``) on the current engine, with live
     progress; returns a :class:`~docker_magics.results.BuildResult`.
@@ -169,30 +171,47 @@ def build(
     ``context`` sends a folder (honouring its ``.dockerignore``); ``add`` puts files or
     folders (``SRC[:DEST]``) into the context. A failure raises a ``DockerMagicsError`` with
     one line; a failed build's ``BuildFailed.result`` (and :func:`last_build`) keep its log.
+    An interrupt raises ``errors.Interrupted``, a ``KeyboardInterrupt`` (not an ``Exception``).
     ``builder``: ``classic``, ``buildkit`` or ``auto`` (BuildKit when the engine offers it).
-    ``secret_build_args``: names of environment variables passed as build arguments whose
+    List-typed arguments (``tags``, ``add``, ``cache_from``...) also take one string, as one
+    item. ``secret_build_args``: names of environment variables passed as build arguments whose
     values are masked in every output and log (they still end up in the image's history,
     like any build argument). ``secrets``: BuildKit build secrets, as ``--secret`` takes
     them (``id=ID[,env=VAR|,src=FILE]``), for ``RUN --mount=type=secret,id=ID``.
     """
     from . import builder as building
     from . import ops
+    from .dockerfile import classic_steps
+    from .progress import MODES
 
     global _last_build
+    if progress not in MODES:
+        raise BadArgument(f"Unknown progress mode {progress!r}", "Use auto, widget, plain or none")
+    texts = {"dockerfile": dockerfile, "target": target, "platform": platform, "network": network}
+    for name, value in texts.items():
+        if value is not None and not isinstance(value, str):
+            raise BadArgument(f"{name} must be a string, not {type(value).__name__}")
+    flags = {"no_cache": no_cache, "pull": pull, "rm": rm, "force_rm": force_rm}
+    for name, value in flags.items():
+        if not isinstance(value, bool):
+            raise BadArgument(f"{name} must be True or False, not {value!r:.40}")
     built, instructions = building.prepare_context(
-        dockerfile, file=file, context_dir=context, adds=add
+        dockerfile,
+        file=_path(file, "file"),
+        context_dir=_path(context, "context"),
+        adds=_strings(add, "add", paths=True),
     )
     options = ops.BuildOptions(
-        tags=list(tags),
+        tags=_strings(tags, "tags"),
         build_args={
-            **_pairs(build_args, "--build-arg", from_env=True),
-            **_secret_values(secret_build_args),
+            **_pairs(build_args, "build_args", "--build-arg", from_env=True),
+            **_secret_values(_strings(secret_build_args, "secret_build_args")),
         },
-        labels=_pairs(labels, "--label"),
+        labels=_pairs(labels, "labels", "--label"),
         target=target,
         platform=platform,
         network=network,
-        cache_from=list(cache_from),
+        cache_from=_strings(cache_from, "cache_from"),
         no_cache=no_cache,
         pull=pull,
         rm=rm,
@@ -204,12 +223,13 @@ def build(
             current(),
             built,
             options,
-            total_steps=len(instructions),
+            total_steps=classic_steps(instructions, target, len(options.labels)),
             progress=progress,
             builder=builder,
-            secrets=building.parse_secrets(secrets),
+            secrets=building.parse_secrets(_strings(secrets, "secrets")),
+            instructions=instructions,
         )
-    except Exception as exc:
+    except BaseException as exc:  # Interrupted is a KeyboardInterrupt
         _last_build = getattr(exc, "result", None)
         raise
     return _last_build
@@ -221,8 +241,6 @@ def last_build():
 
 
 def _secret_values(names: Iterable[str]) -> dict[str, str]:
-    import os
-
     from .credentials import protect_value
     from .errors import BadArgument
 
@@ -239,14 +257,51 @@ def _secret_values(names: Iterable[str]) -> dict[str, str]:
     return values
 
 
-def _pairs(value, option: str, *, from_env: bool = False) -> dict[str, str]:
+def _strings(value, name: str, *, paths: bool = False) -> list[str]:
+    """A list-typed argument of the API: one string is one item (``tags="app:1"`` is one
+    tag, not five), anything else must hold strings."""
+    kinds = (str, os.PathLike) if paths else str
+    if value is None:
+        return []
+    if isinstance(value, kinds):
+        return [os.fspath(value)]
+    try:
+        items = list(value)
+    except TypeError:
+        items = None
+    if items is None or isinstance(value, (bytes, Mapping)):
+        raise BadArgument(
+            f"{name} must be a string or a list of strings, not {type(value).__name__}"
+        )
+    for item in items:
+        if not isinstance(item, kinds):
+            # The item is not shown: in secrets it could be the secret itself.
+            raise BadArgument(f"{name} must hold strings, not {type(item).__name__}")
+    return [os.fspath(item) for item in items]
+
+
+def _path(value, name: str) -> str | None:
+    if value is None or isinstance(value, str):
+        return value
+    if isinstance(value, os.PathLike):
+        return os.fspath(value)
+    raise BadArgument(f"{name} must be a path (a string), not {type(value).__name__}")
+
+
+def _pairs(value, name: str, option: str, *, from_env: bool = False) -> dict[str, str]:
+    """``build_args``/``labels``: a dict, or ``NAME=VALUE`` strings as the magic takes them."""
     from .builder import parse_pairs
 
-    if value is None:
-        return {}
-    if isinstance(value, Mapping):
-        return {str(k): str(v) for k, v in value.items()}
-    return parse_pairs(value, option, from_env=from_env)
+    if not isinstance(value, Mapping):
+        return parse_pairs(_strings(value, name), option, from_env=from_env)
+    pairs = {}
+    for key, item in value.items():
+        if not isinstance(key, str) or not key or "=" in key or any(c.isspace() for c in key):
+            raise BadArgument(f"Invalid name {key!r:.40} in {name}", "Use names such as VERSION")
+        if isinstance(item, bool) or not isinstance(item, (str, int, float)):
+            raise BadArgument(f"{name}[{key!r}] must be a string, not {type(item).__name__}")
+        pairs[key] = str(item)
+    return pairs
 
 
 def push(reference: str, *, all_tags: bool = False, progress: str = "auto"):

@@ -8,6 +8,7 @@ import html
 from . import events as ev
 from .progress import RED, TextRenderer, WidgetRenderer, cut, make_renderer
 from .results import BuildRecorder
+from .tables import human_size
 
 STEP_COLORS = {"done": "#1a7f37", "cached": "#57606a", "failed": RED, "running": "#0969da"}
 
@@ -22,7 +23,11 @@ class BuildText(TextRenderer):
         self.numbers: dict[str, int] = {}  # BuildKit: "#N" per step, as buildx numbers them
 
     def handle(self, event: ev.Event) -> None:
-        if self.recorder.builder == "buildkit":
+        if isinstance(event, ev.ContextSent):  # the CLI's "Sending build context to Docker daemon"
+            size = f"{event.files:,} files, {human_size(event.size)}"
+            done = f"Sent build context: {size} in {event.seconds:.1f}s"
+            self.print(done if event.done else f"Sending build context: {size} so far…")
+        elif self.recorder.builder == "buildkit":
             self._handle_buildkit(event)
         else:
             self._handle_classic(event)

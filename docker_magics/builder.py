@@ -7,11 +7,14 @@ Shared by ``%%docker_build`` and ``docker_magics.build()``.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable
+import sys
+import time
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 from . import context as ctx
 from . import dockerfile, ops
+from . import events as ev
 from .build_progress import build_renderer
 from .credentials import CREDENTIALS, redact_event
 from .diagnose import build_failure, dockerfile_rejected, explain
@@ -23,8 +26,9 @@ from .errors import (
     EngineError,
     Interrupted,
 )
+from .progress import NullRenderer, cut
 from .references import parse_reference
-from .results import BuildRecorder, BuildResult
+from .results import BuildRecorder, BuildResult, Step
 from .session import Connection
 from .tables import human_size
 
@@ -163,8 +167,10 @@ def run_build(
     progress: str = "auto",
     builder: str = "classic",
     secrets: dict[str, bytes] | None = None,
+    instructions: list[dockerfile.Instruction] = (),
 ) -> BuildResult:
-    """Send the build and follow it to the end."""
+    """Send the build and follow it to the end. ``total_steps``: what the classic builder
+    will number (``dockerfile.classic_steps``); ``instructions`` help explain failures."""
     for tag in options.tags:
         parse_reference(tag, what="tag", allow_digest=False)
     builder = choose_builder(conn, "buildkit" if secrets and builder == "auto" else builder)
@@ -180,7 +186,13 @@ def run_build(
     session = stream = None
     renderer = build_renderer(progress, recorder)
     renderer.start()
-    error: DockerMagicsError | None = None
+
+    def show(event: ev.Event) -> None:
+        recorder.handle(event)
+        renderer.handle(event)
+
+    context.watch = _SendingNotes(show, always=context.description.startswith("the folder"))
+    error: DockerMagicsError | Interrupted | None = None
     try:
         if builder == "buildkit":
             session = _open_session(conn, secrets)
@@ -193,9 +205,7 @@ def run_build(
             session.id if session else None,
         )
         for event in stream:
-            event = redact_event(event)  # e.g. a RUN step that prints a secret build argument
-            recorder.handle(event)
-            renderer.handle(event)
+            show(redact_event(event))  # e.g. a RUN step that prints a secret build argument
     except KeyboardInterrupt:
         if stream is not None:
             stream.close()  # cancels the build on the engine if it is still running
@@ -203,7 +213,7 @@ def run_build(
     except DockerMagicsError as exc:  # e.g. a context file changed while being sent
         error = exc
     except Exception as exc:  # noqa: BLE001 - every transport failure becomes one line
-        rejected = dockerfile_rejected(str(getattr(exc, "explanation", "") or ""))
+        rejected = dockerfile_rejected(str(getattr(exc, "explanation", "") or ""), instructions)
         error = BadArgument(rejected) if rejected else explain(exc, conn.endpoint)
         if isinstance(error, ConnectFailed) and recorder.steps:
             what = error.what[:1].lower() + error.what[1:]
@@ -219,9 +229,19 @@ def run_build(
     )
     if error is None and recorder.failure is not None:
         failure = recorder.failure
+        step = recorder.failed_step or recorder.current
         error = BuildFailed(
-            build_failure(failure.message, failure.code, recorder.failed_step or recorder.current)
+            build_failure(
+                failure.message,
+                failure.code,
+                step,
+                instructions=instructions,
+                pull=options.pull,
+                on_engine=lambda image: _has_image(conn, image),
+            )
         )
+        if type(renderer) is NullRenderer and step is not None:
+            _print_tail(step)  # as `docker build -q` does: the error line points at it
     if error is None and recorder.image_id is None:
         error = EngineError("The engine ended the build without producing an image")
     if error is not None:
@@ -265,6 +285,48 @@ def _interrupted(conn: Connection, recorder: BuildRecorder) -> Interrupted:
     except Exception:  # noqa: BLE001 - the engine itself may be gone
         left = " (its containers could not be checked: see `docker ps -a`)"
     return Interrupted(f"Build interrupted{where}; it was stopped on the engine{left}")
+
+
+class _SendingNotes:
+    """``ContextSent`` events while the context goes out: the first once sending has taken
+    ``FIRST`` seconds, then one every ``EVERY`` seconds, and one at the end (if any was shown
+    before, or ``always``: a folder, as the CLI always says how much it sent)."""
+
+    FIRST, EVERY = 0.5, 2.0
+
+    def __init__(self, show: Callable[[ev.Event], None], *, always: bool) -> None:
+        self.show = show
+        self.always = always
+        self.started: float | None = None
+        self.last: float | None = None
+
+    def __call__(self, context: ctx.BuildContext, done: bool) -> None:
+        now = time.monotonic()
+        if self.started is None:
+            self.started = now
+        elapsed = now - self.started
+        if done:
+            if self.always or self.last is not None:
+                self.show(ev.ContextSent(context.regular_files, context.size, elapsed, True))
+            return
+        if elapsed >= self.FIRST and (self.last is None or now - self.last >= self.EVERY):
+            self.last = now
+            self.show(ev.ContextSent(context.regular_files, context.size, elapsed))
+
+
+def _print_tail(step: Step) -> None:
+    if step.tail:
+        print(f"--- the last {len(step.tail)} lines of step {step.label} ---", file=sys.stderr)
+        for _stream, text in step.tail:
+            print(cut(text), file=sys.stderr)
+
+
+def _has_image(conn: Connection, image: str) -> bool:
+    try:
+        conn.client.api.inspect_image(image)
+        return True
+    except Exception:  # noqa: BLE001 - not there, or cannot tell: the plain message then
+        return False
 
 
 def _image_size(conn: Connection, image_id: str) -> int | None:

@@ -9,16 +9,17 @@ Like the docker CLI: entries are owned by 0:0 with no user/group names (so the c
 builder's cache keys do not depend on who packed them), directories are walked in lexical
 order, sockets are skipped, hard links are kept as links, and a Dockerfile that does not
 come from the directory gets a hidden name listed in the ``.dockerignore`` sent along, so the
-engine drops it (and the ``.dockerignore``) from what ``COPY .`` sees.
+engine drops it (and the ``.dockerignore``) from what ``COPY .`` sees. Unlike the CLI's random
+name, ours is always the same, so an unchanged re-run sends the same ``.dockerignore`` and
+``COPY .`` stays cached.
 """
 
 from __future__ import annotations
 
 import os
-import secrets
 import stat
 import tarfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -27,6 +28,8 @@ from .errors import BadArgument, DockerMagicsError
 
 CHUNK = 1 << 20
 _BLOCK = tarfile.BLOCKSIZE
+CELL_DOCKERFILE = "Dockerfile"  # the cell's Dockerfile in a context of its own
+HIDDEN_DOCKERFILE = ".dockerfile.docker_magics"  # the cell's Dockerfile beside a folder
 
 
 class ContextChanged(DockerMagicsError):
@@ -40,12 +43,22 @@ def _changed(what: str, why: str) -> ContextChanged:
     )
 
 
+def _unreadable(path: str, arcname: str, exc: OSError) -> ContextChanged:
+    if isinstance(exc, FileNotFoundError):  # it was there when the folder was listed
+        return _changed(arcname, "it was deleted")
+    return ContextChanged(
+        f"Cannot read {path} for the build context: {exc.strerror or exc}",
+        "Fix its permissions, or exclude it in .dockerignore",
+    )
+
+
 @dataclass(frozen=True)
 class AddSpec:
     """``--add SRC[:DEST]``: a local file or folder placed at DEST in the context."""
 
     src: Path
     dest: str
+    text: str = field(default="", compare=False)  # as given, for messages
 
     @classmethod
     def parse(cls, value: str) -> AddSpec:
@@ -61,7 +74,72 @@ class AddSpec:
                 f"--add {value}: {dest!r} is not a place inside the context",
                 "Give a relative DEST such as data/ or src/app.py",
             )
-        return cls(path, dest)
+        return cls(path, dest, value)
+
+
+def check_adds(
+    adds: list[AddSpec],
+    taken: dict[str, str],
+    folder: Path | None = None,
+    matcher: IgnoreMatcher | None = None,
+) -> None:
+    """Refuse ``--add`` DESTs that would put two entries at one path in the tar (the engine
+    would silently keep the last one): the same DEST twice, a DEST inside another ``--add``,
+    one of the names in ``taken`` (what we generate), or a path the ``--context`` folder
+    sends."""
+
+    def clash(add: AddSpec, what: str, hint: str = "Give each --add a DEST of its own"):
+        raise BadArgument(f"--add {add.text or add.dest}: {add.dest} {what}", hint)
+
+    for i, add in enumerate(adds):
+        for name, what in taken.items():
+            if add.dest != name and not add.dest.startswith(name + "/"):
+                continue
+            if name == ".dockerignore":
+                clash(
+                    add,
+                    "cannot come from --add: the build makes its own .dockerignore",
+                    "To leave files out, send a folder with --context DIR and write "
+                    "DIR/.dockerignore",
+                )
+            clash(add, f"is {what}", "Give another DEST")
+        for other in adds[:i]:
+            source = f"(from --add {other.text or other.dest})"
+            if add.dest == other.dest:
+                clash(add, f"is already in the context {source}")
+            for outer, inner in ((other, add), (add, other)):
+                if inner.dest.startswith(outer.dest + "/"):
+                    rel = inner.dest[len(outer.dest) + 1 :]
+                    if _occupied(outer.src, rel) is not None:
+                        clash(add, f"overlaps {other.dest} {source}")
+        if folder is not None:
+            path = _occupied(folder, add.dest, matcher)
+            if path is not None:
+                clash(
+                    add,
+                    f"is already in the --context folder ({path})",
+                    "Give the --add another DEST, or leave that path out with the folder's "
+                    ".dockerignore",
+                )
+
+
+def _occupied(root: Path, rel: str, matcher: IgnoreMatcher | None = None) -> Path | None:
+    """What in ``root`` (a folder or a file) the tar would already have at ``rel``, or in
+    its way (a file or link where ``rel`` needs a folder); None if nothing."""
+    if not root.is_dir() or stat.S_ISLNK(os.lstat(root).st_mode):
+        return root  # a file (or link) cannot have anything below it
+    parts = rel.split("/")
+    for n in range(1, len(parts) + 1):
+        prefix = "/".join(parts[:n])
+        path = root / prefix
+        try:
+            mode = os.lstat(path).st_mode
+        except OSError:
+            return None
+        sent = not (matcher and matcher.excludes(prefix))
+        if sent and (n == len(parts) or not stat.S_ISDIR(mode)):
+            return path
+    return None
 
 
 @dataclass
@@ -73,16 +151,27 @@ class BuildContext:
     _source: Iterator[bytes] = field(repr=False, default=None)
     _writer: TarWriter | None = field(repr=False, default=None)
     size: int = 0  # bytes produced so far
+    # Called before each chunk goes out (False) and once after the last one (True).
+    watch: Callable[[BuildContext, bool], None] | None = field(repr=False, default=None)
 
     @property
     def files(self) -> int:
         """Entries packed so far."""
         return self._writer.count if self._writer is not None else 0
 
+    @property
+    def regular_files(self) -> int:
+        """Regular files packed so far."""
+        return self._writer.regular if self._writer is not None else 0
+
     def chunks(self) -> Iterator[bytes]:
         for chunk in self._source:
             self.size += len(chunk)
+            if self.watch is not None:
+                self.watch(self, False)
             yield chunk
+        if self.watch is not None:
+            self.watch(self, True)
 
 
 def _octal(value: int, width: int) -> bytes:
@@ -127,6 +216,7 @@ class TarWriter:
         self.buf = bytearray()
         self.links: dict[tuple[int, int], str] = {}
         self.count = 0
+        self.regular = 0  # of the entries, regular files
 
     def _flush(self, force: bool = False) -> Iterator[bytes]:
         if self.buf and (force or len(self.buf) >= CHUNK):
@@ -155,6 +245,7 @@ class TarWriter:
     def add_bytes(self, name: str, data: bytes, mode: int = 0o644) -> Iterator[bytes]:
         info = tarfile.TarInfo(name)
         info.size, info.mode, info.mtime = len(data), mode, 0
+        self.regular += 1
         self._header(info)
         self.buf += data
         self._pad(len(data))
@@ -175,6 +266,7 @@ class TarWriter:
             if st.st_nlink > 1:
                 self.links[key] = arcname
             info.size = st.st_size
+            self.regular += 1
             self._header(info)
             yield from self._copy(path, arcname, st.st_size)
             return
@@ -199,10 +291,7 @@ class TarWriter:
         try:
             fd = os.open(path, os.O_RDONLY)
         except OSError as exc:
-            raise ContextChanged(
-                f"Cannot read {path} for the build context: {exc.strerror}",
-                "Fix its permissions, or exclude it in .dockerignore",
-            ) from None
+            raise _unreadable(path, arcname, exc) from None
         try:
             remaining = size
             while remaining:
@@ -228,6 +317,8 @@ class TarWriter:
         try:
             st = os.lstat(root)
             names = sorted(os.listdir(root)) if stat.S_ISDIR(st.st_mode) else []
+        except FileNotFoundError:
+            raise _changed(arcname, "it was deleted") from None
         except OSError as exc:
             raise ContextChanged(
                 f"Cannot read {root} ({exc.strerror or exc})",
@@ -250,7 +341,8 @@ def _dockerignore_for(name: str, original: bytes = b"") -> bytes:
 
 def from_cell(dockerfile: str, adds: list[AddSpec] = ()) -> BuildContext:
     """A context holding the cell's Dockerfile and the ``--add`` files."""
-    name = "Dockerfile"
+    name = CELL_DOCKERFILE
+    check_adds(list(adds), {name: "where the Dockerfile being built goes", ".dockerignore": ""})
 
     tar = TarWriter()
 
@@ -297,13 +389,15 @@ def from_directory(
             # The CLI always sends the Dockerfile and .dockerignore, whatever they say.
             patterns += ["!.dockerignore", "!" + name]
         else:
-            name = ".dockerfile." + secrets.token_hex(10)
+            name = HIDDEN_DOCKERFILE
             extra = (name, path.read_bytes())
     else:
-        name = ".dockerfile." + secrets.token_hex(10)
+        name = HIDDEN_DOCKERFILE
         extra = (name, (dockerfile_text or "").encode())
         patterns += ["!.dockerignore"]
     matcher = IgnoreMatcher(patterns)
+    taken = {name: "where the Dockerfile being built goes", ".dockerignore": ""}
+    check_adds(list(adds), taken, root, matcher)
 
     tar = TarWriter()
 
@@ -312,7 +406,7 @@ def from_directory(
             yield from tar.add_bytes(extra[0], extra[1], 0o600)
             yield from tar.add_bytes(".dockerignore", _dockerignore_for(extra[0], ignore_bytes))
         for rel, full, st in walk(root, matcher):
-            if extra is not None and rel == ".dockerignore":
+            if extra is not None and rel in (".dockerignore", extra[0]):
                 continue  # sent above, with the hidden Dockerfile listed
             yield from tar.add_path(rel, full, st)
         for add in adds:
@@ -339,13 +433,17 @@ def walk(root: Path, matcher: IgnoreMatcher) -> Iterator[tuple[str, str, os.stat
         for entry in entries:
             rel = f"{rel_dir}/{entry.name}" if rel_dir else entry.name
             skip, info = matcher.match(rel, parent) if matcher else (False, None)
+            if skip and not matcher.has_exclusions:
+                continue  # left out whatever it is (or whether it still exists)
             try:
                 st = entry.stat(follow_symlinks=False)
-            except FileNotFoundError:
-                continue  # vanished between listing and stat
+            except FileNotFoundError:  # listed a moment ago: deleted while being sent
+                if skip:
+                    continue
+                raise _changed(rel, "it was deleted") from None
             is_dir = stat.S_ISDIR(st.st_mode)
             if skip:
-                if is_dir and matcher.has_exclusions and matcher.may_reinclude_below(rel):
+                if is_dir and matcher.may_reinclude_below(rel):
                     yield from visit(entry.path, rel, info)
                 continue
             yield rel, entry.path, st

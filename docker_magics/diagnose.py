@@ -12,7 +12,7 @@ import os
 import re
 import socket
 import ssl
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from urllib.parse import urlsplit
 
 from .endpoints import Endpoint
@@ -347,9 +347,19 @@ def _short(text: str, width: int = 80) -> str:
     return text if len(text) <= width else text[: width - 1] + "…"
 
 
-def build_failure(message: str, code: int | None, step) -> str:
+def build_failure(
+    message: str,
+    code: int | None,
+    step,
+    *,
+    instructions=(),
+    pull: bool = False,
+    on_engine: Callable[[str], bool] | None = None,
+) -> str:
     """One line for a failure the engine reported during a build. ``step`` (a
-    ``results.Step`` or None) is the step that was running."""
+    ``results.Step`` or None) is the step that was running; ``instructions`` the Dockerfile's
+    (``dockerfile.parse``); ``pull``: the build was asked to pull base images, and
+    ``on_engine(image)`` says whether the engine has one."""
     where = "The build"
     if step is not None and step.name.startswith("[internal]"):
         pass  # BuildKit's own vertexes (loading the Dockerfile, the context) are no step
@@ -358,7 +368,7 @@ def build_failure(message: str, code: int | None, step) -> str:
     elif step is not None:
         number = f" {step.number}/{step.total}" if step.number else ""
         where = f"Step{number} ({_short(step.name)})"
-    rejected = dockerfile_rejected(message)
+    rejected = dockerfile_rejected(message, instructions)
     if rejected:
         return rejected
     if "network bridge not found" in message:
@@ -368,9 +378,14 @@ def build_failure(message: str, code: int | None, step) -> str:
         )
     nonzero = _NONZERO.search(message)
     if nonzero:
+        said = (
+            "It printed nothing"
+            if step is not None and not step.lines
+            else "Its last output is shown above (and in the full log)"
+        )
         return (
-            f"{where} failed with exit code {nonzero.group(1)}. Its last output is shown above "
-            "(and in the full log); fix the command and run the cell again"
+            f"{where} failed with exit code {nonzero.group(1)}. {said}; fix the command and "
+            "run the cell again"
         )
     missing = _NOT_IN_CONTEXT.search(message)
     if missing:
@@ -391,8 +406,8 @@ def build_failure(message: str, code: int | None, step) -> str:
             image = f"{url.group(1)}:{url.group(2)}"
         elif step is not None and "load metadata" in step.name:
             image = step.name.split()[-1]
-        elif step is not None and len(step.name.split()) > 1:
-            image = step.name.split()[1]
+        elif step is not None and _image_words(step.name):
+            image = _image_words(step.name)[0]
         else:
             image = "the base image"
         reason = re.sub(r'^.*?(?:Get|Head) "[^"]*": ', "", message)
@@ -406,6 +421,11 @@ def build_failure(message: str, code: int | None, step) -> str:
             return (
                 f"{where} failed: the registry {registry or 'of the base image'} wants a login "
                 f"to pull the base image {image} ({why}). Log in with {login} and build again"
+            )
+        if pull and on_engine is not None and on_engine(image):
+            return (
+                f"{where} failed: --pull could not refresh the base image {image} "
+                f"({_clause(reason)}). The engine has it: without --pull the build uses that one"
             )
         return (
             f"{where} failed: the base image {image} is not on the engine and cannot be pulled "
@@ -427,12 +447,29 @@ def _registry_of(image: str) -> str | None:
     return display_name(INDEX if registry in hub else registry)
 
 
-def dockerfile_rejected(message: str) -> str | None:
-    """The engine's 400 answer for a Dockerfile it cannot parse, as one line."""
+def _image_words(name: str) -> list[str]:
+    """The image of a ``FROM [--platform=X] IMAGE [AS NAME]`` step."""
+    return [w for w in name.split()[1:] if not w.startswith("--")][:1]
+
+
+def dockerfile_rejected(message: str, instructions=()) -> str | None:
+    """The engine's answer for a Dockerfile it cannot parse, as one line. ``instructions``
+    (``dockerfile.parse``) tell whether the line is in a heredoc."""
+    from .dockerfile import heredoc_around
+
     m = re.search(r"dockerfile parse error line (\d+): (.*)", message, re.I)
-    if m:
-        return f"Dockerfile line {m.group(1)}: {_clause(m.group(2))}"
-    return None
+    if not m:
+        return None
+    line = int(m.group(1))
+    text = f"Dockerfile line {line}: {_clause(m.group(2))}"
+    heredoc = heredoc_around(list(instructions), line)
+    if heredoc is not None:
+        text += (
+            f". It is in the heredoc of line {heredoc.line} ({_short(str(heredoc), 40)}), and "
+            "this engine's Dockerfile parser does not support heredocs. Put the commands on the "
+            "RUN line (RUN a && b), or --add a script and RUN it"
+        )
+    return text
 
 
 # -- registry failures (push, pull, login) ------------------------------------------------

@@ -44,6 +44,8 @@ class Instruction:
     line: int  # 1-based line where the instruction starts
     keyword: str  # upper case
     arguments: str  # continuation lines joined, as written
+    end: int = 0  # 1-based last line, heredoc bodies included (0: the same as ``line``)
+    heredoc: bool = False  # it has heredocs (RUN <<EOF ... EOF)
 
     def __str__(self) -> str:
         return f"{self.keyword} {self.arguments}".strip()
@@ -56,7 +58,7 @@ def _shown(word: str) -> str:
 
 def parse(text: str) -> list[Instruction]:
     """Split ``text`` into instructions; raise ``BadArgument`` naming the line of a problem."""
-    lines = text.splitlines()
+    lines = text.removeprefix("\ufeff").splitlines()  # a BOM, as the engine's parser drops it
     escape = "\\"
     i = 0
     # Parser directives: only at the very top, before any other line.
@@ -104,14 +106,15 @@ def parse(text: str) -> list[Instruction]:
                 f"Dockerfile line {start + 1}: unknown instruction {_shown(word or raw.strip())}",
                 f"Did you mean {near[0]}?" if near else "See the Dockerfile reference",
             )
-        found.append(Instruction(start + 1, keyword, arguments.strip()))
         # Heredocs (RUN <<EOF ... EOF): skip their bodies.
-        for minus, _, word in _HEREDOC.findall(arguments):
+        heredocs = _HEREDOC.findall(arguments)
+        for minus, _, word in heredocs:
             while i < len(lines):
                 end = lines[i].lstrip("\t") if minus else lines[i]
                 i += 1
                 if end == word:
                     break
+        found.append(Instruction(start + 1, keyword, arguments.strip(), i, bool(heredocs)))
     if not found:
         raise BadArgument("The Dockerfile has no instructions", "Start it with FROM IMAGE")
     first = next((ins for ins in found if ins.keyword != "ARG"), None)
@@ -122,3 +125,42 @@ def parse(text: str) -> list[Instruction]:
             "Start with FROM IMAGE, e.g. FROM python:3.12-slim",
         )
     return found
+
+
+def heredoc_around(instructions: list[Instruction], line: int) -> Instruction | None:
+    """The instruction with a heredoc whose lines include ``line`` (1-based), if any: an
+    engine whose parser has no heredocs fails on the first line of the body."""
+    for ins in instructions:
+        if ins.heredoc and ins.line <= line <= (ins.end or ins.line):
+            return ins
+    return None
+
+
+def classic_steps(
+    instructions: list[Instruction], target: str | None = None, labels: int = 0
+) -> int | None:
+    """How many steps the classic builder numbers ("Step N/M"): the ARGs before the first
+    FROM, then every instruction of the stages up to ``target``, plus one LABEL step per
+    ``--label``. None when ``target`` names no stage (the engine will say so)."""
+    stages: list[list[Instruction]] = []
+    meta_args = 0
+    for ins in instructions:
+        if ins.keyword == "FROM":
+            stages.append([ins])
+        elif stages:
+            stages[-1].append(ins)
+        else:
+            meta_args += 1
+    if target:
+        names = [_stage_name(stage[0]) for stage in stages]
+        if target.lower() not in names:
+            return None
+        stages = stages[: names.index(target.lower()) + 1]
+    return meta_args + sum(map(len, stages)) + labels
+
+
+def _stage_name(ins: Instruction) -> str | None:
+    words = ins.arguments.split()  # FROM [--platform=X] IMAGE [AS NAME]
+    if len(words) >= 3 and words[-2].lower() == "as":
+        return words[-1].lower()
+    return None

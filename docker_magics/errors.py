@@ -7,8 +7,8 @@ Python API lets them propagate so callers can catch them by type.
 from __future__ import annotations
 
 
-class DockerMagicsError(Exception):
-    """Base class. ``str(err)`` is the one line shown to the user."""
+class OneLine:
+    """A one-line message made of what happened and what to do (``str(err)``)."""
 
     def __init__(self, what: str, hint: str = "") -> None:
         self.what = what.rstrip(". ")
@@ -29,6 +29,10 @@ class DockerMagicsError(Exception):
         # IPython shows this instead of a traceback: the Python API's expected failures end
         # in one line in a notebook too (`%tb` or `traceback` still give the full story).
         return [f"{type(self).__name__}: {self}"]
+
+
+class DockerMagicsError(OneLine, Exception):
+    """Base class of the expected failures. ``str(err)`` is the one line shown to the user."""
 
 
 def _shorten(word: str, width: int = 120) -> str:
@@ -67,8 +71,11 @@ class RunFailed(EngineError):
         self.result = result
 
 
-class Interrupted(DockerMagicsError):
-    """The user interrupted the work; it was stopped on the engine."""
+class Interrupted(OneLine, KeyboardInterrupt):
+    """The user interrupted the work; it was stopped on the engine.
+
+    A ``KeyboardInterrupt`` (not an ``Exception``): a loop of API calls guarded by
+    ``except Exception`` still stops on Ctrl-C. The magics show it as one line too."""
 
 
 class UnencryptedEngineWarning(UserWarning):

@@ -90,6 +90,17 @@ class EngineFailure:
     code: int | None = None
 
 
+@dataclass(frozen=True)
+class ContextSent:
+    """How much of the build context has gone to the engine: now and then while a slow one
+    is sent, and at the end (like the CLI's "Sending build context to Docker daemon")."""
+
+    files: int
+    size: int  # bytes
+    seconds: float
+    done: bool = False
+
+
 MAX_LINE = 64 * 1024  # longer lines are cut (a single 10 MB "line" must not pile up)
 _STEP = re.compile(r"^Step (\d+)/(\d+) : (.*)$", re.S)
 _ARROW = re.compile(
@@ -346,6 +357,7 @@ Event = (
     | ImageId
     | Tagged
     | EngineFailure
+    | ContextSent
     | Pushed
     | Status
 )

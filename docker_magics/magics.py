@@ -26,6 +26,7 @@ from .errors import (
     ConnectFailed,
     CredentialHelperWarning,
     DockerMagicsError,
+    Interrupted,
     UnencryptedEngineWarning,
 )
 from .progress import MODES
@@ -154,6 +155,21 @@ def _warnings_as_lines():
         yield
 
 
+class _HelpShown(Exception):
+    pass
+
+
+class _Help(argparse.Action):
+    """``--help``/``-h``: print the magic's help (IPython's parsers have none)."""
+
+    def __init__(self, option_strings, dest, help=None):
+        super().__init__(option_strings, argparse.SUPPRESS, nargs=0, help=help)
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        print(parser.format_help())
+        raise _HelpShown
+
+
 def _magic(func=None, *, secret_arguments: bool = False):
     """Parse the magic's line with its ``magic_arguments``; map our errors to one redacted
     UsageError line. With ``secret_arguments``, parse errors do not echo the line (someone
@@ -163,6 +179,11 @@ def _magic(func=None, *, secret_arguments: bool = False):
     name = func.__name__
     if secret_arguments:
         func.parser.allow_abbrev = False  # "--password X" must not pass for "--password-env X"
+    taken = func.parser._option_string_actions
+    if "--help" not in taken:
+        func.parser.add_argument(
+            *[f for f in ("-h", "--help") if f not in taken], action=_Help, help="Show this help."
+        )
 
     @functools.wraps(func)
     def wrapper(self, line="", cell=None, local_ns=None):
@@ -174,6 +195,8 @@ def _magic(func=None, *, secret_arguments: bool = False):
         line = _expand(self.shell, line, local_ns)
         try:
             args = _parse(func.parser, line, name, secret=secret_arguments)
+        except _HelpShown:
+            return None
         except UsageError:
             if secret_arguments:
                 _forget_input(self.shell, name)
@@ -181,7 +204,7 @@ def _magic(func=None, *, secret_arguments: bool = False):
         with _warnings_as_lines():
             try:
                 return func(self, args) if cell is None else func(self, args, cell)
-            except DockerMagicsError as exc:
+            except (DockerMagicsError, Interrupted) as exc:  # Interrupted: a KeyboardInterrupt
                 if isinstance(exc, ConnectFailed):
                     self._explain_missing_engine()
                 raise UsageError(redact(str(exc))) from None

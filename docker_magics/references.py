@@ -79,7 +79,10 @@ def parse_reference(
             )
     domain, path = None, name
     first, sep, rest = name.partition("/")
-    if sep and ("." in first or ":" in first or first == "localhost" or first != first.lower()):
+    # As the engine splits it: a first part without '.' or ':' that is not localhost belongs
+    # to the repository name, so the engine refuses "UPPER/case" ("repository name must be
+    # lowercase") rather than taking UPPER for a registry host.
+    if sep and ("." in first or ":" in first or first == "localhost"):
         domain, path = first, rest
         if not _DOMAIN.match(domain):
             raise BadArgument(

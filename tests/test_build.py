@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 
 import pytest
 
 import docker_magics
 from docker_magics import api
+from docker_magics.errors import BadArgument
 
 pytestmark = pytest.mark.engine
 
@@ -148,7 +150,7 @@ def test_base_image_that_cannot_be_pulled(built):
         ),
         (
             "%%docker_build -t My/App\nFROM busybox\n",
-            "Invalid tag 'My/App': 'App' is not allowed. Repository names must be lowercase.",
+            "Invalid tag 'My/App': 'My' is not allowed. Repository names must be lowercase.",
         ),
         (
             "%%docker_build -t app:-bad\nFROM busybox\n",
@@ -184,6 +186,25 @@ def test_base_image_that_cannot_be_pulled(built):
         (
             "%docker_build --file /nonexistent/Dockerfile",
             "--file /nonexistent/Dockerfile: no such file. Give the path of a Dockerfile.",
+        ),
+        (
+            "%%docker_build -t UPPER/case\nFROM busybox\n",
+            "Invalid tag 'UPPER/case': 'UPPER' is not allowed. Repository names must be lowercase.",
+        ),
+        (
+            "%%docker_build --add /etc/passwd:Dockerfile\nFROM busybox\n",
+            "--add /etc/passwd:Dockerfile: Dockerfile is where the Dockerfile being built goes. "
+            "Give another DEST.",
+        ),
+        (
+            "%%docker_build --add /etc/passwd --add /etc/hosts:passwd\nFROM busybox\n",
+            "--add /etc/hosts:passwd: passwd is already in the context (from --add /etc/passwd). "
+            "Give each --add a DEST of its own.",
+        ),
+        (
+            "%%docker_build -t dm-test/empty\n\n",
+            "The cell is empty: there is no Dockerfile to build. Write a Dockerfile "
+            "in the cell (FROM ...), or pass --file PATH.",
         ),
     ],
 )
@@ -402,3 +423,183 @@ def test_local_file_error_during_upload_is_not_blamed_on_the_engine(engine, engi
     # A program that is missing (ssh, for ssh:// engines) is not a file of the context.
     missing_ssh = FileNotFoundError(2, "No such file or directory", "ssh")
     assert not str(explain(missing_ssh, resolve("ssh://me@host"))).startswith("Cannot read")
+
+
+def test_directory_context_rerun_is_cached(built, tmp_path):
+    """An unchanged re-run with --context is all cached: the Dockerfile's name, listed in
+    the .dockerignore that `COPY .` copies, is the same every time (it used to be random)."""
+    (tmp_path / "app.py").write_text("print(1)\n")
+    (tmp_path / "old.pyc").write_text("bytecode")
+    (tmp_path / ".dockerignore").write_text("*.pyc\n")  # it does not list itself
+    cell = (
+        f"%%docker_build --progress plain --context {tmp_path}\n"
+        f"FROM {os.environ['BASE']}\nCOPY . /app\nRUN ls -a /app > /listing\n"
+    )
+    first = built(cell)
+    assert first.error is None, first.err
+    again = built(cell)
+    assert again.error is None, again.err
+    assert [s.status for s in again.value.steps][1:] == ["cached", "cached"]
+    assert again.value.image_id == first.value.image_id
+
+
+def test_quiet_failure_shows_the_failing_steps_output(built):
+    """With -q (progress none) nothing else is printed, so the error's "shown above" must
+    come true: the failing step's last lines go to stderr, as `docker build -q` does."""
+    base = os.environ["BASE"]
+    cell = built(
+        f"%%docker_build -q\nFROM {base}\nRUN echo early\n"
+        "RUN echo about to fail; echo bad thing >&2; exit 7\n"
+    )
+    assert cell.usage_error == (
+        "Step 3/3 (RUN echo about to fail; echo bad thing >&2; exit 7) failed with exit code 7. "
+        "Its last output is shown above (and in the full log); fix the command and run the "
+        "cell again."
+    )
+    assert cell.out == ""
+    assert cell.err.startswith(
+        "--- the last 2 lines of step 3/3 RUN echo about to fail; echo bad thing >&2; exit 7 "
+        "---\nabout to fail\nbad thing\n"
+    )
+    assert "early" not in cell.err
+    silent = built(f"%%docker_build -q\nFROM {base}\nRUN exit 3\n")
+    assert silent.usage_error == (
+        "Step 2/2 (RUN exit 3) failed with exit code 3. It printed nothing; fix the command and "
+        "run the cell again."
+    )
+    assert silent.err.startswith("UsageError")
+
+
+def test_dockerfile_with_a_byte_order_mark(built, engine_api, tmp_path):
+    base = os.environ["BASE"]
+    path = tmp_path / "Dockerfile"
+    path.write_bytes(f"\ufeffFROM {base}\nRUN echo bom > /bom\n".encode())
+    cell = built(f"%docker_build --file {path} -t dm-test/bom --progress none")
+    assert cell.error is None, cell.err
+    assert run_in(engine_api, "dm-test/bom", "cat /bom") == "bom\n"
+    cell = built(f"%%docker_build -t dm-test/bom-cell --progress none\n\ufeffFROM {base}\n")
+    assert cell.error is None, cell.err
+
+
+@pytest.mark.parametrize(
+    "options, steps",
+    [("--target one", 3), ("--label a=1 --label b=2", 7), ("--target TWO --label a=1", 6)],
+)
+def test_announced_steps_match_the_engine(built, options, steps):
+    """The header's count is what the engine numbers: the stages up to --target, one LABEL
+    step per --label, the ARGs before FROM."""
+    base = os.environ["BASE"]
+    cell = built(
+        f"%%docker_build --progress plain {options}\n"
+        f"ARG X=1\nFROM {base} AS one\nRUN echo 1\nFROM {base} AS two\nRUN echo 2\n"
+    )
+    assert cell.error is None, cell.err
+    assert f"from the Dockerfile ({steps} steps)" in cell.out.splitlines()[0]
+    numbered = re.findall(r"^Step (\d+)/(\d+) :", cell.out, re.M)
+    assert numbered == [(str(n), str(steps)) for n in range(1, steps + 1)]
+
+
+@pytest.mark.parametrize("builder", ["classic", "buildkit"])
+def test_pull_of_a_base_image_the_engine_has(built, builder):
+    """--pull with no registry to pull from: the local image is there, only the refresh
+    failed (the message used to say the image was not on the engine)."""
+    base = os.environ["BASE"]
+    msg = built(
+        f"%%docker_build --pull --builder {builder} --progress none\nFROM {base}\nRUN true\n"
+    ).usage_error
+    assert "failed: --pull could not refresh the base image " in msg, msg
+    assert base in msg and "not on the engine" not in msg
+    assert msg.endswith("The engine has it: without --pull the build uses that one.")
+    assert (
+        built(
+            f"%%docker_build --builder {builder} --network none --progress none\n"
+            f"FROM {base}\nRUN true\n"
+        ).error
+        is None
+    )
+
+
+@pytest.mark.parametrize("builder", ["classic", "buildkit"])
+def test_heredoc_is_explained(built, builder):
+    msg = built(
+        f"%%docker_build --builder {builder} --progress none\n"
+        f"FROM {os.environ['BASE']}\nRUN <<EOF\n# set up\necho hi\nEOF\n"
+    ).usage_error
+    assert msg == (
+        "Dockerfile line 4: unknown instruction: ECHO. It is in the heredoc of line 2 (RUN "
+        "<<EOF), and this engine's Dockerfile parser does not support heredocs. Put the "
+        "commands on the RUN line (RUN a && b), or --add a script and RUN it."
+    )
+
+
+def test_python_api_checks_its_arguments(built, engine_api):
+    base = os.environ["BASE"]
+    with pytest.raises(BadArgument) as err:
+        docker_magics.build(f"FROM {base}\n", progress="bogus")
+    assert str(err.value) == "Unknown progress mode 'bogus'. Use auto, widget, plain or none."
+    # One string is one item (a tag used to be taken character by character).
+    result = docker_magics.build(
+        f"FROM {base}\nLABEL x=1\n",
+        tags="dm-test/one-tag:1",
+        labels="team=data",
+        cache_from=base,
+        build_args={"N": 3},
+        progress="none",
+    )
+    assert result.tags == ["dm-test/one-tag:1"]
+    labels = engine_api.inspect_image("dm-test/one-tag:1")["Config"]["Labels"]
+    assert labels == {"x": "1", "team": "data"}
+    for kwargs, message in [
+        ({"tags": 5}, "tags must be a string or a list of strings, not int."),
+        ({"tags": ["dm-test/a", None]}, "tags must hold strings, not NoneType."),
+        ({"build_args": {"A": None}}, "build_args['A'] must be a string, not NoneType."),
+        ({"labels": {"bad name": "x"}}, "Invalid name 'bad name' in labels."),
+        ({"cache_from": b"img"}, "cache_from must be a string or a list of strings, not bytes."),
+        ({"secrets": [b"id=x"]}, "secrets must hold strings, not bytes."),
+        ({"no_cache": "false"}, "no_cache must be True or False, not 'false'."),
+        ({"target": 1}, "target must be a string, not int."),
+    ]:
+        with pytest.raises(BadArgument) as err:
+            docker_magics.build(f"FROM {base}\n", progress="none", **kwargs)
+        assert str(err.value).startswith(message), kwargs
+
+
+def test_help_and_a_cell_that_is_only_options(built, engine_api, tmp_path):
+    shown = built("%%docker_build --help\nFROM busybox\n")
+    assert shown.error is None, shown.err
+    assert "--context DIR" in shown.out and "-h, --help" in shown.out
+    assert built("%docker_build -h").out == shown.out
+    # With --file the cell may be empty (IPython refuses an empty cell magic on its own).
+    (tmp_path / "Dockerfile").write_text(f"FROM {os.environ['BASE']}\nRUN echo f > /f\n")
+    cell = built(
+        f"%%docker_build --file {tmp_path}/Dockerfile -t dm-test/only-options --progress none\n"
+    )
+    assert cell.error is None, cell.err
+    assert run_in(engine_api, "dm-test/only-options", "cat /f") == "f\n"
+
+
+def test_folder_context_says_what_it_sends(built, tmp_path, monkeypatch):
+    """Like the CLI's "Sending build context to Docker daemon": lines while a slow context
+    goes out (throttled) and one at the end; a cell's small context stays quiet."""
+    from docker_magics import builder
+
+    quiet = built(f"%%docker_build --progress plain\nFROM {os.environ['BASE']}\n")
+    assert "build context" not in quiet.out
+    for i in range(3):
+        (tmp_path / f"f{i}.bin").write_bytes(os.urandom(4 << 20))
+    # As if sending were slow: a line from the first chunk on, then none for an hour.
+    monkeypatch.setattr(builder._SendingNotes, "FIRST", 0.0)
+    monkeypatch.setattr(builder._SendingNotes, "EVERY", 3600.0)
+    cell = built(
+        f"%%docker_build --progress plain --context {tmp_path}\n"
+        f"FROM {os.environ['BASE']}\nCOPY . /c\n"
+    )
+    assert cell.error is None, cell.err
+    lines = cell.out.splitlines()
+    sending = [n for n, line in enumerate(lines) if line.startswith("Sending build context: ")]
+    assert len(sending) == 1 and lines[sending[0]].endswith(" so far…"), lines
+    sent = re.search(r"context: the folder .*: \d+ entries, (\S+) sent", repr(cell.value))
+    end = lines.index(next(line for line in lines if line.startswith("Sent build context")))
+    # 3 files, the Dockerfile and the .dockerignore.
+    assert re.fullmatch(rf"Sent build context: 5 files, {sent.group(1)} in \d+\.\ds", lines[end])
+    assert 0 < sending[0] < end < lines.index(f"Step 1/2 : FROM {os.environ['BASE']}")

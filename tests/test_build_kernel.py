@@ -95,7 +95,7 @@ def test_interrupt_stops_the_build_on_the_engine(kernel, engine_api):
         "%%docker_build --progress plain --no-cache --build-arg BASE={BASE}\n"
         "ARG BASE\nFROM $BASE\nRUN echo started; sleep 120; echo never\n"
     )
-    kernel.wait_for_output(ex, "started")
+    kernel.wait_for_output(ex, "\nstarted\n")  # the RUN's output: its container runs
     assert len(engine_api.containers(all=True)) == 1  # the RUN step's container
     kernel.interrupt()
     kernel.wait(ex, timeout=30)
@@ -112,3 +112,33 @@ def test_interrupt_stops_the_build_on_the_engine(kernel, engine_api):
     # The log up to the interrupt is kept.
     kept = kernel.run("import docker_magics; print(docker_magics.last_build().log.text())")
     assert "started" in kept.stream().splitlines()  # the RUN's own output, not its header
+
+
+def test_interrupt_stops_a_loop_of_api_builds(kernel, engine_api):
+    """`except Exception` around dm.build() in a loop must not swallow Ctrl-C: Interrupted
+    is a KeyboardInterrupt, so the loop stops at the first interrupt."""
+    ex = kernel.start(
+        "import os\n"
+        "import docker_magics as dm\n"
+        "attempts = 0\n"
+        "for i in range(3):\n"
+        "    attempts += 1\n"
+        "    try:\n"
+        "        dm.build(\n"
+        "            f\"FROM {os.environ['BASE']}\\nRUN echo started {i}; sleep 120\\n\",\n"
+        "            no_cache=True, progress='plain',\n"
+        "        )\n"
+        "    except Exception as exc:\n"
+        "        print('swallowed', type(exc).__name__)\n"
+    )
+    kernel.wait_for_output(ex, "\nstarted 0\n")
+    kernel.interrupt()
+    kernel.wait(ex, timeout=30)
+    assert ex.status == "error" and ex.error["ename"] == "Interrupted", ex.error
+    assert ex.error["evalue"].startswith("Build interrupted at step 2/2 RUN echo started 0")
+    assert "swallowed" not in ex.stream()
+    assert kernel.run("print(attempts)").stream() == "1\n"
+    deadline = time.monotonic() + 10
+    while engine_api.containers(all=True) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert engine_api.containers(all=True) == []

@@ -8,7 +8,15 @@ import tarfile
 
 import pytest
 
-from docker_magics.context import CHUNK, AddSpec, ContextChanged, from_cell, from_directory
+from docker_magics.context import (
+    CHUNK,
+    HIDDEN_DOCKERFILE,
+    AddSpec,
+    ContextChanged,
+    TarWriter,
+    from_cell,
+    from_directory,
+)
 from docker_magics.errors import BadArgument
 
 
@@ -137,10 +145,149 @@ def test_added_folder_changing_while_sent(tmp_path):
     next(stream)
     (data / "sub" / "b.txt").unlink()
     (data / "sub").rmdir()
-    with pytest.raises(ContextChanged, match=f"Cannot read {data}/sub"):
+    with pytest.raises(ContextChanged) as changed:
         list(stream)
+    assert str(changed.value) == (
+        "data/sub changed while the build context was being sent (it was deleted). Run the "
+        "cell again once nothing is writing to the context."
+    )
+
+
+def test_file_deleted_while_sent(tmp_path):
+    """A file the walk has not reached yet is deleted: the build must not go on without it."""
+    (tmp_path / "a.bin").write_bytes(b"x" * (3 * CHUNK))
+    (tmp_path / "z.txt").write_text("needed\n")
+    (tmp_path / "skipped.pyc").write_text("left out anyway\n")
+    (tmp_path / ".dockerignore").write_text("*.pyc\n")
+    stream = from_directory(tmp_path, dockerfile_text="FROM scratch").chunks()
+    next(stream)  # a.bin is going out
+    (tmp_path / "skipped.pyc").unlink()  # excluded: its loss changes nothing
+    (tmp_path / "z.txt").unlink()
+    with pytest.raises(ContextChanged) as changed:
+        list(stream)
+    assert str(changed.value).startswith(
+        "z.txt changed while the build context was being sent (it was deleted)."
+    )
+
+
+def test_file_deleted_between_listing_and_reading(tmp_path):
+    """Seen by the walk, gone when opened: it changed, not a permissions problem."""
+    path = tmp_path / "gone.txt"
+    path.write_text("x")
+    st = os.lstat(path)
+    path.unlink()
+    with pytest.raises(ContextChanged) as changed:
+        list(TarWriter().add_path("sub/gone.txt", str(path), st))
+    assert str(changed.value) == (
+        "sub/gone.txt changed while the build context was being sent (it was deleted). Run "
+        "the cell again once nothing is writing to the context."
+    )
 
 
 def test_missing_directory():
     with pytest.raises(BadArgument, match="does not exist"):
         from_directory("/nonexistent/dir", dockerfile_text="FROM scratch")
+
+
+def test_hidden_dockerfile_name_is_stable(tmp_path):
+    """The same inputs give the same bytes, so the engine's cache sees the same context (a
+    random name in the sent .dockerignore made every `COPY .` a cache miss)."""
+    make_tree(tmp_path)
+    first = b"".join(from_directory(tmp_path, dockerfile_text="FROM scratch\n").chunks())
+    again = from_directory(tmp_path, dockerfile_text="FROM scratch\n")
+    assert b"".join(again.chunks()) == first
+    assert again.dockerfile == HIDDEN_DOCKERFILE
+    # Another Dockerfile: the same .dockerignore (what `COPY .` sees does not change).
+    _, one = unpack(from_directory(tmp_path, dockerfile_text="FROM scratch\n"))
+    _, other = unpack(from_directory(tmp_path, dockerfile_text="FROM scratch\nRUN x\n"))
+    assert one[".dockerignore"] == other[".dockerignore"]
+    # A file of that name in the folder is not sent twice.
+    (tmp_path / HIDDEN_DOCKERFILE).write_text("stale")
+    members, contents = unpack(from_directory(tmp_path, dockerfile_text="FROM scratch\n"))
+    assert contents[HIDDEN_DOCKERFILE] == b"FROM scratch\n"
+    data = b"".join(from_directory(tmp_path, dockerfile_text="FROM scratch\n").chunks())
+    with tarfile.open(fileobj=io.BytesIO(data)) as tar:
+        names = tar.getnames()
+    assert len(names) == len(set(names))
+
+
+@pytest.mark.parametrize(
+    "adds, message",
+    [
+        (
+            ["a.txt", "b.txt:a.txt"],
+            "--add b.txt:a.txt: a.txt is already in the context (from --add a.txt). Give each "
+            "--add a DEST of its own.",
+        ),
+        (
+            ["a.txt:x/y", "b.txt:x/./y"],
+            "--add b.txt:x/./y: x/y is already in the context (from --add a.txt:x/y).",
+        ),
+        (
+            ["a.txt:Dockerfile"],
+            "--add a.txt:Dockerfile: Dockerfile is where the Dockerfile being built goes. Give "
+            "another DEST.",
+        ),
+        (["a.txt:Dockerfile/x"], "--add a.txt:Dockerfile/x: Dockerfile/x is where the Dockerfile"),
+        (
+            ["a.txt:.dockerignore"],
+            "--add a.txt:.dockerignore: .dockerignore cannot come from --add: the build makes "
+            "its own .dockerignore. To leave files out, send a folder with --context DIR and "
+            "write DIR/.dockerignore.",
+        ),
+        (["a.txt:data", "b.txt:data/b.txt"], "data/b.txt overlaps data (from --add a.txt:data)"),
+        (
+            ["dir:data", "a.txt:data/inner.txt"],
+            "data/inner.txt overlaps data (from --add dir:data)",
+        ),
+        (["a.txt:data/inner.txt", "dir:data"], "data overlaps data/inner.txt"),
+    ],
+)
+def test_add_destinations_cannot_collide(tmp_path, monkeypatch, adds, message):
+    """Two tar entries at one path: the engine would silently keep the last one (and an
+    --add named Dockerfile would replace the cell's)."""
+    monkeypatch.chdir(tmp_path)
+    for name in ("a.txt", "b.txt", "dir/inner.txt"):
+        (tmp_path / name).parent.mkdir(exist_ok=True)
+        (tmp_path / name).write_text(name)
+    with pytest.raises(BadArgument) as err:
+        from_cell("FROM scratch\n", [AddSpec.parse(a) for a in adds])
+    assert message in str(err.value)
+
+
+def test_add_next_to_a_folder_that_has_it(tmp_path, monkeypatch):
+    make_tree(tmp_path / "ctx")
+    (tmp_path / "extra.txt").write_text("extra")
+    monkeypatch.chdir(tmp_path)
+
+    def context(*adds, **kwargs):
+        return from_directory(tmp_path / "ctx", adds=[AddSpec.parse(a) for a in adds], **kwargs)
+
+    with pytest.raises(BadArgument) as err:
+        context("extra.txt:app/main.py", dockerfile_text="FROM scratch")
+    assert str(err.value) == (
+        f"--add extra.txt:app/main.py: app/main.py is already in the --context folder "
+        f"({tmp_path}/ctx/app/main.py). Give the --add another DEST, or leave that path out "
+        "with the folder's .dockerignore."
+    )
+    with pytest.raises(BadArgument, match="app/main.py/x is already in the --context folder"):
+        context("extra.txt:app/main.py/x", dockerfile_text="FROM scratch")  # under a file
+    with pytest.raises(BadArgument, match="Dockerfile is where the Dockerfile being built goes"):
+        context("extra.txt:Dockerfile", dockerfile_path=str(tmp_path / "ctx" / "Dockerfile"))
+    with pytest.raises(BadArgument, match=f"{HIDDEN_DOCKERFILE} is where the Dockerfile"):
+        context(f"extra.txt:{HIDDEN_DOCKERFILE}", dockerfile_text="FROM scratch")
+    # A new path in an existing folder, or a path the .dockerignore leaves out, is free.
+    _, contents = unpack(
+        context("extra.txt:app/extra.txt", "extra.txt:secret.env", dockerfile_text="FROM x")
+    )
+    assert contents["app/extra.txt"] == contents["secret.env"] == b"extra"
+
+
+def test_watch_sees_every_chunk_then_the_end(tmp_path):
+    (tmp_path / "big.bin").write_bytes(b"x" * (3 * CHUNK))
+    ctx = from_directory(tmp_path, dockerfile_text="FROM scratch")
+    seen = []
+    ctx.watch = lambda c, done: seen.append((c.size, c.regular_files, done))
+    sizes = [len(chunk) for chunk in ctx.chunks()]
+    assert [done for *_, done in seen] == [False] * len(sizes) + [True]
+    assert seen[-1][:2] == (sum(sizes), 3)  # the Dockerfile, .dockerignore and big.bin

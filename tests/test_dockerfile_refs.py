@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from docker_magics.dockerfile import parse
+from docker_magics.dockerfile import classic_steps, heredoc_around, parse
 from docker_magics.errors import BadArgument
 from docker_magics.references import parse_reference
 
@@ -79,6 +79,7 @@ def test_mistakes_name_the_line(text, message):
         ("registry.example.com/a_b/c-d.e__f", ("registry.example.com", "a_b/c-d.e__f", None, None)),
         ("app@sha256:" + "a" * 64, (None, "app", None, "sha256:" + "a" * 64)),
         ("[::1]:5000/app:x", ("[::1]:5000", "app", "x", None)),
+        ("My.Registry:5000/app", ("My.Registry:5000", "app", None, None)),  # hosts ignore case
     ],
 )
 def test_valid_references(ref, parts):
@@ -92,6 +93,9 @@ def test_valid_references(ref, parts):
     [
         ("", "Empty image name"),
         ("App", "'App' is not allowed. Repository names must be lowercase"),
+        # Not registry hosts (no '.' or ':', not localhost): names, which must be lowercase.
+        ("UPPER/case", "'UPPER' is not allowed. Repository names must be lowercase"),
+        ("Localhost/app", "'Localhost' is not allowed. Repository names must be lowercase"),
         ("app:", "bad tag ''"),
         ("app:" + "x" * 129, "bad tag"),
         ("app:.hidden", "bad tag '.hidden'"),
@@ -107,3 +111,48 @@ def test_invalid_references(ref, message):
     with pytest.raises(BadArgument) as err:
         parse_reference(ref)
     assert message in str(err.value)
+
+
+def test_a_byte_order_mark_is_dropped():
+    """Editors on Windows save one; the engine's parser drops it, so must ours."""
+    found = parse("\ufeffFROM x\nRUN y\n")
+    assert [(i.line, i.keyword) for i in found] == [(1, "FROM"), (2, "RUN")]
+    assert [str(i) for i in parse("\ufeff# escape=`\nFROM x\nRUN a `\n  b\n")] == [
+        "FROM x",
+        "RUN a b",
+    ]
+
+
+@pytest.mark.parametrize(
+    "text, target, labels, steps",
+    [
+        ("FROM a\nRUN b\n", None, 0, 2),
+        ("ARG V=1\nFROM a:$V\nRUN b\n", None, 0, 3),  # the ARG before FROM is a step too
+        ("FROM a AS one\nRUN 1\nFROM a AS two\nRUN 2\n", "one", 0, 2),
+        ("FROM a AS one\nRUN 1\nFROM a AS two\nRUN 2\n", "TWO", 0, 4),  # names ignore case
+        ("FROM a AS one\nRUN 1\nFROM a AS two\nRUN 2\n", None, 2, 6),  # one LABEL per label
+        ("ARG X\nFROM --platform=linux/amd64 a AS one\nRUN 1\nFROM b\n", "one", 1, 4),
+        ("FROM a AS one\nRUN 1\n", "nope", 0, None),  # the engine says there is no such stage
+        ("FROM a\nRUN <<EOF\nnot counted\nEOF\n", None, 0, 2),
+    ],
+)
+def test_classic_step_count(text, target, labels, steps):
+    """What the classic builder numbers "Step N/M" (checked against the engine in
+    test_build.py::test_announced_steps_match_the_engine)."""
+    assert classic_steps(parse(text), target, labels) == steps
+
+
+def test_heredoc_lines():
+    found = parse("FROM a\nRUN <<EOF\n# comment\necho hi\nEOF\nRUN echo done\n")
+    assert [(i.line, i.end, i.heredoc) for i in found] == [
+        (1, 1, False),
+        (2, 5, True),
+        (6, 6, False),
+    ]
+    assert [heredoc_around(found, n) for n in (1, 2, 4, 5, 6)] == [
+        None,
+        found[1],
+        found[1],
+        found[1],
+        None,
+    ]

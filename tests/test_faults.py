@@ -1,6 +1,7 @@
 """Faults survived: a hung registry, a registry killed mid-push, an engine killed mid-build and
-restarted, a context file that shrinks while it is sent, an expired engine certificate. After
-each: one line, no container left, no stray temp file, the kernel still usable."""
+restarted, a context file that shrinks or is deleted while it is sent, an expired engine
+certificate. After each: one line, no container left, no stray temp file, the kernel still
+usable."""
 
 from __future__ import annotations
 
@@ -165,6 +166,53 @@ def test_context_file_shrinking_while_sent(kernel, busybox, tmp_path, engine):
         "data.bin changed while the build context was being sent (it shrank from 419430400 "
         "bytes). Run the cell again once nothing is writing to the context."
     )
+    assert kernel.run("print(6 * 7)").stream() == "42\n"
+
+
+def test_context_file_deleted_while_sent(kernel, busybox, tmp_path, engine_api):
+    """A file the walk has listed but not sent yet is deleted: the build stops with one line
+    instead of building an image without it."""
+    ctx = tmp_path / "ctx"
+    ctx.mkdir()
+    big = ctx / "a.bin"
+    with open(big, "wb") as f:
+        for _ in range(200):
+            f.write(os.urandom(1 << 20))
+    for i in range(5):
+        (ctx / f"z{i}.txt").write_text(f"needed {i}\n")
+    pid = kernel.km.provisioner.process.pid
+
+    def delete():
+        """Once the kernel has read 20 MB of a.bin, delete a file that comes after it."""
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            for fd in os.listdir(f"/proc/{pid}/fd"):
+                try:
+                    if os.readlink(f"/proc/{pid}/fd/{fd}") != str(big):
+                        continue
+                    pos = int(Path(f"/proc/{pid}/fdinfo/{fd}").read_text().split()[1])
+                except OSError:
+                    continue
+                if pos > 20 << 20:
+                    (ctx / "z3.txt").unlink()
+                    return
+            time.sleep(0.001)
+
+    images = len(engine_api.images(all=True))
+    thread = threading.Thread(target=delete, daemon=True)
+    thread.start()
+    ex = kernel.run(
+        f"%%docker_build --context {ctx} --progress plain -t dm-test/deleted\n"
+        f"FROM {busybox}\nCOPY . /ctx\n",
+        timeout=120,
+    )
+    thread.join()
+    assert not (ctx / "z3.txt").exists()
+    assert ex.usage_error == (
+        "z3.txt changed while the build context was being sent (it was deleted). Run the cell "
+        "again once nothing is writing to the context."
+    )
+    assert len(engine_api.images(all=True)) == images  # nothing was built without it
     assert kernel.run("print(6 * 7)").stream() == "42\n"
 
 

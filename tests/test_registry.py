@@ -137,7 +137,7 @@ def test_pull_downloads_then_is_up_to_date(reg, registry, fresh_image, engine):
         ),
         (
             "%docker_push Not/Valid",
-            "Invalid image name 'Not/Valid': 'Valid' is not allowed. "
+            "Invalid image name 'Not/Valid': 'Not' is not allowed. "
             "Repository names must be lowercase.",
         ),
         (
