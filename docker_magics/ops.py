@@ -193,7 +193,9 @@ def attach(api, container_id: str) -> tuple[object, Iterator[ev.Event]]:
     Returns the HTTP response (close it to detach) and the output events."""
     response = api._post(
         api._url("/containers/{0}/attach", container_id),
-        params={"logs": 1, "stdout": 1, "stderr": 1, "stream": 1},
+        # No "logs": attached before the start, nothing is missed; with logs=1 the engine may
+        # replay a line it also streams (output written while it sets the attach up).
+        params={"logs": 0, "stdout": 1, "stderr": 1, "stream": 1},
         headers={"Connection": "Upgrade", "Upgrade": "tcp"},
         stream=True,
         timeout=None,

@@ -254,14 +254,14 @@ def test_detached_run_ps_logs_stop_rm(dm, busybox, engine_api):
 
 def test_images_shows_only_the_matching_tags(dm, busybox, engine_api):
     """As ``docker images NAME``: other tags of the same image are not rows."""
-    engine_api.tag(busybox, "dm-test/alias", "1")
+    engine_api.tag(busybox, "dm-only/alias", "1")
     try:
         repo, tag = busybox.split(":")
         assert [r[:2] for r in dm(f"%docker_images {repo}").value.rows] == [[repo, tag]]
-        rows = dm("%docker_images 'dm-test/*'").value.rows
-        assert [r[:2] for r in rows] == [["dm-test/alias", "1"]]
+        rows = dm("%docker_images 'dm-only/*'").value.rows
+        assert [r[:2] for r in rows] == [["dm-only/alias", "1"]]
     finally:
-        engine_api.remove_image("dm-test/alias:1")
+        engine_api.remove_image("dm-only/alias:1")
 
 
 def test_ps_while_containers_come_and_go(dm, busybox, engine_api):
