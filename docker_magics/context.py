@@ -187,6 +187,8 @@ def _ustar_header(
     linkname: bytes = b"",
     devmajor: int = 0,
     devminor: int = 0,
+    uid: int = 0,
+    gid: int = 0,
 ) -> bytes | None:
     """A plain ustar header, or None when the entry needs PAX (long or non-ASCII names,
     huge sizes): then tarfile writes it. Packing thousands of small files is dominated by
@@ -197,10 +199,12 @@ def _ustar_header(
         if cut <= 0 or len(name) - cut - 1 > 100:
             return None
         prefix, name = name[:cut], name[cut + 1 :]
-    if len(linkname) > 100 or size >= 8**11 or not (name + prefix + linkname).isascii():
+    if len(linkname) > 100 or size >= 8**11 or max(uid, gid) >= 8**7:
+        return None
+    if not (name + prefix + linkname).isascii():
         return None
     header = (
-        name.ljust(100, b"\0") + _octal(mode, 8) + _octal(0, 8) + _octal(0, 8)
+        name.ljust(100, b"\0") + _octal(mode, 8) + _octal(uid, 8) + _octal(gid, 8)
         + _octal(size, 12) + _octal(mtime, 12) + b" " * 8 + kind + linkname.ljust(100, b"\0")
         + b"ustar\x0000" + b"\0" * 64 + _octal(devmajor, 8) + _octal(devminor, 8)
         + prefix.ljust(155, b"\0") + b"\0" * 12
@@ -210,9 +214,12 @@ def _ustar_header(
 
 
 class TarWriter:
-    """Builds tar bytes piece by piece and hands out ~CHUNK sized pieces."""
+    """Builds tar bytes piece by piece and hands out ~CHUNK sized pieces. Entries belong to
+    ``owner`` (uid, gid): root for build contexts, the run's user for files put into a
+    container."""
 
-    def __init__(self) -> None:
+    def __init__(self, owner: tuple[int, int] = (0, 0)) -> None:
+        self.owner = owner
         self.buf = bytearray()
         self.links: dict[tuple[int, int], str] = {}
         self.count = 0
@@ -229,12 +236,12 @@ class TarWriter:
         fast = _ustar_header(
             info.name.encode("utf-8", "surrogateescape"), info.mode, info.size, int(info.mtime),
             info.type, info.linkname.encode("utf-8", "surrogateescape"), info.devmajor,
-            info.devminor,
+            info.devminor, *self.owner,
         )  # fmt: skip
         if fast is not None:
             self.buf += fast
             return
-        info.uid = info.gid = 0
+        info.uid, info.gid = self.owner
         info.uname = info.gname = ""
         self.buf += info.tobuf(tarfile.PAX_FORMAT, "utf-8", "surrogateescape")
 

@@ -6,6 +6,7 @@ and return a ``RunResult`` or raise one clear line. Shared by ``%docker_run``,
 from __future__ import annotations
 
 import errno
+import io
 import os
 import posixpath
 import re
@@ -228,10 +229,16 @@ def _start_failure(exc, spec: RunSpec) -> str:
 
 
 def _put_files(
-    api, container_id: str, script: str | None, adds: list[AddSpec], workdir: str
+    api,
+    container_id: str,
+    script: str | None,
+    adds: list[AddSpec],
+    workdir: str,
+    user: str,
 ) -> None:
-    """Copy the cell's script and ``--add`` files in (parent folders are created)."""
-    tar = TarWriter()
+    """Copy the cell's script and ``--add`` files in (parent folders are created), owned by
+    the user the container runs as, so the script can change them."""
+    tar = TarWriter(owner=_ids_of(api, container_id, user))
 
     def chunks():
         if script is not None:
@@ -242,6 +249,36 @@ def _put_files(
         yield from tar.close()
 
     api.put_archive(container_id, "/", chunks())  # streamed: a big --add costs no memory
+
+
+def _ids_of(api, container_id: str, user: str) -> tuple[int, int]:
+    """``USER[:GROUP]`` (names or numbers) as ids, read from the container's own
+    /etc/passwd and /etc/group as the engine does at start (its archive endpoint would look
+    them up on the engine's host instead). Unknown names: root, the start will say why."""
+    name, _, group = user.partition(":")
+    if not name or name == "root" and not group:
+        return 0, 0
+
+    def table(path: str) -> dict[str, list[str]]:
+        try:
+            stream, _ = api.get_archive(container_id, path)
+            with tarfile.open(fileobj=io.BytesIO(b"".join(stream))) as tar:
+                member = tar.next()
+                text = tar.extractfile(member).read().decode("utf-8", "replace")
+        except Exception:  # noqa: BLE001 - no such file in the image: numeric ids only
+            return {}
+        entries = [line.split(":") for line in text.splitlines() if line.count(":") >= 3]
+        return {e[0]: e for e in entries} | {e[2]: e for e in entries}
+
+    passwd = table("/etc/passwd")
+    entry = passwd.get(name)
+    uid = int(name) if name.isdigit() else int(entry[2]) if entry else 0
+    if group:
+        found = table("/etc/group").get(group)
+        gid = int(group) if group.isdigit() else int(found[2]) if found else 0
+    else:
+        gid = int(entry[3]) if entry and entry[3].isdigit() else 0
+    return uid, gid
 
 
 def _copy_out(api, container_id: str, gets: list[str], workdir: str) -> list[str]:
@@ -469,9 +506,10 @@ def run(
     started = False
     files: list[str] = []
     try:
-        workdir = spec.workdir or api.inspect_container(container_id)["Config"]["WorkingDir"] or "/"
+        config = api.inspect_container(container_id)["Config"]  # the image's defaults too
+        workdir = spec.workdir or config["WorkingDir"] or "/"
         if script is not None or add_specs:
-            _put_files(api, container_id, script, add_specs, workdir)
+            _put_files(api, container_id, script, add_specs, workdir, config.get("User") or "")
         if spec.detach:
             _start(api, container_id, spec)
             return RunResult(

@@ -81,6 +81,41 @@ def test_entrypoint_and_kept_container(dm, busybox, engine_api):
     assert removed.objects == [cell.value.container_id]
 
 
+def test_added_files_belong_to_the_user_of_the_run(dm, busybox, tmp_path, engine_api):
+    """-u (or the image's USER) owns what --add and the cell bring in, so the script can
+    change it; names come from the image's own /etc/passwd and /etc/group."""
+    (tmp_path / "in.txt").write_text("one\n")
+    (tmp_path / "out").mkdir()
+    script = "echo two >> in.txt; echo new > out/made.txt; stat -c '%u:%g' in.txt out out/made.txt"
+    cell = dm(
+        f"%%docker_run -u 1234 -w /w {busybox} --add {tmp_path}/in.txt --add {tmp_path}/out:out\n"
+        + script
+    )
+    assert cell.error is None, cell.err
+    assert cell.value.stdout == "1234:0\n1234:0\n1234:0\n"
+    built = dm(
+        f"%%docker_build -t dm-test/with-user:1 --progress none\nFROM {busybox}\n"
+        'RUN echo "alice:x:4321:4400::/home/alice:/bin/sh" >> /etc/passwd && '
+        'echo "team:x:4500:" >> /etc/group\nUSER alice\n'
+    )
+    assert built.error is None, built.err
+    try:
+        by_image = dm(
+            f"%%docker_run -w /w dm-test/with-user:1 --add {tmp_path}/in.txt\n"
+            "echo x >> in.txt; stat -c '%u:%g' in.txt"
+        )
+        assert by_image.error is None, by_image.err
+        assert by_image.value.stdout == "4321:4400\n"
+        by_name = dm(
+            f"%%docker_run -u alice:team -w /w dm-test/with-user:1 --add {tmp_path}/in.txt\n"
+            "echo x >> in.txt; stat -c '%u:%g' in.txt"
+        )
+        assert by_name.error is None, by_name.err
+        assert by_name.value.stdout == "4321:4500\n"
+    finally:
+        engine_api.remove_image("dm-test/with-user:1")
+
+
 def test_rm_is_a_flag_like_the_cli(dm, busybox, engine_api):
     """``--rm IMAGE`` keeps the image; ``--rm=BOOL`` sets it; the command's own words are
     the command's."""
