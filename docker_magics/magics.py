@@ -179,6 +179,9 @@ def _magic(func=None, *, secret_arguments: bool = False):
     name = func.__name__
     if secret_arguments:
         func.parser.allow_abbrev = False  # "--password X" must not pass for "--password-env X"
+    for action in func.parser._actions:
+        if action.nargs == argparse.REMAINDER:
+            action.required = False  # may be empty ("required: IMAGE, COMMAND" was wrong)
     taken = func.parser._option_string_actions
     if "--help" not in taken:
         func.parser.add_argument(

@@ -380,7 +380,7 @@ def test_rmi(dm, busybox, engine_api):
             "%%docker_run --entrypoint echo {B}\necho hi\n",
             "--entrypoint has no effect on %%docker_run: the cell runs with --shell.",
         ),
-        ("%docker_run", "%docker_run: the following arguments are required: IMAGE, COMMAND."),
+        ("%docker_run", "%docker_run: the following arguments are required: IMAGE. See"),
         (
             "%docker_run -d --get /x {B} true",
             "--get needs the run to finish: it cannot be used with --detach.",
