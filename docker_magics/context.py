@@ -73,6 +73,8 @@ class BuildContext:
     _source: Iterator[bytes] = field(repr=False, default=None)
     _writer: TarWriter | None = field(repr=False, default=None)
     size: int = 0  # bytes produced so far
+    # The same files for BuildKit's file sync (a localsource.Sources), set by builder.py.
+    local: object = field(repr=False, default=None)
 
     @property
     def files(self) -> int:
