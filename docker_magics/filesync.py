@@ -117,7 +117,7 @@ class Stat:
         return not self.mode & _GO_TYPE
 
     def encode(self) -> bytes:
-        out = [_bytes(1, os.fsencode(self.path))]
+        out = [_bytes(1, os.fsencode(self.path))] if self.path else []
         for number, value in ((2, self.mode), (3, self.uid), (4, self.gid), (5, self.size)):
             if value:
                 out.append(bytes((number << 3,)) + _varint(value))
