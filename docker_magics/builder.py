@@ -276,9 +276,10 @@ def _open_session(conn: Connection, secrets: dict[str, bytes] | None, sources, *
         if fallback and not secrets:
             return None
         error = explain(exc, conn.endpoint)
-        why = "--secret" if secrets else "the build context"
+        what = error.what[:1].lower() + error.what[1:]
+        carries = "the build context and secrets" if secrets else "the build context"
         raise EngineError(
-            f"The engine did not open the BuildKit session that sends {why}: {error.what}",
+            f"The engine did not open the BuildKit session that carries {carries}: {what}",
             error.hint or "Use --builder classic",
         ) from None
     return session

@@ -563,3 +563,113 @@ def test_context_over_ssh(run, busybox, tmp_path, request, client):
     url = ssh_url(server)
     assert run(f"%docker_connect {url} --ssh-client {client}").error is None
     context_round_trip(run, busybox, tmp_path)
+
+
+class SessionlessProxy:
+    """The engine behind a loopback port that answers 404 to ``POST /session`` (as an engine
+    or a proxy without BuildKit sessions would) and passes every other request on."""
+
+    def __init__(self, socket_path: str) -> None:
+        import socket
+        import threading
+
+        self.socket_path = socket_path
+        self.server = socket.create_server(("127.0.0.1", 0))
+        self.url = f"tcp://127.0.0.1:{self.server.getsockname()[1]}"
+        self.refused = 0
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def close(self) -> None:
+        self.server.close()
+
+    def _accept(self) -> None:
+        import threading
+
+        while True:
+            try:
+                client, _ = self.server.accept()
+            except OSError:
+                return
+            threading.Thread(target=self._handle, args=(client,), daemon=True).start()
+
+    def _handle(self, client) -> None:
+        import socket
+        import threading
+
+        upstream = socket.socket(socket.AF_UNIX)
+        upstream.connect(self.socket_path)
+
+        def back():  # responses pass as they are
+            while data := upstream.recv(65536):
+                client.sendall(data)
+            client.close()
+
+        threading.Thread(target=back, daemon=True).start()
+        reader = client.makefile("rb")
+        try:
+            while head := self._head(reader):
+                if head.split(b" ")[1].endswith(b"/session"):
+                    self.refused += 1
+                    body = b'{"message":"page not found"}'
+                    client.sendall(
+                        b"HTTP/1.1 404 Not Found\r\nContent-Type: application/json\r\n"
+                        b"Content-Length: %d\r\n\r\n%s" % (len(body), body)
+                    )
+                    continue
+                upstream.sendall(head)
+                self._body(head, reader, upstream)
+        except OSError:
+            pass
+        finally:
+            upstream.close()
+
+    @staticmethod
+    def _head(reader) -> bytes:
+        lines = []
+        while (line := reader.readline()) not in (b"\r\n", b""):
+            lines.append(line)
+        return b"".join(lines) + b"\r\n" if lines else b""
+
+    @staticmethod
+    def _body(head: bytes, reader, upstream) -> None:
+        fields = dict(
+            line.split(b":", 1) for line in head.lower().split(b"\r\n")[1:] if b":" in line
+        )
+        if fields.get(b"transfer-encoding", b"").strip() == b"chunked":
+            while True:
+                size_line = reader.readline()
+                size = int(size_line.split(b";")[0], 16)
+                upstream.sendall(size_line + reader.read(size + 2))
+                if size == 0:
+                    return
+        length = int(fields.get(b"content-length", b"0"))
+        if length:
+            upstream.sendall(reader.read(length))
+
+
+def test_an_engine_without_sessions(run, engine, busybox, tmp_path):
+    """--builder buildkit says so in one line; auto builds with the classic builder."""
+    proxy = SessionlessProxy(str(engine.url).removeprefix("unix://"))
+    try:
+        assert run(f"%docker_connect {proxy.url} --alias sessionless").error is None
+        (tmp_path / "data.txt").write_text("data\n")
+        build = (
+            f"%%docker_build -t dm-test/sessionless --builder {{}} --add {tmp_path}/data.txt "
+            f"--progress none\nFROM {busybox}\nCOPY . /ctx\n"
+        )
+        msg = run(build.format("buildkit")).usage_error
+        assert msg.startswith(
+            "The engine did not open the BuildKit session that carries the build context: "
+            f"the engine at {proxy.url} answered: page not found"
+        ), msg
+        assert msg.endswith("Use --builder classic."), msg
+        assert "\n" not in msg
+        cell = run(build.format("auto"))
+        assert cell.error is None, cell.err
+        assert proxy.refused == 2
+        assert [s.name for s in cell.value.steps][1] == "COPY . /ctx"  # classic's steps
+        listing = tree_of(engine, "dm-test/sessionless")
+        names = [line.split()[0] for line in listing.splitlines() if line.startswith(".")]
+        assert names == [".", "./data.txt"]
+    finally:
+        proxy.close()
