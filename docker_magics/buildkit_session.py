@@ -33,7 +33,9 @@ from collections.abc import Callable, Mapping
 from urllib.parse import quote
 
 from .buildkit import fields
+from .context import ContextChanged
 from .errors import DockerMagicsError
+from .filesync import ERR, EngineAborted, Packet, Sent, encode_packet, transfer
 
 SECRETS = "/moby.buildkit.secrets.v1.Secrets/GetSecret"
 CREDENTIALS = "/moby.filesync.v1.Auth/Credentials"
@@ -103,8 +105,6 @@ class BuildSession:
         sources=None,
         shared_key: str | None = None,
     ) -> None:
-        from .filesync import Sent
-
         self.api = api
         self.secrets = dict(secrets or {})
         self.credentials = credentials
@@ -114,7 +114,7 @@ class BuildSession:
         self.calls: list[str] = []  # the methods the engine called, for the curious
         self.error: BaseException | None = None  # why the session ended early, if it did
         self.context_error: DockerMagicsError | None = None  # a file that could not be sent
-        self.sent = Sent()  # what the build context's transfers sent
+        self._sent: list[Sent] = []  # what each transfer of the build context sent
         self._closing = False
         self._response = None
         self._thread: threading.Thread | None = None
@@ -126,6 +126,14 @@ class BuildSession:
 
     def __exit__(self, *exc) -> None:
         self.close()
+
+    @property
+    def sent(self) -> Sent:
+        """What the build context's transfers sent: the entries of the largest (BuildKit
+        also asks for just .dockerignore first), the bytes of all."""
+        return Sent(
+            max((s.entries for s in self._sent), default=0), sum(s.bytes for s in self._sent)
+        )
 
     @property
     def methods(self) -> list[str]:
@@ -258,8 +266,6 @@ class BuildSession:
         self.calls.append(path)
         call = self._calls[stream_id] = _Call(path)
         if path == DIFFCOPY and self.sources is not None:
-            from .filesync import transfer
-
             metadata: dict[str, list[str]] = {}
             for name, value in headers:
                 if not name.startswith(":"):
@@ -273,13 +279,13 @@ class BuildSession:
                 call.trailers = _trailers(NOT_FOUND, f"no access allowed to dir {name!r}")
                 return
             call.inbox = deque()
-            sent = self.sent if name == "context" else None
+            sent = Sent()
+            if name == "context":
+                self._sent.append(sent)
             call.transfer = transfer(source, metadata, call.inbox, sent)
 
     def _messages(self, call: _Call) -> None:
         """Whole gRPC messages (a flag byte, a 4-byte length, the protobuf) to the inbox."""
-        from .filesync import Packet
-
         body = call.body
         while len(body) >= 5:
             size = int.from_bytes(body[1:5], "big")
@@ -339,9 +345,6 @@ class BuildSession:
     def _next(self, call: _Call) -> bytes | None:
         """The transfer's next message; None while it waits for the engine, or when it
         ended (then with its trailers set)."""
-        from .context import ContextChanged
-        from .filesync import ERR, EngineAborted, encode_packet
-
         try:
             return next(call.transfer)
         except StopIteration:

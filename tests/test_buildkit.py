@@ -419,12 +419,14 @@ def test_what_differs_is_the_builders_copy_not_the_context(bk, engine, busybox, 
     """Two differences come from the engine's COPY implementations, not from the context
     (which has both): the classic builder's COPY clears set-user-ID bits (it chowns after
     copying), BuildKit's COPY skips named pipes."""
-    (tmp_path / "suid").write_text("s")
-    (tmp_path / "suid").chmod(0o4755)
-    os.mkfifo(tmp_path / "fifo")
+    folder = tmp_path / "context"  # (tmp_path also has the test's DOCKER_CONFIG)
+    folder.mkdir()
+    (folder / "suid").write_text("s")
+    (folder / "suid").chmod(0o4755)
+    os.mkfifo(folder / "fifo")
     for builder in ("classic", "buildkit"):
         cell = bk(
-            f"%%docker_build -t dm-test/diff:{builder} --builder {builder} --context {tmp_path} "
+            f"%%docker_build -t dm-test/diff:{builder} --builder {builder} --context {folder} "
             f"--progress none\nFROM {busybox}\nCOPY . /ctx\n"
         )
         assert cell.error is None, cell.err
@@ -435,7 +437,7 @@ def test_what_differs_is_the_builders_copy_not_the_context(bk, engine, busybox, 
     # What BuildKit got: the context, mounted as it is.
     cell = bk(
         f"%%docker_build -t dm-test/diff:mounted --builder buildkit --network none "
-        f"--context {tmp_path} --progress none\nFROM {busybox}\n"
+        f"--context {folder} --progress none\nFROM {busybox}\n"
         "RUN --mount=type=bind,target=/c cd /c && stat -c '%n %A' suid fifo > /l\n"
     )
     assert cell.error is None, cell.err
@@ -446,26 +448,28 @@ def test_what_differs_is_the_builders_copy_not_the_context(bk, engine, busybox, 
 
 
 def test_second_build_sends_nothing_and_is_cached(bk, engine, busybox, tmp_path):
-    (tmp_path / "data.txt").write_text("first\n")
-    (tmp_path / "big.bin").write_bytes(os.urandom(1 << 20))
+    folder = tmp_path / "context"  # (tmp_path also has the test's DOCKER_CONFIG)
+    folder.mkdir()
+    (folder / "data.txt").write_text("first\n")
+    (folder / "big.bin").write_bytes(os.urandom(1 << 20))
     build = (
-        f"%%docker_build -t dm-test/cache-ctx --builder buildkit --context {tmp_path} "
+        f"%%docker_build -t dm-test/cache-ctx --builder buildkit --context {folder} "
         f"--progress none\nFROM {busybox}\nCOPY . /ctx\n"
     )
     first = bk(build)
     assert first.error is None, first.err
-    assert first.value.context.endswith("3 entries, 1.05MB sent"), first.value.context
+    assert first.value.context.endswith("2 entries, 1.05MB sent"), first.value.context
     again = bk(build)
     assert again.value.image_id == first.value.image_id
     copy = next(s for s in again.value.steps if "COPY . /ctx" in s.name)
     assert copy.status == "cached"
     # The engine kept its copy from the first build (same folder, same shared key): it
     # asked for no file at all.
-    assert again.value.context.endswith("3 entries, 0B sent"), again.value.context
-    (tmp_path / "data.txt").write_text("second\n")
+    assert again.value.context.endswith("2 entries, 0B sent"), again.value.context
+    (folder / "data.txt").write_text("second\n")
     changed = bk(build)
     assert changed.value.image_id != first.value.image_id
-    assert changed.value.context.endswith("3 entries, 7B sent"), changed.value.context
+    assert changed.value.context.endswith("2 entries, 7B sent"), changed.value.context
     from test_build import run_in
 
     assert run_in(engine.api(), "dm-test/cache-ctx", "cat /ctx/data.txt") == "second\n"
@@ -476,7 +480,9 @@ def test_a_file_changed_while_it_is_sent(bk, busybox, tmp_path, change):
     """One line, and nothing left behind (no session thread, the file closed)."""
     import threading
 
-    big = tmp_path / "big.bin"
+    folder = tmp_path / "context"  # (tmp_path also has the test's DOCKER_CONFIG)
+    folder.mkdir()
+    big = folder / "big.bin"
     big.write_bytes(os.urandom(150 << 20))
     meddled = threading.Event()
 
@@ -493,7 +499,7 @@ def test_a_file_changed_while_it_is_sent(bk, busybox, tmp_path, change):
 
     threading.Thread(target=meddle, daemon=True).start()
     msg = bk(
-        f"%%docker_build --builder buildkit --context {tmp_path} --progress none\n"
+        f"%%docker_build --builder buildkit --context {folder} --progress none\n"
         f"FROM {busybox}\nCOPY . /ctx\n"
     ).usage_error
     assert meddled.is_set()
