@@ -103,12 +103,12 @@ def _merge(layers: list[Iterable[Entry]]) -> Iterator[Entry]:
             continue
         layer, top = found[-1]
         if top.st is None and top.data is None:  # made up: a real directory's metadata wins
-            for i, item in reversed(found):
-                if item.st is not None and item.is_dir:
-                    layer, top = i, item
-                    break
-        if not top.is_dir:
-            shadows.append((best + b"\0", max(floor, layer)))
+            top = next((e for _, e in reversed(found) if e.st is not None and e.is_dir), top)
+        # What is below this path in earlier layers is gone if a non-directory replaced it
+        # (this one, or one between).
+        hide = layer if not top.is_dir else max((i for i, e in found if not e.is_dir), default=-1)
+        if hide > floor:
+            shadows.append((best + b"\0", hide))
         yield top
 
 
@@ -116,11 +116,16 @@ def _without(items: Iterable[Entry], dropped: set[str]) -> Iterator[Entry]:
     """What the classic builder removes after unpacking (``.dockerignore``, the Dockerfile,
     when the patterns exclude them), with everything below."""
     for item in items:
-        if item.path.split("/", 1)[0] in dropped:
+        if _is_below(item.path, dropped):
             continue
         if item.st is not None and st_.S_ISSOCK(item.st.st_mode):
             continue  # sockets: the CLI skips them too
         yield item
+
+
+def _is_below(path: str, paths: set[str]) -> bool:
+    """Whether ``path`` is one of ``paths`` or inside one."""
+    return any(path == p or path.startswith(p + "/") for p in paths)
 
 
 def _with_parents(items: Iterable[Entry]) -> Iterator[Entry]:
@@ -326,7 +331,8 @@ class LocalSource:
             targets = _Links(self.lookup, self.listdir).resolve(followpaths)
             if targets is not None:
                 patterns = _dedupe((patterns or []) + targets)
-        items = _with_parents(_without(_merge(self.layers()), self.dropped))
+        # Parents are made before the removals, as unpacking makes them before the removals.
+        items = _without(_with_parents(_merge(self.layers())), self.dropped)
         return _include(items, patterns) if patterns is not None else items
 
 
@@ -405,7 +411,7 @@ def sources(
         return [base] + [_add_layer(add) for add in adds]
 
     def lookup(path: str) -> str | None:
-        if path.split("/", 1)[0] in dropped:
+        if _is_below(path, dropped):
             return None
         for add in reversed(adds):
             if path == add.dest or path.startswith(add.dest + "/"):

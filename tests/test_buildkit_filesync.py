@@ -351,6 +351,7 @@ def buildkit_view(src) -> dict[str, tuple]:
 
 NAMES = ["a", "a.b", "a-b", "b", "Dockerfile", ".dockerignore", "keep", "x.log", "ü"]
 PATTERNS = ["*.log", "a", "!a/keep", "**/b", "Dockerfile", ".dockerignore", "a*", "!keep", "*/*"]
+PATTERNS += ["df", "**/Dockerfile", "!df/Dockerfile"]
 
 
 @hs.composite
@@ -387,7 +388,7 @@ def make(root: Path, tree) -> None:
     tree=trees(),
     patterns=hs.lists(hs.sampled_from(PATTERNS), max_size=4),
     adds=hs.lists(hs.sampled_from(["a", "b/c", "keep", "a/keep", "Dockerfile"]), max_size=2),
-    kind=hs.sampled_from(["cell", "folder", "file"]),
+    kind=hs.sampled_from(["cell", "folder", "file", "file-below"]),
 )
 def test_same_files_as_the_classic_builder(tmp_path_factory, tree, patterns, adds, kind):
     base = tmp_path_factory.mktemp("ctx")
@@ -410,12 +411,14 @@ def test_same_files_as_the_classic_builder(tmp_path_factory, tree, patterns, add
     elif kind == "folder":
         classic = from_directory(root, dockerfile_text=dockerfile.decode(), adds=specs)
         ours = sources(dockerfile, directory=root, adds=specs)
-    else:
-        if (root / "Dockerfile").is_dir() and not (root / "Dockerfile").is_symlink():
-            shutil.rmtree(root / "Dockerfile")
-        (root / "Dockerfile").unlink(missing_ok=True)
-        (root / "Dockerfile").write_bytes(dockerfile)
-        path = str(root / "Dockerfile")
+    else:  # --file inside the folder: at its top, or in a folder .dockerignore may exclude
+        path = root / ("Dockerfile" if kind == "file" else "df/Dockerfile")
+        path.parent.mkdir(exist_ok=True)
+        if path.is_dir() and not path.is_symlink():
+            shutil.rmtree(path)
+        path.unlink(missing_ok=True)
+        path.write_bytes(dockerfile)
+        path = str(path)
         classic = from_directory(root, dockerfile_path=path, adds=specs)
         ours = sources(dockerfile, directory=root, dockerfile_path=path, adds=specs)
     try:
