@@ -251,7 +251,7 @@ class BuildSession:
                 call = self._calls.get(event.stream_id)
                 if call is not None and call.inbox is not None:
                     call.inbox.append(None)  # the engine will send nothing more
-                elif call is not None:
+                elif call is not None and call.trailers is None:  # (not answered already)
                     self._answer_or_fail(event.stream_id, call)
             elif isinstance(event, h2.events.StreamReset):
                 call = self._calls.pop(event.stream_id, None)
