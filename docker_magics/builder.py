@@ -197,8 +197,13 @@ def run_build(
     recorder = BuildRecorder(title, total=total, context=context.description, builder=builder)
     stream = None
     synced = session is not None and session.sources is not None
-    renderer = build_renderer(progress, recorder)
-    renderer.start()
+    try:
+        renderer = build_renderer(progress, recorder)
+        renderer.start()
+    except BaseException:
+        if session is not None:
+            session.close()
+        raise
     error: DockerMagicsError | None = None
     try:
         stream = ops.build(
