@@ -135,7 +135,19 @@ def prepare_context(
         )
     else:
         built = ctx.from_cell(text, add_specs)
+    built.local = _local_sources(text, file, context_dir, add_specs)
     return built, instructions
+
+
+def _local_sources(text: str, file: str | None, context_dir: str | None, adds):
+    """The same files for a BuildKit build, which gets them over its session."""
+    from . import localsource
+
+    try:
+        raw = Path(os.path.expanduser(file)).read_bytes() if file else text.encode()
+    except OSError as exc:
+        raise BadArgument(f"--file {file}: cannot read it ({exc.strerror})") from None
+    return localsource.sources(raw, directory=context_dir, dockerfile_path=file, adds=adds)
 
 
 BUILDERS = ("classic", "buildkit", "auto")
@@ -173,19 +185,31 @@ def run_build(
     will number (``dockerfile.classic_steps``); ``instructions`` help explain failures."""
     for tag in options.tags:
         parse_reference(tag, what="tag", allow_digest=False)
+    requested = builder
     builder = choose_builder(conn, "buildkit" if secrets and builder == "auto" else builder)
     if secrets and builder != "buildkit":
         raise BadArgument(
             "--secret needs BuildKit: the classic builder has no build secrets",
             "Add --builder buildkit (or use --secret-build-arg, which masks a build argument)",
         )
+    session = None
+    if builder == "buildkit":
+        session = _open_session(conn, secrets, context.local, fallback=requested == "auto")
+        if session is None:  # auto, and the engine has no session for the files: classic
+            builder = "classic"
     title = options.tags[0] if options.tags else "an untagged image"
     # BuildKit's steps (vertexes) are not the Dockerfile's instructions: no total up front.
     total = total_steps if builder == "classic" else None
     recorder = BuildRecorder(title, total=total, context=context.description, builder=builder)
-    session = stream = None
-    renderer = build_renderer(progress, recorder)
-    renderer.start()
+    stream = None
+    synced = session is not None and session.sources is not None
+    try:
+        renderer = build_renderer(progress, recorder)
+        renderer.start()
+    except BaseException:
+        if session is not None:
+            session.close()
+        raise
 
     def show(event: ev.Event) -> None:
         recorder.handle(event)
@@ -194,8 +218,6 @@ def run_build(
     context.watch = _SendingNotes(show, always=context.description.startswith("the folder"))
     error: DockerMagicsError | Interrupted | None = None
     try:
-        if builder == "buildkit":
-            session = _open_session(conn, secrets)
         stream = ops.build(
             conn.client,
             context,
@@ -203,6 +225,7 @@ def run_build(
             CREDENTIALS.config_header(),
             builder,
             session.id if session else None,
+            session.sources.dockerfile_name if synced else None,
         )
         for event in stream:
             show(redact_event(event))  # e.g. a RUN step that prints a secret build argument
@@ -224,9 +247,12 @@ def run_build(
             stream.close()
         if session is not None:
             session.close()
-    recorder.context = (
-        f"{context.description}: {context.files:,} entries, {human_size(context.size)} sent"
+    files, size = (
+        (session.sent.entries, session.sent.bytes) if synced else (context.files, context.size)
     )
+    recorder.context = f"{context.description}: {files:,} entries, {human_size(size)} sent"
+    if synced and session.context_error is not None and not isinstance(error, Interrupted):
+        error = session.context_error  # what the engine reports as "error from sender"
     if error is None and recorder.failure is not None:
         failure = recorder.failure
         step = recorder.failed_step or recorder.current
@@ -254,25 +280,33 @@ def run_build(
     return result
 
 
-def _open_session(conn: Connection, secrets: dict[str, bytes] | None):
-    """A BuildKit session serving the build's secrets and registry credentials. Without
-    secrets, a build still works when the engine refuses the session (only private base
-    images then fail to pull)."""
+def _open_session(conn: Connection, secrets: dict[str, bytes] | None, sources, *, fallback: bool):
+    """A BuildKit session serving the build's context and Dockerfile (``sources``), secrets
+    and registry credentials. When the engine refuses it, ``fallback`` (``--builder auto``
+    without secrets) returns None: the build goes to the classic builder."""
     from .buildkit_session import BuildSession
     from .credentials import for_buildkit
 
-    session = BuildSession(conn.client.api, secrets=secrets, credentials=for_buildkit)
+    session = BuildSession(
+        conn.client.api,
+        secrets=secrets,
+        credentials=for_buildkit,
+        sources=sources,
+        shared_key=sources.shared_key if sources is not None else None,
+    )
     try:
         session.open()
     except Exception as exc:  # noqa: BLE001 - e.g. an engine without /session
         session.close()
-        if secrets:
-            error = explain(exc, conn.endpoint)
-            raise EngineError(
-                f"The engine did not open a BuildKit session for --secret: {error.what}",
-                error.hint,
-            ) from None
-        return None
+        if fallback and not secrets:
+            return None
+        error = explain(exc, conn.endpoint)
+        what = error.what[:1].lower() + error.what[1:]
+        carries = "the build context and secrets" if secrets else "the build context"
+        raise EngineError(
+            f"The engine did not open the BuildKit session that carries {carries}: {what}",
+            error.hint or "Use --builder classic",
+        ) from None
     return session
 
 

@@ -153,6 +153,8 @@ class BuildContext:
     size: int = 0  # bytes produced so far
     # Called before each chunk goes out (False) and once after the last one (True).
     watch: Callable[[BuildContext, bool], None] | None = field(repr=False, default=None)
+    # The same files for BuildKit's file sync (a localsource.Sources), set by builder.py.
+    local: object = field(repr=False, default=None)
 
     @property
     def files(self) -> int:

@@ -69,9 +69,12 @@ def build(
     registry_config: str | None = None,
     builder: str = "classic",
     session: str | None = None,
+    synced: str | None = None,
 ) -> Iterator[ev.Event]:
     """Send ``context`` to the classic builder or BuildKit and yield the events as they
     arrive. ``session``: the id of an open BuildKit session (secrets, registry credentials).
+    ``synced``: the session serves the context and the Dockerfile (named so) itself, as the
+    CLI's does (``remote=client-session``); no tar is sent then.
 
     Raises what docker-py/requests raise for transport errors (the caller explains them);
     failures the engine reports in the stream come out as ``EngineFailure`` events.
@@ -90,11 +93,13 @@ def build(
     response = None
     finished = False
     try:
+        params = options.params(synced or context.dockerfile, builder)
+        params += [("session", session)] if session else []
+        params += [("remote", "client-session")] if synced else []
         response = api._post(
             api._url("/build"),
-            params=options.params(context.dockerfile, builder)
-            + ([("session", session)] if session else []),
-            data=context.chunks(),
+            params=params,
+            data=None if synced else context.chunks(),
             headers=headers,
             stream=True,
             timeout=None,  # a silent RUN step may take as long as it takes

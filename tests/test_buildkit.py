@@ -9,6 +9,8 @@ import time
 
 import pytest
 from kernel import Kernel
+from test_ssh import _url as ssh_url
+from test_ssh import openssh, ssh_home, sshd  # noqa: F401 - fixtures
 
 pytestmark = pytest.mark.engine
 
@@ -285,8 +287,9 @@ def test_buildkit_pulls_a_private_base_with_the_session_login(
     ) and refused.endswith(f"Log in with %docker_login {host} and build again."), refused
 
 
-def test_build_secret_over_a_tls_engine(run, tls_engine, monkeypatch):
-    """The session's HTTP/2 runs inside the engine's TLS connection too."""
+def test_build_secret_over_a_tls_engine(run, tls_engine, monkeypatch, tmp_path):
+    """The session's HTTP/2 runs inside the engine's TLS connection too (secrets and the
+    context)."""
     from harness import build_busybox
 
     build_busybox(tls_engine.dockerd.url, "dm/tls-bb:1")
@@ -301,3 +304,378 @@ def test_build_secret_over_a_tls_engine(run, tls_engine, monkeypatch):
     )
     assert cell.error is None, cell.err
     assert str(len(os.environ["DM_TLS_SECRET"])) in cell.out.split()
+    context_round_trip(run, "dm/tls-bb:1", tmp_path)
+
+
+def context_round_trip(run, base: str, tmp_path) -> None:
+    """A context of several MB (many HTTP/2 frames and flow-control windows) reaches the
+    build whole, whatever carries the session."""
+    import hashlib
+
+    folder = tmp_path / "sent"
+    folder.mkdir()
+    (folder / "big.bin").write_bytes(os.urandom(6 << 20))
+    (folder / "small.txt").write_text("small\n")
+    cell = run(
+        f"%%docker_build --builder buildkit --network none --progress plain --context {folder}"
+        f"\nFROM {base}\nCOPY . /ctx\nRUN cd /ctx && md5sum big.bin small.txt\n"
+    )
+    assert cell.error is None, cell.err
+    for name in ("big.bin", "small.txt"):
+        digest = hashlib.md5((folder / name).read_bytes()).hexdigest()
+        assert f"{digest}  {name}" in cell.out
+
+
+# -- the context over the session's file sync ---------------------------------------------------
+
+TREE_LISTING = (
+    "cd /ctx && find . | sort | while read f; do stat -c '%n %A %u:%g %s %h' \"$f\"; "
+    '[ -L "$f" ] && readlink "$f"; [ -f "$f" ] && md5sum < "$f"; done; true'
+)
+
+
+def tree_of(engine, image: str, where: str = "/ctx") -> str:
+    from test_build import run_in
+
+    return run_in(engine.api(), image, TREE_LISTING.replace("/ctx", where))
+
+
+def _project(root):
+    """A folder with what .dockerignore and the walk must get right."""
+    (root / "src" / "pkg").mkdir(parents=True)
+    (root / "src" / "pkg" / "mod.py").write_text("print('hi')\n")
+    (root / "src" / "run.sh").write_text("#!/bin/sh\necho run\n")
+    (root / "src" / "run.sh").chmod(0o755)
+    (root / "private").mkdir(mode=0o700)
+    (root / "private" / "key").write_text("k\n")
+    (root / "empty").mkdir()
+    (root / "data.txt").write_text("some data\n")
+    os.link(root / "data.txt", root / "src" / "same-data.txt")
+    (root / "link").symlink_to("data.txt")
+    (root / "dangling").symlink_to("/nonexistent")
+    (root / "build").mkdir(mode=0o711)
+    (root / "build" / "out.o").write_text("object\n")
+    (root / "build" / "keep").mkdir()
+    (root / "build" / "keep" / "me.txt").write_text("kept\n")
+    (root / "debug.log").write_text("log\n")
+    (root / "Dockerfile").write_text("FROM scratch\n# the folder's own, not the cell's\n")
+
+
+@pytest.mark.parametrize("kind", ["cell", "folder", "file"])
+def test_copy_dot_is_the_same_with_both_builders(bk, engine, busybox, tmp_path, kind):
+    """COPY . gets the same entries, modes, owners, link targets and bytes from both
+    builders; the cell's Dockerfile never, .dockerignore only where classic has it too."""
+    root = tmp_path / "project"
+    root.mkdir()
+    _project(root)
+    extra = tmp_path / "extra"
+    extra.mkdir()
+    (extra / "requirements.txt").write_text("numpy\n")
+    (extra / "conf").mkdir()
+    (extra / "conf" / "app.ini").write_text("[app]\n")
+    dockerfile = f"FROM {busybox}\nCOPY . /ctx\n"
+    if kind == "cell":
+        options = f"--add {extra}/requirements.txt --add {extra}/conf:etc/app/conf"
+    elif kind == "folder":
+        (root / ".dockerignore").write_text(
+            "*.log\nbuild\n!build/keep\nDockerfile\n.dockerignore\n"
+        )
+        options = f"--context {root} --add {extra}/requirements.txt:src/requirements.txt"
+    else:  # --file inside the folder: the .dockerignore does not exclude itself
+        (root / ".dockerignore").write_text("*.log\nbuild\n!build/keep\n")
+        (root / "docker").mkdir()
+        (root / "docker" / "app.Dockerfile").write_text(dockerfile)
+        options = f"--context {root} --file {root}/docker/app.Dockerfile"
+        dockerfile = ""
+    trees = {}
+    for builder in ("classic", "buildkit"):
+        magic = "%%docker_build" if dockerfile else "%docker_build"  # --file: a line magic
+        cell = bk(
+            f"{magic} -t dm-test/ctx-{kind}:{builder} --builder {builder} {options} "
+            f"--progress none\n{dockerfile}"
+        )
+        assert cell.error is None, (builder, cell.err)
+        trees[builder] = tree_of(engine, f"dm-test/ctx-{kind}:{builder}")
+    assert trees["buildkit"] == trees["classic"]
+    names = [line.split()[0] for line in trees["classic"].splitlines() if line.startswith(".")]
+    assert not any(".dockerfile." in n for n in names)
+    expected = {
+        "cell": ["./etc/app/conf/app.ini", "./requirements.txt"],
+        "folder": ["./build/keep/me.txt", "./private/key", "./src/requirements.txt"],
+        "file": ["./.dockerignore", "./Dockerfile", "./docker/app.Dockerfile"],
+    }[kind]
+    assert set(expected) <= set(names), names
+    assert ("./.dockerignore" in names) == (kind == "file")
+    assert ("./Dockerfile" in names) == (kind == "file")  # the folder's own, if not ignored
+    if kind != "cell":
+        assert "./debug.log" not in names and "./build/out.o" not in names
+        # the hard link, the excluded-but-reopened folder made 0755, the 0700 folder:
+        assert "./src/same-data.txt -rw-r--r-- 0:0 10 2" in trees["classic"]
+        assert "./build drwxr-xr-x 0:0" in trees["classic"]
+        assert "./private drwx------ 0:0" in trees["classic"]
+
+
+def test_what_differs_is_the_builders_copy_not_the_context(bk, engine, busybox, tmp_path):
+    """Two differences come from the engine's COPY implementations, not from the context
+    (which has both): the classic builder's COPY clears set-user-ID bits (it chowns after
+    copying), BuildKit's COPY skips named pipes."""
+    folder = tmp_path / "context"  # (tmp_path also has the test's DOCKER_CONFIG)
+    folder.mkdir()
+    (folder / "suid").write_text("s")
+    (folder / "suid").chmod(0o4755)
+    os.mkfifo(folder / "fifo")
+    for builder in ("classic", "buildkit"):
+        cell = bk(
+            f"%%docker_build -t dm-test/diff:{builder} --builder {builder} --context {folder} "
+            f"--progress none\nFROM {busybox}\nCOPY . /ctx\n"
+        )
+        assert cell.error is None, cell.err
+    classic = tree_of(engine, "dm-test/diff:classic")
+    buildkit = tree_of(engine, "dm-test/diff:buildkit")
+    assert "./suid -rwxr-xr-x" in classic and "./fifo prw-r--r--" in classic
+    assert "./suid -rwsr-xr-x" in buildkit and "./fifo" not in buildkit
+    # What BuildKit got: the context, mounted as it is.
+    cell = bk(
+        f"%%docker_build -t dm-test/diff:mounted --builder buildkit --network none "
+        f"--context {folder} --progress none\nFROM {busybox}\n"
+        "RUN --mount=type=bind,target=/c cd /c && stat -c '%n %A' suid fifo > /l\n"
+    )
+    assert cell.error is None, cell.err
+    from test_build import run_in
+
+    mounted = run_in(engine.api(), "dm-test/diff:mounted", "cat /l")
+    assert mounted.splitlines() == ["suid -rwsr-xr-x", "fifo prw-r--r--"]
+
+
+def test_second_build_sends_nothing_and_is_cached(bk, engine, busybox, tmp_path):
+    folder = tmp_path / "context"  # (tmp_path also has the test's DOCKER_CONFIG)
+    folder.mkdir()
+    (folder / "data.txt").write_text("first\n")
+    (folder / "big.bin").write_bytes(os.urandom(1 << 20))
+    build = (
+        f"%%docker_build -t dm-test/cache-ctx --builder buildkit --context {folder} "
+        f"--progress none\nFROM {busybox}\nCOPY . /ctx\n"
+    )
+    first = bk(build)
+    assert first.error is None, first.err
+    assert first.value.context.endswith("2 entries, 1.05MB sent"), first.value.context
+    again = bk(build)
+    assert again.value.image_id == first.value.image_id
+    copy = next(s for s in again.value.steps if "COPY . /ctx" in s.name)
+    assert copy.status == "cached"
+    # The engine kept its copy from the first build (same folder, same shared key): it
+    # asked for no file at all.
+    assert again.value.context.endswith("2 entries, 0B sent"), again.value.context
+    (folder / "data.txt").write_text("second\n")
+    changed = bk(build)
+    assert changed.value.image_id != first.value.image_id
+    assert changed.value.context.endswith("2 entries, 7B sent"), changed.value.context
+    from test_build import run_in
+
+    assert run_in(engine.api(), "dm-test/cache-ctx", "cat /ctx/data.txt") == "second\n"
+
+
+@pytest.mark.parametrize("change", ["deleted", "modified"])
+def test_a_file_changed_while_it_is_sent(bk, busybox, tmp_path, change):
+    """One line, and nothing left behind (no session thread, the file closed)."""
+    import threading
+
+    folder = tmp_path / "context"  # (tmp_path also has the test's DOCKER_CONFIG)
+    folder.mkdir()
+    big = folder / "big.bin"
+    big.write_bytes(os.urandom(150 << 20))
+    meddled = threading.Event()
+
+    def meddle():  # as soon as the session has the file open
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and not _open_here(big):
+            time.sleep(0.001)
+        if change == "deleted":
+            big.unlink()
+        else:
+            with big.open("ab") as f:
+                f.write(b"more")
+        meddled.set()
+
+    threading.Thread(target=meddle, daemon=True).start()
+    msg = bk(
+        f"%%docker_build --builder buildkit --context {folder} --progress none\n"
+        f"FROM {busybox}\nCOPY . /ctx\n"
+    ).usage_error
+    assert meddled.is_set()
+    assert msg == (
+        f"{big} changed while the build context was being sent (it was {change}). "
+        "Run the cell again once nothing is writing to the context."
+    )
+    assert not [t for t in threading.enumerate() if t.name.startswith("buildkit")]
+    assert not _open_here(big)
+
+
+def _open_here(path) -> bool:
+    for fd in os.listdir("/proc/self/fd"):
+        try:
+            if os.readlink(f"/proc/self/fd/{fd}") in (str(path), f"{path} (deleted)"):
+                return True
+        except OSError:
+            pass
+    return False
+
+
+def test_interrupt_while_the_context_is_sent(engine, busybox, tmp_path):
+    """The stop button during the transfer: the build stops on the engine at once, the
+    session's thread and the file are gone, the kernel lives on, the next build works."""
+    big = tmp_path / "big.bin"
+    big.write_bytes(os.urandom(400 << 20))
+    k = Kernel(env={"DOCKER_HOST": engine.url})
+    try:
+        k.run("%load_ext docker_magics\n%docker_connect")
+        build = (
+            f"%%docker_build -t dm-test/intr-ctx --builder buildkit --context {tmp_path} "
+            f"--progress plain\nFROM {busybox}\nCOPY . /ctx\n"
+        )
+        ex = k.start(build)
+        k.wait_for_output(ex, "load build context")
+        k.interrupt()
+        started = time.monotonic()
+        k.wait(ex, timeout=30)
+        assert time.monotonic() - started < 5
+        assert ex.usage_error.startswith("Build interrupted"), ex.usage_error
+        assert ex.usage_error.endswith("it was stopped on the engine.")
+        check = k.run(
+            "import os, threading, docker_magics\n"
+            "print(docker_magics.last_build().context)\n"
+            "print([t.name for t in threading.enumerate() if t.name.startswith('buildkit')])\n"
+            "fds = []\n"
+            "for fd in os.listdir('/proc/self/fd'):\n"
+            "    try: fds.append(os.readlink(f'/proc/self/fd/{fd}'))\n"
+            "    except OSError: pass\n"
+            f"print(sum('{big}' in f for f in fds))\n"
+        ).stream()
+        context, threads, open_files = check.splitlines()[-3:]
+        assert context.endswith("0B sent")  # it was stopped inside the big file
+        assert (threads, open_files) == ("[]", "0")
+        again = k.run(build.replace("--progress plain", "--progress none"))
+        assert again.usage_error is None, again.stream("stderr")
+    finally:
+        k.shutdown()
+    assert engine.api().containers(all=True) == []
+
+
+@pytest.mark.parametrize("client", ["paramiko", "openssh"])
+def test_context_over_ssh(run, busybox, tmp_path, request, client):
+    """Both SSH transports carry the session's file sync (the fixtures are test_ssh's)."""
+    server = request.getfixturevalue("sshd")
+    request.getfixturevalue("openssh" if client == "openssh" else "ssh_home")
+    url = ssh_url(server)
+    assert run(f"%docker_connect {url} --ssh-client {client}").error is None
+    context_round_trip(run, busybox, tmp_path)
+
+
+class SessionlessProxy:
+    """The engine behind a loopback port that answers 404 to ``POST /session`` (as an engine
+    or a proxy without BuildKit sessions would) and passes every other request on."""
+
+    def __init__(self, socket_path: str) -> None:
+        import socket
+        import threading
+
+        self.socket_path = socket_path
+        self.server = socket.create_server(("127.0.0.1", 0))
+        self.url = f"tcp://127.0.0.1:{self.server.getsockname()[1]}"
+        self.refused = 0
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def close(self) -> None:
+        self.server.close()
+
+    def _accept(self) -> None:
+        import threading
+
+        while True:
+            try:
+                client, _ = self.server.accept()
+            except OSError:
+                return
+            threading.Thread(target=self._handle, args=(client,), daemon=True).start()
+
+    def _handle(self, client) -> None:
+        import socket
+        import threading
+
+        upstream = socket.socket(socket.AF_UNIX)
+        upstream.connect(self.socket_path)
+
+        def back():  # responses pass as they are
+            while data := upstream.recv(65536):
+                client.sendall(data)
+            client.close()
+
+        threading.Thread(target=back, daemon=True).start()
+        reader = client.makefile("rb")
+        try:
+            while head := self._head(reader):
+                if head.split(b" ")[1].endswith(b"/session"):
+                    self.refused += 1
+                    body = b'{"message":"page not found"}'
+                    client.sendall(
+                        b"HTTP/1.1 404 Not Found\r\nContent-Type: application/json\r\n"
+                        b"Content-Length: %d\r\n\r\n%s" % (len(body), body)
+                    )
+                    continue
+                upstream.sendall(head)
+                self._body(head, reader, upstream)
+        except OSError:
+            pass
+        finally:
+            upstream.close()
+
+    @staticmethod
+    def _head(reader) -> bytes:
+        lines = []
+        while (line := reader.readline()) not in (b"\r\n", b""):
+            lines.append(line)
+        return b"".join(lines) + b"\r\n" if lines else b""
+
+    @staticmethod
+    def _body(head: bytes, reader, upstream) -> None:
+        fields = dict(
+            line.split(b":", 1) for line in head.lower().split(b"\r\n")[1:] if b":" in line
+        )
+        if fields.get(b"transfer-encoding", b"").strip() == b"chunked":
+            while True:
+                size_line = reader.readline()
+                size = int(size_line.split(b";")[0], 16)
+                upstream.sendall(size_line + reader.read(size + 2))
+                if size == 0:
+                    return
+        length = int(fields.get(b"content-length", b"0"))
+        if length:
+            upstream.sendall(reader.read(length))
+
+
+def test_an_engine_without_sessions(run, engine, busybox, tmp_path):
+    """--builder buildkit says so in one line; auto builds with the classic builder."""
+    proxy = SessionlessProxy(str(engine.url).removeprefix("unix://"))
+    try:
+        assert run(f"%docker_connect {proxy.url} --alias sessionless").error is None
+        (tmp_path / "data.txt").write_text("data\n")
+        build = (
+            f"%%docker_build -t dm-test/sessionless --builder {{}} --add {tmp_path}/data.txt "
+            f"--progress none\nFROM {busybox}\nCOPY . /ctx\n"
+        )
+        msg = run(build.format("buildkit")).usage_error
+        assert msg.startswith(
+            "The engine did not open the BuildKit session that carries the build context: "
+            f"the engine at {proxy.url} answered: page not found"
+        ), msg
+        assert msg.endswith("Use --builder classic."), msg
+        assert "\n" not in msg
+        cell = run(build.format("auto"))
+        assert cell.error is None, cell.err
+        assert proxy.refused == 2
+        assert [s.name for s in cell.value.steps][1] == "COPY . /ctx"  # classic's steps
+        listing = tree_of(engine, "dm-test/sessionless")
+        names = [line.split()[0] for line in listing.splitlines() if line.startswith(".")]
+        assert names == [".", "./data.txt"]
+    finally:
+        proxy.close()
