@@ -8,6 +8,7 @@ import time
 from dataclasses import dataclass, field
 
 from . import events as ev
+from .results import counted
 from .tables import human_size
 
 # Statuses after which a layer has nothing more to do.
@@ -80,7 +81,8 @@ def _layers_html(layers: dict[str, str]) -> str:
         f"<tr><td><code>{html.escape(k)}</code></td><td>{html.escape(v)}</td></tr>"
         for k, v in layers.items()
     )
-    return f"<details><summary>{len(layers)} layers</summary><table>{rows}</table></details>"
+    summary = counted(len(layers), "layer")
+    return f"<details><summary>{summary}</summary><table>{rows}</table></details>"
 
 
 @dataclass
@@ -117,7 +119,8 @@ class PushResult:
         reused = len(self.layers) - self.pushed_layers
         return (
             f"Pushed {self.name} ({', '.join(p.tag for p in self.digests) or 'no tag'}) in "
-            f"{self.duration:.1f}s: {self.pushed_layers} layers uploaded, {reused} already there"
+            f"{self.duration:.1f}s: {counted(self.pushed_layers, 'layer')} uploaded, "
+            f"{reused:,} already there"
         )
 
     def __repr__(self) -> str:
@@ -153,7 +156,7 @@ class PullResult:
         what = (
             "up to date"
             if "up to date" in self.status
-            else (f"{self.downloaded} layers downloaded")
+            else f"{counted(self.downloaded, 'layer')} downloaded"
         )
         return f"Pulled {self.reference} ({short}{size}) in {self.duration:.1f}s: {what}"
 
