@@ -173,6 +173,9 @@ def _close_and_remove(f, path: str) -> None:
             pass
 
 
+_STAGE_STEP = re.compile(r"^\[(?:(?P<stage>[^\]\s]+) )?(?P<n>\d+)/(?P<m>\d+)\] ")
+
+
 @dataclass
 class Step:
     key: str
@@ -227,6 +230,29 @@ class BuildRecorder:
         return (self.current.total if self.current and self.current.total else None) or (
             self.expected_total
         )
+
+    def progress(self) -> tuple[int, int]:
+        """(done, total) for a progress bar; (0, 0) while nothing is known.
+
+        Classic: the Dockerfile's steps. BuildKit: the positions of its numbered steps, as
+        ``[stage n/m]`` names tell them (m per stage); position n of a stage is done once its
+        step n, or a later one, ended (BuildKit shares a step that several stages have in
+        common, e.g. their FROM, so some positions never show a step of their own); and the
+        positions before a running step. Its internal steps are not counted."""
+        steps = list(self.steps.values())
+        if self.builder != "buildkit":
+            return self.done_count, self.total or len(steps)
+        stages: dict[str, list[int]] = {}  # stage -> [m, positions done]
+        for s in steps:
+            m = _STAGE_STEP.match(s.name)
+            if not m:
+                continue
+            n, total = int(m["n"]), int(m["m"])
+            stage = stages.setdefault(m["stage"] or "", [total, 0])
+            stage[0] = max(stage[0], total)
+            reached = n if s.status in ("done", "cached") else n - 1
+            stage[1] = max(stage[1], min(reached, total))
+        return sum(d for _, d in stages.values()), sum(t for t, _ in stages.values())
 
     @property
     def done_count(self) -> int:
