@@ -6,18 +6,21 @@ from __future__ import annotations
 import html
 
 from . import events as ev
-from .progress import RED, TextRenderer, WidgetRenderer, cut, make_renderer
-from .results import BuildRecorder
+from .progress import RED, ProgressText, WidgetRenderer, cut, make_renderer
+from .results import BuildRecorder, counted
 from .tables import human_size
+from .transfer import same_status
 
 STEP_COLORS = {"done": "#1a7f37", "cached": "#57606a", "failed": RED, "running": "#0969da"}
 
 
-class BuildText(TextRenderer):
-    """Like ``docker build --progress=plain`` for the classic builder."""
+class BuildText(ProgressText):
+    """Like ``docker build --progress=plain`` for the classic builder; like ``docker buildx
+    build --progress=plain`` for BuildKit. Step lines always show; the log is sampled
+    within the budget, and a step that had lines skipped ends with its last lines."""
 
-    def __init__(self, recorder: BuildRecorder, out=None, err=None) -> None:
-        super().__init__(recorder, out, err)
+    def __init__(self, recorder: BuildRecorder, out=None, err=None, clock=None) -> None:
+        super().__init__(recorder, out, err, clock)
         self.layer_status: dict[str, str] = {}
         self.notices_shown: set[str] = set()
         self.numbers: dict[str, int] = {}  # BuildKit: "#N" per step, as buildx numbers them
@@ -26,82 +29,97 @@ class BuildText(TextRenderer):
         if isinstance(event, ev.ContextSent):  # the CLI's "Sending build context to Docker daemon"
             size = f"{event.files:,} files, {human_size(event.size)}"
             done = f"Sent build context: {size} in {event.seconds:.1f}s"
-            self.print(done if event.done else f"Sending build context: {size} so far…")
+            self.say(done if event.done else f"Sending build context: {size} so far…")
         elif self.recorder.builder == "buildkit":
             self._handle_buildkit(event)
         else:
             self._handle_classic(event)
 
+    def _stream(self, event) -> object:
+        return self.err if event.stream == "stderr" else self.out
+
     def _handle_buildkit(self, event: ev.Event) -> None:
-        """Like ``docker buildx build --progress=plain``: every line says which step it is
-        about, so parallel steps read well when interleaved."""
+        """Every line says which step it is about, so parallel steps read well when
+        interleaved."""
         number = self.numbers.get(getattr(event, "key", None) or "")
         if isinstance(event, ev.StepStarted):
-            self.note_hidden()
             number = self.numbers[event.key] = len(self.numbers) + 1
-            self.print(f"#{number} {event.name}")
+            self.earn()
+            self.say(f"#{number} {event.name}")
         elif isinstance(event, ev.Log):
-            prefixed = [f"#{number} {line}" for line in event.lines]
-            self.print_some(prefixed, self.err if event.stream == "stderr" else self.out)
+            self.log([f"#{number} {line}" for line in event.lines], self._stream(event))
         elif isinstance(event, ev.StepCached):
-            self.print(f"#{number} CACHED")
+            self.say(f"#{number} CACHED")
         elif isinstance(event, ev.StepFinished):
             step = self.recorder.steps.get(event.key)
             if step is not None and step.status == "done":
-                self.note_hidden()
-                self.print(f"#{number} DONE {step.duration or 0:.1f}s")
+                self.end_step()
+                self.say(f"#{number} DONE {step.duration or 0:.1f}s")
         elif isinstance(event, ev.StepError):
-            self.note_hidden()
-            self.print(f"#{number} ERROR: {event.message}", self.err)
+            self.end_step()
+            self.say(f"#{number} ERROR: {event.message}", self.err)
         elif isinstance(event, ev.LayerProgress) and event.status.endswith("done"):
-            self.print(f"{event.layer} {event.status}")
+            self.say(f"{event.layer} {event.status}")
         elif isinstance(event, ev.Notice) and event.text not in self.notices_shown:
             self.notices_shown.add(event.text)
-            self.print(f"WARNING: {event.text}")
+            self.say(f"WARNING: {event.text}")
 
     def start(self) -> None:
+        super().start()
         r = self.recorder
         n = r.expected_total
-        steps = f" ({n} step{'s' if n != 1 else ''})" if n else ""
-        self.print(f"Building {r.title} from {r.context}{steps}")
+        self.say(f"Building {r.title} from {r.context}" + (f" ({counted(n, 'step')})" if n else ""))
 
     def _handle_classic(self, event: ev.Event) -> None:
         if isinstance(event, ev.Log):
-            self.print_some(event.lines, self.err if event.stream == "stderr" else self.out)
+            self.log(event.lines, self._stream(event))
         elif isinstance(event, ev.StepStarted):
-            self.note_hidden()
+            self.end_step()
+            self.earn()
             number = f"Step {event.number}/{event.total} : " if event.number else ""
-            self.print(f"{number}{event.name}")
+            self.say(f"{number}{event.name}")
         elif isinstance(event, ev.StepCached):
-            self.print(" ---> Using cache")
+            self.say(" ---> Using cache")
         elif isinstance(event, ev.StepFinished):
+            self.end_step()
             step = self.recorder.steps.get(event.key)
             if step is not None and step.status == "done" and (step.duration or 0) >= 0.05:
-                self.note_hidden()
-                self.print(f" ---> done in {step.duration:.1f}s")
+                self.say(f" ---> done in {step.duration:.1f}s")
         elif isinstance(event, ev.Notice):
             if event.text not in self.notices_shown:
                 self.notices_shown.add(event.text)
-                self.print(f"[Warning] {event.text}")
+                self.say(f"[Warning] {event.text}")
         elif isinstance(event, ev.LayerProgress):  # pulling a base image
-            if self.layer_status.get(event.layer) != event.status:
-                self.layer_status[event.layer] = event.status
-                self.print(f"{event.layer}: {event.status}" if event.layer else event.status)
+            previous = self.layer_status.get(event.layer)
+            self.layer_status[event.layer] = event.status
+            if not same_status(previous, event.status):
+                self.say(f"{event.layer}: {event.status}" if event.layer else event.status)
 
-    def finish(self, error: str | None, summary: str = "") -> None:
-        self.note_hidden()
-        step = self.recorder.current
-        if error is not None and self.skipped_total and step is not None and step.tail:
-            # Lines were skipped to keep the output bounded: show how the step ended.
-            self.print(f"--- the last {len(step.tail)} lines of step {step.label} ---")
+    def final_lines(self, error: str | None, summary: str) -> None:
+        step = self.recorder.failed_step or self.recorder.current
+        skipping = self.skipped_total or self.unseen > self.END_LINES
+        if error is not None and skipping and step is not None and step.tail:
+            # Lines were skipped to keep the output bounded: show how the failing step ended.
+            self.skip_unseen()
+            self.queue.append(
+                (
+                    self.out,
+                    f"--- the last {counted(len(step.tail), 'line')} of step {step.label} ---",
+                )
+            )
             for stream, text in step.tail:
-                self.print(cut(text), self.err if stream == "stderr" else self.out)
-        super().finish(error, summary)
+                self.queue.append((self.err if stream == "stderr" else self.out, cut(text)))
+        super().final_lines(error, summary)
 
 
 class BuildWidget(WidgetRenderer):
     SHOWN_STEPS = 8
-    SHOWN_LINES = 12
+    SHOWN_LINES = 10
+    LINE_CUT = 140
+
+    def handle(self, event: ev.Event) -> None:
+        if isinstance(event, ev.StepStarted):
+            self.earn()
 
     def header_html(self) -> str:
         r = self.recorder
@@ -118,8 +136,7 @@ class BuildWidget(WidgetRenderer):
         )
 
     def bar_state(self) -> tuple[int, int]:
-        r = self.recorder
-        return r.done_count, r.total or max(len(r.steps), 1)
+        return self.recorder.progress()
 
     def panels_html(self) -> list[str]:
         return [self._steps_html(), self._log_html()]
@@ -129,7 +146,8 @@ class BuildWidget(WidgetRenderer):
         rows = []
         hidden = len(steps) - self.SHOWN_STEPS
         if hidden > 0:
-            rows.append(f"<tr><td colspan=3 style='opacity:.7'>… {hidden} earlier steps</td></tr>")
+            earlier = counted(hidden, "earlier step")
+            rows.append(f"<tr><td colspan=3 style='opacity:.7'>… {earlier}</td></tr>")
             steps = steps[-self.SHOWN_STEPS :]
         for s in steps:
             # A running step's time is in the header: this table changes only on transitions.
@@ -147,9 +165,9 @@ class BuildWidget(WidgetRenderer):
         if not lines:
             return ""
         body = "\n".join(
-            f"<span style='color:{RED}'>{html.escape(cut(t, 160))}</span>"
+            f"<span style='color:{RED}'>{html.escape(cut(t, self.LINE_CUT))}</span>"
             if s == "stderr"
-            else html.escape(cut(t, 160))
+            else html.escape(cut(t, self.LINE_CUT))
             for s, t in lines
         )
         return (

@@ -4,8 +4,11 @@ renderers while the build runs), the full log (spilled to a temp file when large
 
 from __future__ import annotations
 
+import atexit
 import html
 import os
+import re
+import stat
 import tempfile
 import time
 import weakref
@@ -19,9 +22,107 @@ SPILL_AT = 1 << 20  # bytes of log kept in memory before it moves to a temp file
 TAIL = 20  # last lines kept per step, for the progress view and error messages
 
 
+def counted(n: int, word: str, plural: str | None = None) -> str:
+    """``1 line``, ``2 lines``, ``1,000 lines``."""
+    return f"{n:,} {word if n == 1 else plural or word + 's'}"
+
+
+# -- where large logs go ----------------------------------------------------------------------
+# One folder per process, ``docker-magics-UID-PID-START`` in the temp dir (START: the
+# process's start time, so a reused pid is told apart). Files in it are removed when their
+# log is garbage collected, the folder when Python exits; a kernel that was killed leaves
+# its folder behind, and the next process to spill a log removes it.
+_SPILL_NAME = re.compile(r"^docker-magics-(\d+)-(\d+)-(\d*)$")
+_spill: tuple[int, str] | None = None  # (pid, folder) of this process
+
+
+def _start_time(pid: int) -> str:
+    """The process's start time in clock ticks since boot (Linux), "" elsewhere or if it
+    is gone."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            return f.read().rsplit(b")", 1)[1].split()[19].decode()
+    except (OSError, IndexError):
+        return ""
+
+
+def _alive(pid: int, start: str) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's: alive
+        return True
+    except OSError:
+        return True
+    return not start or _start_time(pid) in ("", start)
+
+
+def remove_stale_spills(base: str) -> list[str]:
+    """Remove the spill folders of this user's dead processes; returns their paths. Only
+    folders named like ours, owned by us, not links, and only our log files in them (a
+    folder with anything else in it stays)."""
+    removed = []
+    try:
+        names = os.listdir(base)
+    except OSError:
+        return removed
+    for name in names:
+        m = _SPILL_NAME.match(name)
+        if not m or int(m[1]) != os.getuid() or _alive(int(m[2]), m[3]):
+            continue
+        path = os.path.join(base, name)
+        try:
+            info = os.lstat(path)
+            if not stat.S_ISDIR(info.st_mode) or info.st_uid != os.getuid():
+                continue
+            for entry in os.scandir(path):
+                if entry.name.startswith("docker-magics-") and entry.name.endswith(".log"):
+                    if entry.is_file(follow_symlinks=False):
+                        os.unlink(entry.path)
+            os.rmdir(path)
+            removed.append(path)
+        except OSError:
+            continue
+    return removed
+
+
+def spill_dir() -> str:
+    """This process's folder for spilled logs, made on first use (stale ones go then)."""
+    global _spill
+    pid = os.getpid()
+    if _spill is not None and _spill[0] == pid and os.path.isdir(_spill[1]):
+        return _spill[1]
+    base = tempfile.gettempdir()
+    remove_stale_spills(base)
+    path = os.path.join(base, f"docker-magics-{os.getuid()}-{pid}-{_start_time(pid)}")
+    try:
+        os.mkdir(path, 0o700)
+    except FileExistsError:
+        info = os.lstat(path)
+        if not stat.S_ISDIR(info.st_mode) or info.st_uid != os.getuid():
+            path = tempfile.mkdtemp(prefix="docker-magics-")  # not ours: somewhere safe
+    atexit.register(_remove_folder, path, pid)
+    _spill = (pid, path)
+    return path
+
+
+def _remove_folder(path: str, pid: int) -> None:
+    if os.getpid() != pid:  # a forked child exiting: the folder is its parent's
+        return
+    try:
+        for entry in os.scandir(path):
+            if entry.is_file(follow_symlinks=False):
+                os.unlink(entry.path)
+        os.rmdir(path)
+    except OSError:
+        pass
+
+
 class LogStore:
-    """A whole log (a build's, a run's): in memory while small, then in a temp file
-    (removed when the store is garbage collected or the kernel exits)."""
+    """A whole log (a build's, a run's): in memory while small, then in a temp file in
+    :func:`spill_dir` (removed when the store is garbage collected or Python exits; left by a
+    killed kernel, removed by the next process that spills)."""
 
     def __init__(self) -> None:
         self._lines: list[str] = []
@@ -44,7 +145,7 @@ class LogStore:
             self._spill()
 
     def _spill(self) -> None:
-        fd, self.path = tempfile.mkstemp(prefix="docker-magics-", suffix=".log")
+        fd, self.path = tempfile.mkstemp(prefix="docker-magics-", suffix=".log", dir=spill_dir())
         self._file = os.fdopen(fd, "w", encoding="utf-8", errors="replace")
         weakref.finalize(self, _close_and_remove, self._file, self.path)
         self._file.write("\n".join(self._lines) + "\n")
@@ -59,7 +160,7 @@ class LogStore:
 
     def __repr__(self) -> str:
         where = f"in {self.path}" if self.path else "in memory"
-        return f"<log: {self.count} lines {where}>"
+        return f"<log: {counted(self.count, 'line')} {where}>"
 
 
 def _close_and_remove(f, path: str) -> None:
@@ -70,6 +171,9 @@ def _close_and_remove(f, path: str) -> None:
             os.unlink(path)
         except OSError:
             pass
+
+
+_STAGE_STEP = re.compile(r"^\[(?:(?P<stage>[^\]\s]+) )?(?P<n>\d+)/(?P<m>\d+)\] ")
 
 
 @dataclass
@@ -126,6 +230,29 @@ class BuildRecorder:
         return (self.current.total if self.current and self.current.total else None) or (
             self.expected_total
         )
+
+    def progress(self) -> tuple[int, int]:
+        """(done, total) for a progress bar; (0, 0) while nothing is known.
+
+        Classic: the Dockerfile's steps. BuildKit: the positions of its numbered steps, as
+        ``[stage n/m]`` names tell them (m per stage); position n of a stage is done once its
+        step n, or a later one, ended (BuildKit shares a step that several stages have in
+        common, e.g. their FROM, so some positions never show a step of their own); and the
+        positions before a running step. Its internal steps are not counted."""
+        steps = list(self.steps.values())
+        if self.builder != "buildkit":
+            return self.done_count, self.total or len(steps)
+        stages: dict[str, list[int]] = {}  # stage -> [m, positions done]
+        for s in steps:
+            m = _STAGE_STEP.match(s.name)
+            if not m:
+                continue
+            n, total = int(m["n"]), int(m["m"])
+            stage = stages.setdefault(m["stage"] or "", [total, 0])
+            stage[0] = max(stage[0], total)
+            reached = n if s.status in ("done", "cached") else n - 1
+            stage[1] = max(stage[1], min(reached, total))
+        return sum(d for _, d in stages.values()), sum(t for t, _ in stages.values())
 
     @property
     def done_count(self) -> int:
@@ -244,7 +371,8 @@ class BuildResult:
         if not self.ok:
             return f"Build failed after {self.duration:.1f}s: {self.error}"
         tags = ", ".join(self.tags) or "no tag"
-        cached = f", {self.cached_steps} of {len(self.steps)} steps cached" if self.steps else ""
+        n = len(self.steps)
+        cached = f", {self.cached_steps} of {counted(n, 'step')} cached" if n else ""
         size = f", {human_size(self.size)}" if self.size is not None else ""
         return f"Built {self.short_id} ({tags}){size} in {self.duration:.1f}s{cached}"
 
@@ -255,7 +383,7 @@ class BuildResult:
             lines.append(f"  {s.status:<7} {took:>7}  {s.label}")
         if self.context:
             lines.append(f"  context: {self.context}")
-        lines.append(f"  log: {self.log.count} lines (result.log.text())")
+        lines.append(f"  log: {counted(self.log.count, 'line')} (result.log.text())")
         return "\n".join(lines)
 
     def _repr_html_(self) -> str:
@@ -270,6 +398,7 @@ class BuildResult:
         return (
             f"<div class='docker-magics-result'><b style='color:{color}'>"
             f"{html.escape(self.summary())}</b>"
-            f"<details><summary>{len(self.steps)} steps, {self.log.count} log lines</summary>"
+            f"<details><summary>{counted(len(self.steps), 'step')}, "
+            f"{counted(self.log.count, 'log line')}</summary>"
             f"<table>{rows}</table>{context}</details></div>"
         )

@@ -4,22 +4,38 @@ renderers), and the ``PushResult`` / ``PullResult`` values with text and HTML re
 from __future__ import annotations
 
 import html
+import re
 import time
 from dataclasses import dataclass, field
 
 from . import events as ev
+from .results import counted
 from .tables import human_size
 
 # Statuses after which a layer has nothing more to do.
 FINAL = ("Pushed", "Layer already exists", "Pull complete", "Already exists", "Mounted from")
+_COUNTDOWN = re.compile(r"^Retrying in (\d+) seconds?$")
+
+
+def same_status(previous: str | None, status: str) -> bool:
+    """Whether a layer's ``status`` says nothing new after ``previous``: the same words, or
+    the engine's once-a-second retry countdown going on ("Retrying in 5 seconds", "Retrying
+    in 4 seconds", ...: one line per retry, not one per second)."""
+    if previous == status:
+        return True
+    before, now = _COUNTDOWN.match(previous or ""), _COUNTDOWN.match(status)
+    return before is not None and now is not None and int(now[1]) < int(before[1])
 
 
 @dataclass
 class Layer:
     id: str
     status: str = ""
-    current: int | None = None
+    current: int | None = None  # of the latest status (downloading, extracting, pushing)
     total: int | None = None
+    size: int | None = None  # bytes to move, once the engine said
+    moved: int = 0  # downloaded (pull) or pushed (push), never going back
+    extracted: int = 0  # a pull's second half
 
     @property
     def done(self) -> bool:
@@ -31,6 +47,22 @@ class Layer:
             return ""
         return f"{human_size(min(self.current or 0, self.total))}/{human_size(self.total)}"
 
+    def update(self, event: ev.LayerProgress) -> None:
+        self.status = event.status
+        if event.total:
+            self.current, self.total = event.current, event.total
+            self.size = self.size or event.total
+        status = event.status
+        if status.startswith(("Downloading", "Pushing")) and event.total:
+            self.moved = max(self.moved, min(event.current or 0, event.total))
+        elif status.startswith(("Verifying Checksum", "Download complete")) and self.size:
+            self.moved = self.size
+        elif status.startswith("Extracting") and self.size:
+            self.moved = self.size
+            self.extracted = max(self.extracted, min(event.current or 0, self.size))
+        elif self.done and self.size:
+            self.moved = self.extracted = self.size
+
 
 class TransferRecorder:
     def __init__(self, kind: str, reference: str) -> None:
@@ -41,16 +73,14 @@ class TransferRecorder:
         self.statuses: list[str] = []
         self.pushed: list[ev.Pushed] = []
         self.failure: ev.EngineFailure | None = None
+        self._fraction = 0.0
 
     def elapsed(self) -> float:
         return time.monotonic() - self.started
 
     def handle(self, event: ev.Event) -> None:
         if isinstance(event, ev.LayerProgress):
-            layer = self.layers.setdefault(event.layer, Layer(event.layer))
-            layer.status = event.status
-            if event.total:
-                layer.current, layer.total = event.current, event.total
+            self.layers.setdefault(event.layer, Layer(event.layer)).update(event)
         elif isinstance(event, ev.Status):
             self.statuses.append(event.text)
         elif isinstance(event, ev.Pushed):
@@ -62,14 +92,34 @@ class TransferRecorder:
     def layers_done(self) -> int:
         return sum(layer.done for layer in list(self.layers.values()))
 
-    def byte_progress(self) -> tuple[int, int]:
-        """(done, total) bytes over the layers whose size is known so far."""
-        done = total = 0
+    def byte_progress(self) -> tuple[int, int, int]:
+        """(moved, extracted, size): bytes downloaded or pushed, bytes extracted (a pull),
+        out of the size of the layers whose size is known so far."""
+        moved = extracted = size = 0
         for layer in list(self.layers.values()):
-            if layer.total:
-                total += layer.total
-                done += layer.total if layer.done else min(layer.current or 0, layer.total)
-        return done, total
+            if layer.size:
+                size += layer.size
+                moved += layer.moved
+                extracted += layer.extracted
+        return moved, extracted, size
+
+    def fraction(self) -> float:
+        """How far the whole transfer is, from 0 to 1, never going back. Bytes moved over
+        all the bytes to move: a pull's download and extraction are each half of a layer;
+        a layer whose size is not known yet counts as the average known one, a layer done
+        without a size (already there) as nothing."""
+        layers = list(self.layers.values())
+        known = [layer for layer in layers if layer.size]
+        if known:
+            halves = 2 if self.kind == "pull" else 1
+            unknown = sum(1 for layer in layers if not layer.size and not layer.done)
+            size = sum(layer.size for layer in known)
+            moved = sum(layer.moved + (layer.extracted if halves == 2 else 0) for layer in known)
+            fraction = moved / (halves * (size + size / len(known) * unknown))
+        else:
+            fraction = self.layers_done / len(layers) if layers else 0.0
+        self._fraction = max(self._fraction, min(fraction, 1.0))
+        return self._fraction
 
     def outcomes(self) -> dict[str, str]:
         return {layer.id: layer.status for layer in list(self.layers.values())}
@@ -80,7 +130,8 @@ def _layers_html(layers: dict[str, str]) -> str:
         f"<tr><td><code>{html.escape(k)}</code></td><td>{html.escape(v)}</td></tr>"
         for k, v in layers.items()
     )
-    return f"<details><summary>{len(layers)} layers</summary><table>{rows}</table></details>"
+    summary = counted(len(layers), "layer")
+    return f"<details><summary>{summary}</summary><table>{rows}</table></details>"
 
 
 @dataclass
@@ -117,7 +168,8 @@ class PushResult:
         reused = len(self.layers) - self.pushed_layers
         return (
             f"Pushed {self.name} ({', '.join(p.tag for p in self.digests) or 'no tag'}) in "
-            f"{self.duration:.1f}s: {self.pushed_layers} layers uploaded, {reused} already there"
+            f"{self.duration:.1f}s: {counted(self.pushed_layers, 'layer')} uploaded, "
+            f"{reused:,} already there"
         )
 
     def __repr__(self) -> str:
@@ -153,7 +205,7 @@ class PullResult:
         what = (
             "up to date"
             if "up to date" in self.status
-            else (f"{self.downloaded} layers downloaded")
+            else f"{counted(self.downloaded, 'layer')} downloaded"
         )
         return f"Pulled {self.reference} ({short}{size}) in {self.duration:.1f}s: {what}"
 

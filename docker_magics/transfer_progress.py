@@ -1,63 +1,81 @@
 """What push/pull progress shows: one row per layer (Preparing, Waiting, Pushing or
-Downloading current/total, Pushed, Layer already exists, Mounted from ...), an overall bar,
-and the closing lines (``TAG: digest: sha256:... size: N``); like the docker CLI's non-TTY
-output in text (one line per status change)."""
+Downloading current/total, Pushed, Layer already exists, Mounted from ...), an overall bar
+that only moves forward (a pull: downloads, then extraction), and the closing lines
+(``TAG: digest: sha256:... size: N``); like the docker CLI's non-TTY output in text (one
+line per status change, a retry's countdown as one line)."""
 
 from __future__ import annotations
 
 import html
 
 from . import events as ev
-from .progress import GREEN, TextRenderer, WidgetRenderer, cut, make_renderer
+from .progress import GREEN, ProgressText, WidgetRenderer, cut, make_renderer
+from .results import counted
 from .tables import human_size
-from .transfer import TransferRecorder
+from .transfer import TransferRecorder, same_status
 
 
-class TransferText(TextRenderer):
-    def __init__(self, recorder: TransferRecorder, out=None, err=None) -> None:
-        super().__init__(recorder, out, err)
+class TransferText(ProgressText):
+    def __init__(self, recorder: TransferRecorder, out=None, err=None, clock=None) -> None:
+        super().__init__(recorder, out, err, clock)
         self.layer_status: dict[str, str] = {}
 
     def start(self) -> None:
+        super().start()
         verb = "Pushing" if self.recorder.kind == "push" else "Pulling"
-        self.print(f"{verb} {self.recorder.title}")
+        self.say(f"{verb} {self.recorder.title}")
 
     def handle(self, event: ev.Event) -> None:
         if isinstance(event, ev.LayerProgress):
-            if self.layer_status.get(event.layer) != event.status:
-                self.layer_status[event.layer] = event.status
-                self.print_some([f"{event.layer}: {event.status}"])
+            previous = self.layer_status.get(event.layer)
+            self.layer_status[event.layer] = event.status
+            if not same_status(previous, event.status):
+                if previous is None:
+                    self.earn()
+                self.say(f"{event.layer}: {event.status}")
         elif isinstance(event, ev.Status):
-            self.note_hidden()
-            self.print(cut(event.text))
+            self.say(cut(event.text))
 
-    def finish(self, error: str | None, summary: str = "") -> None:
+    def final_lines(self, error: str | None, summary: str) -> None:
         # On success the engine's own closing lines (digest, status) were the last word.
-        if error is None:
-            self.note_hidden()
-        else:
-            super().finish(error, summary)
+        if error is not None:
+            super().final_lines(error, summary)
 
 
 class TransferWidget(WidgetRenderer):
     SHOWN_LAYERS = 12
+    LAYER_BONUS = 1500
+
+    def __init__(self, recorder: TransferRecorder, **kwargs) -> None:
+        super().__init__(recorder, **kwargs)
+        self.seen: set[str] = set()
+
+    def handle(self, event: ev.Event) -> None:
+        if isinstance(event, ev.LayerProgress) and event.layer not in self.seen:
+            self.seen.add(event.layer)  # a new row in the table
+            self.earn(self.LAYER_BONUS)
 
     def header_html(self) -> str:
         r = self.recorder
         verb = "Pushing" if r.kind == "push" else "Pulling"
-        done, total = r.byte_progress()
-        size = f", {human_size(done)}/{human_size(total)}" if total else ""
-        layers = f"{r.layers_done}/{len(r.layers)} layers" if r.layers else "starting"
+        moved, extracted, size = r.byte_progress()
+        if not size:
+            amounts = ""
+        elif r.kind == "push":
+            amounts = f", {human_size(moved)}/{human_size(size)} pushed"
+        else:
+            amounts = f", {human_size(moved)}/{human_size(size)} downloaded"
+            if extracted:
+                amounts += f", {human_size(extracted)} extracted"
+        n = len(r.layers)
+        layers = f"{r.layers_done}/{counted(n, 'layer')}" if n else "starting"
         return (
-            f"<b>{verb} {html.escape(r.title)}</b> &nbsp; {layers}{size} &nbsp; "
+            f"<b>{verb} {html.escape(r.title)}</b> &nbsp; {layers}{amounts} &nbsp; "
             f"<span style='opacity:.7'>{r.elapsed():.1f}s</span>"
         )
 
     def bar_state(self) -> tuple[int, int]:
-        done, total = self.recorder.byte_progress()
-        if total:
-            return done // 1024, max(total // 1024, 1)
-        return self.recorder.layers_done, max(len(self.recorder.layers), 1)
+        return round(self.recorder.fraction() * 1000), 1000
 
     def panels_html(self) -> list[str]:
         r = self.recorder
@@ -67,7 +85,8 @@ class TransferWidget(WidgetRenderer):
         hidden = len(layers) - self.SHOWN_LAYERS
         if hidden > 0:  # finished layers make room first
             layers = sorted(layers, key=lambda layer: not layer.done)[hidden:]
-            rows.append(f"<tr><td colspan=3 style='opacity:.7'>… {hidden} more layers</td></tr>")
+            more = counted(hidden, "more layer")
+            rows.append(f"<tr><td colspan=3 style='opacity:.7'>… {more}</td></tr>")
         for layer in layers:
             color = GREEN if layer.done else "inherit"
             rows.append(

@@ -1,10 +1,16 @@
 """A real IPython kernel for tests that need what a notebook frontend sees: stream and
 display messages, widget comm traffic (counted in messages and bytes, as IOPub carries them),
-and interrupts (``KernelManager.interrupt_kernel()``, as the stop button does)."""
+and interrupts (``KernelManager.interrupt_kernel()``, as the stop button does).
+
+IOPub bytes are measured, not estimated: every message is read off the ZMQ socket here and
+its frames' lengths summed (topic, delimiter, signature, header, parent header, metadata,
+content, buffers), which is what a Jupyter server receives and what its IOPub rate limiter
+counts (``sum(len(x) for x in msg_list)``); only the transport's few bytes of framing per
+frame are left out. Each message keeps its own send time (``header["date"]``, the kernel's
+clock) for rate measurements."""
 
 from __future__ import annotations
 
-import json
 import os
 import queue
 import threading
@@ -12,6 +18,24 @@ import time
 from dataclasses import dataclass, field
 
 from jupyter_client import KernelManager
+
+OUTPUT_KINDS = (
+    "stream",
+    "display_data",
+    "execute_result",
+    "update_display_data",
+    "comm_open",
+    "comm_msg",
+    "comm_close",
+    "clear_output",
+    "error",
+)
+
+
+def sent_at(msg: dict) -> float:
+    """A message's send time (the kernel's clock), in seconds since the epoch."""
+    date = msg["header"]["date"]
+    return date.timestamp() if hasattr(date, "timestamp") else float(date)
 
 
 @dataclass
@@ -39,29 +63,31 @@ class Execution:
     @property
     def output_messages(self) -> list[dict]:
         """What the frontend renders or updates: streams, displays, widget traffic."""
-        kinds = (
-            "stream",
-            "display_data",
-            "execute_result",
-            "update_display_data",
-            "comm_open",
-            "comm_msg",
-            "error",
-        )
-        return [m for m in self.messages if m["msg_type"] in kinds]
+        return [m for m in self.messages if m["msg_type"] in OUTPUT_KINDS]
 
     @property
     def iopub_bytes(self) -> int:
-        """Bytes of the output messages as JSON (header and content), roughly the wire size."""
-        return sum(
-            len(
-                json.dumps(
-                    {k: m[k] for k in ("header", "parent_header", "metadata", "content")},
-                    default=str,
-                )
-            )
-            for m in self.output_messages
-        )
+        """Bytes of every IOPub message of this cell as received from the kernel's socket
+        (status and execute_input included), frames summed."""
+        return sum(m["wire_bytes"] for m in self.messages)
+
+    @property
+    def output_bytes(self) -> int:
+        """The same for the output messages only."""
+        return sum(m["wire_bytes"] for m in self.output_messages)
+
+    def max_in_window(self, messages: list[dict] | None = None, window: float = 1.0) -> int:
+        """The most ``messages`` (default: output messages but widget creation) sent within
+        any ``window`` seconds, by their own send times."""
+        if messages is None:
+            messages = [m for m in self.output_messages if m["msg_type"] != "comm_open"]
+        times = sorted(sent_at(m) for m in messages)
+        most = start = 0
+        for end, t in enumerate(times):
+            while t - times[start] >= window:
+                start += 1
+            most = max(most, end - start + 1)
+        return most
 
     def widget_states(self) -> dict[str, dict]:
         """Each widget's state after all updates, rebuilt from the comm traffic."""
@@ -98,6 +124,7 @@ class Kernel:
         # Held from sending a request until its Execution is registered: a quick reply
         # (``print(6 * 7)`` on a loaded machine) may otherwise arrive first and be dropped.
         self._registering = threading.Lock()
+        self.strays: list[dict] = []
         self._stop = threading.Event()
         self._reader = threading.Thread(target=self._read, daemon=True)
         self._reader.start()
@@ -107,17 +134,30 @@ class Kernel:
     def _read(self) -> None:
         while not self._stop.is_set():
             try:
-                msg = self.kc.get_iopub_msg(timeout=0.2)
+                msg = self._receive_iopub(timeout=0.2)
             except queue.Empty:
                 continue
             except Exception:  # noqa: BLE001 - channel closed at shutdown
                 return
             execution = self._execution_of(msg)
             if execution is None:
+                if msg["msg_type"] in OUTPUT_KINDS:
+                    self.strays.append(msg)  # output no cell claims (a lost parent header)
                 continue
             execution.messages.append(msg)
             if msg["msg_type"] == "status" and msg["content"]["execution_state"] == "idle":
                 execution.idle.set()
+
+    def _receive_iopub(self, timeout: float) -> dict:
+        """One IOPub message, as ``get_iopub_msg`` returns it, plus its size on the wire."""
+        channel = self.kc.iopub_channel
+        if not channel.socket.poll(int(timeout * 1000)):
+            raise queue.Empty
+        frames = channel.socket.recv_multipart()
+        _, wire = channel.session.feed_identities(frames)
+        msg = channel.session.deserialize(wire)
+        msg["wire_bytes"] = sum(len(f) for f in frames)
+        return msg
 
     def _read_replies(self) -> None:
         while not self._stop.is_set():

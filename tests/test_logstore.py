@@ -1,0 +1,95 @@
+"""Pure: where a large log goes (a folder per process; a killed kernel's is removed by the
+next one), and counts in words."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from docker_magics import events as ev
+from docker_magics import results
+from docker_magics.results import BuildResult, LogStore
+from docker_magics.transfer import PullResult, PushResult
+
+# -- spilled logs ----------------------------------------------------------------------------
+
+
+def dead_pid() -> int:
+    child = subprocess.Popen([sys.executable, "-c", "pass"])
+    child.wait()
+    return child.pid
+
+
+def test_spilled_logs_live_in_a_folder_of_this_process_and_stale_ones_go(tmp_path, monkeypatch):
+    monkeypatch.setattr(results.tempfile, "tempdir", str(tmp_path))
+    monkeypatch.setattr(results, "_spill", None)
+    uid = os.getuid()
+    stale = tmp_path / f"docker-magics-{uid}-{dead_pid()}-12345"
+    stale.mkdir()
+    (stale / "docker-magics-abc.log").write_text("old")
+    alive = tmp_path / f"docker-magics-{uid}-{os.getppid()}-{results._start_time(os.getppid())}"
+    alive.mkdir()
+    (alive / "docker-magics-def.log").write_text("in use")
+    reused = tmp_path / f"docker-magics-{uid}-{os.getppid()}-1"  # a reused pid: stale
+    reused.mkdir()
+    foreign = tmp_path / f"docker-magics-{uid}-{dead_pid()}-1"
+    foreign.mkdir()
+    (foreign / "notes.txt").write_text("not ours")  # stays: not one of our files
+    link = tmp_path / f"docker-magics-{uid}-{dead_pid()}-2"
+    link.symlink_to(alive)
+    other = tmp_path / "docker-magics-notes"
+    other.mkdir()
+
+    store = LogStore()
+    store.extend(["x" * 1000] * 2000)  # 2 MB: spilled
+    folder = Path(store.path).parent
+    assert folder.name == f"docker-magics-{uid}-{os.getpid()}-{results._start_time(os.getpid())}"
+    assert store.text().count("\n") == 2000 and store.count == 2000
+    assert not stale.exists() and not reused.exists()
+    assert (alive / "docker-magics-def.log").exists()
+    assert (foreign / "notes.txt").exists() and link.is_symlink() and other.exists()
+    assert (folder.stat().st_mode & 0o777) == 0o700
+    path = store.path
+    del store
+    assert not os.path.exists(path)  # removed with its log
+    results._remove_folder(str(folder), os.getpid())
+    assert not folder.exists()
+
+
+def test_a_killed_kernels_logs_are_removed_by_the_next_one(tmp_path):
+    code = (
+        f"import os, tempfile; tempfile.tempdir = {str(tmp_path)!r}\n"
+        "from docker_magics.results import LogStore\n"
+        "s = LogStore(); s.extend(['x' * 1000] * 2000); print(s.path, flush=True)\n"
+        "os.kill(os.getpid(), 9)\n"
+    )
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).parent.parent)}
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)
+    left = Path(out.stdout.strip())
+    assert left.exists()  # killed: nothing ran at exit
+    code = code.replace("os.kill(os.getpid(), 9)\n", "")
+    subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, env=env)
+    assert not left.exists() and not left.parent.exists()
+    assert list(tmp_path.iterdir()) == []  # and the second one cleaned up after itself
+
+
+# -- words -----------------------------------------------------------------------------------
+
+
+def test_counts_have_the_right_plural():
+    store = LogStore()
+    store.append("one")
+    assert repr(store) == "<log: 1 line in memory>"
+    store.extend(["a"] * 1999)
+    assert repr(store) == "<log: 2,000 lines in memory>"
+    push = PushResult("r/x", ["1"], [ev.Pushed("1", "sha256:ab", 525)], {"a": "Pushed"}, 1.0)
+    assert push.summary().endswith(": 1 layer uploaded, 0 already there")
+    pull = PullResult("r/x:1", "sha256:ab", "Downloaded", "sha256:cd", 10, {"a": "Pull complete"})
+    assert pull.summary().endswith(": 1 layer downloaded")
+    assert "<summary>1 layer</summary>" in pull._repr_html_()
+    step = results.Step("1", "FROM x", 1, 1, status="cached", duration=0.1)
+    built = BuildResult("sha256:" + "ab" * 32, ["x"], 10, 1.0, [step], store)
+    assert built.summary().endswith(", 1 of 1 step cached")
+    assert "1 step, 2,000 log lines" in built._repr_html_()
