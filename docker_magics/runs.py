@@ -13,12 +13,12 @@ from collections import deque
 from dataclasses import dataclass, field
 
 from . import events as ev
-from .results import SPILL_AT, TAIL, LogStore, _close_and_remove
+from .results import SPILL_AT, TAIL, LogStore, _close_and_remove, spill_dir
 
 
 class TextStore:
     """Text kept exactly as written (a container's stdout or stderr): in memory while
-    small, then in a temp file (removed when the store is garbage collected)."""
+    small, then in a temp file in the same folder as :class:`LogStore`'s."""
 
     def __init__(self) -> None:
         self._parts: list[str] = []
@@ -33,7 +33,9 @@ class TextStore:
         self._parts.append(text)
         self._size += len(text)
         if self._size > SPILL_AT:
-            fd, self.path = tempfile.mkstemp(prefix="docker-magics-", suffix=".out")
+            fd, self.path = tempfile.mkstemp(
+                prefix="docker-magics-", suffix=".log", dir=spill_dir()
+            )
             self._file = os.fdopen(fd, "w", encoding="utf-8", errors="replace", newline="")
             weakref.finalize(self, _close_and_remove, self._file, self.path)
             self._file.write("".join(self._parts))
