@@ -23,7 +23,7 @@ from .context import AddSpec, TarWriter
 from .credentials import redact_event
 from .diagnose import explain
 from .errors import BadArgument, DockerMagicsError, EngineError, Interrupted, RunFailed
-from .progress import NullRenderer, TextRenderer, TokenBucket, cut
+from .progress import NullRenderer, ProgressText
 from .references import parse_reference
 from .runs import RunRecorder, RunResult
 from .session import Connection
@@ -434,30 +434,25 @@ def _put(source: Path, target: Path) -> None:
         shutil.move(str(source), target)
 
 
-class RunText(TextRenderer):
-    """The container's output as it comes: a short script's output whole; a flood bounded."""
+class RunText(ProgressText):
+    """The container's output as it comes, in the progress views' size budget (see
+    :mod:`.progress`) with a larger burst, so a short script's output shows whole and a
+    flood, however long, stays bounded: sampled lines, a note of what was skipped, and its
+    last lines at the end. Everything is in the result."""
 
-    def __init__(self, recorder, out=None, err=None) -> None:
-        super().__init__(recorder, out, err)
-        self.lines = TokenBucket(rate=50, burst=500)
+    BURST, RATE = 24_000, 3000
+    END_LINES = 10
 
     def handle(self, event) -> None:
         lines = getattr(event, "lines", None)
-        if lines is not None:
-            self.print_some(lines, self.err if event.stream == "stderr" else self.out)
+        if lines:
+            self.log(lines, self.err if event.stream == "stderr" else self.out)
 
     def finish(self, error: str | None, summary: str = "") -> None:
-        self.note_hidden()
-        if not self.skipped_total:
-            return
-        # A flood was cut: its end is what matters (an error, a result), so show it whole.
-        last = list(self.recorder.tail)[-SHOWN_AT_END:]
-        self.print(f"    … its last {len(last)} lines:")
-        for stream, line in last:
-            self.print(cut(line), self.err if stream == "stderr" else self.out)
-
-
-SHOWN_AT_END = 10  # last lines shown when a flood was cut
+        self._stop()
+        with self.lock:  # the end of the output; the error line, if any, is the caller's
+            self._settle(close=True, ending=True)
+            self._write(force=True)
 
 
 def _one_line(tail) -> str:
@@ -521,6 +516,7 @@ def run(
                 spec.name or _name(api, container_id),
             )
         response, output = ops.attach(api, container_id)
+        renderer.start()
         _start(api, container_id, spec)
         started = True
         for event in output:

@@ -33,6 +33,21 @@ def test_output_of_100000_lines_is_bounded(kernel, engine_api):
     assert check.stream() == "100000 100000\n"
 
 
+def test_a_long_flood_stays_bounded_by_size(kernel, engine_api):
+    """~12 s of 80-character lines: what reaches the notebook grows with the log of the
+    time, not with the time (the budget of the progress views)."""
+    line = "x" * 72
+    ex = kernel.run(
+        "%docker_run {BASE} sh -c 'for i in $(seq 1 60); do "
+        f"for j in $(seq 1 500); do echo $j-{line}; done; sleep 0.2; done'"
+    )
+    assert ex.status == "ok", ex.error
+    assert ex.finished - ex.started > 10
+    assert ex.iopub_bytes < 64 * 1024, ex.iopub_bytes
+    assert ex.max_in_window() <= 10
+    assert ex.stream().splitlines()[-1] == f"500-{line}"  # the end is shown
+
+
 def test_interrupt_stops_and_removes_the_container(kernel, engine_api):
     ex = kernel.start("%docker_run {BASE} sh -c 'echo running; sleep 300'")
     kernel.wait_for_output(ex, "running")
