@@ -141,7 +141,9 @@ def pull(
         )
     tag = None if all_tags else (ref.digest or ref.tag or "latest")
     registry = registry_of(ref.repository)
-    shown = ref.repository + ("" if tag is None else f"@{tag}" if ref.digest else f":{tag}")
+    shown = ref.repository + (
+        " (all tags)" if tag is None else f"@{tag}" if ref.digest else f":{tag}"
+    )
     recorder = TransferRecorder("pull", shown)
     renderer = transfer_renderer(progress, recorder)
     auth = CREDENTIALS.for_registry(registry)

@@ -207,7 +207,8 @@ class PullResult:
             if "up to date" in self.status
             else f"{counted(self.downloaded, 'layer')} downloaded"
         )
-        return f"Pulled {self.reference} ({short}{size}) in {self.duration:.1f}s: {what}"
+        image = f" ({short}{size})" if short else ""
+        return f"Pulled {self.reference}{image} in {self.duration:.1f}s: {what}"
 
     def __repr__(self) -> str:
         return "\n".join(

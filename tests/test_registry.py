@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import secrets
 import shutil
 import stat
@@ -102,6 +103,18 @@ def test_push_all_tags_and_default_tag(reg, registry, busybox):
     assert sorted(p.tag for p in result.digests) == ["a", "b", "latest"]
     msg = reg(f"%docker_push {name}:a --all-tags").usage_error
     assert msg.startswith(f"--all-tags pushes every tag of {name}")
+    for t in ("a", "b", "latest"):
+        reg(f"%docker_rmi {name}:{t}")
+    pulled = reg(f"%docker_pull {name} --all-tags --progress none").value
+    # The busybox layers were all here: the tags come back, nothing is downloaded.
+    assert re.fullmatch(
+        rf"Pulled {re.escape(name)} \(all tags\) in [\d.]+s: 0 layers downloaded", pulled.summary()
+    )
+    assert {t.split(":")[-1] for t in engine_api_tags(reg, name)} == {"a", "b", "latest"}
+
+
+def engine_api_tags(reg, name: str) -> list[str]:
+    return [f"{r[0]}:{r[1]}" for r in reg(f"%docker_images {name}").value.rows]
 
 
 def test_pull_downloads_then_is_up_to_date(reg, registry, fresh_image, engine):
