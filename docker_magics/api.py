@@ -468,16 +468,20 @@ def logs(
     )
     recorder = RunRecorder(container)
     renderer = RunText(recorder)
+    stopped = False
+    renderer.start()  # it writes as lines come: following shows them live
     try:
         for event in events:
             event = redact_event(event)
             recorder.handle(event)
             renderer.handle(event)
     except KeyboardInterrupt:
-        print("(stopped following)")
+        stopped = True
     finally:
         response.close()
         renderer.finish(None)
+    if stopped:
+        print("(stopped following)")
     return recorder.output
 
 

@@ -119,7 +119,10 @@ def prepare_context(
         path = Path(os.path.expanduser(file))
         if not path.is_file():
             raise BadArgument(f"--file {file}: no such file", "Give the path of a Dockerfile")
-        text = path.read_text(encoding="utf-8", errors="replace")
+        try:
+            text = path.read_text(encoding="utf-8", errors="replace")
+        except OSError as exc:
+            raise BadArgument(f"--file {file}: cannot read it ({exc.strerror})") from None
     if text is None or not text.strip():
         raise BadArgument(
             "The cell is empty: there is no Dockerfile to build",

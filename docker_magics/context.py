@@ -205,7 +205,7 @@ def _ustar_header(
         if cut <= 0 or len(name) - cut - 1 > 100:
             return None
         prefix, name = name[:cut], name[cut + 1 :]
-    if len(linkname) > 100 or size >= 8**11 or max(uid, gid) >= 8**7:
+    if len(linkname) > 100 or size >= 8**11 or max(uid, gid) >= 8**7 or not 0 <= mtime < 8**11:
         return None
     if not (name + prefix + linkname).isascii():
         return None
@@ -414,7 +414,10 @@ def from_directory(
             patterns += ["!.dockerignore", "!" + name]
         else:
             name = HIDDEN_DOCKERFILE
-            extra = (name, path.read_bytes())
+            try:
+                extra = (name, path.read_bytes())
+            except OSError as exc:
+                raise BadArgument(f"--file {path}: cannot read it ({exc.strerror})") from None
     else:
         name = HIDDEN_DOCKERFILE
         extra = (name, (dockerfile_text or "").encode())

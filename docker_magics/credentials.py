@@ -379,16 +379,22 @@ def protect_value(value: str) -> None:
 
 
 def redact_event(event):
-    """An output event with known secrets masked (the event itself when there are none)."""
-    lines = getattr(event, "lines", None)
-    if not _SECRETS or not lines:
-        return event
-    chunk = "\n".join(lines)
-    with _LOCK:
-        found = any(secret in chunk for secret in _SECRETS)
-    if not found:
-        return event
-    from dataclasses import replace
+    """An event with known secrets masked in every text it carries: output lines, the raw
+    output, step names (BuildKit writes ARG values into them), messages (the event itself
+    when there are none)."""
+    import dataclasses
 
-    raw = getattr(event, "raw", "")
-    return replace(event, lines=[redact(line) for line in lines], raw=raw and redact(raw))
+    if not _SECRETS or not dataclasses.is_dataclass(event):
+        return event
+    changes = {}
+    for f in dataclasses.fields(event):
+        value = getattr(event, f.name)
+        if isinstance(value, str):
+            masked = redact(value)
+            if masked != value:
+                changes[f.name] = masked
+        elif isinstance(value, list) and value and isinstance(value[0], str):
+            masked = [redact(v) for v in value]
+            if masked != value:
+                changes[f.name] = masked
+    return dataclasses.replace(event, **changes) if changes else event

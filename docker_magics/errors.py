@@ -22,8 +22,11 @@ class OneLine:
             line += " " + self.hint.rstrip(".")
             line += "" if line.endswith(("?", "!")) else "."
         # Never let a multi-line daemon message break the one-line promise, nor an enormous
-        # argument (a pasted file, binary garbage) drown it.
-        return " ".join(_shorten(word) for word in line.split())
+        # argument (a pasted file, binary garbage) drown it; never show a known secret (an
+        # engine error may quote a request URL with build arguments in it).
+        from .credentials import redact
+
+        return redact(" ".join(_shorten(word) for word in line.split()))
 
     def _render_traceback_(self) -> list[str]:
         # IPython shows this instead of a traceback: the Python API's expected failures end
@@ -41,6 +44,11 @@ def _shorten(word: str, width: int = 120) -> str:
 
 class BadArgument(DockerMagicsError):
     """The user passed an option or value that cannot work (caught before any request)."""
+
+
+class MaybeSecretArgument(BadArgument):
+    """An argument that may be a password typed in the wrong place: not repeated, and the
+    cell is taken out of IPython's history."""
 
 
 class ConnectFailed(DockerMagicsError):

@@ -27,6 +27,7 @@ from .errors import (
     CredentialHelperWarning,
     DockerMagicsError,
     Interrupted,
+    MaybeSecretArgument,
     UnencryptedEngineWarning,
 )
 from .progress import MODES
@@ -210,6 +211,8 @@ def _magic(func=None, *, secret_arguments: bool = False):
             except (DockerMagicsError, Interrupted) as exc:  # Interrupted: a KeyboardInterrupt
                 if isinstance(exc, ConnectFailed):
                     self._explain_missing_engine()
+                if isinstance(exc, MaybeSecretArgument):
+                    _forget_input(self.shell, name)
                 raise UsageError(redact(str(exc))) from None
 
     # We expand {var} and $var ourselves (after the length check), in the caller's scope.
@@ -657,6 +660,9 @@ class DockerMagics(Magics):
         from an environment variable you name: it is never a magic argument, so it never
         reaches the notebook, the outputs or IPython's history. The engine checks it with
         the registry before it is kept."""
+        from .registry import login_registry
+
+        login_registry(args.registry)  # before connecting: it may be a password typed there
         self.connection()
         print(
             api.login(
@@ -768,7 +774,10 @@ class DockerMagics(Magics):
             # Options may follow the image here (there is no command): parse them as options.
             argv = list(args.argv)
             del argv[len(argv) - len(args.command) - 1]  # the image: just before the rest
-            args = _parse(self.docker_run.parser, shlex.join([*argv, args.image]), "docker_run")
+            try:
+                args = _parse(self.docker_run.parser, shlex.join([*argv, args.image]), "docker_run")
+            except _HelpShown:
+                return None
             if args.command:
                 raise BadArgument(
                     "%%docker_run runs the cell: give no command after the image",

@@ -20,7 +20,13 @@ from .credentials import (
     save_login,
 )
 from .diagnose import explain, registry_failure
-from .errors import BadArgument, DockerMagicsError, EngineError, Interrupted
+from .errors import (
+    BadArgument,
+    DockerMagicsError,
+    EngineError,
+    Interrupted,
+    MaybeSecretArgument,
+)
 from .references import is_registry_host, parse_reference
 from .session import Connection
 from .transfer import PullResult, PushResult, TransferRecorder
@@ -204,15 +210,7 @@ def login(
     comes from ``password_env`` (an environment variable's name) or is asked for with
     ``ask`` (``getpass.getpass`` by default); a missing user name with ``ask_user``
     (``input``). Returns what to tell the user."""
-    key = normalize_registry(registry)
-    if key != INDEX and not is_registry_host(key):
-        # Not repeated: it may be a password typed where the registry goes.
-        raise BadArgument(
-            "The registry given to %docker_login is not a host name (HOST.DOMAIN, HOST:PORT "
-            "or localhost)",
-            "Passwords are never arguments: run %docker_login HOST -u USER and type it when "
-            "asked, or use --password-env VAR",
-        )
+    key = login_registry(registry)
     name = display_name(key)
     if not username:  # asked for, as `docker login` does
         username = _ask(ask_user or input, f"Username for {name}: ", "user name").strip()
@@ -261,6 +259,20 @@ def login(
         where = ". " + save_login(key, username, password, token)
     CREDENTIALS.add(key, username, password, token)
     return f"Login Succeeded: {username} at {name}{where}"
+
+
+def login_registry(registry: str | None) -> str:
+    """The Docker config's key for the registry of a login; refused, without repeating it,
+    when it is not a host name: it may be a password typed where the registry goes."""
+    key = normalize_registry(registry)
+    if key != INDEX and not is_registry_host(key):
+        raise MaybeSecretArgument(
+            "The registry given to %docker_login is not a host name (HOST.DOMAIN, HOST:PORT "
+            "or localhost)",
+            "Passwords are never arguments: run %docker_login HOST -u USER and type it when "
+            "asked, or use --password-env VAR",
+        )
+    return key
 
 
 def _ask(ask, prompt: str, what: str) -> str:

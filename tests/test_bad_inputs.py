@@ -57,6 +57,7 @@ BAD = [
     "%%docker_build --add /no/such/file\nFROM busybox\n",
     "%%docker_build --context /no/such/dir\nFROM busybox\n",
     "%%docker_build --file /no/such/Dockerfile\n",
+    "%docker_build --file /proc/self/mem",  # a file that cannot be read
     "%%docker_build --progress loud\nFROM busybox\n",
     "%%docker_build --builder magic\nFROM busybox\n",
     "%%docker_build --secret-build-arg DM_SURELY_UNSET_VAR\nFROM busybox\n",

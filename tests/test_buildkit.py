@@ -223,6 +223,24 @@ def test_build_secrets_reach_the_run_step_only(bk, busybox, engine, tmp_path, mo
     assert token not in cell.value.log.text()
 
 
+def test_secret_build_arg_masked_in_buildkit_step_names(bk, busybox, monkeypatch):
+    """BuildKit writes ARG values into its step names ("RUN echo $X" shows the value):
+    masked there too, in the output, the kept log and the steps of the result."""
+    value = "bkarg-" + os.urandom(8).hex()
+    monkeypatch.setenv("DM_BK_ARG", value)
+    cell = bk(
+        "%%docker_build --builder buildkit --network none --progress plain --no-cache "
+        f"--secret-build-arg DM_BK_ARG\nFROM {busybox}\nARG DM_BK_ARG\n"
+        'RUN echo "seen $DM_BK_ARG"\n'
+    )
+    assert cell.error is None, cell.err
+    result = cell.value
+    shown = cell.out + cell.err + result.log.text() + repr(result) + result._repr_html_()
+    shown += " ".join(step.label for step in result.steps)
+    assert "seen ******" in cell.out
+    assert value not in shown
+
+
 def test_secret_mistakes_are_one_line(bk, busybox, monkeypatch):
     monkeypatch.delenv("DM_UNSET_SECRET", raising=False)
     cases = {

@@ -291,3 +291,17 @@ def test_watch_sees_every_chunk_then_the_end(tmp_path):
     sizes = [len(chunk) for chunk in ctx.chunks()]
     assert [done for *_, done in seen] == [False] * len(sizes) + [True]
     assert seen[-1][:2] == (sum(sizes), 3)  # the Dockerfile, .dockerignore and big.bin
+
+
+def test_times_ustar_cannot_hold_go_through_pax(tmp_path):
+    """A file dated 1960 or 2300 does not fit a ustar header's time field: the entry is
+    written by tarfile (PAX), and every entry still reads back with its time."""
+    for name, when in (("old", -315_619_200), ("future", 10_413_792_000), ("now", 1_700_000_000)):
+        (tmp_path / name).write_text(name)
+        os.utime(tmp_path / name, (when, when))
+    ctx = from_directory(tmp_path, dockerfile_text="FROM scratch\n")
+    with tarfile.open(fileobj=io.BytesIO(b"".join(ctx.chunks()))) as tar:
+        times = {m.name: int(m.mtime) for m in tar.getmembers() if m.isfile()}
+    assert times["old"] == -315_619_200
+    assert times["future"] == 10_413_792_000
+    assert times["now"] == 1_700_000_000

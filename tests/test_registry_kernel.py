@@ -157,6 +157,7 @@ def test_no_trace_of_the_password_anywhere(
         # A password typed as an argument by mistake: refused, and taken out of the history
         # (the notebook itself keeps what the user typed: that is the frontend's).
         f"%docker_login {host} -u {REGISTRY_USER} --password {typed}",
+        f"%docker_login -u {REGISTRY_USER} {typed}x",  # where the registry goes
     ]
     nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(c) for c in cells])
     history_file = ipython_dir / "profile_default" / "history.sqlite"

@@ -117,6 +117,12 @@ def test_added_files_belong_to_the_user_of_the_run(dm, busybox, tmp_path, engine
         engine_api.remove_image("dm-test/with-user:1")
 
 
+def test_help_after_the_image_of_the_cell_magic(dm, busybox):
+    cell = dm(f"%%docker_run {busybox} --help\necho never\n")
+    assert cell.error is None and cell.value is None, cell.err
+    assert "--shell COMMAND" in cell.out and "Traceback" not in cell.out + cell.err
+
+
 def test_rm_is_a_flag_like_the_cli(dm, busybox, engine_api):
     """``--rm IMAGE`` keeps the image; ``--rm=BOOL`` sets it; the command's own words are
     the command's."""

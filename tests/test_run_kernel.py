@@ -48,6 +48,22 @@ def test_a_long_flood_stays_bounded_by_size(kernel, engine_api):
     assert ex.stream().splitlines()[-1] == f"500-{line}"  # the end is shown
 
 
+def test_following_logs_shows_them_live(kernel, engine_api):
+    kernel.run(
+        "%docker_run -d --name dm-ticker {BASE} sh -c "
+        "'for i in 1 2 3 4 5 6 7 8; do echo tick $i; sleep 0.5; done'"
+    )
+    try:
+        ex = kernel.start("%docker_logs -f dm-ticker")
+        kernel.wait_for_output(ex, "tick 2", timeout=30)
+        assert ex.finished is None  # shown while the container still runs
+        kernel.wait(ex, timeout=60)
+        assert ex.status == "ok", ex.error
+        assert [f"tick {i}" for i in range(1, 9)] == ex.stream().splitlines()[:8]
+    finally:
+        engine_api.remove_container("dm-ticker", force=True)
+
+
 def test_interrupt_stops_and_removes_the_container(kernel, engine_api):
     ex = kernel.start("%docker_run {BASE} sh -c 'echo running; sleep 300'")
     kernel.wait_for_output(ex, "running")
