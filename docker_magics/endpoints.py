@@ -68,7 +68,7 @@ class Endpoint:
     api_version: str | None = None  # None: negotiate with the engine
     source: str = "argument"
     context: str | None = None
-    headers: dict[str, str] = field(default_factory=dict)
+    headers: dict[str, str] = field(default_factory=dict, repr=False)  # may hold a token
 
     @property
     def scheme(self) -> str:

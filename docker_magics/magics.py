@@ -214,6 +214,8 @@ def _magic(func=None, *, secret_arguments: bool = False):
                 if isinstance(exc, MaybeSecretArgument):
                     _forget_input(self.shell, name)
                 raise UsageError(redact(str(exc))) from None
+            except KeyboardInterrupt:  # outside the work's own handlers (a prompt, a lookup)
+                raise UsageError(f"%{name} interrupted") from None
 
     # We expand {var} and $var ourselves (after the length check), in the caller's scope.
     wrapper._ipython_magic_no_var_expand = True
@@ -228,6 +230,8 @@ def _forget_input(shell, name: str) -> None:
     history = getattr(shell, "history_manager", None)
     if history is None or not history.input_hist_raw:
         return
+    if name not in history.input_hist_raw[-1]:
+        return  # this cell was not stored (store_history=False): leave the others alone
     number = len(history.input_hist_raw) - 1  # this cell's line (entry 0 is a blank)
     masked = f"%{name} ...  # removed from the history: it may have held a password"
     for entries in (history.input_hist_raw, history.input_hist_parsed):

@@ -167,34 +167,6 @@ class ByteBudget:
         self.tokens += n
 
 
-class TokenBucket:
-    """``rate`` tokens per second, at most ``burst`` saved up (``TextRenderer``'s lines)."""
-
-    def __init__(self, rate: float, burst: float) -> None:
-        self.rate, self.burst = rate, burst
-        self.tokens = burst
-        self.stamp = time.monotonic()
-
-    def _refill(self) -> None:
-        now = time.monotonic()
-        self.tokens = min(self.burst, self.tokens + (now - self.stamp) * self.rate)
-        self.stamp = now
-
-    def take(self, n: float = 1) -> bool:
-        self._refill()
-        if self.tokens >= n:
-            self.tokens -= n
-            return True
-        return False
-
-    def take_up_to(self, n: int) -> int:
-        """Take as many whole tokens as there are, up to ``n``; return how many."""
-        self._refill()
-        got = min(n, int(self.tokens))
-        self.tokens -= got
-        return got
-
-
 def cut(text: str, width: int = LINE_WIDTH) -> str:
     return text if len(text) <= width else text[: width - 1] + "…"
 
@@ -222,44 +194,6 @@ class NullRenderer:
 
     def finish(self, error: str | None, summary: str = "") -> None:
         pass
-
-
-class TextRenderer(NullRenderer):
-    """Lines as they come, at most ~20 a second, saying what was skipped: for output that is
-    the point of the command (a container's, in ``%docker_run``). Progress views use
-    :class:`ProgressText`, bounded in size."""
-
-    def __init__(self, recorder, out=None, err=None) -> None:
-        super().__init__(recorder)
-        self.out = out or sys.stdout
-        self.err = err or sys.stderr
-        self.lines = TokenBucket(rate=20, burst=40)
-        self.hidden = 0  # lines not printed since the last note about it
-        self.skipped_total = 0
-
-    def print(self, text: str, stream=None) -> None:
-        print(text, file=stream or self.out)
-
-    def print_some(self, lines: list[str], stream=None) -> None:
-        """Print as many of ``lines`` as the line budget allows; count the rest."""
-        shown = self.lines.take_up_to(len(lines))
-        if shown:
-            self.note_hidden()
-            self.print("\n".join(cut(line) for line in lines[:shown]), stream)
-        self.hidden += len(lines) - shown
-
-    def note_hidden(self) -> None:
-        self.skipped_total += self.hidden
-        if self.hidden:
-            self.print(f"    … {lines_word(self.hidden)} (all in the result's log)")
-            self.hidden = 0
-
-    def finish(self, error: str | None, summary: str = "") -> None:
-        self.note_hidden()
-        if error is None:
-            self.print(summary)
-        else:
-            self.print(f"FAILED after {self.recorder.elapsed():.1f}s", self.err)
 
 
 class ProgressText(NullRenderer):

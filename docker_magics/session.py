@@ -201,6 +201,7 @@ def open_connection(
     _keep_tls_settings(api)
     api.headers.update(_config_headers())
     api.headers.update(endpoint.headers)
+    _protect_credential_headers(endpoint.headers)
     if endpoint.is_local:
         api.trust_env = False  # as the CLI (Go): HTTP(S)_PROXY never applies to loopback
     if endpoint.tls is not None and not endpoint.tls.verify:
@@ -215,6 +216,21 @@ def open_connection(
         client.close()
         raise explain(exc, endpoint) from None
     return Connection(alias, endpoint, client, version)
+
+
+def _protect_credential_headers(headers: dict[str, str]) -> None:
+    """Values of headers that carry credentials (Authorization, tokens, keys, cookies) are
+    masked in every output from now on."""
+    from .credentials import protect_value
+
+    for name, value in headers.items():
+        lowered = name.lower()
+        if lowered in ("authorization", "proxy-authorization", "cookie") or any(
+            word in lowered for word in ("token", "key", "secret", "auth")
+        ):
+            protect_value(value)
+            if " " in value:  # "Bearer abc...": the credential itself, alone, too
+                protect_value(value.split(" ", 1)[1])
 
 
 def _tls_config(files: TLSFiles | None):

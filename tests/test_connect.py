@@ -278,6 +278,18 @@ def test_custom_headers_reach_the_engine(run, engine, tmp_path):
         assert "User-Agent: docker-magics/" in head
 
 
+def test_credential_headers_are_secrets(run, engine):
+    from docker_magics.credentials import redact
+
+    token = "hdr-" + os.urandom(8).hex()
+    run(f"auth = 'Bearer {token}'")
+    cell = run(f'conn = %docker_connect {engine.url} --header "Authorization={{auth}}" --alias h')
+    assert cell.error is None, cell.err
+    assert api.SESSION.get("h").client.api.headers["Authorization"] == f"Bearer {token}"
+    assert token not in repr(api.SESSION.get("h")) + repr(api.SESSION.get("h").endpoint)
+    assert redact(f"echo {token}") == "echo ******"
+
+
 def test_config_http_headers_like_the_cli(run, engine, docker_env, tmp_path):
     from harness import Forwarder, free_port
 
