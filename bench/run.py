@@ -700,9 +700,9 @@ def write_report(notes: list[str]) -> None:
 
 
 SHARED = (
-    "The machine was shared: other people's test runs used the same 2 cores during this run "
-    "(load average 1.2 to 3.6). Each case runs its tools in turn, rotating the order, so that "
-    "load hits them alike; ratios are what to read."
+    "Timings on these VMs drift (the same code measured minutes apart can differ by 1.5x). "
+    "Each case runs its tools in turn, rotating the order, so that drift hits them alike; "
+    "ratios are what to read."
 )
 
 
