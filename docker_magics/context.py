@@ -36,16 +36,16 @@ class ContextChanged(DockerMagicsError):
     """A file changed or vanished while the context was being sent."""
 
 
-def _changed(what: str, why: str) -> ContextChanged:
+def changed_while_sent(what: str, why: str) -> ContextChanged:
     return ContextChanged(
         f"{what} changed while the build context was being sent ({why})",
         "Run the cell again once nothing is writing to the context",
     )
 
 
-def _unreadable(path: str, arcname: str, exc: OSError) -> ContextChanged:
+def unreadable(path: str, arcname: str, exc: OSError) -> ContextChanged:
     if isinstance(exc, FileNotFoundError):  # it was there when the folder was listed
-        return _changed(arcname, "it was deleted")
+        return changed_while_sent(arcname, "it was deleted")
     return ContextChanged(
         f"Cannot read {path} for the build context: {exc.strerror or exc}",
         "Fix its permissions, or exclude it in .dockerignore",
@@ -299,7 +299,7 @@ class TarWriter:
             try:
                 target = os.readlink(path)
             except OSError as exc:  # replaced or removed since the walk saw it
-                raise _changed(arcname, exc.strerror or str(exc)) from None
+                raise changed_while_sent(arcname, exc.strerror or str(exc)) from None
             self._header(arcname, perms, 0, mtime, tarfile.SYMTYPE, target)
         elif stat.S_ISFIFO(mode):
             self._header(arcname, perms, 0, mtime, tarfile.FIFOTYPE)
@@ -315,7 +315,7 @@ class TarWriter:
         try:
             fd = os.open(path, os.O_RDONLY)
         except OSError as exc:
-            raise _unreadable(path, arcname, exc) from None
+            raise unreadable(path, arcname, exc) from None
         try:
             remaining = size
             while remaining:
@@ -324,7 +324,7 @@ class TarWriter:
                     yield from self._flush(force=True)
                 data = os.read(fd, min(remaining, CHUNK))
                 if not data:
-                    raise _changed(arcname, f"it shrank from {size} bytes")
+                    raise changed_while_sent(arcname, f"it shrank from {size} bytes")
                 remaining -= len(data)
                 if len(data) >= CHUNK:
                     yield data
@@ -342,7 +342,7 @@ class TarWriter:
             st = os.lstat(root)
             names = sorted(os.listdir(root)) if stat.S_ISDIR(st.st_mode) else []
         except FileNotFoundError:
-            raise _changed(arcname, "it was deleted") from None
+            raise changed_while_sent(arcname, "it was deleted") from None
         except OSError as exc:
             raise ContextChanged(
                 f"Cannot read {root} ({exc.strerror or exc})",
@@ -456,7 +456,7 @@ def walk(root: Path, matcher: IgnoreMatcher) -> Iterator[tuple[str, str, os.stat
                 "Fix its permissions, or exclude it in .dockerignore",
             ) from None
         except OSError as exc:  # removed or replaced since its parent was listed
-            raise _changed(f"The folder {path}", exc.strerror or str(exc)) from None
+            raise changed_while_sent(f"The folder {path}", exc.strerror or str(exc)) from None
         for entry in entries:
             rel = f"{rel_dir}/{entry.name}" if rel_dir else entry.name
             skip, info = matcher.match(rel, parent) if matcher else (False, None)
@@ -467,7 +467,7 @@ def walk(root: Path, matcher: IgnoreMatcher) -> Iterator[tuple[str, str, os.stat
             except FileNotFoundError:  # listed a moment ago: deleted while being sent
                 if skip:
                     continue
-                raise _changed(rel, "it was deleted") from None
+                raise changed_while_sent(rel, "it was deleted") from None
             is_dir = stat.S_ISDIR(st.st_mode)
             if skip:
                 if is_dir and matcher.may_reinclude_below(rel):

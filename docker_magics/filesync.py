@@ -31,7 +31,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from .buildkit import fields
-from .context import ContextChanged
+from .context import changed_while_sent, unreadable
 from .localsource import Entry, LocalSource
 
 CHUNK = 256 * 1024  # file bytes per DATA packet (gRPC's default limit is 4 MiB a message)
@@ -232,18 +232,11 @@ def _stat(item: Entry, links: dict[tuple[int, int], str]) -> Stat:
         try:
             out.linkname = os.readlink(item.source)
         except OSError as exc:
-            raise _changed(item.source, exc.strerror or str(exc)) from None
+            raise changed_while_sent(item.source, exc.strerror or str(exc)) from None
         out.size = s.st_size
     elif kind in (st_.S_IFCHR, st_.S_IFBLK):
         out.devmajor, out.devminor = os.major(s.st_rdev), os.minor(s.st_rdev)
     return out
-
-
-def _changed(path: str, why: str) -> ContextChanged:
-    return ContextChanged(
-        f"{path} changed while the build context was being sent ({why})",
-        "Run the cell again once nothing is writing to the context",
-    )
 
 
 class EngineAborted(Exception):
@@ -310,29 +303,26 @@ def _file_data(path: str, size: int, mtime: int, id: int) -> Iterator[bytes]:
     try:
         fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
     except FileNotFoundError:
-        raise _changed(path, "it was deleted") from None
+        raise changed_while_sent(path, "it was deleted") from None
     except PermissionError as exc:
-        raise ContextChanged(
-            f"Cannot read {path} for the build context: {exc.strerror}",
-            "Fix its permissions, or exclude it in .dockerignore",
-        ) from None
+        raise unreadable(path, path, exc) from None
     except OSError as exc:  # e.g. ELOOP: replaced by a symlink
-        raise _changed(path, f"it was replaced ({exc.strerror})") from None
+        raise changed_while_sent(path, f"it was replaced ({exc.strerror})") from None
     try:
         before = os.fstat(fd)
         if (before.st_size, before.st_mtime_ns) != (size, mtime):
-            raise _changed(path, "it was modified")
+            raise changed_while_sent(path, "it was modified")
         remaining = size
         while remaining:
             data = os.read(fd, min(remaining, CHUNK))
             if not data:
-                raise _changed(path, f"it shrank from {size} bytes")
+                raise changed_while_sent(path, f"it shrank from {size} bytes")
             remaining -= len(data)
             yield _data_header(id, len(data)) + data
         after = os.fstat(fd)
         if after.st_nlink == 0:
-            raise _changed(path, "it was deleted")
+            raise changed_while_sent(path, "it was deleted")
         if (after.st_size, after.st_mtime_ns) != (size, mtime):
-            raise _changed(path, "it was modified")
+            raise changed_while_sent(path, "it was modified")
     finally:
         os.close(fd)
