@@ -297,6 +297,10 @@ class ProgressText(NullRenderer):
             shown += 1
         if shown < self.unseen:  # a sample: a few lines, the budget lasts longer
             shown = min(shown, self.SAMPLE)
+            if shown < self.END_LINES and not (close or ending):
+                # Not worth a message, and the step's last lines may be among these: a
+                # sample of 4 just before the step ends would leave fewer than END_LINES.
+                return
         if ending and (self.step_skipped or shown < self.unseen):
             shown = max(shown, min(self.END_LINES, len(recent)))
         if not shown and not close:

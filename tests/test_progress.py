@@ -159,9 +159,32 @@ def test_a_flood_in_text_is_bounded_and_ends_with_its_last_lines(seconds):
     assert out.splitlines()[-7:-2] == [f"{n:06d} " + "x" * 73 for n in range(199_996, 200_001)]
     assert out.endswith("Built abc\n")
     # Live: writes keep coming, thinning out as the budget's rate decays (~1/t): the gap
-    # after time t is at most a fifth of t, plus a second.
+    # after time t is at most a fifth of t, plus a second, plus a tick when a sample waits
+    # until it can hold the step's last lines.
     for a, b in zip(live, live[1:], strict=False):
-        assert b - a <= 1 + 0.2 * (a - 1000), (a - 1000, b - a)
+        assert b - a <= 1 + text.TICK + 0.2 * (a - 1000), (a - 1000, b - a)
+
+
+def test_a_sample_taken_just_before_a_step_ends_leaves_its_last_lines_to_show():
+    # Seen on a loaded machine: the ticker sampled the flood right after its last line, when
+    # the budget had room for 4 lines only, and the step's end then had nothing left to show.
+    clock = Clock()
+    recorder = BuildRecorder("flood", total=1)
+    streams = Streams(clock)
+    text = BuildText(recorder, streams.out, streams.err, clock=clock)
+    lines = [f"{n:06d} " + "x" * 73 for n in range(1, 101)]
+    for event in (ev.StepStarted("1", "RUN flood", 1, 1), ev.Log(lines, "1")):
+        recorder.handle(event)
+        text.handle(event)
+    text.budget.charge(text.budget.available() - (ENVELOPE + 5 * 81 + 10))
+    text.flush()
+    for event in (ev.StepFinished("1"), ev.ImageId("sha256:" + "ab" * 32)):
+        recorder.handle(event)
+        text.handle(event)
+    text.finish(None, "Built abc")
+    out = streams.text().splitlines()
+    assert out[-6:-1] == lines[-5:], out  # then "Built abc"
+    assert "95 more lines" in out[-7]
 
 
 def test_a_quiet_build_in_text_shows_every_line_in_order():
