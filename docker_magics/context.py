@@ -16,6 +16,8 @@ name, ours is always the same, so an unchanged re-run sends the same ``.dockerig
 
 from __future__ import annotations
 
+import errno
+import operator
 import os
 import stat
 import tarfile
@@ -26,7 +28,10 @@ from pathlib import Path
 from .dockerignore import IgnoreMatcher, go_clean, read_patterns
 from .errors import BadArgument, DockerMagicsError
 
-CHUNK = 1 << 20
+# Small pieces stay in the CPU's caches from the read to the socket (urllib3 copies each
+# into its chunk framing) and fit a pipe's or socket's buffer while the reader drains it:
+# measured, 64 KiB packs a 200 MB context about a third faster than 1 MiB.
+CHUNK = 1 << 16
 _BLOCK = tarfile.BLOCKSIZE
 CELL_DOCKERFILE = "Dockerfile"  # the cell's Dockerfile in a context of its own
 HIDDEN_DOCKERFILE = ".dockerfile.docker_magics"  # the cell's Dockerfile beside a folder
@@ -224,6 +229,23 @@ def _ustar_header(
     )  # fmt: skip
 
 
+# O_NONBLOCK: what was a file when listed may be a FIFO by now, and must not hang the build.
+_OPEN_FILE = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK
+_FILE_TAIL = tarfile.REGTYPE + b"\0" * 100 + _MAGIC + _NO_DEVICE + b"\0" * 155 + _END
+_FILE_TAIL_SUM = sum(_FILE_TAIL) + 8 * 32  # and the checksum's placeholder: 8 spaces
+_PADDING = [b"\0" * ((_BLOCK - n) % _BLOCK) for n in range(_BLOCK)]
+
+
+def _file_header(name: bytes, mode: int, size: int, mtime: int, ids: bytes) -> bytes | None:
+    """``_ustar_header`` of a regular file with a short name, in half the time: all but
+    the name and three numbers is constant. None when that does not apply."""
+    if len(name) > 100 or size >= 8**11 or not 0 <= mtime < 8**11 or not name.isascii():
+        return None
+    fields = b"%07o\0%b%011o\0%011o\0" % (mode, ids, size, mtime)
+    checksum = sum(name) + sum(fields) + _FILE_TAIL_SUM
+    return b"%b%b%06o\0 %b" % (name.ljust(100, _NUL), fields, checksum, _FILE_TAIL)
+
+
 class TarWriter:
     """Builds tar bytes piece by piece and hands out ~CHUNK sized pieces. Entries belong to
     ``owner`` (uid, gid): root for build contexts, the run's user for files put into a
@@ -336,6 +358,61 @@ class TarWriter:
         self._pad(size)
         yield from self._flush()
 
+    def add_walk(self, entries: Iterator[tuple[str, str, os.stat_result]]) -> Iterator[bytes]:
+        """``add_path`` for each ``(arcname, path, lstat)``, with the common case inlined:
+        a small regular file, one header and one read. Per entry, the calls and generators
+        saved are most of the packer's own time."""
+        buf = self.buf
+        ids = b"%07o\0%07o\0" % self.owner if max(self.owner) < 8**7 else None
+        for arcname, path, st in entries:
+            if st is None:  # a regular file by the listing (walk's lazy_files): open it
+                try:
+                    fd = os.open(path, _OPEN_FILE)
+                except OSError as exc:
+                    if exc.errno != errno.ELOOP:
+                        raise unreadable(path, arcname, exc) from None
+                    fd = None  # it became a symbolic link
+            else:
+                fd = None
+            try:
+                if fd is not None:
+                    st = os.fstat(fd)
+                elif st is None:
+                    st = os.lstat(path)
+                size = st.st_size
+                header = None
+                if (
+                    ids is not None and size < CHUNK and st.st_nlink == 1
+                    and stat.S_ISREG(st.st_mode)
+                ):  # fmt: skip
+                    header = _file_header(
+                        arcname.encode("utf-8", "surrogateescape"), stat.S_IMODE(st.st_mode),
+                        size, int(st.st_mtime), ids,
+                    )  # fmt: skip
+                if header is not None:
+                    if fd is None:
+                        fd = os.open(path, _OPEN_FILE)
+                    data = os.read(fd, size)
+            except OSError as exc:
+                raise unreadable(path, arcname, exc) from None
+            finally:
+                if fd is not None:
+                    os.close(fd)
+            if header is None or len(data) != size:
+                # Anything else, and a file that shrank (or, rarely, a short read): the
+                # general way, which also says what changed.
+                yield from self.add_path(arcname, path, st)
+                continue
+            self.count += 1
+            self.regular += 1
+            buf += header
+            buf += data
+            buf += _PADDING[size % _BLOCK]
+            if len(buf) >= CHUNK:
+                out = bytes(buf)
+                buf.clear()
+                yield out
+
     def add_tree(self, arcname: str, root: str) -> Iterator[bytes]:
         """A file or a whole folder (no .dockerignore: explicit ``--add``)."""
         try:
@@ -432,10 +509,10 @@ def from_directory(
         if extra is not None:
             yield from tar.add_bytes(extra[0], extra[1], 0o600)
             yield from tar.add_bytes(".dockerignore", _dockerignore_for(extra[0], ignore_bytes))
-        for rel, full, st in walk(root, matcher):
-            if extra is not None and rel in (".dockerignore", extra[0]):
-                continue  # sent above, with the hidden Dockerfile listed
-            yield from tar.add_path(rel, full, st)
+        entries = walk(root, matcher, lazy_files=True)
+        if extra is not None:  # sent above, with the hidden Dockerfile listed
+            entries = (e for e in entries if e[0] not in (".dockerignore", extra[0]))
+        yield from tar.add_walk(entries)
         for add in adds:
             yield from tar.add_tree(add.dest, str(add.src))
         yield from tar.close()
@@ -443,38 +520,68 @@ def from_directory(
     return BuildContext(name, f"the folder {root}", stream(), tar)
 
 
-def walk(root: Path, matcher: IgnoreMatcher) -> Iterator[tuple[str, str, os.stat_result]]:
+def walk(
+    root: Path, matcher: IgnoreMatcher, *, lazy_files: bool = False
+) -> Iterator[tuple[str, str, os.stat_result | None]]:
     """``(relative path, full path, lstat)`` of what the context includes, in the CLI's
-    order and with its rules for skipping excluded directories."""
+    order and with its rules for skipping excluded directories.
 
-    def visit(path: str, rel_dir: str, parent: list[bool] | None):
-        try:
-            entries = sorted(os.scandir(path), key=lambda e: e.name)
-        except PermissionError:
-            raise BadArgument(
-                f"Cannot read the folder {path} (permission denied)",
-                "Fix its permissions, or exclude it in .dockerignore",
-            ) from None
-        except OSError as exc:  # removed or replaced since its parent was listed
-            raise changed_while_sent(f"The folder {path}", exc.strerror or str(exc)) from None
+    One loop over a stack of sorted listings (not a generator per folder: every entry would
+    climb the chain of them), and no lstat for what is excluded, only its kind.
+    ``lazy_files``: what the listing says is a regular file comes with None for its lstat;
+    the caller opens it and asks the open file (one path lookup fewer)."""
+    match = matcher.match if matcher else None
+    prune = not (matcher and matcher.has_exclusions)  # an excluded folder is skipped whole
+    stack = [(_listing(str(root)), "", None)]
+    while stack:
+        entries, rel_dir, parent = stack[-1]
         for entry in entries:
-            rel = f"{rel_dir}/{entry.name}" if rel_dir else entry.name
-            skip, info = matcher.match(rel, parent) if matcher else (False, None)
-            if skip and not matcher.has_exclusions:
-                continue  # left out whatever it is (or whether it still exists)
+            rel = rel_dir + entry.name
+            info = None
+            if match is not None:
+                # The listing's file type (no lstat): only folders need results for their
+                # children. Were it wrong (replaced since), their children would be matched
+                # without them, the slower way, with the same answers.
+                try:
+                    is_dir = entry.is_dir(follow_symlinks=False)
+                except OSError:
+                    is_dir = False
+                if is_dir:
+                    skip, info = match(rel, parent)
+                else:
+                    skip = matcher.excluded(rel, parent)
+                if skip:
+                    if is_dir and not prune and matcher.may_reinclude_below(rel):
+                        stack.append((_listing(entry.path), rel + "/", info))
+                        break
+                    continue  # left out whatever it is (or whether it still exists)
+            if lazy_files and entry.is_file(follow_symlinks=False):
+                yield rel, entry.path, None
+                continue
             try:
                 st = entry.stat(follow_symlinks=False)
             except FileNotFoundError:  # listed a moment ago: deleted while being sent
-                if skip:
-                    continue
                 raise changed_while_sent(rel, "it was deleted") from None
-            is_dir = stat.S_ISDIR(st.st_mode)
-            if skip:
-                if is_dir and matcher.may_reinclude_below(rel):
-                    yield from visit(entry.path, rel, info)
-                continue
             yield rel, entry.path, st
-            if is_dir:
-                yield from visit(entry.path, rel, info)
+            if stat.S_ISDIR(st.st_mode):
+                stack.append((_listing(entry.path), rel + "/", info))
+                break
+        else:
+            stack.pop()
 
-    yield from visit(str(root), "", None)
+
+def _listing(path: str) -> Iterator[os.DirEntry]:
+    """A folder's entries sorted by name, as an iterator the walk can leave and come back to."""
+    try:
+        with os.scandir(path) as entries:
+            return iter(sorted(entries, key=_name))
+    except PermissionError:
+        raise BadArgument(
+            f"Cannot read the folder {path} (permission denied)",
+            "Fix its permissions, or exclude it in .dockerignore",
+        ) from None
+    except OSError as exc:  # removed or replaced since its parent was listed
+        raise changed_while_sent(f"The folder {path}", exc.strerror or str(exc)) from None
+
+
+_name = operator.attrgetter("name")

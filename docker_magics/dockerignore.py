@@ -13,6 +13,7 @@ moby/patternmatcher/ignorefile), so the same files reach the image as with ``doc
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from .errors import BadArgument
@@ -78,14 +79,35 @@ class Pattern:
                 raise ValueError(str(exc)) from None
 
     def match(self, path: str) -> bool:
+        return bool(self.test(path))
+
+    @property
+    def test(self) -> Callable[[str], object]:
+        """``match`` as one callable with a truthy result: the walk calls it per entry and
+        pattern, so the kind is chosen once here."""
         if self.kind == "exact":
-            return path == self.text
+            return self.text.__eq__
         if self.kind == "prefix":
-            return path.startswith(self.text[:-2])
+            prefix = self.text[:-2]
+            return lambda path: path.startswith(prefix)
         if self.kind == "suffix":
             suffix = self.text[2:]
-            return path.endswith(suffix) or (suffix[:1] == "/" and path == suffix[1:])
-        return self.regexp.match(path) is not None
+            if suffix[:1] == "/":
+                bare = suffix[1:]
+                return lambda path: path.endswith(suffix) or path == bare
+            return lambda path: path.endswith(suffix)
+        # The commonest globs, "**/*.pyc" and "*.pyc", as string tests: the same answers as
+        # their regexps, ^(.*/)?[^/]*\.pyc$ and ^[^/]*\.pyc$, several times faster.
+        literal = _LITERAL_TAIL.fullmatch(self.text)
+        if literal:
+            tail = literal.group(2)
+            if literal.group(1):
+                return lambda path: path.endswith(tail)
+            return lambda path: path.endswith(tail) and "/" not in path
+        return self.regexp.match
+
+
+_LITERAL_TAIL = re.compile(r"(\*\*/)?\*([A-Za-z0-9_.,:=@%~+-]+)")
 
 
 def _compile(pattern: str) -> tuple[str, str]:
@@ -157,6 +179,8 @@ class IgnoreMatcher:
                     f"Invalid .dockerignore pattern {raw!r} ({exc})", "Fix or remove that line"
                 ) from None
         self.has_exclusions = any(p.exclusion for p in self.patterns)
+        self._tests = [(p.exclusion, p.test) for p in self.patterns]
+        self._no_parent = [False] * len(self.patterns)
 
     def __bool__(self) -> bool:
         return bool(self.patterns)
@@ -166,20 +190,34 @@ class IgnoreMatcher:
         directory's per-pattern results; also returns this path's results for its children
         (``MatchesUsingParentResults``)."""
         matched = False
-        info = [False] * len(self.patterns)
-        for i, pattern in enumerate(self.patterns):
-            hit = parent[i] if parent else False
+        info = []
+        for (exclusion, test), hit in zip(self._tests, parent or self._no_parent):
             if not hit:
-                if pattern.exclusion != matched:
+                if exclusion != matched:
+                    info.append(False)
                     continue
-                hit = pattern.match(path)
+                hit = bool(test(path))
                 if not hit and not parent and "/" in path:
                     dirs = path.split("/")[:-1]
-                    hit = any(pattern.match("/".join(dirs[: j + 1])) for j in range(len(dirs)))
-            info[i] = hit
+                    hit = any(test("/".join(dirs[: j + 1])) for j in range(len(dirs)))
+            info.append(hit)
             if hit:
-                matched = not pattern.exclusion
+                matched = not exclusion
         return matched, info
+
+    def excluded(self, path: str, parent: list[bool] | None = None) -> bool:
+        """``match(path, parent)[0]`` without the results for children, for what has none
+        (files). The last pattern that matches decides (``match`` only skips the patterns
+        that could not change its answer), so this looks from the end and stops there."""
+        tests = reversed(self._tests)
+        for (exclusion, test), hit in zip(tests, reversed(parent or self._no_parent)):
+            if hit or test(path):
+                return not exclusion
+            if not parent and "/" in path:
+                dirs = path.split("/")[:-1]
+                if any(test("/".join(dirs[: j + 1])) for j in range(len(dirs))):
+                    return not exclusion
+        return False
 
     def excludes(self, path: str) -> bool:
         """Whether ``path`` or one of its parents is excluded (``MatchesOrParentMatches``)."""

@@ -305,3 +305,50 @@ def test_times_ustar_cannot_hold_go_through_pax(tmp_path):
     assert times["old"] == -315_619_200
     assert times["future"] == 10_413_792_000
     assert times["now"] == 1_700_000_000
+
+
+def test_the_packers_fast_path_writes_the_same_bytes_as_the_general_one(tmp_path):
+    """add_walk (files read lazily, headers from a template) against add_path per entry:
+    modes, times, sizes around the chunk size, long and non-ASCII names, links, folders."""
+    from docker_magics.context import walk
+    from docker_magics.dockerignore import IgnoreMatcher
+
+    (tmp_path / "sub" / ("d" * 90)).mkdir(parents=True)
+    files = {
+        "a.txt": b"a\n", "empty": b"", "exec.sh": b"#!/bin/sh\n", "block": b"x" * 512,
+        "near": b"y" * (CHUNK - 1), "chunk": b"z" * CHUNK, "big": b"w" * (2 * CHUNK + 7),
+        "sub/" + "d" * 90 + "/" + "n" * 60: b"long name", "sub/caf\u00e9.txt": b"utf-8",
+        "sub/" + "e" * 101: b"needs pax",
+    }  # fmt: skip
+    for i, (name, data) in enumerate(files.items()):
+        (tmp_path / name).write_bytes(data)
+        os.chmod(tmp_path / name, (0o600, 0o644, 0o755, 0o4755)[i % 4])
+        os.utime(tmp_path / name, (1_600_000_000 + i, 1_600_000_000 + i))
+    os.link(tmp_path / "a.txt", tmp_path / "sub" / "hard")
+    os.symlink("a.txt", tmp_path / "link")
+    matcher = IgnoreMatcher(["**/*.sh", "!exec.sh"])
+
+    general = TarWriter()
+    expected = b"".join(
+        chunk
+        for rel, full, st in walk(tmp_path, matcher)
+        for chunk in general.add_path(rel, full, st)
+    ) + b"".join(general.close())
+    fast = TarWriter()
+    got = b"".join(fast.add_walk(walk(tmp_path, matcher, lazy_files=True)))
+    got += b"".join(fast.close())
+    assert got == expected
+    assert (fast.count, fast.regular) == (general.count, general.regular) == (14, 10)
+
+
+def test_a_file_that_became_a_link_or_a_fifo_after_the_listing(tmp_path):
+    """Listed as a regular file, something else when opened: packed as what it is now, and a
+    FIFO does not hang the build (it is opened without blocking)."""
+    os.symlink("target", tmp_path / "link")
+    os.mkfifo(tmp_path / "fifo")
+    tar = TarWriter()
+    entries = [("link", str(tmp_path / "link"), None), ("fifo", str(tmp_path / "fifo"), None)]
+    data = b"".join(tar.add_walk(iter(entries))) + b"".join(tar.close())
+    with tarfile.open(fileobj=io.BytesIO(data)) as archive:
+        kinds = {m.name: (m.type, m.linkname) for m in archive.getmembers()}
+    assert kinds == {"link": (tarfile.SYMTYPE, "target"), "fifo": (tarfile.FIFOTYPE, "")}

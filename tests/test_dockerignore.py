@@ -124,6 +124,33 @@ def test_parent_results_give_the_same_answer(pattern, path, excluded):
     assert m.match(path, info)[0] is excluded
 
 
+@pytest.mark.parametrize("patterns, path, excluded", MULTI + [([p], q, e) for p, q, e in SINGLE])
+def test_the_files_shortcut_agrees_with_match(patterns, path, excluded):
+    """``excluded`` (what the walk asks of files: from the last pattern, no results for
+    children) gives ``match``'s answer, from the top and walking down."""
+    m = IgnoreMatcher(patterns)
+    assert m.excluded(path) is excluded
+    parts = path.split("/")
+    info = None
+    for i in range(1, len(parts)):
+        _, info = m.match("/".join(parts[:i]), info)
+    assert m.excluded(path, info) is m.match(path, info)[0] is excluded
+
+
+@pytest.mark.parametrize("pattern", ["**/*.pyc", "*.pyc", "**/*~", "*.tar.gz", "**/*-x+y"])
+@pytest.mark.parametrize(
+    "path",
+    ["a.pyc", "d/a.pyc", "d/e/.pyc", ".pyc", "a.py", "a.pyc/b", "d/a.pycx", "pyc", "x~", "d/x~",
+     "a.tar.gz", "d/a.tar.gz", "a-x+y", "d/a-x+y", "a-xxy", "d.pyc/e"],
+)  # fmt: skip
+def test_literal_globs_are_string_tests_with_the_regexps_answers(pattern, path):
+    from docker_magics.dockerignore import Pattern
+
+    p = Pattern(pattern, False)
+    assert p.kind == "regexp" and p.test != p.regexp.match  # the shortcut is taken
+    assert bool(p.test(path)) is (p.regexp.match(path) is not None)
+
+
 def test_read_patterns_like_ignorefile():
     content = (
         "test1\n/test2\n/a/file/here\n\nlastfile\n# this is a comment\n! /inverted/abs/path\n!\n! "
