@@ -377,6 +377,8 @@ class TarWriter:
             try:
                 if fd is not None:
                     st = os.fstat(fd)
+                    if stat.S_ISDIR(st.st_mode):  # what is in it would be missed
+                        raise changed_while_sent(arcname, "a folder replaced it")
                 elif st is None:
                     st = os.lstat(path)
                 size = st.st_size

@@ -352,3 +352,12 @@ def test_a_file_that_became_a_link_or_a_fifo_after_the_listing(tmp_path):
     with tarfile.open(fileobj=io.BytesIO(data)) as archive:
         kinds = {m.name: (m.type, m.linkname) for m in archive.getmembers()}
     assert kinds == {"link": (tarfile.SYMTYPE, "target"), "fifo": (tarfile.FIFOTYPE, "")}
+
+
+def test_a_file_replaced_by_a_folder_after_the_listing(tmp_path):
+    """What the walk saw as a file and is now a folder: its contents would go missing, so
+    it is said to have changed."""
+    (tmp_path / "was_a_file").mkdir()
+    entries = iter([("was_a_file", str(tmp_path / "was_a_file"), None)])
+    with pytest.raises(ContextChanged, match="was_a_file changed while the build context"):
+        list(TarWriter().add_walk(entries))
