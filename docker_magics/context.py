@@ -233,6 +233,7 @@ def _ustar_header(
 _OPEN_FILE = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK
 _FILE_TAIL = tarfile.REGTYPE + b"\0" * 100 + _MAGIC + _NO_DEVICE + b"\0" * 155 + _END
 _FILE_TAIL_SUM = sum(_FILE_TAIL) + 8 * 32  # and the checksum's placeholder: 8 spaces
+_S_IFMT, _S_IFREG = 0o170000, stat.S_IFREG
 _PADDING = [b"\0" * ((_BLOCK - n) % _BLOCK) for n in range(_BLOCK)]
 
 
@@ -361,13 +362,14 @@ class TarWriter:
     def add_walk(self, entries: Iterator[tuple[str, str, os.stat_result]]) -> Iterator[bytes]:
         """``add_path`` for each ``(arcname, path, lstat)``, with the common case inlined:
         a small regular file, one header and one read. Per entry, the calls and generators
-        saved are most of the packer's own time."""
+        saved are most of the packer's own time (hence the local names too)."""
         buf = self.buf
         ids = b"%07o\0%07o\0" % self.owner if max(self.owner) < 8**7 else None
+        open_, read, close, fstat = os.open, os.read, os.close, os.fstat
         for arcname, path, st in entries:
             if st is None:  # a regular file by the listing (walk's lazy_files): open it
                 try:
-                    fd = os.open(path, _OPEN_FILE)
+                    fd = open_(path, _OPEN_FILE)
                 except OSError as exc:
                     if exc.errno != errno.ELOOP:
                         raise unreadable(path, arcname, exc) from None
@@ -376,30 +378,27 @@ class TarWriter:
                 fd = None
             try:
                 if fd is not None:
-                    st = os.fstat(fd)
+                    st = fstat(fd)
                     if stat.S_ISDIR(st.st_mode):  # what is in it would be missed
                         raise changed_while_sent(arcname, "a folder replaced it")
                 elif st is None:
                     st = os.lstat(path)
-                size = st.st_size
+                size, mode = st.st_size, st.st_mode
                 header = None
-                if (
-                    ids is not None and size < CHUNK and st.st_nlink == 1
-                    and stat.S_ISREG(st.st_mode)
-                ):  # fmt: skip
+                if size < CHUNK and mode & _S_IFMT == _S_IFREG and st.st_nlink == 1 and ids:
                     header = _file_header(
-                        arcname.encode("utf-8", "surrogateescape"), stat.S_IMODE(st.st_mode),
-                        size, int(st.st_mtime), ids,
+                        arcname.encode("utf-8", "surrogateescape"), mode & 0o7777, size,
+                        int(st.st_mtime), ids,
                     )  # fmt: skip
                 if header is not None:
                     if fd is None:
-                        fd = os.open(path, _OPEN_FILE)
-                    data = os.read(fd, size)
+                        fd = open_(path, _OPEN_FILE)
+                    data = read(fd, size)
             except OSError as exc:
                 raise unreadable(path, arcname, exc) from None
             finally:
                 if fd is not None:
-                    os.close(fd)
+                    close(fd)
             if header is None or len(data) != size:
                 # Anything else, and a file that shrank (or, rarely, a short read): the
                 # general way, which also says what changed.

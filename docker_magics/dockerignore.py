@@ -180,6 +180,7 @@ class IgnoreMatcher:
                 ) from None
         self.has_exclusions = any(p.exclusion for p in self.patterns)
         self._tests = [(p.exclusion, p.test) for p in self.patterns]
+        self._last_first = self._tests[::-1]
         self._no_parent = [False] * len(self.patterns)
 
     def __bool__(self) -> bool:
@@ -209,8 +210,8 @@ class IgnoreMatcher:
         """``match(path, parent)[0]`` without the results for children, for what has none
         (files). The last pattern that matches decides (``match`` only skips the patterns
         that could not change its answer), so this looks from the end and stops there."""
-        tests = reversed(self._tests)
-        for (exclusion, test), hit in zip(tests, reversed(parent or self._no_parent)):
+        parents = reversed(parent or self._no_parent)
+        for (exclusion, test), hit in zip(self._last_first, parents):
             if hit or test(path):
                 return not exclusion
             if not parent and "/" in path:
