@@ -359,7 +359,9 @@ class TarWriter:
         self._pad(size)
         yield from self._flush()
 
-    def add_walk(self, entries: Iterator[tuple[str, str, os.stat_result]]) -> Iterator[bytes]:
+    def add_walk(
+        self, entries: Iterator[tuple[str, str, os.stat_result | None]]
+    ) -> Iterator[bytes]:
         """``add_path`` for each ``(arcname, path, lstat)``, with the common case inlined:
         a small regular file, one header and one read. Per entry, the calls and generators
         saved are most of the packer's own time (hence the local names too)."""

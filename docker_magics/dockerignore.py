@@ -192,7 +192,7 @@ class IgnoreMatcher:
         (``MatchesUsingParentResults``)."""
         matched = False
         info = []
-        for (exclusion, test), hit in zip(self._tests, parent or self._no_parent):
+        for (exclusion, test), hit in zip(self._tests, parent or self._no_parent, strict=True):
             if not hit:
                 if exclusion != matched:
                     info.append(False)
@@ -211,7 +211,7 @@ class IgnoreMatcher:
         (files). The last pattern that matches decides (``match`` only skips the patterns
         that could not change its answer), so this looks from the end and stops there."""
         parents = reversed(parent or self._no_parent)
-        for (exclusion, test), hit in zip(self._last_first, parents):
+        for (exclusion, test), hit in zip(self._last_first, parents, strict=True):
             if hit or test(path):
                 return not exclusion
             if not parent and "/" in path:
