@@ -69,6 +69,9 @@ class Pattern:
     exclusion: bool
     kind: str = field(init=False)  # exact | prefix | suffix | regexp
     regexp: re.Pattern | None = field(init=False, default=None)
+    # ``match`` as one callable with a truthy result: the walk calls it per entry and
+    # pattern, so the kind is chosen once, here.
+    test: Callable[[str], object] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         self.kind, source = _compile(self.text)
@@ -77,14 +80,12 @@ class Pattern:
                 self.regexp = re.compile(source, re.S)
             except re.error as exc:
                 raise ValueError(str(exc)) from None
+        self.test = self._test()
 
     def match(self, path: str) -> bool:
         return bool(self.test(path))
 
-    @property
-    def test(self) -> Callable[[str], object]:
-        """``match`` as one callable with a truthy result: the walk calls it per entry and
-        pattern, so the kind is chosen once here."""
+    def _test(self) -> Callable[[str], object]:
         if self.kind == "exact":
             return self.text.__eq__
         if self.kind == "prefix":
