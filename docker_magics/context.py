@@ -302,7 +302,11 @@ class TarWriter:
         self._pad(len(data))
         yield from self._flush()
 
-    def add_path(self, arcname: str, path: str, st: os.stat_result) -> Iterator[bytes]:
+    def add_path(
+        self, arcname: str, path: str, st: os.stat_result, fd: int | None = None
+    ) -> Iterator[bytes]:
+        """One entry as ``st`` describes it. ``fd``: the regular file (with one link), open
+        already; it is closed here."""
         mode, perms, mtime = st.st_mode, stat.S_IMODE(st.st_mode), int(st.st_mtime)
         if stat.S_ISREG(mode):
             key = (st.st_dev, st.st_ino)
@@ -314,7 +318,7 @@ class TarWriter:
                 self.links[key] = arcname
             self.regular += 1
             self._header(arcname, perms, st.st_size, mtime)
-            yield from self._copy(path, arcname, st.st_size)
+            yield from self._copy(path, arcname, st.st_size, fd)
             return
         if stat.S_ISDIR(mode):
             self._header(arcname.rstrip("/") + "/", perms, 0, mtime, tarfile.DIRTYPE)
@@ -334,9 +338,10 @@ class TarWriter:
             return
         yield from self._flush()
 
-    def _copy(self, path: str, arcname: str, size: int) -> Iterator[bytes]:
+    def _copy(self, path: str, arcname: str, size: int, fd: int | None) -> Iterator[bytes]:
         try:
-            fd = os.open(path, os.O_RDONLY)
+            if fd is None:
+                fd = os.open(path, os.O_RDONLY)
         except OSError as exc:
             raise unreadable(path, arcname, exc) from None
         try:
@@ -378,6 +383,7 @@ class TarWriter:
                     fd = None  # it became a symbolic link
             else:
                 fd = None
+            handed = None  # a big file's fd, read (and closed) by add_path: no second open
             try:
                 if fd is not None:
                     st = fstat(fd)
@@ -396,6 +402,8 @@ class TarWriter:
                     if fd is None:
                         fd = open_(path, _OPEN_FILE)
                     data = read(fd, size)
+                elif fd is not None and mode & _S_IFMT == _S_IFREG and st.st_nlink == 1:
+                    handed, fd = fd, None
             except OSError as exc:
                 raise unreadable(path, arcname, exc) from None
             finally:
@@ -404,7 +412,7 @@ class TarWriter:
             if header is None or len(data) != size:
                 # Anything else, and a file that shrank (or, rarely, a short read): the
                 # general way, which also says what changed.
-                yield from self.add_path(arcname, path, st)
+                yield from self.add_path(arcname, path, st, handed)
                 continue
             self.count += 1
             self.regular += 1
