@@ -69,8 +69,8 @@ class Pattern:
     exclusion: bool
     kind: str = field(init=False)  # exact | prefix | suffix | regexp
     regexp: re.Pattern | None = field(init=False, default=None)
-    # ``match`` as one callable with a truthy result: the walk calls it per entry and
-    # pattern, so the kind is chosen once, here.
+    # Whether a path matches, as one callable with a truthy result: the walk calls it per
+    # entry and pattern, so the kind is chosen once, here.
     test: Callable[[str], object] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -81,9 +81,6 @@ class Pattern:
             except re.error as exc:
                 raise ValueError(str(exc)) from None
         self.test = self._test()
-
-    def match(self, path: str) -> bool:
-        return bool(self.test(path))
 
     def _test(self) -> Callable[[str], object]:
         if self.kind == "exact":
