@@ -443,6 +443,25 @@ def test_directory_context_rerun_is_cached(built, tmp_path):
     assert again.value.image_id == first.value.image_id
 
 
+def test_either_packer_hits_the_same_cache(built, engine_api, tmp_path, monkeypatch):
+    """The classic builder keys `COPY .` on each file's header and content: a folder packed
+    by Python and the same folder copied by GNU tar must give the same cache hits."""
+    make_context(tmp_path)
+    cell = (
+        f"%%docker_build -t dm-test/packers --progress plain --context {tmp_path}\n"
+        f"FROM {os.environ['BASE']}\nCOPY . /ctx\nRUN ls -laR /ctx > /listing\n"
+    )
+    monkeypatch.setenv("DOCKER_MAGICS_PACKER", "python")
+    first = built(cell)
+    assert first.error is None, first.err
+    monkeypatch.setenv("DOCKER_MAGICS_PACKER", "")  # GNU tar, which CI's machines have
+    again = built(cell)
+    assert again.error is None, again.err
+    assert [s.status for s in again.value.steps][1:] == ["cached", "cached"]
+    assert again.value.image_id == first.value.image_id
+    assert "./ünïcode.txt" in image_files(engine_api, "dm-test/packers", "/ctx")
+
+
 def test_quiet_failure_shows_the_failing_steps_output(built):
     """With -q (progress none) nothing else is printed, so the error's "shown above" must
     come true: the failing step's last lines go to stderr, as `docker build -q` does."""

@@ -12,6 +12,7 @@ import threading
 from pathlib import Path
 
 import pytest
+from harness import as_nobody
 
 from docker_magics import api
 
@@ -548,28 +549,6 @@ def test_secret_in_url_not_kept_in_output(run, connected):
 # -- socket permissions: a real non-root user against the real socket ----------------------
 
 
-def _as_nobody(func):
-    """Run ``func`` in a forked child as user nobody; return what it returns (a string)."""
-    read, write = os.pipe()
-    pid = os.fork()
-    if pid == 0:  # child
-        try:
-            os.close(read)
-            os.setgroups([])
-            os.setgid(65534)
-            os.setuid(65534)
-            result = func()
-        except BaseException as exc:  # noqa: BLE001 - reported to the parent
-            result = f"child failed: {type(exc).__name__}: {exc}"
-        os.write(write, result.encode())
-        os._exit(0)
-    os.close(write)
-    with os.fdopen(read) as f:
-        out = f.read()
-    os.waitpid(pid, 0)
-    return out
-
-
 def _connect_message(**kwargs) -> str:
     from docker_magics.errors import DockerMagicsError
 
@@ -584,7 +563,7 @@ def test_socket_permission_denied(engine):
     if os.geteuid() != 0 or engine.dockerd is None:
         pytest.skip("needs root and the private engine to act as another user")
     os.chmod(engine.dockerd.socket, 0o660)  # root:root, as dockerd makes it without a group
-    message = _as_nobody(lambda: _connect_message(url=engine.url))
+    message = as_nobody(lambda: _connect_message(url=engine.url))
     assert message == (
         f"Permission denied on {engine.url}. Add your user to the docker group (`sudo usermod "
         "-aG docker $USER`, then log in again), or use rootless Docker "
@@ -606,7 +585,7 @@ def test_unreadable_key(tls_engine):
     (tmp_path / "key.pem").write_bytes((d / "key.pem").read_bytes())
     os.chmod(tmp_path / "key.pem", 0o600)  # root's key, not readable by nobody
     try:
-        message = _as_nobody(lambda: _connect_message(url=tls_engine.url, cert_path=str(tmp_path)))
+        message = as_nobody(lambda: _connect_message(url=tls_engine.url, cert_path=str(tmp_path)))
     finally:
         shutil.rmtree(tmp_path)
     assert message == (
