@@ -175,11 +175,14 @@ class BuildContext:
         return self._writer.regular if self._writer is not None else 0
 
     def chunks(self) -> Iterator[bytes]:
-        for chunk in self._source:
-            self.size += len(chunk)
-            if self.watch is not None:
-                self.watch(self, False)
-            yield chunk
+        try:
+            for chunk in self._source:
+                self.size += len(chunk)
+                if self.watch is not None:
+                    self.watch(self, False)
+                yield chunk
+        finally:  # stopped early too: what it reads (a file, GNU tar) is let go now
+            self._source.close()
         if self.watch is not None:
             self.watch(self, True)
 

@@ -92,6 +92,7 @@ def build(
     containers: set[str] = set()
     response = None
     finished = False
+    body = None if synced else context.chunks()
     try:
         params = options.params(synced or context.dockerfile, builder)
         params += [("session", session)] if session else []
@@ -99,7 +100,7 @@ def build(
         response = api._post(
             api._url("/build"),
             params=params,
-            data=None if synced else context.chunks(),
+            data=body,
             headers=headers,
             stream=True,
             timeout=None,  # a silent RUN step may take as long as it takes
@@ -113,6 +114,10 @@ def build(
         yield from parser.close()
         finished = True
     finally:
+        if body is not None:
+            # Stopped while it was sent: an interrupt's traceback would keep it (and the
+            # file it reads, or tar) alive. Closing a finished one does nothing.
+            body.close()
         if response is not None:
             response.close()  # on an early exit this is what cancels the build
         if not finished and containers:

@@ -272,3 +272,36 @@ def test_expired_engine_certificate(run, tmp_path):
         "engine's server certificate."
     )
 
+
+@PACKERS
+def test_interrupt_while_a_folder_is_sent(kernel, busybox, tmp_path, engine_api, packer):
+    """The stop button while the classic builder receives a folder: nothing is built, the
+    packing stops (no tar left running, no file left open), and the kernel lives on."""
+    ctx = tmp_path / "ctx"
+    ctx.mkdir()
+    big = ctx / "big.bin"
+    with open(big, "wb") as f:
+        for _ in range(400):
+            f.write(os.urandom(1 << 20))
+    pid = kernel.km.provisioner.process.pid
+    images = len(engine_api.images(all=True))
+    ex = kernel.start(
+        f"%%docker_build --builder classic --context {ctx} --progress plain -t dm-test/intr\n"
+        f"FROM {busybox}\nCOPY . /ctx\n"
+    )
+    deadline = time.monotonic() + 60
+    while read_so_far(pid, big) < 20 << 20 and time.monotonic() < deadline:
+        time.sleep(0.001)
+    kernel.interrupt()
+    started = time.monotonic()
+    kernel.wait(ex, timeout=30)
+    assert time.monotonic() - started < 5
+    assert ex.usage_error.startswith("Build interrupted"), ex.usage_error
+    check = kernel.run(
+        "import os, threading\n"
+        "print([t.name for t in threading.enumerate() if 'tar' in t.name])\n"
+        "print(os.popen(f'ps -o comm= --ppid {os.getpid()}').read().split())\n"
+    ).stream()
+    assert check.splitlines()[-2:] == ["[]", "['sh']"]  # the shell of that popen, no tar
+    assert read_so_far(pid, big) == 0  # no one has it open any more
+    assert len(engine_api.images(all=True)) == images
