@@ -22,8 +22,8 @@ import threading
 from collections.abc import Iterable, Iterator
 
 _READ = 1 << 16
-_FEED = 1 << 16  # bytes of NUL-separated names per write to tar's stdin
-_PIPE = 1 << 20
+_FEED = 1 << 16  # at most this many bytes of NUL-separated names per write to its stdin
+_PIPE = 1 << 20  # its stdout pipe
 
 
 class TarFailed(Exception):
