@@ -314,7 +314,8 @@ class TarWriter:
     ) -> Iterator[bytes]:
         """One entry as ``st`` describes it. ``fd``: the regular file (with one link), open
         already; it is closed here."""
-        mode, perms, mtime = st.st_mode, stat.S_IMODE(st.st_mode), int(st.st_mtime)
+        mode, perms = st.st_mode, stat.S_IMODE(st.st_mode)
+        mtime = st.st_mtime_ns // 1_000_000_000  # whole seconds, rounded down as Go and tar do
         if stat.S_ISREG(mode):
             key = (st.st_dev, st.st_ino)
             self.regular += 1  # a file to whoever counts, packed as a link or not
@@ -403,7 +404,7 @@ class TarWriter:
                 if size < CHUNK and mode & _S_IFMT == _S_IFREG and st.st_nlink == 1 and ids:
                     header = _file_header(
                         arcname.encode("utf-8", "surrogateescape"), mode & 0o7777, size,
-                        int(st.st_mtime), ids,
+                        st.st_mtime_ns // 1_000_000_000, ids,
                     )  # fmt: skip
                 if header is not None:
                     if fd is None:
@@ -551,17 +552,24 @@ def from_directory(
 
 
 def _by_gnu_tar(
-    copier: str, root: Path, entries: Iterator[tuple[str, str, os.stat_result | None]],
+    copier: str,
+    root: Path,
+    entries: Iterator[tuple[str, str, os.stat_result | None]],
     tar: TarWriter,
 ) -> Iterator[bytes]:
     def names() -> Iterator[str]:
         for rel, _, st in entries:
+            if st is not None and stat.S_ISSOCK(st.st_mode):
+                continue  # tar would skip it too, as the CLI does
             tar.count += 1
             tar.regular += st is None or stat.S_ISREG(st.st_mode)  # None: a file by its listing
             yield rel
 
     try:
         yield from gnutar.stream(copier, str(root), names())
+    except gnutar.TarUnavailable:  # nothing of the walk taken yet: pack it here instead
+        yield from tar.add_walk(entries)
+        yield from tar.close()
     except gnutar.TarFailed as exc:
         if exc.name is None:
             raise ContextChanged(

@@ -7,6 +7,8 @@ that is half again what tar takes for the same members (``bench/``, case 3). Opt
 tar's headers say what ours say: owner 0:0 without names, integer mtimes, hard links kept.
 
 ``DOCKER_MAGICS_PACKER=python`` turns this off, and so does a tar that is not GNU tar.
+One race is caught by Python's packer only: a file that becomes a folder between the walk
+and tar's turn goes out as an empty folder (``--no-recursion``), not as an error.
 """
 
 from __future__ import annotations
@@ -19,11 +21,17 @@ import shutil
 import subprocess
 import tempfile
 import threading
+from collections import deque
 from collections.abc import Iterable, Iterator
 
 _READ = 1 << 16
+_RECORD = 1 << 16  # what tar writes at a time; its end blocks are in the last one
 _FEED = 1 << 16  # at most this many bytes of NUL-separated names per write to its stdin
 _PIPE = 1 << 20  # its stdout pipe
+
+
+class TarUnavailable(Exception):
+    """tar could not be started: nothing was read of the names, pack them another way."""
 
 
 class TarFailed(Exception):
@@ -70,7 +78,7 @@ def _env() -> dict[str, str]:
 
 def _command(root: str) -> list[str]:
     return [
-        "tar", "--create", "--file=-", "--format=gnu", "--blocking-factor=128",
+        "tar", "--create", "--file=-", "--format=gnu", f"--blocking-factor={_RECORD // 512}",
         f"--directory={root}", "--no-recursion",
         "--null", "--verbatim-files-from", "--no-unquote",  # names as given, "-x" included
         "--files-from=-",  # after those: they apply to the lists that follow them
@@ -84,19 +92,24 @@ def _command(root: str) -> list[str]:
 def stream(tar: str, root: str, names: Iterable[str]) -> Iterator[bytes]:
     """The archive of ``names`` (relative to ``root``), its end blocks included. ``names``
     is consumed on a thread of its own while the archive is read here; an error it raises
-    is raised here. Closing the stream early stops tar."""
+    is raised here. The last record is held back until tar has ended well, so that the
+    engine never sees a whole archive that lacks a file. Closing the stream stops tar.
+    ``TarUnavailable`` before anything of ``names`` is taken: tar could not start."""
     try:
-        errors = tempfile.TemporaryFile()  # not a pipe: many warnings must not block tar
-        try:
-            proc = subprocess.Popen(
-                _command(root), executable=tar, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                stderr=errors, env=_env(), cwd="/",
-            )  # fmt: skip
-        except BaseException:
-            errors.close()
-            raise
+        errors = tempfile.TemporaryFile()  # not a pipe: many messages must not block tar
     except OSError as exc:
-        raise TarFailed(None, f"cannot start {tar} ({exc.strerror or exc})", -1) from None
+        raise TarUnavailable(f"no file for its messages ({exc.strerror or exc})") from None
+    try:
+        proc = subprocess.Popen(
+            _command(root), executable=tar, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+            stderr=errors, env=_env(), cwd="/",
+            start_new_session=True,  # a Ctrl-C in a terminal is ours to act on, not tar's
+        )  # fmt: skip
+    except BaseException as exc:
+        errors.close()
+        if isinstance(exc, OSError):
+            raise TarUnavailable(f"cannot start {tar} ({exc.strerror or exc})") from None
+        raise
     try:  # room for tar to run ahead while this side is busy (the walk shares our GIL)
         fcntl.fcntl(proc.stdout.fileno(), getattr(fcntl, "F_SETPIPE_SZ", 1031), _PIPE)
     except OSError:  # over the system's limit: the default size works too, a little slower
@@ -127,31 +140,42 @@ def stream(tar: str, root: str, names: Iterable[str]) -> Iterator[bytes]:
 
     feeder = threading.Thread(target=feed, name="docker_magics-tar-feed", daemon=True)
     feeder.start()
-    done = False
+    held: deque[bytes] = deque()  # at least the archive's last _RECORD bytes
+    held_size = 0
+    ended = False
     try:
-        out = proc.stdout.fileno()
-        while True:
+        out, said = proc.stdout.fileno(), errors.fileno()
+        # With the warnings above turned off, whatever tar says is an error: it would go on
+        # past an unreadable file, or pad a shrunk one with zeros, and say so only at the
+        # end, so stop at its first word instead of sending the rest.
+        while not os.fstat(said).st_size:
             data = os.read(out, _READ)
             if not data:
+                ended = True
                 break
-            yield data
-        done = True
+            held.append(data)
+            held_size += len(data)
+            while held_size - len(held[0]) >= _RECORD:
+                held_size -= len(held[0])
+                yield held.popleft()
     finally:
-        if not done:
+        if not ended:
             stopping.append(True)
             proc.kill()
         proc.stdout.close()
-        feeder.join()
+        if threading.current_thread() is not feeder:  # (a collection run on the feeder)
+            feeder.join()
         code = proc.wait()
         errors.seek(0)
-        said = errors.read().decode("utf-8", "replace")
+        message = errors.read().decode("utf-8", "replace")
         errors.close()
     if failed:
         raise failed[0]
     # 1 and nothing said: a file changed while it was read, which the options above let
-    # pass (the CLI sends what it reads too). 1 with a message: a file shrank, say.
-    if code != 0 and (code != 1 or said.strip()):
-        raise _failure(said, code)
+    # pass (the CLI sends what it reads too).
+    if message.strip() or code not in (0, 1):
+        raise _failure(message, code)
+    yield from held
 
 
 def _write_all(fd: int, data: bytes | bytearray) -> None:
@@ -161,8 +185,11 @@ def _write_all(fd: int, data: bytes | bytearray) -> None:
 
 
 # About a file: "NAME: Cannot open: Permission denied", "NAME: File shrank by 3 bytes;
-# padding with zeros" (NAME quoted: "a\\: b" for "a: b"); anything else is about tar.
-_ABOUT = re.compile(r"^(?P<name>.+?): (?:Cannot \w+: (?P<reason>[^:]+)|(?P<file>File .+))$")
+# padding with zeros" (NAME quoted: "a\\: b" for "a: b", so its ": " are never bare);
+# anything else is about tar.
+_ABOUT = re.compile(
+    r"^(?P<name>(?:[^\\]|\\.)+?): (?:Cannot \w+: (?P<reason>[^:]+)|(?P<file>File .+))$"
+)
 
 
 def _failure(said: str, code: int) -> TarFailed:
@@ -170,7 +197,9 @@ def _failure(said: str, code: int) -> TarFailed:
     first = next((line for line in lines if not line.startswith("Exiting with")), "")
     about = _ABOUT.match(first)
     if about is None:
-        return TarFailed(None, first or f"exit status {code}", code)
+        if not first:
+            first = f"stopped by signal {-code}" if code < 0 else f"exit status {code}"
+        return TarFailed(None, first, code)
     return TarFailed(_unquote(about["name"]), about["reason"] or about["file"], code)
 
 

@@ -131,6 +131,12 @@ def test_engine_killed_mid_build_then_restarted(mortal_engine):
     assert dockerd.api().containers(all=True) == []
 
 
+def write_random(path: Path, megabytes: int) -> None:
+    with open(path, "wb") as f:
+        for _ in range(megabytes):
+            f.write(os.urandom(1 << 20))
+
+
 def read_so_far(pid: int, path: Path) -> int:
     """How far ``pid`` or a child of it (GNU tar, packing the context) has read ``path``."""
     pids = [pid]
@@ -161,9 +167,7 @@ PACKERS = pytest.mark.parametrize("packer", ["python", ""], ids=["python", "gnu-
 def test_context_file_shrinking_while_sent(kernel, busybox, tmp_path, engine, packer):
     big = tmp_path / "ctx" / "data.bin"
     big.parent.mkdir()
-    with open(big, "wb") as f:
-        for _ in range(400):
-            f.write(os.urandom(1 << 20))
+    write_random(big, megabytes=400)
 
     pid = kernel.km.provisioner.process.pid
 
@@ -200,9 +204,7 @@ def test_context_file_deleted_while_sent(kernel, busybox, tmp_path, engine_api, 
     ctx = tmp_path / "ctx"
     ctx.mkdir()
     big = ctx / "a.bin"
-    with open(big, "wb") as f:
-        for _ in range(200):
-            f.write(os.urandom(1 << 20))
+    write_random(big, megabytes=200)
     for i in range(5):
         (ctx / f"z{i}.txt").write_text(f"needed {i}\n")
     pid = kernel.km.provisioner.process.pid
@@ -280,9 +282,7 @@ def test_interrupt_while_a_folder_is_sent(kernel, busybox, tmp_path, engine_api,
     ctx = tmp_path / "ctx"
     ctx.mkdir()
     big = ctx / "big.bin"
-    with open(big, "wb") as f:
-        for _ in range(400):
-            f.write(os.urandom(1 << 20))
+    write_random(big, megabytes=400)
     pid = kernel.km.provisioner.process.pid
     images = len(engine_api.images(all=True))
     ex = kernel.start(
