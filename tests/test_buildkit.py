@@ -624,9 +624,14 @@ class SessionlessProxy:
         upstream.connect(self.socket_path)
 
         def back():  # responses pass as they are
-            while data := upstream.recv(65536):
-                client.sendall(data)
-            client.close()
+            try:
+                while data := upstream.recv(65536):
+                    client.sendall(data)
+            except OSError:
+                pass
+            finally:  # closed here only: closed under a recv, its fd could be reused first
+                client.close()
+                upstream.close()
 
         threading.Thread(target=back, daemon=True).start()
         reader = client.makefile("rb")
@@ -645,7 +650,10 @@ class SessionlessProxy:
         except OSError:
             pass
         finally:
-            upstream.close()
+            try:
+                upstream.shutdown(socket.SHUT_RDWR)  # wakes back(), which closes both
+            except OSError:
+                pass
 
     @staticmethod
     def _head(reader) -> bytes:
