@@ -4,7 +4,8 @@ The walk and the ``.dockerignore`` stay in Python (``context.walk``): only the l
 to pack goes to tar, on its stdin, and its archive comes back on its stdout. Python's own
 packer pays ~10 us of interpreter time per file; on a context of thousands of small files
 that is half again what tar takes for the same members (``bench/``, case 3). Options make
-tar's headers say what ours say: owner 0:0 without names, integer mtimes, hard links kept.
+tar's headers say what ours say: owner 0:0 without names, whole-second mtimes, hard links
+kept.
 
 ``DOCKER_MAGICS_PACKER=python`` turns this off, and so does a tar that is not GNU tar.
 One race is caught by Python's packer only: a file that becomes a folder between the walk

@@ -45,7 +45,8 @@ def members(data: bytes) -> dict[str, tuple]:
         }  # fmt: skip
 
 
-def pack(root: Path, packer: str, monkeypatch, **kwargs) -> bytes:
+def pack(root: Path, packer: str, monkeypatch, **kwargs) -> tuple:
+    """The stream's bytes, and the context (for its counts)."""
     monkeypatch.setenv("DOCKER_MAGICS_PACKER", packer)
     ctx = from_directory(root, dockerfile_text="FROM scratch\n", **kwargs)
     return b"".join(ctx.chunks()), ctx
