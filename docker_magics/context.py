@@ -535,18 +535,16 @@ def from_directory(
         entries = walk(root, matcher, lazy_files=True)
         if extra is not None:  # sent above, with the hidden Dockerfile listed
             entries = (e for e in entries if e[0] not in (".dockerignore", extra[0]))
+        # The folder's entries last: GNU tar's archive, if it packs them, ends the stream.
+        for add in adds:
+            yield from tar.add_tree(add.dest, str(add.src))
         copier = gnutar.available()
         if copier is None:
             yield from tar.add_walk(entries)
-            for add in adds:
-                yield from tar.add_tree(add.dest, str(add.src))
             yield from tar.close()
-            return
-        # tar's archive ends the stream (its end blocks included): what is ours goes first.
-        for add in adds:
-            yield from tar.add_tree(add.dest, str(add.src))
-        yield from tar.flush()
-        yield from _by_gnu_tar(copier, root, entries, tar)
+        else:
+            yield from tar.flush()
+            yield from _by_gnu_tar(copier, root, entries, tar)
 
     return BuildContext(name, f"the folder {root}", stream(), tar)
 
