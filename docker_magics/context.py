@@ -538,15 +538,28 @@ def from_directory(
         # The folder's entries last: GNU tar's archive, if it packs them, ends the stream.
         for add in adds:
             yield from tar.add_tree(add.dest, str(add.src))
-        copier = gnutar.available()
-        if copier is None:
-            yield from tar.add_walk(entries)
-            yield from tar.close()
-        else:
-            yield from tar.flush()
-            yield from _by_gnu_tar(copier, root, entries, tar)
+        yield from _pack_walk(gnutar.available(), root, entries, tar)
 
     return BuildContext(name, f"the folder {root}", stream(), tar)
+
+
+def _pack_walk(
+    copier: str | None,
+    root: Path,
+    entries: Iterator[tuple[str, str, os.stat_result | None]],
+    tar: TarWriter,
+) -> Iterator[bytes]:
+    """The walk's entries and the archive's end, after what ``tar`` has already: copied by
+    GNU tar at ``copier``, or by ``tar`` itself when there is none or it cannot start."""
+    if copier is not None:
+        yield from tar.flush()
+        try:
+            yield from _by_gnu_tar(copier, root, entries, tar)
+            return
+        except gnutar.TarUnavailable:  # nothing of the walk taken yet: pack it here
+            pass
+    yield from tar.add_walk(entries)
+    yield from tar.close()
 
 
 def _by_gnu_tar(
@@ -565,9 +578,6 @@ def _by_gnu_tar(
 
     try:
         yield from gnutar.stream(copier, str(root), names())
-    except gnutar.TarUnavailable:  # nothing of the walk taken yet: pack it here instead
-        yield from tar.add_walk(entries)
-        yield from tar.close()
     except gnutar.TarFailed as exc:
         if exc.name is None:
             raise ContextChanged(

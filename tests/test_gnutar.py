@@ -20,6 +20,7 @@ from docker_magics.context import (
     ContextChanged,
     TarWriter,
     _by_gnu_tar,
+    _pack_walk,
     from_directory,
 )
 from docker_magics.errors import BadArgument
@@ -291,5 +292,5 @@ def test_what_tar_says_is_read_for_the_file_and_the_reason(said, expected):
 def test_a_tar_that_cannot_start_leaves_the_packing_to_python(tmp_path):
     (tmp_path / "a").write_text("a")
     missing = str(tmp_path / "no-such-tar")
-    data = b"".join(_by_gnu_tar(missing, tmp_path, entries_of(tmp_path, ["a"]), TarWriter()))
+    data = b"".join(_pack_walk(missing, tmp_path, entries_of(tmp_path, ["a"]), TarWriter()))
     assert members(data)["a"][-1] == b"a"
