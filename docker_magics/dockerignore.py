@@ -155,6 +155,14 @@ def _compile(pattern: str) -> tuple[str, str]:
     return kind, out + "$"
 
 
+def _in_a_folder_it_matches(test: Callable[[str], object], path: str) -> bool:
+    """Whether ``test`` matches one of the folders ``path`` is in (without their results)."""
+    if "/" not in path:
+        return False
+    dirs = path.split("/")[:-1]
+    return any(test("/".join(dirs[: j + 1])) for j in range(len(dirs)))
+
+
 class IgnoreMatcher:
     """Decides, path by path during a walk, what a .dockerignore excludes."""
 
@@ -195,10 +203,7 @@ class IgnoreMatcher:
                 if exclusion != matched:
                     info.append(False)
                     continue
-                hit = bool(test(path))
-                if not hit and not parent and "/" in path:
-                    dirs = path.split("/")[:-1]
-                    hit = any(test("/".join(dirs[: j + 1])) for j in range(len(dirs)))
+                hit = bool(test(path)) or (not parent and _in_a_folder_it_matches(test, path))
             info.append(hit)
             if hit:
                 matched = not exclusion
@@ -210,12 +215,8 @@ class IgnoreMatcher:
         that could not change its answer), so this looks from the end and stops there."""
         parents = reversed(parent or self._no_parent)
         for (exclusion, test), hit in zip(self._last_first, parents, strict=True):
-            if hit or test(path):
+            if hit or test(path) or (not parent and _in_a_folder_it_matches(test, path)):
                 return not exclusion
-            if not parent and "/" in path:
-                dirs = path.split("/")[:-1]
-                if any(test("/".join(dirs[: j + 1])) for j in range(len(dirs))):
-                    return not exclusion
         return False
 
     def excludes(self, path: str) -> bool:
