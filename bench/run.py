@@ -405,7 +405,7 @@ class _ChunkReader:
 
 def our_members(root: Path) -> list[tarfile.TarInfo]:
     """What our packer puts in the context (its hidden Dockerfile aside)."""
-    from docker_magics.context import from_directory
+    from docker_magics.builds.context import from_directory
 
     context = from_directory(root, dockerfile_text="FROM scratch")
     with tarfile.open(fileobj=_ChunkReader(context.chunks()), mode="r|") as tar:

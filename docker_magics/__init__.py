@@ -1,9 +1,14 @@
 """docker_magics: Docker as a first-class citizen of Jupyter.
 
 ``%load_ext docker_magics`` registers the magics. The Python API (``connect``, ``client``,
-...) lives in :mod:`docker_magics.api` and is reachable from here; it is imported on first
-use so that importing this package, and loading the extension, stays fast: neither
-``docker`` nor ``ipywidgets`` is imported until a magic needs it.
+``build``, ``run``, ...) lives in :mod:`docker_magics.api` and is reachable from here, as are
+the result types (``BuildResult``, ``RunResult``, ``PushResult``, ``PullResult``); they are
+imported on first use so that importing this package, and loading the extension, stays fast:
+neither ``docker`` nor ``ipywidgets`` is imported until a magic needs it.
+
+The package, by folder: ``magics/`` (the IPython glue), ``engine/`` (connections and the
+engine's streams), ``display/`` (progress views, tables, logs), ``builds/``, ``registry/``
+and ``runs/`` (the features); see the README's package tree.
 """
 
 __version__ = "0.1.0"
@@ -33,14 +38,33 @@ _API = (
     "remove_images",
 )
 
-__all__ = [*_API, "load_ipython_extension", "unload_ipython_extension", "__version__"]
+# The values the API returns, importable from the top: ``from docker_magics import BuildResult``.
+_RESULTS = {
+    "BuildResult": "docker_magics.builds.result",
+    "RunResult": "docker_magics.runs.result",
+    "PushResult": "docker_magics.registry.result",
+    "PullResult": "docker_magics.registry.result",
+}
+
+__all__ = [
+    *_API,
+    *_RESULTS,
+    "errors",
+    "load_ipython_extension",
+    "unload_ipython_extension",
+    "__version__",
+]
 
 
 def __getattr__(name):
-    if name in _API:
-        from . import api
+    import importlib
 
-        return getattr(api, name)
+    if name in _API:
+        return getattr(importlib.import_module("docker_magics.api"), name)
+    if name in _RESULTS:
+        return getattr(importlib.import_module(_RESULTS[name]), name)
+    if name == "errors":
+        return importlib.import_module("docker_magics.errors")
     raise AttributeError(f"module 'docker_magics' has no attribute {name!r}")
 
 
@@ -56,7 +80,7 @@ def _empty_build_cell(lines: list[str]) -> list[str]:
 
 
 def load_ipython_extension(ipython):
-    from .magics import register
+    from docker_magics.magics import register
 
     register(ipython)
     cleanup = ipython.input_transformers_cleanup
@@ -65,7 +89,7 @@ def load_ipython_extension(ipython):
 
 
 def unload_ipython_extension(ipython):
-    from .magics import unregister
+    from docker_magics.magics import unregister
 
     unregister(ipython)
     if _empty_build_cell in ipython.input_transformers_cleanup:

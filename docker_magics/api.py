@@ -14,11 +14,11 @@ import os
 from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING
 
-from .diagnose import explain
-from .endpoints import parse_headers, resolve
-from .errors import BadArgument
-from .session import DEFAULT_TIMEOUT, Connection, Session
-from .tables import KeyValues, Lines, Table, human_size
+from docker_magics.display.tables import KeyValues, Lines, Table, human_size
+from docker_magics.engine.diagnose import explain
+from docker_magics.engine.endpoints import parse_headers, resolve
+from docker_magics.engine.session import DEFAULT_TIMEOUT, Connection, Session
+from docker_magics.errors import BadArgument
 
 if TYPE_CHECKING:  # pragma: no cover
     import docker
@@ -179,10 +179,10 @@ def build(
     like any build argument). ``secrets``: BuildKit build secrets, as ``--secret`` takes
     them (``id=ID[,env=VAR|,src=FILE]``), for ``RUN --mount=type=secret,id=ID``.
     """
-    from . import builder as building
-    from . import ops
-    from .dockerfile import classic_steps
-    from .progress import MODES
+    from docker_magics.builds import builder as building
+    from docker_magics.builds.dockerfile import classic_steps
+    from docker_magics.builds.options import BuildOptions, parse_secrets
+    from docker_magics.display.progress import MODES
 
     global _last_build
     if progress not in MODES:
@@ -201,7 +201,7 @@ def build(
         context_dir=_path(context, "context"),
         adds=_strings(add, "add", paths=True),
     )
-    options = ops.BuildOptions(
+    options = BuildOptions(
         tags=_strings(tags, "tags"),
         build_args={
             **_pairs(build_args, "build_args", "--build-arg", from_env=True),
@@ -226,7 +226,7 @@ def build(
             total_steps=classic_steps(instructions, target, len(options.labels)),
             progress=progress,
             builder=builder,
-            secrets=building.parse_secrets(_strings(secrets, "secrets")),
+            secrets=parse_secrets(_strings(secrets, "secrets")),
             instructions=instructions,
         )
     except BaseException as exc:  # Interrupted is a KeyboardInterrupt
@@ -241,8 +241,8 @@ def last_build():
 
 
 def _secret_values(names: Iterable[str]) -> dict[str, str]:
-    from .credentials import protect_value
-    from .errors import BadArgument
+    from docker_magics.errors import BadArgument
+    from docker_magics.redaction import protect_value
 
     values = {}
     for name in names:
@@ -290,7 +290,7 @@ def _path(value, name: str) -> str | None:
 
 def _pairs(value, name: str, option: str, *, from_env: bool = False) -> dict[str, str]:
     """``build_args``/``labels``: a dict, or ``NAME=VALUE`` strings as the magic takes them."""
-    from .builder import parse_pairs
+    from docker_magics.builds.options import parse_pairs
 
     if not isinstance(value, Mapping):
         return parse_pairs(_strings(value, name), option, from_env=from_env)
@@ -308,7 +308,7 @@ def push(reference: str, *, all_tags: bool = False, progress: str = "auto"):
     """Push an image to its registry; returns a :class:`~docker_magics.transfer.PushResult`.
     A registry without authentication needs no login; others use the session's
     :func:`login` or the Docker config's saved credentials."""
-    from . import registry
+    from docker_magics.registry import transfers as registry
 
     return registry.push(current(), reference, all_tags=all_tags, progress=progress)
 
@@ -317,7 +317,7 @@ def pull(
     reference: str, *, all_tags: bool = False, platform: str | None = None, progress: str = "auto"
 ):
     """Pull an image; returns a :class:`~docker_magics.transfer.PullResult`."""
-    from . import registry
+    from docker_magics.registry import transfers as registry
 
     return registry.pull(
         current(), reference, all_tags=all_tags, platform=platform, progress=progress
@@ -326,7 +326,7 @@ def pull(
 
 def tag(source: str, target: str) -> str:
     """Give the image ``source`` the name ``target``; returns the full new name."""
-    from . import registry
+    from docker_magics.registry import transfers as registry
 
     return registry.tag(current(), source, target)
 
@@ -341,14 +341,14 @@ def login(
     """Check credentials with the registry (through the engine) and keep them for this
     session; ``save=True`` also stores them like ``docker login``. The password comes from the
     environment variable named by ``password_env``, or is asked for with ``getpass``."""
-    from . import registry as reg
+    from docker_magics.registry import transfers as reg
 
     return reg.login(current(), registry, username=username, password_env=password_env, save=save)
 
 
 def logout(registry: str | None = None, *, saved: bool = False) -> str:
     """Forget the session's login to ``registry`` (``saved=True``: also the saved one)."""
-    from . import registry as reg
+    from docker_magics.registry import transfers as reg
 
     return reg.logout(registry, saved=saved)
 
@@ -382,15 +382,16 @@ def run(
     ``RunFailed`` (its ``result`` has the output; so has :func:`last_run`)."""
     import shlex
 
-    from . import runner
+    from docker_magics.runs import runner
+    from docker_magics.runs.options import RunSpec, parse_env, parse_volumes
 
     if isinstance(env, Mapping):
         env = [f"{k}={v}" for k, v in env.items()]
-    spec = runner.RunSpec(
+    spec = RunSpec(
         image=image,
         command=shlex.split(command) if isinstance(command, str) else (list(command or []) or None),
-        env=runner.parse_env(list(env or []), list(env_files)),
-        volumes=runner.parse_volumes(list(volumes)),
+        env=parse_env(list(env or []), list(env_files)),
+        volumes=parse_volumes(list(volumes)),
         ports=list(ports),
         workdir=workdir,
         user=user,
@@ -427,7 +428,7 @@ def last_run():
 
 
 def _last_result(result, what: str, magic: str):
-    from .errors import BadArgument
+    from docker_magics.errors import BadArgument
 
     if result is None:
         raise BadArgument(
@@ -440,14 +441,14 @@ def _last_result(result, what: str, magic: str):
 
 def images(name: str | None = None, *, all: bool = False, filters: Iterable[str] = ()) -> Table:
     """The engine's images, like ``docker images`` (``.objects``: docker-py Image objects)."""
-    from . import listings
+    from docker_magics.runs import containers as listings
 
     return listings.images(current(), name, all=all, filters=list(filters))
 
 
 def containers(*, all: bool = False, filters: Iterable[str] = ()) -> Table:
     """The engine's containers, like ``docker ps`` (``.objects``: docker-py Containers)."""
-    from . import listings
+    from docker_magics.runs import containers as listings
 
     return listings.containers(current(), all=all, filters=list(filters))
 
@@ -458,10 +459,10 @@ def logs(
     """Show a container's output (stderr as stderr, bounded like a run's) and return it whole
     as a log store (``.text()``). With ``follow``, until the container stops or you
     interrupt."""
-    from . import listings
-    from .credentials import redact_event
-    from .runner import RunText
-    from .runs import RunRecorder
+    from docker_magics.redaction import redact_event
+    from docker_magics.runs import containers as listings
+    from docker_magics.runs.progress import RunText
+    from docker_magics.runs.result import RunRecorder
 
     response, events = listings.logs(
         current(), container, follow=follow, tail=tail, timestamps=timestamps
@@ -488,7 +489,7 @@ def logs(
 def stop(containers: str | Iterable[str], *, timeout: int = 10) -> Lines:
     """Stop containers (killed after ``timeout`` seconds); one line per container,
     ``.objects`` the docker-py ``Container`` objects."""
-    from . import listings
+    from docker_magics.runs import containers as listings
 
     return listings.stop(current(), _names(containers), timeout)
 
@@ -496,7 +497,7 @@ def stop(containers: str | Iterable[str], *, timeout: int = 10) -> Lines:
 def remove(containers: str | Iterable[str], *, force: bool = False) -> Lines:
     """Remove containers (``force``: kill running ones first); one line per container,
     ``.objects`` their ids."""
-    from . import listings
+    from docker_magics.runs import containers as listings
 
     return listings.remove(current(), _names(containers), force=force)
 
@@ -504,7 +505,7 @@ def remove(containers: str | Iterable[str], *, force: bool = False) -> Lines:
 def remove_images(images: str | Iterable[str], *, force: bool = False) -> Lines:
     """Remove images, like ``docker rmi``; what the engine untagged and deleted
     (``.objects``: its records)."""
-    from . import listings
+    from docker_magics.runs import containers as listings
 
     return listings.remove_images(current(), _names(images), force=force)
 

@@ -24,7 +24,7 @@ class OneLine:
         # Never let a multi-line daemon message break the one-line promise, nor an enormous
         # argument (a pasted file, binary garbage) drown it; never show a known secret (an
         # engine error may quote a request URL with build arguments in it).
-        from .credentials import redact
+        from docker_magics.redaction import redact
 
         return redact(" ".join(_shorten(word) for word in line.split()))
 

@@ -16,11 +16,12 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from docker_magics import api
-from docker_magics.context import from_directory, walk
-from docker_magics.dockerignore import IgnoreMatcher, read_patterns
-from docker_magics.endpoints import normalize_url, parse_headers
+from docker_magics.builds.context import from_directory
+from docker_magics.builds.walk import walk
+from docker_magics.builds.dockerignore import IgnoreMatcher, read_patterns
+from docker_magics.engine.endpoints import normalize_url, parse_headers
 from docker_magics.errors import BadArgument
-from docker_magics.references import parse_reference
+from docker_magics.registry.references import parse_reference
 
 pytestmark = pytest.mark.engine
 

@@ -55,7 +55,7 @@ def test_build_with_run_steps(built, engine_api):
     assert "Step 3/5 : RUN echo building && echo careful >&2" in out
     assert "\nbuilding\n" in out and "careful" in cell.err  # stderr goes to stderr
     result = cell.value
-    assert isinstance(result, docker_magics.results.BuildResult)
+    assert isinstance(result, docker_magics.BuildResult)
     assert result.ok and result.tags == ["dm-test/hello:1", "dm-test/hello:latest"]
     assert engine_api.inspect_image("dm-test/hello:latest")["Id"] == result.image_id
     assert result.size == engine_api.inspect_image(result.image_id)["Size"]
@@ -406,8 +406,8 @@ def test_network_platform_and_cache_from(built, engine_api):
 def test_local_file_error_during_upload_is_not_blamed_on_the_engine(engine, engine_api):
     """A context file that fails while being sent reaches us wrapped by requests as a lost
     connection; the line must name the file, not the engine's socket."""
-    from docker_magics.diagnose import explain
-    from docker_magics.endpoints import resolve
+    from docker_magics.engine.diagnose import explain
+    from docker_magics.engine.endpoints import resolve
 
     def body():
         yield b"\0" * 1024
@@ -602,7 +602,7 @@ def test_help_and_a_cell_that_is_only_options(built, engine_api, tmp_path):
 def test_folder_context_says_what_it_sends(built, tmp_path, monkeypatch):
     """Like the CLI's "Sending build context to Docker daemon": lines while a slow context
     goes out (throttled) and one at the end; a cell's small context stays quiet."""
-    from docker_magics import builder
+    from docker_magics.builds import builder
 
     quiet = built(f"%%docker_build --progress plain\nFROM {os.environ['BASE']}\n")
     assert "build context" not in quiet.out

@@ -279,7 +279,7 @@ def test_buildkit_pulls_a_private_base_with_the_session_login(
     credentials of %docker_login through the session (as buildx does)."""
     from conftest import REGISTRY_USER
 
-    from docker_magics import credentials
+    from docker_magics.registry import credentials
 
     host = auth_registry.host
     monkeypatch.setenv("DM_PW", auth_registry.users[REGISTRY_USER])

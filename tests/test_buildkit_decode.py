@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from docker_magics import events as ev
-from docker_magics.buildkit import BuildKitParser, decode, fields
-from docker_magics.diagnose import build_failure
-from docker_magics.results import BuildRecorder
+from docker_magics.engine import events as ev
+from docker_magics.builds.buildkit.trace import BuildKitParser, decode, fields
+from docker_magics.builds.failures import build_failure
+from docker_magics.builds.result import BuildRecorder
 
 DATA = Path(__file__).parent / "data"
 
@@ -116,7 +116,7 @@ def test_malformed_trace_is_skipped_not_fatal():
 
 
 def test_a_base_image_behind_a_login_names_the_registry_and_the_command():
-    from docker_magics.results import Step
+    from docker_magics.builds.result import Step
 
     message = (
         "failed to solve with frontend dockerfile.v0: failed to create LLB definition: "

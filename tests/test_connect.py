@@ -280,7 +280,7 @@ def test_custom_headers_reach_the_engine(run, engine, tmp_path):
 
 
 def test_credential_headers_are_secrets(run, engine):
-    from docker_magics.credentials import redact
+    from docker_magics.redaction import redact
 
     token = "hdr-" + os.urandom(8).hex()
     run(f"auth = 'Bearer {token}'")

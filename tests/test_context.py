@@ -8,22 +8,16 @@ import tarfile
 
 import pytest
 
-from docker_magics.context import (
-    CHUNK,
-    HIDDEN_DOCKERFILE,
-    AddSpec,
-    ContextChanged,
-    TarWriter,
-    from_cell,
-    from_directory,
-)
+from docker_magics.builds.tar import CHUNK, TarWriter
+from docker_magics.builds.context import HIDDEN_DOCKERFILE, AddSpec, from_cell, from_directory
+from docker_magics.builds.walk import ContextChanged
 from docker_magics.errors import BadArgument
 
 
 @pytest.fixture(params=["python", "tar"])
 def packer(request, monkeypatch):
     """Each folder test twice: packed by Python, then with GNU tar copying the members."""
-    from docker_magics import gnutar
+    from docker_magics.builds import gnutar
 
     monkeypatch.setenv("DOCKER_MAGICS_PACKER", "python" if request.param == "python" else "")
     assert request.param == "python" or gnutar.available(), "GNU tar >= 1.29 is needed"
@@ -326,8 +320,8 @@ def test_times_ustar_cannot_hold_go_through_pax(tmp_path, packer):
 def test_the_packers_fast_path_writes_the_same_bytes_as_the_general_one(tmp_path):
     """add_walk (files read lazily, headers from a template) against add_path per entry:
     modes, times, sizes around the chunk size, long and non-ASCII names, links, folders."""
-    from docker_magics.context import walk
-    from docker_magics.dockerignore import IgnoreMatcher
+    from docker_magics.builds.walk import walk
+    from docker_magics.builds.dockerignore import IgnoreMatcher
 
     (tmp_path / "sub" / ("d" * 90)).mkdir(parents=True)
     files = {

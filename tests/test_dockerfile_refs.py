@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from docker_magics.dockerfile import classic_steps, heredoc_around, parse
+from docker_magics.builds.dockerfile import classic_steps, heredoc_around, parse
 from docker_magics.errors import BadArgument
-from docker_magics.references import parse_reference
+from docker_magics.registry.references import parse_reference
 
 
 def test_instructions_and_lines():

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from docker_magics.dockerignore import IgnoreMatcher, go_clean, read_patterns
+from docker_magics.builds.dockerignore import IgnoreMatcher, go_clean, read_patterns
 from docker_magics.errors import BadArgument
 
 # (pattern, path, excluded): moby/patternmatcher TestMatches, MatchesOrParentMatches.
@@ -144,7 +144,7 @@ def test_the_files_shortcut_agrees_with_match(patterns, path, excluded):
      "a.tar.gz", "d/a.tar.gz", "a-x+y", "d/a-x+y", "a-xxy", "d.pyc/e"],
 )  # fmt: skip
 def test_literal_globs_are_string_tests_with_the_regexps_answers(pattern, path):
-    from docker_magics.dockerignore import Pattern
+    from docker_magics.builds.dockerignore import Pattern
 
     p = Pattern(pattern, False)
     assert p.kind == "regexp" and p.test != p.regexp.match  # the shortcut is taken

@@ -6,13 +6,7 @@ import subprocess
 
 import pytest
 
-from docker_magics.endpoints import (
-    Endpoint,
-    normalize_url,
-    parse_api_version,
-    parse_headers,
-    resolve,
-)
+from docker_magics.engine.endpoints import Endpoint, normalize_url, parse_api_version, parse_headers, resolve
 from docker_magics.errors import BadArgument
 
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from docker_magics import events as ev
-from docker_magics.diagnose import build_failure, dockerfile_rejected
-from docker_magics.results import BuildRecorder
+from docker_magics.engine import events as ev
+from docker_magics.builds.failures import build_failure, dockerfile_rejected
+from docker_magics.builds.result import BuildRecorder
 
 DATA = Path(__file__).parent / "data"
 

@@ -8,10 +8,11 @@ import subprocess
 import sys
 from pathlib import Path
 
-from docker_magics import events as ev
-from docker_magics import results
-from docker_magics.results import BuildResult, LogStore
-from docker_magics.transfer import PullResult, PushResult
+from docker_magics.engine import events as ev
+from docker_magics.builds import result as results
+from docker_magics.builds.result import BuildResult
+from docker_magics.display.logstore import LogStore
+from docker_magics.registry.result import PullResult, PushResult
 
 # -- spilled logs ----------------------------------------------------------------------------
 
@@ -61,7 +62,7 @@ def test_spilled_logs_live_in_a_folder_of_this_process_and_stale_ones_go(tmp_pat
 def test_a_killed_kernels_logs_are_removed_by_the_next_one(tmp_path):
     code = (
         f"import os, tempfile; tempfile.tempdir = {str(tmp_path)!r}\n"
-        "from docker_magics.results import LogStore\n"
+        "from docker_magics.display.logstore import LogStore\n"
         "s = LogStore(); s.extend(['x' * 1000] * 2000); print(s.path, flush=True)\n"
         "os.kill(os.getpid(), 9)\n"
     )

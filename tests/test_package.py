@@ -5,7 +5,7 @@ from __future__ import annotations
 import subprocess
 import sys
 
-from docker_magics.magics import DockerMagics
+from docker_magics.magics.core import DockerMagics
 
 MAGICS = {
     "line": {

@@ -10,14 +10,14 @@ from pathlib import Path
 
 import pytest
 
-from docker_magics import events as ev
-from docker_magics import progress
-from docker_magics.build_progress import BuildText, BuildWidget
-from docker_magics.buildkit import BuildKitParser
-from docker_magics.progress import ENVELOPE, ByteBudget, MessageWindow, message_size
-from docker_magics.results import BuildRecorder
-from docker_magics.transfer import TransferRecorder
-from docker_magics.transfer_progress import TransferText
+from docker_magics.engine import events as ev
+from docker_magics.display import progress
+from docker_magics.builds.progress import BuildText, BuildWidget
+from docker_magics.builds.buildkit.trace import BuildKitParser
+from docker_magics.display.budget import ENVELOPE, ByteBudget, MessageWindow, message_size
+from docker_magics.builds.result import BuildRecorder
+from docker_magics.registry.result import TransferRecorder
+from docker_magics.registry.progress import TransferText
 
 DATA = Path(__file__).parent / "data"
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import os
 
-from docker_magics import events as ev
-from docker_magics.credentials import protect_value, redact_event
+from docker_magics.engine import events as ev
+from docker_magics.redaction import protect_value, redact_event
 from docker_magics.errors import EngineError
 
 

@@ -14,7 +14,7 @@ import urllib.request
 import pytest
 
 import docker_magics
-from docker_magics import credentials
+from docker_magics.registry import credentials
 
 pytestmark = pytest.mark.engine
 
@@ -76,7 +76,7 @@ def test_push_to_an_open_registry(reg, registry, busybox, fresh_image):
     cell = reg(f"%docker_push {name}:1 --progress plain")
     assert cell.error is None, cell.err
     result = cell.value
-    assert isinstance(result, docker_magics.transfer.PushResult)
+    assert isinstance(result, docker_magics.PushResult)
     assert result.digest == registry_digest(registry.host, "dm/bb", "1")
     assert result.tag == "1" and result.size > 0
     lines = cell.out.splitlines()

@@ -11,7 +11,7 @@ import pytest
 
 import docker_magics
 from docker_magics.errors import EngineError
-from docker_magics.listings import human_age
+from docker_magics.runs.containers import human_age
 
 pytestmark = pytest.mark.engine
 
@@ -30,7 +30,7 @@ def test_foreground_run_streams_and_cleans_up(dm, busybox):
     assert cell.out.startswith("to out\nmore out\n")
     assert cell.err == "to err\n"  # stderr goes to stderr, where notebooks mark it
     result = cell.value
-    assert isinstance(result, docker_magics.runs.RunResult)
+    assert isinstance(result, docker_magics.RunResult)
     assert result.exit_code == 0 and result.container_id is None
     assert result.stdout == "to out\nmore out\n" and result.stderr == "to err\n"
     assert result.output.count == 3
@@ -541,7 +541,7 @@ def test_python_api_for_logs_stop_rm_rmi(dm, busybox, engine_api, capsys):
 
 
 def test_logs_mask_known_secrets(dm, busybox, engine_api):
-    from docker_magics.credentials import protect_value
+    from docker_magics.redaction import protect_value
 
     secret = "sekrit-" + os.urandom(6).hex()
     protect_value(secret)

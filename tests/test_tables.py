@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from docker_magics.tables import human_size
+from docker_magics.display.tables import human_size
 
 
 @pytest.mark.parametrize(

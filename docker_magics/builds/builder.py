@@ -1,0 +1,311 @@
+"""A build from start to end: check the inputs, pack the context, stream the engine's events
+into the recorder and a renderer, and return a ``BuildResult`` or raise one clear error.
+
+Shared by ``%%docker_build`` and ``docker_magics.build()``.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from collections.abc import Callable, Iterable
+from pathlib import Path
+
+from docker_magics.builds import context as ctx
+from docker_magics.builds import dockerfile
+from docker_magics.builds.failures import build_failure, dockerfile_rejected
+from docker_magics.builds.options import BuildOptions
+from docker_magics.builds.progress import build_renderer
+from docker_magics.builds.result import BuildRecorder, BuildResult, Step
+from docker_magics.display.progress import NullRenderer, cut
+from docker_magics.display.tables import human_size
+from docker_magics.engine import events as ev
+from docker_magics.engine import streams
+from docker_magics.engine.diagnose import explain
+from docker_magics.engine.session import Connection
+from docker_magics.errors import (
+    BadArgument,
+    BuildFailed,
+    ConnectFailed,
+    DockerMagicsError,
+    EngineError,
+    Interrupted,
+)
+from docker_magics.redaction import redact_event
+from docker_magics.registry.credentials import CREDENTIALS
+from docker_magics.registry.references import parse_reference
+
+
+def prepare_context(
+    text: str | None, *, file: str | None, context_dir: str | None, adds: Iterable[str]
+) -> tuple[ctx.BuildContext, list[dockerfile.Instruction]]:
+    """Check the Dockerfile (cell text or --file) and make the context to send."""
+    add_specs = [ctx.AddSpec.parse(a) for a in adds]
+    if file is not None:
+        if text is not None and text.strip():
+            raise BadArgument(
+                "Both a Dockerfile in the cell and --file were given", "Use one or the other"
+            )
+        path = Path(os.path.expanduser(file))
+        if not path.is_file():
+            raise BadArgument(f"--file {file}: no such file", "Give the path of a Dockerfile")
+        try:
+            text = path.read_text(encoding="utf-8", errors="replace")
+        except OSError as exc:
+            raise BadArgument(f"--file {file}: cannot read it ({exc.strerror})") from None
+    if text is None or not text.strip():
+        raise BadArgument(
+            "The cell is empty: there is no Dockerfile to build",
+            "Write a Dockerfile in the cell (FROM ...), or pass --file PATH",
+        )
+    instructions = dockerfile.parse(text)
+    if context_dir is not None:
+        built = ctx.from_directory(
+            context_dir,
+            dockerfile_text=None if file else text,
+            dockerfile_path=file,
+            adds=add_specs,
+        )
+    else:
+        built = ctx.from_cell(text, add_specs)
+    built.local = _local_sources(text, file, context_dir, add_specs)
+    return built, instructions
+
+
+def _local_sources(text: str, file: str | None, context_dir: str | None, adds):
+    """The same files for a BuildKit build, which gets them over its session."""
+    from docker_magics.builds.buildkit import localsource
+
+    try:
+        raw = Path(os.path.expanduser(file)).read_bytes() if file else text.encode()
+    except OSError as exc:
+        raise BadArgument(f"--file {file}: cannot read it ({exc.strerror})") from None
+    return localsource.sources(raw, directory=context_dir, dockerfile_path=file, adds=adds)
+
+
+BUILDERS = ("classic", "buildkit", "auto")
+
+
+def choose_builder(conn: Connection, choice: str) -> str:
+    """``auto``: BuildKit when the engine offers it over its API (Linux, API >= 1.39)."""
+    if choice not in BUILDERS:
+        raise BadArgument(f"Unknown builder {choice!r}", "Use classic, buildkit or auto")
+    api = tuple(int(p) for p in conn.api_version.split("."))
+    supported = api >= (1, 39) and conn.version.get("Os", "linux") == "linux"
+    if choice == "buildkit" and not supported:
+        raise BadArgument(
+            f"The engine at {conn.endpoint.url} cannot build with BuildKit over its API "
+            f"(API {conn.api_version}, {conn.platform})",
+            "Use --builder classic",
+        )
+    if choice == "auto":
+        return "buildkit" if supported else "classic"
+    return choice
+
+
+def run_build(
+    conn: Connection,
+    context: ctx.BuildContext,
+    options: BuildOptions,
+    *,
+    total_steps: int | None = None,
+    progress: str = "auto",
+    builder: str = "classic",
+    secrets: dict[str, bytes] | None = None,
+    instructions: list[dockerfile.Instruction] = (),
+) -> BuildResult:
+    """Send the build and follow it to the end. ``total_steps``: what the classic builder
+    will number (``dockerfile.classic_steps``); ``instructions`` help explain failures."""
+    for tag in options.tags:
+        parse_reference(tag, what="tag", allow_digest=False)
+    requested = builder
+    builder = choose_builder(conn, "buildkit" if secrets and builder == "auto" else builder)
+    if secrets and builder != "buildkit":
+        raise BadArgument(
+            "--secret needs BuildKit: the classic builder has no build secrets",
+            "Add --builder buildkit (or use --secret-build-arg, which masks a build argument)",
+        )
+    session = None
+    if builder == "buildkit":
+        session = _open_session(conn, secrets, context.local, fallback=requested == "auto")
+        if session is None:  # auto, and the engine has no session for the files: classic
+            builder = "classic"
+    title = options.tags[0] if options.tags else "an untagged image"
+    # BuildKit's steps (vertexes) are not the Dockerfile's instructions: no total up front.
+    total = total_steps if builder == "classic" else None
+    recorder = BuildRecorder(title, total=total, context=context.description, builder=builder)
+    stream = None
+    synced = session is not None and session.sources is not None
+    try:
+        renderer = build_renderer(progress, recorder)
+        renderer.start()
+    except BaseException:
+        if session is not None:
+            session.close()
+        raise
+
+    def show(event: ev.Event) -> None:
+        recorder.handle(event)
+        renderer.handle(event)
+
+    context.watch = _SendingNotes(show, always=context.description.startswith("the folder"))
+    error: DockerMagicsError | Interrupted | None = None
+    try:
+        stream = _stream(conn, context, options, builder, session, synced)
+        for event in stream:
+            show(redact_event(event))  # e.g. a RUN step that prints a secret build argument
+    except KeyboardInterrupt:
+        if stream is not None:
+            stream.close()  # cancels the build on the engine if it is still running
+        error = _interrupted(conn, recorder)
+    except DockerMagicsError as exc:  # e.g. a context file changed while being sent
+        error = exc
+    except Exception as exc:  # noqa: BLE001 - every transport failure becomes one line
+        rejected = dockerfile_rejected(str(getattr(exc, "explanation", "") or ""), instructions)
+        error = BadArgument(rejected) if rejected else explain(exc, conn.endpoint)
+        if isinstance(error, ConnectFailed) and recorder.steps:
+            what = error.what[:1].lower() + error.what[1:]
+            error = ConnectFailed(f"Lost the engine during the build: {what}", error.hint)
+            conn.orphans.update(recorder.containers)  # removed when the engine is back
+    finally:
+        if stream is not None:
+            stream.close()
+        if session is not None:
+            session.close()
+    files, size = (
+        (session.sent.entries, session.sent.bytes) if synced else (context.files, context.size)
+    )
+    recorder.context = f"{context.description}: {files:,} entries, {human_size(size)} sent"
+    if synced and session.context_error is not None and not isinstance(error, Interrupted):
+        error = session.context_error  # what the engine reports as "error from sender"
+    if error is None and recorder.failure is not None:
+        failure = recorder.failure
+        step = recorder.failed_step or recorder.current
+        error = BuildFailed(
+            build_failure(
+                failure.message,
+                failure.code,
+                step,
+                instructions=instructions,
+                pull=options.pull,
+                on_engine=lambda image: _has_image(conn, image),
+            )
+        )
+        if type(renderer) is NullRenderer and step is not None:
+            _print_tail(step)  # as `docker build -q` does: the error line points at it
+    if error is None and recorder.image_id is None:
+        error = EngineError("The engine ended the build without producing an image")
+    if error is not None:
+        recorder.fail_current()
+        renderer.finish(str(error))
+        error.result = recorder.result(error=str(error))  # the log so far, for last_build()
+        raise error
+    result = recorder.result(size=_image_size(conn, recorder.image_id))
+    renderer.finish(None, result.summary())
+    return result
+
+
+def _stream(conn: Connection, context, options, builder: str, session, synced: bool):
+    """The build's events. With a session that serves the files (``synced``), the engine
+    reads the context and the Dockerfile from it, as the CLI's does
+    (``remote=client-session``), and no tar is sent."""
+    from docker_magics.builds.buildkit.trace import BuildKitParser
+
+    dockerfile = session.sources.dockerfile_name if synced else context.dockerfile
+    params = options.params(dockerfile, builder)
+    params += [("session", session.id)] if session else []
+    params += [("remote", "client-session")] if synced else []
+    parser = BuildKitParser() if builder == "buildkit" else ev.ClassicBuildParser()
+    body = None if synced else context.chunks()
+    return streams.build(conn.client, params, body, parser, CREDENTIALS.config_header())
+
+
+def _open_session(conn: Connection, secrets: dict[str, bytes] | None, sources, *, fallback: bool):
+    """A BuildKit session serving the build's context and Dockerfile (``sources``), secrets
+    and registry credentials. When the engine refuses it, ``fallback`` (``--builder auto``
+    without secrets) returns None: the build goes to the classic builder."""
+    from docker_magics.builds.buildkit.session import BuildSession
+    from docker_magics.registry.credentials import for_buildkit
+
+    session = BuildSession(
+        conn.client.api,
+        secrets=secrets,
+        credentials=for_buildkit,
+        sources=sources,
+        shared_key=sources.shared_key if sources is not None else None,
+    )
+    try:
+        session.open()
+    except Exception as exc:  # noqa: BLE001 - e.g. an engine without /session
+        session.close()
+        if fallback and not secrets:
+            return None
+        error = explain(exc, conn.endpoint)
+        what = error.what[:1].lower() + error.what[1:]
+        carries = "the build context and secrets" if secrets else "the build context"
+        raise EngineError(
+            f"The engine did not open the BuildKit session that carries {carries}: {what}",
+            error.hint or "Use --builder classic",
+        ) from None
+    return session
+
+
+def _interrupted(conn: Connection, recorder: BuildRecorder) -> Interrupted:
+    step = recorder.current
+    where = f" at step {step.label}" if step is not None else " while sending the context"
+    try:
+        streams.remove_containers(conn.client.api, recorder.containers)
+        left = ""
+    except Exception:  # noqa: BLE001 - the engine itself may be gone
+        left = " (its containers could not be checked: see `docker ps -a`)"
+    return Interrupted(f"Build interrupted{where}; it was stopped on the engine{left}")
+
+
+class _SendingNotes:
+    """``ContextSent`` events while the context goes out: the first once sending has taken
+    ``FIRST`` seconds, then one every ``EVERY`` seconds, and one at the end (if any was shown
+    before, or ``always``: a folder, as the CLI always says how much it sent)."""
+
+    FIRST, EVERY = 0.5, 2.0
+
+    def __init__(self, show: Callable[[ev.Event], None], *, always: bool) -> None:
+        self.show = show
+        self.always = always
+        self.started: float | None = None
+        self.last: float | None = None
+
+    def __call__(self, context: ctx.BuildContext, done: bool) -> None:
+        now = time.monotonic()
+        if self.started is None:
+            self.started = now
+        elapsed = now - self.started
+        if done:
+            if self.always or self.last is not None:
+                self.show(ev.ContextSent(context.regular_files, context.size, elapsed, True))
+            return
+        if elapsed >= self.FIRST and (self.last is None or now - self.last >= self.EVERY):
+            self.last = now
+            self.show(ev.ContextSent(context.regular_files, context.size, elapsed))
+
+
+def _print_tail(step: Step) -> None:
+    if step.tail:
+        print(f"--- the last {len(step.tail)} lines of step {step.label} ---", file=sys.stderr)
+        for _stream, text in step.tail:
+            print(cut(text), file=sys.stderr)
+
+
+def _has_image(conn: Connection, image: str) -> bool:
+    try:
+        conn.client.api.inspect_image(image)
+        return True
+    except Exception:  # noqa: BLE001 - not there, or cannot tell: the plain message then
+        return False
+
+
+def _image_size(conn: Connection, image_id: str) -> int | None:
+    try:
+        return conn.client.api.inspect_image(image_id).get("Size")
+    except Exception:  # noqa: BLE001 - the size is a nicety, the build succeeded
+        return None

@@ -1,0 +1,328 @@
+"""BuildKit's file sync: how a BuildKit build gets its context and its Dockerfile, as the docker
+CLI and buildx send them. The build is started with ``remote=client-session``; BuildKit then
+calls ``/moby.filesync.v1.FileSync/DiffCopy`` on our session, once per "local source"
+(``dir-name`` ``dockerfile`` or ``context``, with the ``followpaths`` / ``include-patterns``
+it needs), and we answer with tonistiigi/fsutil's protocol:
+
+- a ``STAT`` packet per entry (:mod:`docker_magics.localsource` says which, in what order),
+  then an empty ``STAT``;
+- for each ``REQ`` packet (its ID is the entry's index in the walk; only regular files are
+  asked for, and only those the engine's copy from an earlier build lacks), ``DATA`` packets
+  with the file's bytes and an empty ``DATA``;
+- ``FIN`` in answer to the engine's ``FIN``.
+
+The Dockerfile goes in its own source, so it never is in the context. The engine's
+``exclude-patterns`` (the .dockerignore it read from us) are not needed: the context is
+already filtered, and ``--add`` files must not be.
+
+Packets are a few fields of protobuf (fsutil ``types/wire.proto``, ``types/stat.proto``): a
+small encoder here and :func:`buildkit.fields` to read, like the rest of the session, rather
+than a generated protobuf module. Pure (files in, packets out); the HTTP/2 side is
+:mod:`docker_magics.buildkit_session`.
+"""
+
+from __future__ import annotations
+
+import os
+import stat as st_
+import time
+from collections import deque
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+from docker_magics.builds.buildkit.localsource import Entry, LocalSource
+from docker_magics.builds.buildkit.trace import fields
+from docker_magics.builds.walk import changed_while_sent, unreadable
+
+CHUNK = 256 * 1024  # file bytes per DATA packet (gRPC's default limit is 4 MiB a message)
+
+# fsutil Packet.PacketType
+STAT, REQ, DATA, FIN, ERR = range(5)
+
+# Go's os.FileMode: the permission bits, and the type bits high up (fsutil sends these)
+GO_DIR = 1 << 31
+GO_SYMLINK = 1 << 27
+GO_DEVICE = 1 << 26
+GO_PIPE = 1 << 25
+GO_SOCKET = 1 << 24
+GO_SETUID = 1 << 23
+GO_SETGID = 1 << 22
+GO_CHARDEV = 1 << 21
+GO_STICKY = 1 << 20
+_GO_TYPE = GO_DIR | GO_SYMLINK | GO_DEVICE | GO_PIPE | GO_SOCKET | GO_CHARDEV
+
+
+def go_mode(mode: int) -> int:
+    """A ``st_mode`` as Go's ``os.FileMode`` (what ``fi.Mode()`` gives fsutil)."""
+    out = mode & 0o777
+    kind = st_.S_IFMT(mode)
+    out |= {
+        st_.S_IFDIR: GO_DIR,
+        st_.S_IFLNK: GO_SYMLINK,
+        st_.S_IFBLK: GO_DEVICE,
+        st_.S_IFCHR: GO_DEVICE | GO_CHARDEV,
+        st_.S_IFIFO: GO_PIPE,
+        st_.S_IFSOCK: GO_SOCKET,
+    }.get(kind, 0)
+    if mode & st_.S_ISUID:
+        out |= GO_SETUID
+    if mode & st_.S_ISGID:
+        out |= GO_SETGID
+    if mode & st_.S_ISVTX:
+        out |= GO_STICKY
+    return out
+
+
+# -- wire format ------------------------------------------------------------------------------
+
+
+def _varint(n: int) -> bytes:
+    n &= (1 << 64) - 1  # int64 fields: negative values as two's complement, 10 bytes
+    if n < 0x80:
+        return bytes((n,))
+    out = bytearray()
+    while n >= 0x80:
+        out.append(n & 0x7F | 0x80)
+        n >>= 7
+    out.append(n)
+    return bytes(out)
+
+
+def _bytes(number: int, data: bytes) -> bytes:
+    return _varint(number << 3 | 2) + _varint(len(data)) + data
+
+
+def _signed(value: int) -> int:
+    return value - (1 << 64) if value >= 1 << 63 else value
+
+
+@dataclass
+class Stat:
+    """fsutil ``types.Stat``: ``mode`` is a Go ``os.FileMode``, ``mtime`` in nanoseconds."""
+
+    path: str
+    mode: int
+    uid: int = 0
+    gid: int = 0
+    size: int = 0
+    mtime: int = 0
+    linkname: str = ""
+    devmajor: int = 0
+    devminor: int = 0
+    xattrs: dict[str, bytes] = field(default_factory=dict)
+
+    @property
+    def regular(self) -> bool:
+        """Whether the engine may ask for its data (fsutil's ``fileCanRequestData``)."""
+        return not self.mode & _GO_TYPE
+
+    def encode(self) -> bytes:
+        out = [_bytes(1, os.fsencode(self.path))] if self.path else []
+        for number, value in ((2, self.mode), (3, self.uid), (4, self.gid), (5, self.size)):
+            if value:
+                out.append(bytes((number << 3,)) + _varint(value))
+        if self.mtime:
+            out.append(b"\x30" + _varint(self.mtime))
+        if self.linkname:
+            out.append(_bytes(7, os.fsencode(self.linkname)))
+        if self.devmajor:
+            out.append(b"\x40" + _varint(self.devmajor))
+        if self.devminor:
+            out.append(b"\x48" + _varint(self.devminor))
+        for key, value in sorted(self.xattrs.items()):  # map<string, bytes>: entries
+            out.append(_bytes(10, _bytes(1, key.encode()) + _bytes(2, value)))
+        return b"".join(out)
+
+    @classmethod
+    def decode(cls, buf: bytes) -> Stat:
+        s = cls("", 0)
+        for number, value in fields(buf):
+            if number == 1:
+                s.path = os.fsdecode(value)
+            elif number in (2, 3, 4):
+                setattr(s, ("mode", "uid", "gid")[number - 2], value & 0xFFFFFFFF)
+            elif number in (5, 6, 8, 9):
+                name = {5: "size", 6: "mtime", 8: "devmajor", 9: "devminor"}[number]
+                setattr(s, name, _signed(value))
+            elif number == 7:
+                s.linkname = os.fsdecode(value)
+            elif number == 10:
+                entry = dict(fields(value))
+                s.xattrs[bytes(entry.get(1, b"")).decode()] = bytes(entry.get(2, b""))
+        return s
+
+
+@dataclass
+class Packet:
+    """fsutil ``types.Packet``."""
+
+    type: int
+    stat: Stat | None = None
+    id: int = 0
+    data: bytes = b""
+
+    def encode(self) -> bytes:
+        return encode_packet(self.type, self.stat, self.id, self.data)
+
+    @classmethod
+    def decode(cls, buf: bytes) -> Packet:
+        p = cls(STAT)
+        for number, value in fields(buf):
+            if number == 1:
+                p.type = value
+            elif number == 2:
+                p.stat = Stat.decode(value)
+            elif number == 3:
+                p.id = value & 0xFFFFFFFF
+            elif number == 4:
+                p.data = bytes(value)
+        return p
+
+
+def encode_packet(kind: int, stat: Stat | None = None, id: int = 0, data: bytes = b"") -> bytes:
+    """Proto3: zero fields are left out, so the end of the walk (``STAT`` without a stat) is
+    the empty message; a stat is always sent, even an empty one."""
+    out = b"\x08" + _varint(kind) if kind else b""
+    if stat is not None:
+        out += _bytes(2, stat.encode())
+    if id:
+        out += b"\x18" + _varint(id)
+    if data:
+        out += b"\x22" + _varint(len(data)) + data
+    return out
+
+
+def _data_header(id: int, size: int) -> bytes:
+    """A DATA packet up to its payload (the payload follows, uncopied)."""
+    return b"\x08\x02" + (b"\x18" + _varint(id) if id else b"") + b"\x22" + _varint(size)
+
+
+# -- the sender side of DiffCopy --------------------------------------------------------------
+
+
+@dataclass
+class Sent:
+    """What one transfer sent (for the build summary)."""
+
+    entries: int = 0
+    bytes: int = 0
+
+
+def _stat(item: Entry, links: dict[tuple[int, int], str]) -> Stat:
+    """The entry as fsutil describes it: owned by 0:0 (like the CLI's tar for the classic
+    builder), no xattrs (neither has the classic context), hard links to the first path."""
+    if item.data is not None:
+        # A new mtime each time: an engine's copy from an earlier build is never reused.
+        return Stat(item.path, 0o644, size=len(item.data), mtime=time.time_ns())
+    s = item.st
+    if s is None:
+        return Stat(item.path, GO_DIR | 0o755, mtime=time.time_ns())
+    mode = go_mode(s.st_mode)
+    out = Stat(item.path, mode, mtime=s.st_mtime_ns)
+    kind = st_.S_IFMT(s.st_mode)
+    if kind == st_.S_IFREG:
+        out.size = s.st_size
+        if s.st_nlink > 1:
+            key = (s.st_dev, s.st_ino)
+            if key in links:  # (fsutil's stat keeps the size: the engine compares it)
+                out.linkname = links[key]
+            else:
+                links[key] = item.path
+    elif kind == st_.S_IFLNK:
+        try:
+            out.linkname = os.readlink(item.source)
+        except OSError as exc:
+            raise changed_while_sent(item.source, exc.strerror or str(exc)) from None
+        out.size = s.st_size
+    elif kind in (st_.S_IFCHR, st_.S_IFBLK):
+        out.devmajor, out.devminor = os.major(s.st_rdev), os.minor(s.st_rdev)
+    return out
+
+
+class EngineAborted(Exception):
+    """The engine ended the transfer (an error on its side, or the build was cancelled)."""
+
+
+WAIT = None  # what :func:`transfer` yields while it needs the engine's next packet
+
+
+def transfer(
+    source: LocalSource,
+    metadata: dict[str, list[str]],
+    inbox: deque[Packet | None],
+    sent: Sent | None = None,
+) -> Iterator[bytes | None]:
+    """One DiffCopy call, as a generator driven by the connection: it yields our messages
+    one at a time (so files are read only as fast as the engine takes them), or ``WAIT``
+    when it needs the engine's next packet in ``inbox`` (None there: the engine's side of
+    the stream ended). Raises ``ContextChanged``/``BadArgument`` for a problem with the
+    files (the caller tells the engine), ``EngineAborted`` when the engine gives up. Closing
+    it closes the file being sent."""
+    sent = sent if sent is not None else Sent()
+    items = source.items(metadata.get("include-patterns"), metadata.get("followpaths"))
+    files: dict[int, tuple[str | bytes, int, int]] = {}  # REQ id -> (source or data, size, mtime)
+    links: dict[tuple[int, int], str] = {}
+    for index, item in enumerate(items):
+        stat = _stat(item, links)
+        yield encode_packet(STAT, stat)
+        sent.entries += 1
+        if stat.regular and not stat.linkname:
+            files[index] = (
+                item.data if item.data is not None else item.source,
+                stat.size,
+                stat.mtime,
+            )
+    yield encode_packet(STAT)
+    while True:
+        while not inbox:
+            yield WAIT
+        packet = inbox.popleft()
+        if packet is None:
+            raise EngineAborted("the engine closed the transfer")
+        if packet.type == REQ:
+            if packet.id not in files:
+                raise EngineAborted(f"the engine asked for an unknown file ({packet.id})")
+            what, size, mtime = files.pop(packet.id)
+            if isinstance(what, bytes):
+                if what:
+                    yield _data_header(packet.id, size) + what
+            else:
+                yield from _file_data(what, size, mtime, packet.id)
+            yield encode_packet(DATA, id=packet.id)
+            sent.bytes += size
+        elif packet.type == FIN:
+            yield encode_packet(FIN)
+            return
+        elif packet.type == ERR:
+            raise EngineAborted(packet.data.decode("utf-8", "replace"))
+
+
+def _file_data(path: str, size: int, mtime: int, id: int) -> Iterator[bytes]:
+    """A file's DATA packets, checked against what its STAT said: a file deleted, grown,
+    shrunk or rewritten meanwhile fails the build rather than sending something else."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
+    except FileNotFoundError:
+        raise changed_while_sent(path, "it was deleted") from None
+    except PermissionError as exc:
+        raise unreadable(path, path, exc) from None
+    except OSError as exc:  # e.g. ELOOP: replaced by a symlink
+        raise changed_while_sent(path, f"it was replaced ({exc.strerror})") from None
+    try:
+        before = os.fstat(fd)
+        if (before.st_size, before.st_mtime_ns) != (size, mtime):
+            raise changed_while_sent(path, "it was modified")
+        remaining = size
+        while remaining:
+            data = os.read(fd, min(remaining, CHUNK))
+            if not data:
+                raise changed_while_sent(path, f"it shrank from {size} bytes")
+            remaining -= len(data)
+            yield _data_header(id, len(data)) + data
+        after = os.fstat(fd)
+        if after.st_nlink == 0:
+            raise changed_while_sent(path, "it was deleted")
+        if (after.st_size, after.st_mtime_ns) != (size, mtime):
+            raise changed_while_sent(path, "it was modified")
+    finally:
+        os.close(fd)

@@ -1,0 +1,447 @@
+"""The files a BuildKit build may ask for over its session, as the classic builder would see
+them: the build's ``context`` and its ``dockerfile`` "local sources".
+
+The context is the folder (or nothing, for a cell) with its .dockerignore applied by
+:func:`context.walk`, then the ``--add`` files on top, less ``.dockerignore`` and an
+in-context Dockerfile when the patterns exclude them: what the classic builder has once it
+has unpacked our tar and removed those (the engine's ``removeDockerfile``). Entries come in
+fsutil's walk order (depth first, names sorted as bytes, every parent before its children),
+filtered as fsutil filters them for what the engine asks (``include-patterns``,
+``followpaths``). Pure: files in, entries out, lazily (a folder is walked as it is sent).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import stat as st_
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+
+from docker_magics.builds.context import AddSpec
+from docker_magics.builds.dockerignore import IgnoreMatcher, go_clean, read_patterns
+from docker_magics.builds.walk import ContextChanged, walk
+from docker_magics.errors import BadArgument
+
+
+@dataclass
+class Entry:
+    path: str  # inside the source, "/"-separated
+    st: os.stat_result | None = None  # lstat of `source`; None: a made-up directory, or data
+    source: str | None = None  # the file on disk
+    data: bytes | None = None  # a file's content given in memory (the cell's Dockerfile)
+
+    @property
+    def is_dir(self) -> bool:
+        return self.data is None and (self.st is None or st_.S_ISDIR(self.st.st_mode))
+
+
+def _key(path: str) -> bytes:
+    # fsutil's order (``ComparePath``): bytes, with "/" before any other byte.
+    return os.fsencode(path).replace(b"/", b"\0")
+
+
+def _sorted_names(path: str) -> list[str]:
+    return sorted(os.listdir(path), key=os.fsencode)
+
+
+def _tree(path: str, source: str) -> Iterator[Entry]:
+    """A file or folder from disk at ``path``, as ``--add`` packs it (no .dockerignore)."""
+    try:
+        st = os.lstat(source)
+        names = _sorted_names(source) if st_.S_ISDIR(st.st_mode) else []
+    except OSError as exc:
+        raise ContextChanged(
+            f"Cannot read {source} ({exc.strerror or exc})",
+            "Check that it still exists and is readable",
+        ) from None
+    yield Entry(path, st, source)
+    for name in names:
+        yield from _tree(f"{path}/{name}", os.path.join(source, name))
+
+
+def _add_layer(add: AddSpec) -> Iterator[Entry]:
+    parts = add.dest.split("/")
+    for n in range(1, len(parts)):  # its parents first: they win over a file of that name
+        yield Entry("/".join(parts[:n]))
+    yield from _tree(add.dest, str(add.src))
+
+
+def _merge(layers: list[Iterable[Entry]]) -> Iterator[Entry]:
+    """Layers (each in walk order) as the classic builder's tar extraction stacks them: a
+    later layer's entry replaces an earlier one's, except that two directories merge (and
+    a made-up parent directory keeps the real one's metadata); a file replacing a directory
+    hides everything below it."""
+    its = [iter(layer) for layer in layers]
+    heads = [next(it, None) for it in its]
+    keys = [_key(h.path) if h else None for h in heads]
+    last: list[bytes | None] = [None] * len(its)
+    shadows: list[tuple[bytes, int]] = []  # (key prefix, below which layer entries are hidden)
+    while True:
+        live = [k for k in keys if k is not None]
+        if not live:
+            return
+        best = min(live)
+        found: list[tuple[int, Entry]] = []
+        for i, k in enumerate(keys):
+            if k == best:
+                found.append((i, heads[i]))
+                if last[i] is not None and k <= last[i]:
+                    raise BadArgument(  # e.g. names that are not UTF-8, sorted as text
+                        f"Cannot send {heads[i].path!r} to BuildKit in order",
+                        "Rename it (file names that are not UTF-8), or use --builder classic",
+                    )
+                last[i] = k
+                heads[i] = next(its[i], None)
+                keys[i] = _key(heads[i].path) if heads[i] else None
+        while shadows and not best.startswith(shadows[-1][0]):
+            shadows.pop()
+        floor = shadows[-1][1] if shadows else -1
+        found = [(i, item) for i, item in found if i > floor]
+        if not found:
+            continue
+        layer, top = found[-1]
+        if top.st is None and top.data is None:  # made up: a real directory's metadata wins
+            top = next((e for _, e in reversed(found) if e.st is not None and e.is_dir), top)
+        # What is below this path in earlier layers is gone if a non-directory replaced it
+        # (this one, or one between).
+        hide = layer if not top.is_dir else max((i for i, e in found if not e.is_dir), default=-1)
+        if hide > floor:
+            shadows.append((best + b"\0", hide))
+        yield top
+
+
+def _without(items: Iterable[Entry], dropped: set[str]) -> Iterator[Entry]:
+    """What the classic builder removes after unpacking (``.dockerignore``, the Dockerfile,
+    when the patterns exclude them), with everything below."""
+    for item in items:
+        if _is_below(item.path, dropped):
+            continue
+        if item.st is not None and st_.S_ISSOCK(item.st.st_mode):
+            continue  # sockets: the CLI skips them too
+        yield item
+
+
+def _is_below(path: str, paths: set[str]) -> bool:
+    """Whether ``path`` is one of ``paths`` or inside one."""
+    return any(path == p or path.startswith(p + "/") for p in paths)
+
+
+def _with_parents(items: Iterable[Entry]) -> Iterator[Entry]:
+    """Every parent directory before its children, as fsutil's receiver requires: a folder
+    that .dockerignore excludes but whose files it re-includes is not in the walk, and the
+    classic builder makes it with mode 0755 when unpacking; so do we."""
+    open_dirs = [""]
+    for item in items:
+        parent = item.path.rpartition("/")[0]
+        while open_dirs[-1] and not (
+            parent == open_dirs[-1] or parent.startswith(open_dirs[-1] + "/")
+        ):
+            open_dirs.pop()
+        if parent != open_dirs[-1]:
+            base = open_dirs[-1]
+            for part in (parent[len(base) + 1 :] if base else parent).split("/"):
+                base = f"{base}/{part}" if base else part
+                yield Entry(base)
+                open_dirs.append(base)
+        yield item
+        if item.is_dir:
+            open_dirs.append(item.path)
+
+
+# -- what the engine asks for: include patterns and followpaths (fsutil's WalkOpt) -------------
+
+
+@lru_cache(maxsize=256)
+def _go_pattern(pattern: str) -> re.Pattern | None:
+    """Go's ``filepath.Match`` pattern as a regexp; None for a malformed one (no match)."""
+    out, i, n = [], 0, len(pattern)
+    while i < n:
+        c = pattern[i]
+        i += 1
+        if c == "*":
+            out.append("[^/]*")
+        elif c == "?":
+            out.append("[^/]")
+        elif c == "\\":
+            if i >= n:
+                return None
+            out.append(re.escape(pattern[i]))
+            i += 1
+        elif c == "[":
+            negated = i < n and pattern[i] == "^"
+            i += negated
+            ranges: list[str] = []
+            first = True
+            while True:
+                if i >= n:
+                    return None
+                if pattern[i] == "]" and not first:
+                    i += 1
+                    break
+                first = False
+                bounds = []
+                for _ in range(2):
+                    if i >= n or pattern[i] in "-]":
+                        return None
+                    if pattern[i] == "\\":
+                        i += 1
+                        if i >= n:
+                            return None
+                    bounds.append(pattern[i])
+                    i += 1
+                    if i < n and pattern[i] == "-" and len(bounds) == 1:
+                        i += 1
+                        continue
+                    break
+                lo, hi = bounds[0], bounds[-1]
+                if lo <= hi:
+                    ranges.append(f"{re.escape(lo)}-{re.escape(hi)}")
+            if ranges:
+                out.append(("[^" if negated else "[") + "".join(ranges) + "]")
+            else:
+                out.append("(?s:.)" if negated else "(?!)")
+        else:
+            out.append(re.escape(c))
+    return re.compile("".join(out), re.S)
+
+
+def go_match(pattern: str, name: str) -> bool:
+    rx = _go_pattern(pattern)
+    return rx is not None and rx.fullmatch(name) is not None
+
+
+def _match_prefix(pattern: str, name: str) -> tuple[bool, bool]:
+    """fsutil's ``matchPrefix``: (matched, only a parent of what the pattern names)."""
+    count = name.count("/")
+    partial = pattern.count("/") > count
+    if partial:
+        pattern = "/".join(pattern.split("/")[: count + 1])
+    return go_match(pattern, name), partial
+
+
+def _dedupe(paths: list[str]) -> list[str] | None:
+    """fsutil's ``dedupePaths``: None (no filter) if one of them is the root."""
+    out: list[str] = []
+    last = ""
+    for p in paths:
+        if p == ".":
+            return None
+        if p.startswith(last + "/"):
+            continue
+        out.append(p)
+        last = p
+    return out
+
+
+def _include(items: Iterable[Entry], patterns: list[str]) -> Iterator[Entry]:
+    """fsutil's include filtering, in its walk."""
+    skip = included = None  # a folder left out whole / a folder taken whole
+    for item in items:
+        p = item.path
+        if skip is not None and p.startswith(skip):
+            continue
+        skip = None
+        if included is not None and p.startswith(included):
+            yield item
+            continue
+        matched, partial = False, True
+        for pattern in patterns:
+            ok, part = _match_prefix(pattern, p)
+            if ok:
+                matched = True
+                if not part:
+                    partial = False
+                    break
+        if not matched:
+            if item.is_dir:
+                skip = p + "/"
+            continue
+        if not partial and item.is_dir:
+            included = p + "/"
+        yield item
+
+
+class _Links:
+    """fsutil's ``FollowLinks``: the symlinks on the way to the paths the engine wants are
+    resolved into more include patterns (so ``COPY link`` gets the link's target too)."""
+
+    def __init__(self, lookup: Callable[[str], str | None], listdir: Callable[[str], list[str]]):
+        self.lookup, self.listdir = lookup, listdir
+        self.resolved: set[str] = set()
+
+    def resolve(self, paths: list[str]) -> list[str] | None:
+        for p in paths:
+            self._append(p)
+        return _dedupe(sorted(self.resolved))
+
+    def _append(self, p: str) -> None:
+        p = go_clean(p).lstrip("/") or "."
+        current = "."
+        while True:
+            first, _, p = p.partition("/")
+            current = go_clean(f"{current}/{first}")
+            targets = self._read(current, True)
+            if (not p or targets is not None) and current in self.resolved:
+                return
+            if targets is not None:
+                self.resolved.add(current)
+                for target in targets:
+                    self._append(f"{target}/{p}" if p else target)
+                return
+            if not p:
+                self.resolved.add(current)
+                return
+
+    def _read(self, p: str, wildcards: bool) -> list[str] | None:
+        parent, _, base = p.rpartition("/")
+        if wildcards and re.search(r"(?<!\\)[*?\[]", base):
+            out = []
+            for name in self.listdir(parent or "."):
+                if go_match(base, name):
+                    out += self._read(f"{parent}/{name}" if parent else name, False) or []
+            return out or None
+        real = self.lookup(p)
+        if real is None:
+            return None
+        try:
+            link = os.readlink(real)
+        except OSError:  # not a symlink, or gone
+            return None
+        link = go_clean(link)
+        return [link] if link.startswith("/") else [go_clean(f"/{parent}/{link}")]
+
+
+@dataclass
+class LocalSource:
+    """One local source of a build: what the engine may ask for under one ``dir-name``."""
+
+    layers: Callable[[], list[Iterable[Entry]]]
+    dropped: set[str] = field(default_factory=set)
+    lookup: Callable[[str], str | None] = lambda path: None
+    listdir: Callable[[str], list[str]] = lambda path: []
+
+    def items(
+        self, includes: list[str] | None = None, followpaths: list[str] | None = None
+    ) -> Iterator[Entry]:
+        """The entries to send, in fsutil's order, for what the engine asked."""
+        patterns = [go_clean(p) for p in includes] if includes else None
+        if followpaths:
+            targets = _Links(self.lookup, self.listdir).resolve(followpaths)
+            if targets is not None:
+                patterns = _dedupe((patterns or []) + targets)
+        # Parents are made before the removals, as unpacking makes them before the removals.
+        items = _without(_with_parents(_merge(self.layers())), self.dropped)
+        return _include(items, patterns) if patterns is not None else items
+
+
+@dataclass
+class Sources:
+    """What a BuildKit build serves: its ``context`` and the ``dockerfile`` source."""
+
+    dockerfile_name: str
+    context: LocalSource
+    dockerfile: LocalSource
+    origin: str = ""  # where the context comes from (a folder, or the cell)
+
+    @property
+    def shared_key(self) -> str:
+        """The session's shared key for these files: stable for one folder on one machine
+        (the CLI hashes its node id and the folder)."""
+        import hashlib
+        import socket
+
+        who = f"{socket.gethostname()}:{os.getuid()}:{self.origin}"
+        return hashlib.sha256(who.encode()).hexdigest()
+
+    def get(self, name: str) -> LocalSource | None:
+        return {"context": self.context, "dockerfile": self.dockerfile}.get(name)
+
+
+def sources(
+    dockerfile: bytes,
+    *,
+    directory: str | Path | None = None,
+    dockerfile_path: str | None = None,
+    adds: list[AddSpec] = (),
+) -> Sources:
+    """The same context as :func:`context.from_cell` / :func:`context.from_directory` give the
+    classic builder, once unpacked and cleaned up by it: the directory (or nothing) with its
+    .dockerignore applied, then the ``--add`` files on top (never filtered), less
+    ``.dockerignore`` and an in-context Dockerfile when the patterns exclude them (the
+    engine's ``removeDockerfile``). ``dockerfile`` is the Dockerfile's bytes."""
+    adds = list(adds)
+    root: Path | None = None
+    matcher: IgnoreMatcher | None = None
+    if directory is None:
+        # The cell's context: .dockerignore lists itself and the Dockerfile.
+        dropped = {".dockerignore", "Dockerfile"}
+    else:
+        root = Path(os.path.expanduser(str(directory))).absolute()
+        ignore_file = root / ".dockerignore"
+        try:
+            text = (
+                ignore_file.read_bytes().decode("utf-8", "replace") if ignore_file.is_file() else ""
+            )
+        except OSError as exc:
+            raise BadArgument(f"Cannot read {ignore_file}: {exc.strerror}") from None
+        patterns = read_patterns(text)
+        original = IgnoreMatcher(patterns)
+        sent = ["!.dockerignore"]  # the CLI sends .dockerignore and the Dockerfile whatever
+        inside = None
+        if dockerfile_path is not None:
+            try:
+                inside = (
+                    Path(os.path.expanduser(dockerfile_path)).resolve().relative_to(root.resolve())
+                )
+                inside = inside.as_posix()
+                sent.append("!" + inside)
+            except ValueError:
+                inside = None
+        matcher = IgnoreMatcher(patterns + sent)
+        dropped = {p for p in (".dockerignore", inside) if p and original.excludes(p)}
+
+    def layers() -> list[Iterable[Entry]]:
+        base = (
+            (Entry(rel, st, full) for rel, full, st in walk(root, matcher))
+            if root is not None
+            else ()
+        )
+        return [base] + [_add_layer(add) for add in adds]
+
+    def lookup(path: str) -> str | None:
+        if _is_below(path, dropped):
+            return None
+        for add in reversed(adds):
+            if path == add.dest or path.startswith(add.dest + "/"):
+                return str(add.src) + path[len(add.dest) :]
+            if add.dest.startswith(path + "/"):
+                return None  # a made-up parent folder
+        return str(root / path) if root is not None else None
+
+    def listdir(path: str) -> list[str]:
+        names: set[str] = set()
+        for add in adds:
+            if path == add.dest or path.startswith(add.dest + "/"):
+                names.update(_listdir(str(add.src) + path[len(add.dest) :]))
+            elif path == "." or add.dest.startswith(path + "/"):
+                rest = add.dest if path == "." else add.dest[len(path) + 1 :]
+                names.add(rest.split("/", 1)[0])
+        if root is not None:
+            names.update(_listdir(str(root / path)))
+        return sorted(names - (dropped if path == "." else set()))
+
+    context = LocalSource(layers, dropped, lookup, listdir)
+    name = Path(dockerfile_path).name if dockerfile_path else "Dockerfile"
+    df = Entry(name, data=dockerfile)
+    origin = f"folder:{root}" if root is not None else "cell"
+    return Sources(name, context, LocalSource(lambda: [[df]]), origin)
+
+
+def _listdir(path: str) -> list[str]:
+    try:
+        return os.listdir(path)
+    except OSError:
+        return []

@@ -1,0 +1,454 @@
+"""A BuildKit session: the services the engine calls back during a BuildKit build, served
+as ``docker buildx`` serves them, over a hijacked ``POST /session`` connection on which the
+engine speaks gRPC (HTTP/2) and we answer:
+
+- ``moby.filesync.v1.FileSync/DiffCopy``: the build context and the Dockerfile
+  (:mod:`docker_magics.filesync`), a stream each way;
+- ``moby.buildkit.secrets.v1.Secrets/GetSecret``: build secrets (``RUN --mount=type=secret``),
+  which reach the ``RUN`` step only, never a layer or the image's history;
+- ``moby.filesync.v1.Auth/Credentials``: registry credentials for the build's own pulls;
+- ``grpc.health.v1.Health/Check``: the engine's liveness probe.
+
+Any other method answers UNIMPLEMENTED, which BuildKit handles (token auth falls back to
+credentials, for example). The messages are a few small strings: a few lines of protobuf
+wire format (and :func:`buildkit.fields` to read) instead of a generated gRPC stack. HTTP/2
+framing comes from the pure-Python ``h2`` package.
+
+One thread owns the connection: it does every read and write (so a TLS socket is never used
+from two threads at once), answers the small calls, and drives the file transfers, which are
+generators (:func:`filesync.transfer`) it pulls a message from only while less than
+``OUT_LIMIT`` bytes of that transfer wait for HTTP/2 flow control: files are read as fast as
+the engine takes them, in bounded memory, with no hand-off between threads.
+"""
+
+from __future__ import annotations
+
+import os
+import selectors
+import struct
+import threading
+import uuid
+from collections import deque
+from collections.abc import Callable, Mapping
+from urllib.parse import quote
+
+from docker_magics.builds.buildkit.filesync import (
+    ERR,
+    EngineAborted,
+    Packet,
+    Sent,
+    encode_packet,
+    transfer,
+)
+from docker_magics.builds.buildkit.trace import fields
+from docker_magics.builds.walk import ContextChanged
+from docker_magics.errors import DockerMagicsError
+
+SECRETS = "/moby.buildkit.secrets.v1.Secrets/GetSecret"
+CREDENTIALS = "/moby.filesync.v1.Auth/Credentials"
+HEALTH = "/grpc.health.v1.Health/Check"
+DIFFCOPY = "/moby.filesync.v1.FileSync/DiffCopy"
+MAX_SECRET = 500 * 1024  # BuildKit refuses larger secrets
+OUT_LIMIT = 512 * 1024  # bytes a transfer may have queued before it is paused
+
+# gRPC status codes
+OK, UNKNOWN, NOT_FOUND, UNIMPLEMENTED, INTERNAL = 0, 2, 5, 12, 13
+
+
+def _varint(n: int) -> bytes:
+    out = bytearray()
+    while True:
+        low, n = n & 0x7F, n >> 7
+        out.append(low | (0x80 if n else 0))
+        if not n:
+            return bytes(out)
+
+
+def _field(number: int, value: bytes | str) -> bytes:
+    """A length-delimited protobuf field (strings and bytes); empty ones are left out."""
+    data = value.encode() if isinstance(value, str) else value
+    return _varint(number << 3 | 2) + _varint(len(data)) + data if data else b""
+
+
+def _string(message: bytes, number: int) -> str:
+    return next((v.decode() for n, v in fields(message) if n == number), "")
+
+
+def _trailers(status: int, message: str) -> list[tuple[str, str]]:
+    out = [("grpc-status", str(status))]
+    if message:  # gRPC percent-encodes the message (spaces and printable ASCII stay)
+        out.append(("grpc-message", quote(message, safe=" !\"#$&'()*+,-./:;<=>?@[\\]^_`{|}~")))
+    return out
+
+
+class _Call:
+    """One gRPC call: what came in (not yet whole messages), what waits to go out; for a
+    file transfer, its generator and the engine's packets for it."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self.body = bytearray()
+        self.out: deque[memoryview] = deque()
+        self.queued = 0
+        self.trailers: list[tuple[str, str]] | None = None
+        self.transfer = None  # the filesync.transfer generator
+        self.inbox: deque | None = None
+
+
+class BuildSession:
+    """Open with :meth:`open` (or ``with``), pass :attr:`id` as the build's ``session``
+    parameter, close when the build is over. ``credentials(host)`` returns
+    ``(username, secret)`` or None; ``secrets`` maps ids to values; ``sources`` (a
+    :class:`localsource.Sources`) are the files the build may ask for. ``shared_key`` names
+    the client side of those files for the engine, which keeps its copy of them under that
+    name and, next time, asks only for the files that changed (the CLI's key for a folder)."""
+
+    def __init__(
+        self,
+        api,
+        *,
+        secrets: Mapping[str, bytes] | None = None,
+        credentials: Callable[[str], tuple[str, str] | None] = lambda host: None,
+        sources=None,
+        shared_key: str | None = None,
+    ) -> None:
+        self.api = api
+        self.secrets = dict(secrets or {})
+        self.credentials = credentials
+        self.sources = sources
+        self.id = uuid.uuid4().hex
+        self.shared_key = shared_key or self.id
+        self.calls: list[str] = []  # the methods the engine called, for the curious
+        self.error: BaseException | None = None  # why the session ended early, if it did
+        self.context_error: DockerMagicsError | None = None  # a file that could not be sent
+        self._sent: list[Sent] = []  # what each transfer of the build context sent
+        self._closing = False
+        self._response = None
+        self._thread: threading.Thread | None = None
+        self._calls: dict[int, _Call] = {}
+
+    def __enter__(self) -> BuildSession:
+        self.open()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    @property
+    def sent(self) -> Sent:
+        """What the build context's transfers sent: the entries of the largest (BuildKit
+        also asks for just .dockerignore first), the bytes of all."""
+        return Sent(
+            max((s.entries for s in self._sent), default=0), sum(s.bytes for s in self._sent)
+        )
+
+    @property
+    def methods(self) -> list[str]:
+        return [HEALTH, SECRETS, CREDENTIALS] + ([DIFFCOPY] if self.sources else [])
+
+    def open(self) -> None:
+        """Raises what docker-py raises (e.g. 404 from an engine without sessions)."""
+        import h2.config
+        import h2.connection
+        import requests
+        from urllib3 import HTTPHeaderDict
+
+        api = self.api
+        request = requests.Request(
+            "POST",
+            api._url("/session"),
+            headers={
+                "Connection": "Upgrade",
+                "Upgrade": "h2c",
+                "X-Docker-Expose-Session-Uuid": self.id,
+                "X-Docker-Expose-Session-Name": "docker-magics",
+                "X-Docker-Expose-Session-Sharedkey": self.shared_key,
+            },
+        )
+        prepared = api.prepare_request(request)  # with the connection's own headers
+        # One header line per method, as buildx sends them (requests would join them).
+        headers = HTTPHeaderDict(prepared.headers)
+        for method in self.methods:
+            headers.add("X-Docker-Expose-Session-Grpc-Method", method)
+        prepared.headers = headers
+        response = api.send(prepared, stream=True, timeout=api.timeout)
+        try:
+            sock = api._get_raw_response_socket(response)  # raises the HTTP error, if any
+            api._disable_socket_timeout(sock)  # quiet for minutes during a long build is fine
+            self._io = _Transport(response, sock)
+            config = h2.config.H2Configuration(client_side=False, header_encoding="utf-8")
+            self._h2 = h2.connection.H2Connection(config=config)
+            self._h2.initiate_connection()
+            self._io.write(self._h2.data_to_send())
+        except BaseException:
+            response.close()
+            raise
+        self._response = response
+        self._wake_r, self._wake_w = os.pipe()
+        self._thread = threading.Thread(target=self._serve, daemon=True, name="buildkit-session")
+        self._thread.start()
+
+    def close(self) -> None:
+        """Ends the session at once: a transfer under way stops and closes its file."""
+        if self._response is None:
+            return
+        self._closing = True
+        try:
+            os.write(self._wake_w, b"x")  # the thread's wait returns
+        except OSError:
+            pass
+        if self._thread is not None:
+            self._thread.join(2)
+            if self._thread.is_alive():  # stuck in a read or a write to the engine
+                try:
+                    self._io.shutdown()
+                except OSError:
+                    pass
+                self._thread.join(2)
+            self._thread = None
+        self._response.close()  # the engine ends the session when the connection goes
+        self._response = None
+        os.close(self._wake_r)
+        os.close(self._wake_w)
+
+    # -- the connection's thread -----------------------------------------------------------
+
+    def _serve(self) -> None:
+        selector = selectors.DefaultSelector()
+        try:
+            selector.register(self._io.fileno, selectors.EVENT_READ)
+            selector.register(self._wake_r, selectors.EVENT_READ)
+            while not self._closing:
+                if self._io.pending() or any(
+                    key.fd != self._wake_r for key, _ in selector.select()
+                ):
+                    if self._closing:
+                        return
+                    data = self._io.read()
+                    if not data or self._receive(data):
+                        return
+                self._pump()
+                if out := self._h2.data_to_send():
+                    self._io.write(out)
+        except Exception as exc:  # noqa: BLE001 - the connection went: the session is over
+            if not self._closing:
+                self.error = exc  # kept for the curious; the build reports what it missed
+        finally:
+            selector.close()
+            for call in self._calls.values():
+                if call.transfer is not None:
+                    call.transfer.close()  # closes the file it was sending
+            self._calls.clear()
+
+    def _receive(self, data: bytes) -> bool:
+        """Feeds the engine's bytes to h2; True when the connection ends."""
+        import h2.events
+
+        for event in self._h2.receive_data(data):
+            if isinstance(event, h2.events.RequestReceived):
+                self._start(event.stream_id, event.headers)
+            elif isinstance(event, h2.events.DataReceived):
+                self._h2.acknowledge_received_data(event.flow_controlled_length, event.stream_id)
+                call = self._calls.get(event.stream_id)
+                if call is not None:
+                    call.body += event.data
+                    if call.inbox is not None:
+                        self._messages(call)
+            elif isinstance(event, h2.events.StreamEnded):
+                call = self._calls.get(event.stream_id)
+                if call is not None and call.inbox is not None:
+                    call.inbox.append(None)  # the engine will send nothing more
+                elif call is not None and call.trailers is None:  # (not answered already)
+                    self._answer_or_fail(event.stream_id, call)
+            elif isinstance(event, h2.events.StreamReset):
+                call = self._calls.pop(event.stream_id, None)
+                if call is not None and call.transfer is not None:
+                    call.transfer.close()  # e.g. the build was cancelled
+            elif isinstance(event, h2.events.ConnectionTerminated):
+                return True
+        return False
+
+    def _start(self, stream_id: int, headers) -> None:
+        path = dict(headers).get(":path", "")
+        self.calls.append(path)
+        call = self._calls[stream_id] = _Call(path)
+        if path == DIFFCOPY and self.sources is not None:
+            metadata: dict[str, list[str]] = {}
+            for name, value in headers:
+                if not name.startswith(":"):
+                    metadata.setdefault(name, []).append(value)
+            self._h2.send_headers(
+                stream_id, [(":status", "200"), ("content-type", "application/grpc")]
+            )
+            name = (metadata.get("dir-name") or [""])[0]
+            source = self.sources.get(name)
+            if source is None:
+                call.trailers = _trailers(NOT_FOUND, f"no access allowed to dir {name!r}")
+                return
+            call.inbox = deque()
+            sent = Sent()
+            if name == "context":
+                self._sent.append(sent)
+            call.transfer = transfer(source, metadata, call.inbox, sent)
+
+    def _messages(self, call: _Call) -> None:
+        """Whole gRPC messages (a flag byte, a 4-byte length, the protobuf) to the inbox."""
+        body = call.body
+        while len(body) >= 5:
+            size = int.from_bytes(body[1:5], "big")
+            if len(body) < 5 + size:
+                return
+            message = bytes(body[5 : 5 + size])
+            del body[: 5 + size]
+            try:
+                call.inbox.append(Packet.decode(message))
+            except (ValueError, IndexError):
+                call.inbox.append(None)  # garbage: the transfer ends
+
+    def _answer_or_fail(self, stream_id: int, call: _Call) -> None:
+        body = bytes(call.body)
+        try:
+            status, message, reply = self._answer(call.path, body)
+        except Exception:  # noqa: BLE001 - a malformed request fails alone, not the session
+            status, message, reply = INTERNAL, "", b""
+        self._h2.send_headers(stream_id, [(":status", "200"), ("content-type", "application/grpc")])
+        if status == OK:
+            self._queue(call, b"\x00" + struct.pack(">I", len(reply)) + reply)
+        call.trailers = _trailers(status, message)
+
+    def _answer(self, path: str, body: bytes) -> tuple[int, str, bytes]:
+        # One gRPC message: a flag byte, a 4-byte length, the protobuf.
+        request = body[5 : 5 + int.from_bytes(body[1:5], "big")] if len(body) >= 5 else b""
+        if path == HEALTH:
+            return OK, "", b"\x08\x01"  # HealthCheckResponse{status: SERVING}
+        if path == SECRETS:
+            secret_id = _string(request, 1)
+            if secret_id in self.secrets:
+                return OK, "", _field(1, self.secrets[secret_id])
+            return NOT_FOUND, f"secret {secret_id} not found", b""
+        if path == CREDENTIALS:
+            try:
+                found = self.credentials(_string(request, 1))
+            except Exception:  # noqa: BLE001 - e.g. a broken credential helper: anonymous
+                found = None
+            return OK, "", (_field(1, found[0]) + _field(2, found[1])) if found else b""
+        return UNIMPLEMENTED, f"{path} is not served by docker_magics", b""
+
+    def _queue(self, call: _Call, data: bytes) -> None:
+        call.out.append(memoryview(data))
+        call.queued += len(data)
+
+    def _pump(self) -> None:
+        """Moves what flow control allows to h2, pulling more from each transfer while
+        little of it is queued; a finished call gets its trailers."""
+        for stream_id, call in list(self._calls.items()):
+            while call.transfer is not None and call.queued < OUT_LIMIT:
+                message = self._next(call)
+                if message is None:
+                    break
+                self._queue(call, b"\x00" + len(message).to_bytes(4, "big") + message)
+            self._flush(stream_id, call)
+
+    def _next(self, call: _Call) -> bytes | None:
+        """The transfer's next message; None while it waits for the engine, or when it
+        ended (then with its trailers set)."""
+        try:
+            return next(call.transfer)
+        except StopIteration:
+            status, message = OK, ""
+        except EngineAborted as exc:
+            status, message = UNKNOWN, str(exc)
+        except Exception as exc:  # noqa: BLE001 - a file we cannot send fails the build
+            if not isinstance(exc, DockerMagicsError):
+                exc = ContextChanged(f"Cannot send the build context ({exc})", "")
+            if self.context_error is None:
+                self.context_error = exc
+            status, message = UNKNOWN, str(exc)
+            # As fsutil's sender does: the engine's receiver fails with our words.
+            packet = encode_packet(ERR, data=message.encode())
+            self._queue(call, b"\x00" + len(packet).to_bytes(4, "big") + packet)
+        call.transfer = None
+        call.trailers = _trailers(status, message)
+        return None
+
+    def _flush(self, stream_id: int, call: _Call) -> None:
+        import h2.exceptions
+
+        try:
+            while call.out:
+                room = min(
+                    self._h2.local_flow_control_window(stream_id),
+                    self._h2.max_outbound_frame_size,
+                )
+                if room <= 0:
+                    return
+                # Small messages share a frame (h2's cost is per frame, not per byte).
+                pieces, size = [], 0
+                while call.out and size < room:
+                    chunk = call.out[0]
+                    if len(chunk) > room - size:
+                        call.out[0] = chunk[room - size :]
+                        chunk = chunk[: room - size]
+                    else:
+                        call.out.popleft()
+                    pieces.append(chunk)
+                    size += len(chunk)
+                call.queued -= size
+                self._h2.send_data(stream_id, b"".join(pieces))
+            if call.trailers is not None:
+                self._h2.send_headers(stream_id, call.trailers, end_stream=True)
+                del self._calls[stream_id]
+        except (h2.exceptions.StreamClosedError, h2.exceptions.ProtocolError):
+            # The engine reset it meanwhile.
+            if call.transfer is not None:
+                call.transfer.close()
+            self._calls.pop(stream_id, None)
+
+
+class _Transport:
+    """The upgraded connection, whatever carries it: a unix or TCP socket, TLS, or SSH
+    (paramiko's channel, or the ``ssh`` program). ``read`` goes through what the HTTP client
+    already buffered (the engine may speak right after its 101); ``fileno`` is what to wait
+    on for more; ``shutdown`` makes a blocked read return."""
+
+    def __init__(self, response, sock) -> None:
+        import socket
+        import ssl
+
+        fp = response.raw._fp.fp
+        self._first = True  # what the HTTP client buffered is read before waiting
+        if not hasattr(fp, "read1"):  # paramiko's ChannelFile
+            channel = fp.channel
+            buffered = [bytes(fp._rbuffer)] if fp._rbuffer else []
+            fp._rbuffer = b""
+            self.read = lambda: buffered.pop() if buffered else channel.recv(65536)
+            self.write = channel.sendall
+            self.fileno = channel.fileno()
+            self.pending = lambda: bool(buffered) or channel.recv_ready()
+            self.shutdown = lambda: channel.shutdown(2)
+            return
+        # A BufferedReader: read1 returns what it holds, or does one read of the socket (it
+        # never keeps bytes back), so waiting on the file descriptor is right afterwards.
+        self._read1 = fp.read1
+        if hasattr(sock, "proc"):  # docker-py's SSHSocket: the ssh program's pipes
+            self.fileno = fp.fileno()
+            self.write = sock.sendall
+            self.shutdown = sock.close
+            self._ssl = None
+            return
+        raw = sock if isinstance(sock, socket.socket) else sock._sock
+        self.fileno = raw.fileno()
+        self.write = raw.sendall
+        self._ssl = raw if isinstance(raw, ssl.SSLSocket) else None
+        # The plain socket's shutdown: on a TLS socket the ssl module's would drop the TLS
+        # state under the reading thread.
+        self.shutdown = lambda: socket.socket.shutdown(raw, socket.SHUT_RDWR)
+
+    def read(self) -> bytes:
+        self._first = False
+        return self._read1(65536)
+
+    def pending(self) -> bool:
+        """Whether bytes are there to read without waiting on the descriptor (buffered by
+        the HTTP client, or decrypted already by TLS)."""
+        return self._first or (self._ssl is not None and self._ssl.pending() > 0)

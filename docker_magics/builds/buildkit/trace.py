@@ -1,0 +1,274 @@
+"""Pure: BuildKit's progress, as the engine streams it for ``POST /build?version=2``, decoded
+into the same events the classic builder produces.
+
+Each ``{"id": "moby.buildkit.trace", "aux": "<base64>"}`` message carries a protobuf
+``StatusResponse`` (moby/buildkit ``api/services/control/control.proto``): vertexes (the
+steps), statuses (progress counters), logs (RUN output) and warnings.
+
+We decode it with a small wire-format reader of our own rather than the ``protobuf``
+package: we only ever read four small messages, a generated module would pin a protobuf
+runtime version (a common source of conflicts in data-science environments), and the wire
+format (varints and length-delimited fields) is stable and simple.
+"""
+
+from __future__ import annotations
+
+import base64
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+from docker_magics.engine import events as ev
+
+TRACE_ID = "moby.buildkit.trace"
+
+
+# -- protobuf wire format -------------------------------------------------------------------
+
+
+def _varint(buf: bytes, pos: int) -> tuple[int, int]:
+    result = shift = 0
+    while True:
+        byte = buf[pos]
+        pos += 1
+        result |= (byte & 0x7F) << shift
+        if not byte & 0x80:
+            return result, pos
+        shift += 7
+        if shift > 63:
+            raise ValueError("varint too long")
+
+
+def fields(buf: bytes) -> Iterator[tuple[int, int | bytes]]:
+    """``(field number, value)`` for each field: ints for varints and fixed-size values,
+    bytes for length-delimited ones (strings, bytes, nested messages)."""
+    pos, end = 0, len(buf)
+    while pos < end:
+        key, pos = _varint(buf, pos)
+        number, wire = key >> 3, key & 7
+        if wire == 0:
+            value, pos = _varint(buf, pos)
+        elif wire == 2:
+            length, pos = _varint(buf, pos)
+            value = buf[pos : pos + length]
+            if len(value) != length:
+                raise ValueError("truncated field")
+            pos += length
+        elif wire == 1:
+            value = int.from_bytes(buf[pos : pos + 8], "little")
+            pos += 8
+        elif wire == 5:
+            value = int.from_bytes(buf[pos : pos + 4], "little")
+            pos += 4
+        else:
+            raise ValueError(f"unsupported wire type {wire}")
+        yield number, value
+
+
+def _timestamp(buf: bytes) -> float:
+    seconds = nanos = 0
+    for number, value in fields(buf):
+        if number == 1:
+            seconds = value
+        elif number == 2:
+            nanos = value
+    return seconds + nanos / 1e9
+
+
+def _signed(value: int) -> int:
+    return value - (1 << 64) if value >= 1 << 63 else value
+
+
+# -- control.proto messages -----------------------------------------------------------------
+
+
+@dataclass
+class Vertex:
+    digest: str = ""
+    inputs: list[str] = field(default_factory=list)
+    name: str = ""
+    cached: bool = False
+    started: float | None = None
+    completed: float | None = None
+    error: str = ""
+
+
+@dataclass
+class VertexStatus:
+    id: str = ""
+    vertex: str = ""
+    name: str = ""
+    current: int = 0
+    total: int = 0
+    completed: float | None = None
+
+
+@dataclass
+class VertexLog:
+    vertex: str = ""
+    stream: int = 1
+    msg: bytes = b""
+
+
+@dataclass
+class VertexWarning:
+    vertex: str = ""
+    level: int = 0
+    short: str = ""
+
+
+@dataclass
+class StatusResponse:
+    vertexes: list[Vertex] = field(default_factory=list)
+    statuses: list[VertexStatus] = field(default_factory=list)
+    logs: list[VertexLog] = field(default_factory=list)
+    warnings: list[VertexWarning] = field(default_factory=list)
+
+
+def _text(value: bytes) -> str:
+    return value.decode("utf-8", "replace")
+
+
+def _message(cls, layout: dict):
+    """A decoder for the message ``cls``: ``layout`` maps field numbers to ``(attribute,
+    convert)``; a list attribute collects a repeated field. Unknown fields are skipped."""
+
+    def decode_message(buf: bytes):
+        message = cls()
+        for number, value in fields(buf):
+            if number in layout:
+                name, convert = layout[number]
+                current = getattr(message, name)
+                if isinstance(current, list):
+                    current.append(convert(value))
+                else:
+                    setattr(message, name, convert(value))
+        return message
+
+    return decode_message
+
+
+_vertex = _message(
+    Vertex,
+    {
+        1: ("digest", _text),
+        2: ("inputs", _text),
+        3: ("name", _text),
+        4: ("cached", bool),
+        5: ("started", _timestamp),
+        6: ("completed", _timestamp),
+        7: ("error", _text),
+    },
+)
+_status = _message(
+    VertexStatus,
+    {
+        1: ("id", _text),
+        2: ("vertex", _text),
+        3: ("name", _text),
+        4: ("current", _signed),
+        5: ("total", _signed),
+        8: ("completed", _timestamp),
+    },
+)
+_log = _message(VertexLog, {1: ("vertex", _text), 3: ("stream", _signed), 4: ("msg", bytes)})
+_warning = _message(
+    VertexWarning, {1: ("vertex", _text), 2: ("level", _signed), 3: ("short", _text)}
+)
+_response = _message(
+    StatusResponse,
+    {
+        1: ("vertexes", _vertex),
+        2: ("statuses", _status),
+        3: ("logs", _log),
+        4: ("warnings", _warning),
+    },
+)
+
+
+def decode(aux: str | bytes) -> StatusResponse:
+    """One trace message's ``aux`` (base64) -> ``StatusResponse``."""
+    return _response(base64.b64decode(aux))
+
+
+# -- events -----------------------------------------------------------------------------------
+
+_STEP_NAME = re.compile(r"^\[(?:(?P<stage>[^\]\s]+) )?(?P<n>\d+)/(?P<m>\d+)\] (?P<what>.*)$", re.S)
+
+
+@dataclass
+class _VertexState:
+    started: bool = False
+    finished: bool = False
+    splitter: ev.OutputSplitter = field(default_factory=ev.OutputSplitter)
+
+
+class BuildKitParser:
+    """JSON messages of a BuildKit build -> the events of :mod:`docker_magics.events`.
+
+    Steps are BuildKit's vertexes, keyed by digest and named as buildx names them
+    (``[stage 2/4] RUN make``); several may run at once (parallel stages).
+    """
+
+    def __init__(self) -> None:
+        self.vertexes: dict[str, _VertexState] = {}
+        self._statuses: dict[str, str] = {}
+
+    def feed(self, message: dict) -> list[ev.Event]:
+        failed = ev.failure(message)
+        if failed is not None:
+            return [failed]
+        aux = message.get("aux")
+        if message.get("id") == TRACE_ID and isinstance(aux, str):
+            try:
+                return self._trace(decode(aux))
+            except (ValueError, IndexError):  # a malformed message must not stop the build
+                return [ev.Notice("an unreadable BuildKit progress message was skipped")]
+        if isinstance(aux, dict) and aux.get("ID"):
+            return [ev.ImageId(aux["ID"])]
+        text = message.get("stream")
+        if isinstance(text, str) and text.startswith("Successfully tagged "):
+            return [ev.Tagged(text[len("Successfully tagged ") :].strip())]
+        return []
+
+    def _trace(self, status: StatusResponse) -> list[ev.Event]:
+        out: list[ev.Event] = []
+        for v in status.vertexes:
+            state = self.vertexes.setdefault(v.digest, _VertexState())
+            if not state.started and (v.started is not None or v.cached or v.completed):
+                state.started = True
+                m = _STEP_NAME.match(v.name)
+                number, total = (int(m["n"]), int(m["m"])) if m else (None, None)
+                out.append(ev.StepStarted(v.digest, v.name, number, total))
+            if v.cached and not state.finished:
+                out.append(ev.StepCached(v.digest))
+            if v.error and not state.finished:
+                state.finished = True
+                out += self._flush(v.digest, state)
+                out.append(ev.StepError(v.digest, v.error))
+            elif v.completed is not None and not state.finished:
+                state.finished = True
+                out += self._flush(v.digest, state)
+                out.append(ev.StepFinished(v.digest))
+        for s in status.statuses:  # e.g. "writing image sha256:...", "extracting"
+            label = " ".join(filter(None, [s.name, "done" if s.completed else ""]))
+            if self._statuses.get(s.id) != label:
+                self._statuses[s.id] = label
+                out.append(ev.LayerProgress(s.id, label, s.current or None, s.total or None))
+        for entry in status.logs:
+            state = self.vertexes.setdefault(entry.vertex, _VertexState())
+            stream = "stderr" if entry.stream == 2 else "stdout"
+            for event in state.splitter.feed(stream, entry.msg):
+                out.append(ev.Log(event.lines, entry.vertex, stream))
+        for w in status.warnings:
+            out.append(ev.Notice(w.short))
+        return out
+
+    def _flush(self, key: str, state: _VertexState) -> list[ev.Event]:
+        return [ev.Log(e.lines, key, e.stream) for e in state.splitter.close()]
+
+    def close(self) -> list[ev.Event]:
+        out: list[ev.Event] = []
+        for key, state in self.vertexes.items():
+            out += self._flush(key, state)
+        return out

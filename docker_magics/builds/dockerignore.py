@@ -1,0 +1,231 @@
+""".dockerignore with the docker CLI's exact semantics (moby/patternmatcher and
+moby/patternmatcher/ignorefile), so the same files reach the image as with ``docker build``.
+
+- Lines starting with ``#`` are comments; blank lines are skipped; a UTF-8 BOM is dropped.
+- Patterns are cleaned like Go's ``filepath.Clean``; a leading ``/`` is dropped (patterns are
+  always relative to the context root).
+- ``*`` and ``?`` never cross ``/``; ``**`` matches any number of directories; ``[...]``
+  classes and ``\\`` escapes work as in Go's ``filepath.Match``.
+- ``!pattern`` re-includes; the last matching pattern wins.
+- A pattern that matches a directory excludes everything below it (parent matching).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from docker_magics.errors import BadArgument
+
+_ESCAPE = set(".+()|{}$")
+
+
+def go_clean(path: str) -> str:
+    """Go's ``path.Clean``: collapse ``//``, ``.`` and ``..``; ``""`` becomes ``"."``."""
+    if not path:
+        return "."
+    rooted = path.startswith("/")
+    parts: list[str] = []
+    for part in path.split("/"):
+        if part in ("", "."):
+            continue
+        if part == "..":
+            if parts and parts[-1] != "..":
+                parts.pop()
+            elif not rooted:
+                parts.append("..")
+            continue
+        parts.append(part)
+    cleaned = "/".join(parts)
+    return ("/" + cleaned) if rooted else (cleaned or ".")
+
+
+def read_patterns(text: str) -> list[str]:
+    """The patterns of a .dockerignore file (``ignorefile.ReadAll``)."""
+    patterns = []
+    for number, line in enumerate(text.splitlines()):
+        if number == 0:
+            line = line.removeprefix("\ufeff")
+        if line.startswith("#"):
+            continue
+        line = line.strip()
+        if not line:
+            continue
+        invert = line.startswith("!")
+        if invert:
+            line = line[1:].strip()
+        if line:
+            line = go_clean(line)
+            if len(line) > 1 and line.startswith("/"):
+                line = line[1:]
+        patterns.append("!" + line if invert else line)
+    return patterns
+
+
+@dataclass
+class Pattern:
+    text: str  # cleaned, without the leading "!"
+    exclusion: bool
+    kind: str = field(init=False)  # exact | prefix | suffix | regexp
+    regexp: re.Pattern | None = field(init=False, default=None)
+    # Whether a path matches, as one callable with a truthy result: the walk calls it per
+    # entry and pattern, so the kind is chosen once, here.
+    test: Callable[[str], object] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        self.kind, source = _compile(self.text)
+        if self.kind == "regexp":
+            try:
+                self.regexp = re.compile(source, re.S)
+            except re.error as exc:
+                raise ValueError(str(exc)) from None
+        self.test = self._test()
+
+    def _test(self) -> Callable[[str], object]:
+        if self.kind == "exact":
+            return self.text.__eq__
+        if self.kind == "prefix":
+            prefix = self.text[:-2]
+            return lambda path: path.startswith(prefix)
+        if self.kind == "suffix":
+            suffix = self.text[2:]
+            if suffix[:1] == "/":
+                bare = suffix[1:]
+                return lambda path: path.endswith(suffix) or path == bare
+            return lambda path: path.endswith(suffix)
+        # The commonest globs, "**/*.pyc" and "*.pyc", as string tests: the same answers as
+        # their regexps, ^(.*/)?[^/]*\.pyc$ and ^[^/]*\.pyc$, several times faster.
+        literal = _LITERAL_TAIL.fullmatch(self.text)
+        if literal:
+            tail = literal.group(2)
+            if literal.group(1):
+                return lambda path: path.endswith(tail)
+            return lambda path: path.endswith(tail) and "/" not in path
+        return self.regexp.match
+
+
+_LITERAL_TAIL = re.compile(r"(\*\*/)?\*([A-Za-z0-9_.,:=@%~+-]+)")
+
+
+def _compile(pattern: str) -> tuple[str, str]:
+    """Translate a pattern as ``Pattern.compile`` does; returns (kind, regexp source)."""
+    out, kind, i, n = "^", "exact", 0, len(pattern)
+    index = 0  # counts scanned runes, as the Go loop's i does
+    while i < n:
+        ch = pattern[i]
+        i += 1
+        if ch == "*":
+            if i < n and pattern[i] == "*":
+                i += 1
+                if i < n and pattern[i] == "/":
+                    i += 1
+                if i >= n:
+                    if kind == "exact":
+                        kind = "prefix"
+                    else:
+                        out += ".*"
+                        kind = "regexp"
+                else:
+                    out += "(.*/)?"
+                    kind = "regexp"
+                if index == 0:
+                    kind = "suffix"
+            else:
+                out += "[^/]*"
+                kind = "regexp"
+        elif ch == "?":
+            out += "[^/]"
+            kind = "regexp"
+        elif ch in _ESCAPE:
+            out += "\\" + ch
+        elif ch == "\\":
+            if i < n:
+                out += "\\" + pattern[i]
+                i += 1
+                kind = "regexp"
+            else:
+                out += "\\\\"
+        elif ch in "[]":
+            out += ch
+            kind = "regexp"
+        else:
+            out += ch  # like Go: other characters go into the regexp as they are
+        index += 1
+    return kind, out + "$"
+
+
+def _in_a_folder_it_matches(test: Callable[[str], object], path: str) -> bool:
+    """Whether ``test`` matches one of the folders ``path`` is in (without their results)."""
+    if "/" not in path:
+        return False
+    dirs = path.split("/")[:-1]
+    return any(test("/".join(dirs[: j + 1])) for j in range(len(dirs)))
+
+
+class IgnoreMatcher:
+    """Decides, path by path during a walk, what a .dockerignore excludes."""
+
+    def __init__(self, patterns: list[str]):
+        self.patterns: list[Pattern] = []
+        for raw in patterns:
+            raw = raw.strip()
+            if not raw:
+                continue
+            raw = go_clean(raw)
+            exclusion = raw.startswith("!")
+            if exclusion:
+                if raw == "!":
+                    raise BadArgument('Invalid .dockerignore pattern "!"', "Remove that line")
+                raw = raw[1:]
+            try:
+                self.patterns.append(Pattern(raw, exclusion))
+            except ValueError as exc:
+                raise BadArgument(
+                    f"Invalid .dockerignore pattern {raw!r} ({exc})", "Fix or remove that line"
+                ) from None
+        self.has_exclusions = any(p.exclusion for p in self.patterns)
+        self._tests = [(p.exclusion, p.test) for p in self.patterns]
+        self._last_first = self._tests[::-1]
+        self._no_parent = [False] * len(self.patterns)
+
+    def __bool__(self) -> bool:
+        return bool(self.patterns)
+
+    def match(self, path: str, parent: list[bool] | None = None) -> tuple[bool, list[bool]]:
+        """Whether ``path`` (relative, ``/``-separated) is excluded, given its parent
+        directory's per-pattern results; also returns this path's results for its children
+        (``MatchesUsingParentResults``)."""
+        matched = False
+        info = []
+        for (exclusion, test), hit in zip(self._tests, parent or self._no_parent, strict=True):
+            if not hit:
+                if exclusion != matched:
+                    info.append(False)
+                    continue
+                hit = bool(test(path)) or (not parent and _in_a_folder_it_matches(test, path))
+            info.append(hit)
+            if hit:
+                matched = not exclusion
+        return matched, info
+
+    def excluded(self, path: str, parent: list[bool] | None = None) -> bool:
+        """``match(path, parent)[0]`` without the results for children, for what has none
+        (files). The last pattern that matches decides (``match`` only skips the patterns
+        that could not change its answer), so this looks from the end and stops there."""
+        parents = reversed(parent or self._no_parent)
+        for (exclusion, test), hit in zip(self._last_first, parents, strict=True):
+            if hit or test(path) or (not parent and _in_a_folder_it_matches(test, path)):
+                return not exclusion
+        return False
+
+    def excludes(self, path: str) -> bool:
+        """Whether ``path`` or one of its parents is excluded (``MatchesOrParentMatches``)."""
+        return self.match(go_clean(path))[0] if go_clean(path) != "." else False
+
+    def may_reinclude_below(self, directory: str) -> bool:
+        """Whether an exclusion pattern could re-include something inside an excluded
+        directory; if not, the walk skips it whole (the CLI's optimisation, quirks
+        included: ``!**/keep`` does not reach into an excluded directory)."""
+        prefix = directory + "/"
+        return any(p.exclusion and (p.text + "/").startswith(prefix) for p in self.patterns)

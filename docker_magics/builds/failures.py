@@ -1,0 +1,161 @@
+"""Build failures the engine reports in its stream (a RUN step's exit code, a file not in
+the context, a base image it cannot pull, a Dockerfile it cannot parse), as one line that
+says what to do."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+
+from docker_magics.engine.diagnose import clause, short
+from docker_magics.registry.failures import AUTH_PROBLEMS
+
+_NONZERO = re.compile(r"(?:returned a non-zero code|exit code): (\d+)")
+
+
+_NOT_IN_CONTEXT = re.compile(
+    r"(?:(?:COPY|ADD) failed: .*?(?:stat |lstat )?([^:\s]+): file does not exist"
+    r'|failed to compute cache key: "/?([^"]+)" not found)'
+)
+
+
+_MANIFEST_URL = re.compile(r'/v2/(?:library/)?([^"]+?)/manifests/([^"/]+)"')
+
+
+_PULL_PROBLEMS = (
+    "pull access denied",
+    "manifest unknown",
+    "not found",
+    "no such host",
+    "dial tcp",
+    "i/o timeout",
+    "connection refused",
+    "TLS handshake timeout",
+    "server gave HTTP response",
+    "unauthorized",
+)
+
+
+def build_failure(
+    message: str,
+    code: int | None,
+    step,
+    *,
+    instructions=(),
+    pull: bool = False,
+    on_engine: Callable[[str], bool] | None = None,
+) -> str:
+    """One line for a failure the engine reported during a build. ``step`` (a
+    ``results.Step`` or None) is the step that was running; ``instructions`` the Dockerfile's
+    (``dockerfile.parse``); ``pull``: the build was asked to pull base images, and
+    ``on_engine(image)`` says whether the engine has one."""
+    where = "The build"
+    if step is not None and step.name.startswith("[internal]"):
+        pass  # BuildKit's own vertexes (loading the Dockerfile, the context) are no step
+    elif step is not None and step.name.startswith("["):  # BuildKit: "[stage 2/4] RUN make"
+        where = f"Step {short(step.name)}"
+    elif step is not None:
+        number = f" {step.number}/{step.total}" if step.number else ""
+        where = f"Step{number} ({short(step.name)})"
+    rejected = dockerfile_rejected(message, instructions)
+    if rejected:
+        return rejected
+    if "network bridge not found" in message:
+        return (
+            f"{where} failed: the engine has no default bridge network for RUN steps (its "
+            "dockerd runs with --bridge=none). Build with --network none (or --network host)"
+        )
+    nonzero = _NONZERO.search(message)
+    if nonzero:
+        said = (
+            "It printed nothing"
+            if step is not None and not step.lines
+            else "Its last output is shown above (and in the full log)"
+        )
+        return (
+            f"{where} failed with exit code {nonzero.group(1)}. {said}; fix the command and "
+            "run the cell again"
+        )
+    missing = _NOT_IN_CONTEXT.search(message)
+    if missing:
+        name = missing.group(1) or missing.group(2)
+        return (
+            f"{where} failed: {name} is not in the build context (or .dockerignore excludes "
+            f"it). Add it with --add {name}, or build from a folder with --context DIR"
+        )
+    base = step is not None and (
+        step.name.upper().startswith("FROM ") or "load metadata for" in step.name
+    )
+    needs_login = any(p in message for p in AUTH_PROBLEMS)
+    if (base or "failed to create LLB definition" in message) and (
+        needs_login or any(p in message for p in _PULL_PROBLEMS)
+    ):
+        url = _MANIFEST_URL.search(message)
+        if url:
+            image = f"{url.group(1)}:{url.group(2)}"
+        elif step is not None and "load metadata" in step.name:
+            image = step.name.split()[-1]
+        elif step is not None and _image_words(step.name):
+            image = _image_words(step.name)[0]
+        else:
+            image = "the base image"
+        reason = re.sub(r'^.*?(?:Get|Head) "[^"]*": ', "", message)
+        if needs_login:
+            host = re.search(r"pulling from host (\S+)", message)
+            registry = _registry_of(host.group(1) + "/x" if host else image)
+            login = {"Docker Hub": "%docker_login", None: "%docker_login REGISTRY"}.get(
+                registry, f"%docker_login {registry}"
+            )
+            why = clause(reason.rsplit(": ", 1)[-1])  # "401 Unauthorized", "no basic auth..."
+            return (
+                f"{where} failed: the registry {registry or 'of the base image'} wants a login "
+                f"to pull the base image {image} ({why}). Log in with {login} and build again"
+            )
+        if pull and on_engine is not None and on_engine(image):
+            return (
+                f"{where} failed: --pull could not refresh the base image {image} "
+                f"({clause(reason)}). The engine has it: without --pull the build uses that one"
+            )
+        return (
+            f"{where} failed: the base image {image} is not on the engine and cannot be pulled "
+            f"({clause(reason)}). Build or load it first (`docker images` lists what the "
+            "engine has), or use another base image"
+        )
+    return f"{where} failed: {clause(message)}"
+
+
+def _registry_of(image: str) -> str | None:
+    """The registry of ``image`` as the user names it (Docker Hub by name)."""
+    from docker_magics.registry.credentials import INDEX, display_name, registry_of
+
+    try:
+        registry = registry_of(image)
+    except Exception:  # noqa: BLE001 - not a reference docker-py can read
+        return None
+    hub = ("registry-1.docker.io", "index.docker.io", "docker.io")
+    return display_name(INDEX if registry in hub else registry)
+
+
+def _image_words(name: str) -> list[str]:
+    """The image of a ``FROM [--platform=X] IMAGE [AS NAME]`` step."""
+    return [w for w in name.split()[1:] if not w.startswith("--")][:1]
+
+
+def dockerfile_rejected(message: str, instructions=()) -> str | None:
+    """The engine's answer for a Dockerfile it cannot parse, as one line. ``instructions``
+    (``dockerfile.parse``) tell whether the line is in a heredoc."""
+    from docker_magics.builds.dockerfile import heredoc_around
+
+    m = re.search(r"dockerfile parse error line (\d+): (.*)", message, re.I)
+    if not m:
+        return None
+    line = int(m.group(1))
+    text = f"Dockerfile line {line}: {clause(m.group(2))}"
+    heredoc = heredoc_around(list(instructions), line)
+    if heredoc is not None:
+        text += (
+            f". It is in the heredoc of line {heredoc.line} ({short(str(heredoc), 40)}), and "
+            "this engine's Dockerfile parser does not support heredocs. Put the commands on the "
+            "RUN line (RUN a && b), or --add a script and RUN it"
+        )
+    return text

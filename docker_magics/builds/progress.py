@@ -1,0 +1,180 @@
+"""What build progress shows: the image, step N/M and its instruction, elapsed time, a bar
+over steps, each step's status and time, the last log lines; like ``docker build`` in text."""
+
+from __future__ import annotations
+
+import html
+
+from docker_magics.builds.result import BuildRecorder
+from docker_magics.display.progress import RED, ProgressText, WidgetRenderer, cut, make_renderer
+from docker_magics.display.tables import counted, human_size
+from docker_magics.engine import events as ev
+from docker_magics.registry.result import same_status
+
+STEP_COLORS = {"done": "#1a7f37", "cached": "#57606a", "failed": RED, "running": "#0969da"}
+
+
+class BuildText(ProgressText):
+    """Like ``docker build --progress=plain`` for the classic builder; like ``docker buildx
+    build --progress=plain`` for BuildKit. Step lines always show; the log is sampled
+    within the budget, and a step that had lines skipped ends with its last lines."""
+
+    def __init__(self, recorder: BuildRecorder, out=None, err=None, clock=None) -> None:
+        super().__init__(recorder, out, err, clock)
+        self.layer_status: dict[str, str] = {}
+        self.notices_shown: set[str] = set()
+        self.numbers: dict[str, int] = {}  # BuildKit: "#N" per step, as buildx numbers them
+
+    def handle(self, event: ev.Event) -> None:
+        if isinstance(event, ev.ContextSent):  # the CLI's "Sending build context to Docker daemon"
+            size = f"{event.files:,} files, {human_size(event.size)}"
+            done = f"Sent build context: {size} in {event.seconds:.1f}s"
+            self.say(done if event.done else f"Sending build context: {size} so far…")
+        elif self.recorder.builder == "buildkit":
+            self._handle_buildkit(event)
+        else:
+            self._handle_classic(event)
+
+    def _stream(self, event) -> object:
+        return self.err if event.stream == "stderr" else self.out
+
+    def _handle_buildkit(self, event: ev.Event) -> None:
+        """Every line says which step it is about, so parallel steps read well when
+        interleaved."""
+        number = self.numbers.get(getattr(event, "key", None) or "")
+        if isinstance(event, ev.StepStarted):
+            number = self.numbers[event.key] = len(self.numbers) + 1
+            self.earn()
+            self.say(f"#{number} {event.name}")
+        elif isinstance(event, ev.Log):
+            self.log([f"#{number} {line}" for line in event.lines], self._stream(event))
+        elif isinstance(event, ev.StepCached):
+            self.say(f"#{number} CACHED")
+        elif isinstance(event, ev.StepFinished):
+            step = self.recorder.steps.get(event.key)
+            if step is not None and step.status == "done":
+                self.end_step()
+                self.say(f"#{number} DONE {step.duration or 0:.1f}s")
+        elif isinstance(event, ev.StepError):
+            self.end_step()
+            self.say(f"#{number} ERROR: {event.message}", self.err)
+        elif isinstance(event, ev.LayerProgress) and event.status.endswith("done"):
+            self.say(f"{event.layer} {event.status}")
+        elif isinstance(event, ev.Notice) and event.text not in self.notices_shown:
+            self.notices_shown.add(event.text)
+            self.say(f"WARNING: {event.text}")
+
+    def start(self) -> None:
+        super().start()
+        r = self.recorder
+        n = r.expected_total
+        self.say(f"Building {r.title} from {r.context}" + (f" ({counted(n, 'step')})" if n else ""))
+
+    def _handle_classic(self, event: ev.Event) -> None:
+        if isinstance(event, ev.Log):
+            self.log(event.lines, self._stream(event))
+        elif isinstance(event, ev.StepStarted):
+            self.end_step()
+            self.earn()
+            number = f"Step {event.number}/{event.total} : " if event.number else ""
+            self.say(f"{number}{event.name}")
+        elif isinstance(event, ev.StepCached):
+            self.say(" ---> Using cache")
+        elif isinstance(event, ev.StepFinished):
+            self.end_step()
+            step = self.recorder.steps.get(event.key)
+            if step is not None and step.status == "done" and (step.duration or 0) >= 0.05:
+                self.say(f" ---> done in {step.duration:.1f}s")
+        elif isinstance(event, ev.Notice):
+            if event.text not in self.notices_shown:
+                self.notices_shown.add(event.text)
+                self.say(f"[Warning] {event.text}")
+        elif isinstance(event, ev.LayerProgress):  # pulling a base image
+            previous = self.layer_status.get(event.layer)
+            self.layer_status[event.layer] = event.status
+            if not same_status(previous, event.status):
+                self.say(f"{event.layer}: {event.status}" if event.layer else event.status)
+
+    def final_lines(self, error: str | None, summary: str) -> None:
+        step = self.recorder.failed_step or self.recorder.current
+        skipping = self.skipped_total or self.unseen > self.END_LINES
+        if error is not None and skipping and step is not None and step.tail:
+            # Lines were skipped to keep the output bounded: show how the failing step ended.
+            self.skip_unseen()
+            self.queue.append(
+                (
+                    self.out,
+                    f"--- the last {counted(len(step.tail), 'line')} of step {step.label} ---",
+                )
+            )
+            for stream, text in step.tail:
+                self.queue.append((self.err if stream == "stderr" else self.out, cut(text)))
+        super().final_lines(error, summary)
+
+
+class BuildWidget(WidgetRenderer):
+    SHOWN_STEPS = 8
+    SHOWN_LINES = 10
+    LINE_CUT = 140
+
+    def handle(self, event: ev.Event) -> None:
+        if isinstance(event, ev.StepStarted):
+            self.earn()
+
+    def header_html(self) -> str:
+        r = self.recorder
+        step = r.current
+        running = r.running
+        where = f"step {step.number}/{step.total}: " if step and step.number else ""
+        doing = html.escape(cut(step.name, 100)) if step else "sending the context"
+        if len(running) > 1:  # BuildKit runs independent stages side by side
+            where = f"{len(running)} steps running: "
+            doing = " · ".join(html.escape(cut(s.name, 60)) for s in running[:3])
+        return (
+            f"<b>Building {html.escape(r.title)}</b> &nbsp; {where}<code>{doing}</code> "
+            f"&nbsp; <span style='opacity:.7'>{r.elapsed():.1f}s</span>"
+        )
+
+    def bar_state(self) -> tuple[int, int]:
+        return self.recorder.progress()
+
+    def panels_html(self) -> list[str]:
+        return [self._steps_html(), self._log_html()]
+
+    def _steps_html(self) -> str:
+        steps = list(self.recorder.steps.values())
+        rows = []
+        hidden = len(steps) - self.SHOWN_STEPS
+        if hidden > 0:
+            earlier = counted(hidden, "earlier step")
+            rows.append(f"<tr><td colspan=3 style='opacity:.7'>… {earlier}</td></tr>")
+            steps = steps[-self.SHOWN_STEPS :]
+        for s in steps:
+            # A running step's time is in the header: this table changes only on transitions.
+            took = f"{s.duration:.1f}s" if s.status in ("done", "failed") and s.duration else ""
+            rows.append(
+                f"<tr><td style='color:{STEP_COLORS[s.status]};padding-right:1em'>{s.status}</td>"
+                f"<td style='text-align:right;padding-right:1em'>{took}</td>"
+                f"<td style='text-align:left'><code>{html.escape(cut(s.label, 120))}</code>"
+                "</td></tr>"
+            )
+        return f"<table style='font-size:90%'>{''.join(rows)}</table>"
+
+    def _log_html(self) -> str:
+        lines = list(self.recorder.tail)[-self.SHOWN_LINES :]
+        if not lines:
+            return ""
+        body = "\n".join(
+            f"<span style='color:{RED}'>{html.escape(cut(t, self.LINE_CUT))}</span>"
+            if s == "stderr"
+            else html.escape(cut(t, self.LINE_CUT))
+            for s, t in lines
+        )
+        return (
+            "<pre style='margin:0;max-height:16em;overflow:auto;font-size:85%;"
+            f"background:rgba(128,128,128,.08);padding:4px'>{body}</pre>"
+        )
+
+
+def build_renderer(mode: str, recorder: BuildRecorder):
+    return make_renderer(mode, recorder, BuildText, BuildWidget)

@@ -1,0 +1,211 @@
+"""The glue between a magic's line and the Python API: argparse as IPython's
+``magic_arguments`` sets it up, plus what the docker CLI's users expect of it (``--rm=false``
+flags, ``--help``), IPython's ``{var}``/``$var`` expansion done after a length check, and
+every expected failure turned into one ``UsageError`` line.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import functools
+import shlex
+import sys
+import warnings
+
+from IPython.core.error import UsageError
+
+from docker_magics.errors import (
+    ConnectFailed,
+    CredentialHelperWarning,
+    DockerMagicsError,
+    Interrupted,
+    MaybeSecretArgument,
+    UnencryptedEngineWarning,
+)
+from docker_magics.magics.history import forget_input
+from docker_magics.redaction import redact
+
+
+def _boolean(value: str) -> bool:
+    """``--rm=false`` style values, as the docker CLI accepts them."""
+    lowered = value.strip().lower()
+    if lowered in ("1", "t", "true", "yes", "on"):
+        return True
+    if lowered in ("0", "f", "false", "no", "off"):
+        return False
+    raise ValueError(value)
+
+
+_boolean.__name__ = "boolean"  # argparse names the type in its error message
+
+
+class Flag(argparse.Action):
+    """A boolean flag as the docker CLI has them: ``--rm`` alone means true (it never takes
+    the next word: ``--rm IMAGE`` keeps the image), ``--rm=false`` sets a value."""
+
+    def __init__(self, option_strings, dest, default=None, help=None, metavar=None):
+        super().__init__(option_strings, dest, nargs=0, default=default, help=help)
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        setattr(namespace, self.dest, True)
+
+
+def _flag_values(parser, argv: list[str]) -> tuple[list[str], dict[str, bool]]:
+    """Take ``--flag=VALUE`` of :class:`Flag` options out of ``argv`` (up to the first
+    positional word: what follows may be a container's command)."""
+    values: dict[str, bool] = {}
+    kept: list[str] = []
+    wants_value = False
+    for i, word in enumerate(argv):
+        if wants_value:
+            kept.append(word)
+            wants_value = False
+            continue
+        if not word.startswith("-") or word == "--":
+            kept += argv[i:]
+            break
+        name, eq, value = word.partition("=")
+        action = parser._option_string_actions.get(name)
+        if isinstance(action, Flag) and eq:
+            try:
+                values[action.dest] = _boolean(value)
+            except ValueError:
+                raise UsageError(f"argument {name}: invalid boolean value: {value!r}") from None
+            continue
+        kept.append(word)
+        wants_value = action is not None and action.nargs != 0 and not eq
+    return kept, values
+
+
+MAX_LINE = 64 * 1024
+
+
+def _split(line: str) -> list[str]:
+    # shlex is quadratic in a token's length: plain lines (no quotes, no backslashes, by far
+    # the common case) split the same way with str.split.
+    if not any(c in line for c in "'\"\\"):
+        return line.split()
+    return shlex.split(line)
+
+
+def parse_line(parser, line: str, name: str, *, secret: bool = False):
+    try:
+        argv = _split(line)
+    except ValueError as exc:
+        raise UsageError(f"%{name}: cannot split the arguments ({exc}): check the quotes") from None
+    try:
+        words, flags = _flag_values(parser, argv)
+        args = parser.parse_args(words)
+        for dest, value in flags.items():
+            setattr(args, dest, value)
+        args.argv = argv
+        return args
+    except UsageError as exc:
+        if secret:
+            raise UsageError(
+                f"%{name}: unexpected arguments (not shown: they may be secret). Passwords are "
+                "never magic arguments: you are asked for them, or use --password-env VAR. "
+                f"See %{name}? for the options."
+            ) from None
+        raise UsageError(f"%{name}: {exc}. See %{name}? for the options.") from None
+
+
+@contextlib.contextmanager
+def _warnings_as_lines():
+    """Show our warnings as one plain line on stderr, when they happen (before the
+    connection's summary line); pass any other warning on."""
+    with warnings.catch_warnings():
+        show = warnings.showwarning
+
+        def showwarning(message, category, *args, **kwargs):
+            if issubclass(category, (UnencryptedEngineWarning, CredentialHelperWarning)):
+                print(f"Warning: {message}", file=sys.stderr)
+            else:
+                show(message, category, *args, **kwargs)
+
+        warnings.showwarning = showwarning
+        warnings.simplefilter("always", UnencryptedEngineWarning)
+        warnings.simplefilter("always", CredentialHelperWarning)
+        yield
+
+
+class HelpShown(Exception):
+    pass
+
+
+class _Help(argparse.Action):
+    """``--help``/``-h``: print the magic's help (IPython's parsers have none)."""
+
+    def __init__(self, option_strings, dest, help=None):
+        super().__init__(option_strings, argparse.SUPPRESS, nargs=0, help=help)
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        print(parser.format_help())
+        raise HelpShown
+
+
+def magic(func=None, *, secret_arguments: bool = False):
+    """Parse the magic's line with its ``magic_arguments``; map our errors to one redacted
+    UsageError line. With ``secret_arguments``, parse errors do not echo the line (someone
+    may have typed a password into it)."""
+    if func is None:
+        return functools.partial(magic, secret_arguments=secret_arguments)
+    name = func.__name__
+    if secret_arguments:
+        func.parser.allow_abbrev = False  # "--password X" must not pass for "--password-env X"
+    for action in func.parser._actions:
+        if action.nargs == argparse.REMAINDER:
+            action.required = False  # may be empty ("required: IMAGE, COMMAND" was wrong)
+    taken = func.parser._option_string_actions
+    if "--help" not in taken:
+        func.parser.add_argument(
+            *[f for f in ("-h", "--help") if f not in taken], action=_Help, help="Show this help."
+        )
+
+    @functools.wraps(func)
+    def wrapper(self, line="", cell=None, local_ns=None):
+        if len(line) > MAX_LINE:  # before expanding it: IPython's expansion is quadratic
+            raise UsageError(
+                f"%{name}: the options line is {len(line):,} characters long. Put long "
+                "content in the cell or in a file"
+            )
+        line = _expand(self.shell, line, local_ns)
+        try:
+            args = parse_line(func.parser, line, name, secret=secret_arguments)
+        except HelpShown:
+            return None
+        except UsageError:
+            if secret_arguments:
+                forget_input(self.shell, name)
+            raise
+        with _warnings_as_lines():
+            try:
+                return func(self, args) if cell is None else func(self, args, cell)
+            except (DockerMagicsError, Interrupted) as exc:  # Interrupted: a KeyboardInterrupt
+                if isinstance(exc, ConnectFailed):
+                    self._explain_missing_engine()
+                if isinstance(exc, MaybeSecretArgument):
+                    forget_input(self.shell, name)
+                raise UsageError(redact(str(exc))) from None
+            except KeyboardInterrupt:  # outside the work's own handlers (a prompt, a lookup)
+                raise UsageError(f"%{name} interrupted") from None
+
+    # We expand {var} and $var ourselves (after the length check), in the caller's scope.
+    wrapper._ipython_magic_no_var_expand = True
+    wrapper.needs_local_scope = True
+    return wrapper
+
+
+def _expand(shell, line: str, local_ns: dict | None) -> str:
+    """IPython's usual expansion of the options line (what ``var_expand`` does)."""
+    from IPython.utils.text import DollarFormatter
+
+    if shell is None:
+        return line
+    try:
+        return DollarFormatter().vformat(
+            line, args=[], kwargs={**shell.user_ns, **(local_ns or {})}
+        )
+    except Exception:  # noqa: BLE001 - as IPython: a line that does not expand stays as is
+        return line

@@ -1,0 +1,100 @@
+"""What push/pull progress shows: one row per layer (Preparing, Waiting, Pushing or
+Downloading current/total, Pushed, Layer already exists, Mounted from ...), an overall bar
+that only moves forward (a pull: downloads, then extraction), and the closing lines
+(``TAG: digest: sha256:... size: N``); like the docker CLI's non-TTY output in text (one
+line per status change, a retry's countdown as one line)."""
+
+from __future__ import annotations
+
+import html
+
+from docker_magics.display.progress import GREEN, ProgressText, WidgetRenderer, cut, make_renderer
+from docker_magics.display.tables import counted, human_size
+from docker_magics.engine import events as ev
+from docker_magics.registry.result import TransferRecorder, same_status
+
+
+class TransferText(ProgressText):
+    def __init__(self, recorder: TransferRecorder, out=None, err=None, clock=None) -> None:
+        super().__init__(recorder, out, err, clock)
+        self.layer_status: dict[str, str] = {}
+
+    def start(self) -> None:
+        super().start()
+        verb = "Pushing" if self.recorder.kind == "push" else "Pulling"
+        self.say(f"{verb} {self.recorder.title}")
+
+    def handle(self, event: ev.Event) -> None:
+        if isinstance(event, ev.LayerProgress):
+            previous = self.layer_status.get(event.layer)
+            self.layer_status[event.layer] = event.status
+            if not same_status(previous, event.status):
+                if previous is None:
+                    self.earn()
+                self.say(f"{event.layer}: {event.status}")
+        elif isinstance(event, ev.Status):
+            self.say(cut(event.text))
+
+    def final_lines(self, error: str | None, summary: str) -> None:
+        # On success the engine's own closing lines (digest, status) were the last word.
+        if error is not None:
+            super().final_lines(error, summary)
+
+
+class TransferWidget(WidgetRenderer):
+    SHOWN_LAYERS = 12
+    LAYER_BONUS = 1500
+
+    def __init__(self, recorder: TransferRecorder, **kwargs) -> None:
+        super().__init__(recorder, **kwargs)
+        self.seen: set[str] = set()
+
+    def handle(self, event: ev.Event) -> None:
+        if isinstance(event, ev.LayerProgress) and event.layer not in self.seen:
+            self.seen.add(event.layer)  # a new row in the table
+            self.earn(self.LAYER_BONUS)
+
+    def header_html(self) -> str:
+        r = self.recorder
+        verb = "Pushing" if r.kind == "push" else "Pulling"
+        moved, extracted, size = r.byte_progress()
+        if not size:
+            amounts = ""
+        elif r.kind == "push":
+            amounts = f", {human_size(moved)}/{human_size(size)} pushed"
+        else:
+            amounts = f", {human_size(moved)}/{human_size(size)} downloaded"
+            if extracted:
+                amounts += f", {human_size(extracted)} extracted"
+        n = len(r.layers)
+        layers = f"{r.layers_done}/{counted(n, 'layer')}" if n else "starting"
+        return (
+            f"<b>{verb} {html.escape(r.title)}</b> &nbsp; {layers}{amounts} &nbsp; "
+            f"<span style='opacity:.7'>{r.elapsed():.1f}s</span>"
+        )
+
+    def bar_state(self) -> tuple[int, int]:
+        return round(self.recorder.fraction() * 1000), 1000
+
+    def panels_html(self) -> list[str]:
+        r = self.recorder
+        statuses = "<br>".join(f"<code>{html.escape(cut(t, 160))}</code>" for t in r.statuses[-3:])
+        rows = []
+        layers = list(r.layers.values())
+        hidden = len(layers) - self.SHOWN_LAYERS
+        if hidden > 0:  # finished layers make room first
+            layers = sorted(layers, key=lambda layer: not layer.done)[hidden:]
+            more = counted(hidden, "more layer")
+            rows.append(f"<tr><td colspan=3 style='opacity:.7'>… {more}</td></tr>")
+        for layer in layers:
+            color = GREEN if layer.done else "inherit"
+            rows.append(
+                f"<tr><td><code>{html.escape(layer.id)}</code></td>"
+                f"<td style='color:{color};padding:0 1em'>{html.escape(layer.status)}</td>"
+                f"<td style='text-align:right'>{layer.progress}</td></tr>"
+            )
+        return [statuses, f"<table style='font-size:90%'>{''.join(rows)}</table>"]
+
+
+def transfer_renderer(mode: str, recorder: TransferRecorder):
+    return make_renderer(mode, recorder, TransferText, TransferWidget)

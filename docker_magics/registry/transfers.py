@@ -1,0 +1,300 @@
+"""Push, pull, login and tag from start to end: check the reference, find credentials, run
+the transfer through the recorder and a renderer, and return a result or raise one clear,
+redacted line. Shared by the magics and the Python API."""
+
+from __future__ import annotations
+
+import getpass
+import os
+
+from docker_magics.engine import streams
+from docker_magics.engine.diagnose import explain
+from docker_magics.engine.session import Connection
+from docker_magics.errors import (
+    BadArgument,
+    DockerMagicsError,
+    EngineError,
+    Interrupted,
+    MaybeSecretArgument,
+)
+from docker_magics.redaction import protect, redact
+from docker_magics.registry.credentials import (
+    CREDENTIALS,
+    INDEX,
+    display_name,
+    erase_saved_login,
+    normalize_registry,
+    registry_of,
+    save_login,
+)
+from docker_magics.registry.failures import registry_failure
+from docker_magics.registry.progress import transfer_renderer
+from docker_magics.registry.references import is_registry_host, parse_reference
+from docker_magics.registry.result import PullResult, PushResult, TransferRecorder
+
+
+def _run(
+    conn: Connection,
+    events,
+    recorder: TransferRecorder,
+    renderer,
+    registry: str,
+    had_credentials: bool,
+) -> None:
+    """Feed the transfer's events to the recorder and renderer; raise one line on failure."""
+    error: DockerMagicsError | None = None
+    reference = None if recorder.title.endswith(" (all tags)") else recorder.title
+    renderer.start()
+    try:
+        for event in events:
+            recorder.handle(event)
+            renderer.handle(event)
+    except KeyboardInterrupt:
+        events.close()  # closing the response cancels the transfer on the engine
+        verb = "Push" if recorder.kind == "push" else "Pull"
+        error = Interrupted(f"{verb} of {recorder.title} interrupted; the engine stopped it")
+    except DockerMagicsError as exc:
+        error = exc
+    except Exception as exc:  # noqa: BLE001 - HTTP errors before the stream, lost engine...
+        message = getattr(exc, "explanation", None)
+        if _timed_out(exc):
+            verb = "push" if recorder.kind == "push" else "pull"
+            error = EngineError(
+                f"No progress from the registry {display_name(registry)} for "
+                f"{conn.client.api.timeout:g}s: it may be hung. The {verb} was stopped",
+                "Check the registry, or allow more time with %config DockerMagics.timeout",
+            )
+        elif message and getattr(exc, "status_code", None):
+            error = EngineError(
+                registry_failure(
+                    str(message), registry, had_credentials=had_credentials, reference=reference
+                )
+            )
+        else:
+            error = explain(exc, conn.endpoint)
+    finally:
+        events.close()
+    if error is None and recorder.failure is not None:
+        error = EngineError(
+            registry_failure(
+                recorder.failure.message,
+                registry,
+                had_credentials=had_credentials,
+                reference=reference,
+            )
+        )
+    if error is not None:
+        error = type(error)(redact(error.what), redact(error.hint))
+        renderer.finish(str(error))
+        raise error from None
+
+
+def _timed_out(exc: BaseException) -> bool:
+    import requests
+
+    from docker_magics.engine.diagnose import causes
+
+    return any(isinstance(e, (TimeoutError, requests.Timeout)) for e in causes(exc))
+
+
+def push(
+    conn: Connection, reference: str, *, all_tags: bool = False, progress: str = "auto"
+) -> PushResult:
+    ref = parse_reference(reference, allow_digest=False)
+    if all_tags and ref.tag:
+        raise BadArgument(
+            f"--all-tags pushes every tag of {ref.repository}: give the name "
+            f"without a tag (not {reference})"
+        )
+    tag = None if all_tags else (ref.tag or "latest")
+    registry = registry_of(ref.repository)
+    title = ref.repository + (f":{tag}" if tag else " (all tags)")
+    recorder = TransferRecorder("push", title)
+    renderer = transfer_renderer(progress, recorder)
+    auth = CREDENTIALS.for_registry(registry)
+    events = streams.push(conn.client, ref.repository, tag, CREDENTIALS.header(auth))
+    _run(conn, events, recorder, renderer, registry, auth is not None)
+    result = PushResult(
+        ref.repository,
+        [tag] if tag else [],
+        list(recorder.pushed),
+        recorder.outcomes(),
+        recorder.elapsed(),
+    )
+    if not result.digests:
+        error = EngineError(
+            f"The engine finished pushing {title} without a digest", "Check the registry"
+        )
+        renderer.finish(str(error))
+        raise error
+    renderer.finish(None, result.summary())
+    return result
+
+
+def pull(
+    conn: Connection,
+    reference: str,
+    *,
+    all_tags: bool = False,
+    platform: str | None = None,
+    progress: str = "auto",
+) -> PullResult:
+    ref = parse_reference(reference)
+    if all_tags and (ref.tag or ref.digest):
+        raise BadArgument(
+            f"--all-tags pulls every tag of {ref.repository}: give the name "
+            f"without a tag (not {reference})"
+        )
+    tag = None if all_tags else (ref.digest or ref.tag or "latest")
+    registry = registry_of(ref.repository)
+    shown = ref.repository + (
+        " (all tags)" if tag is None else f"@{tag}" if ref.digest else f":{tag}"
+    )
+    recorder = TransferRecorder("pull", shown)
+    renderer = transfer_renderer(progress, recorder)
+    auth = CREDENTIALS.for_registry(registry)
+    events = streams.pull(conn.client, ref.repository, tag, CREDENTIALS.header(auth), platform)
+    _run(conn, events, recorder, renderer, registry, auth is not None)
+    digest = next(
+        (s.split(": ", 1)[1] for s in recorder.statuses if s.startswith("Digest: ")), None
+    )
+    status = next((s for s in recorder.statuses if s.startswith("Status: ")), "")
+    image_id = size = None
+    if tag is not None:
+        try:
+            info = conn.client.api.inspect_image(shown)
+            image_id, size = info.get("Id"), info.get("Size")
+        except Exception:  # noqa: BLE001 - the pull succeeded; details are a nicety
+            pass
+    result = PullResult(
+        shown,
+        digest,
+        status.removeprefix("Status: "),
+        image_id,
+        size,
+        recorder.outcomes(),
+        recorder.elapsed(),
+    )
+    renderer.finish(None, result.summary())
+    return result
+
+
+def tag(conn: Connection, source: str, target: str) -> str:
+    from docker.errors import ImageNotFound
+
+    parse_reference(source, what="source image")
+    ref = parse_reference(target, what="target name", allow_digest=False)
+    try:
+        conn.client.api.tag(source, ref.repository, ref.tag or "latest")
+    except ImageNotFound:
+        raise BadArgument(
+            f"There is no image {source} on the engine",
+            "Check the name (%docker_images lists them)",
+        ) from None
+    except Exception as exc:  # noqa: BLE001
+        raise explain(exc, conn.endpoint) from None
+    return f"{ref.repository}:{ref.tag or 'latest'}"
+
+
+def login(
+    conn: Connection,
+    registry: str | None = None,
+    *,
+    username: str | None = None,
+    password_env: str | None = None,
+    save: bool = False,
+    ask=None,
+    ask_user=None,
+) -> str:
+    """Verify credentials through the engine and keep them for the session. The password
+    comes from ``password_env`` (an environment variable's name) or is asked for with
+    ``ask`` (``getpass.getpass`` by default); a missing user name with ``ask_user``
+    (``input``). Returns what to tell the user."""
+    key = login_registry(registry)
+    name = display_name(key)
+    if not username:  # asked for, as `docker login` does
+        username = _ask(ask_user or input, f"Username for {name}: ", "user name").strip()
+        if not username:
+            raise BadArgument(
+                f"Give the user name for {name}",
+                f"%docker_login {registry or ''} -u USER".replace("  ", " "),
+            )
+    if password_env:
+        if password_env not in os.environ:
+            # Its name is not repeated: it might be a password typed in the wrong place.
+            raise BadArgument(
+                "The environment variable given to --password-env is not set",
+                "Set it to the password, or leave out --password-env to be asked for it",
+            )
+        password = os.environ[password_env]
+    else:
+        password = _ask(ask or getpass.getpass, f"Password for {username} at {name}: ", "password")
+    if not password:
+        raise BadArgument("The password is empty", "Nothing was sent")
+    try:
+        answer = streams.login(conn.client, key, username, password)
+    except Exception as exc:  # noqa: BLE001
+        message = str(getattr(exc, "explanation", "") or "")
+        if _timed_out(exc):
+            error = EngineError(
+                f"No answer from the registry {name} for {conn.client.api.timeout:g}s: it may "
+                "be hung. Nothing was kept",
+                "Check the registry, or allow more time with %config DockerMagics.timeout",
+            )
+        elif "401" in message or "unauthorized" in message.lower():
+            error = EngineError(
+                f"Login to {name} failed: wrong user name or password for {username}",
+                "Nothing was kept; try again",
+            )
+        elif message:
+            error = EngineError(registry_failure(message, key, had_credentials=True))
+        else:
+            error = explain(exc, conn.endpoint)
+        protect(username, password)  # a rejected password is still a secret
+        raise type(error)(redact(error.what), redact(error.hint)) from None
+    token = (answer or {}).get("IdentityToken") or ""
+    protect(username, password)
+    where = " for this session"
+    if save:  # first: if saving fails, nothing is kept
+        where = ". " + save_login(key, username, password, token)
+    CREDENTIALS.add(key, username, password, token)
+    return f"Login Succeeded: {username} at {name}{where}"
+
+
+def login_registry(registry: str | None) -> str:
+    """The Docker config's key for the registry of a login; refused, without repeating it,
+    when it is not a host name: it may be a password typed where the registry goes."""
+    key = normalize_registry(registry)
+    if key != INDEX and not is_registry_host(key):
+        raise MaybeSecretArgument(
+            "The registry given to %docker_login is not a host name (HOST.DOMAIN, HOST:PORT "
+            "or localhost)",
+            "Passwords are never arguments: run %docker_login HOST -u USER and type it when "
+            "asked, or use --password-env VAR",
+        )
+    return key
+
+
+def _ask(ask, prompt: str, what: str) -> str:
+    try:
+        return ask(prompt)
+    except Exception as exc:  # noqa: BLE001 - e.g. StdinNotImplementedError under nbclient
+        if type(exc).__name__ in ("StdinNotImplementedError", "EOFError", "OSError"):
+            hint = (
+                "Put it in an environment variable and pass --password-env VAR"
+                if what == "password"
+                else "Pass it with -u USER"
+            )
+            raise BadArgument(f"This frontend cannot ask for a {what}", hint) from None
+        raise
+
+
+def logout(registry: str | None = None, *, saved: bool = False) -> str:
+    key = normalize_registry(registry)
+    name = display_name(key)
+    forgot = CREDENTIALS.forget(key)
+    erased = erase_saved_login(key) if saved else False
+    if not forgot and not erased:
+        return f"Not logged in to {name}"
+    where = " and removed the saved login" if erased else ""
+    return f"Forgot the login to {name}{where}"

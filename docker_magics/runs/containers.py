@@ -1,0 +1,250 @@
+"""What is on the engine, as tables (``docker images``, ``docker ps``), and the small
+container/image chores (logs, stop, rm, rmi) with one-line errors."""
+
+from __future__ import annotations
+
+import time
+
+from docker_magics.display.tables import Lines, Table, human_size
+from docker_magics.engine.diagnose import explain
+from docker_magics.engine.session import Connection
+from docker_magics.errors import BadArgument, EngineError
+
+
+def human_age(timestamp: float | None, now: float | None = None) -> str:
+    """Like the docker CLI (go-units HumanDuration): "2 minutes ago", "About an hour ago"."""
+    if not timestamp:
+        return ""
+    seconds = max(0.0, (now or time.time()) - timestamp)
+    minutes, hours = seconds / 60, seconds / 3600
+    if seconds < 1:
+        text = "Less than a second"
+    elif seconds < 60:
+        text = "1 second" if int(seconds) == 1 else f"{int(seconds)} seconds"
+    elif minutes < 60:
+        text = "About a minute" if int(minutes) == 1 else f"{int(minutes)} minutes"
+    elif hours < 1.5:
+        text = "About an hour"
+    elif hours < 48:
+        text = f"{round(hours)} hours"
+    elif hours < 24 * 7 * 2:
+        text = f"{int(hours / 24)} days"
+    elif hours < 24 * 30 * 2:
+        text = f"{int(hours / 24 / 7)} weeks"
+    elif hours < 24 * 365 * 2:
+        text = f"{int(hours / 24 / 30)} months"
+    else:
+        text = f"{int(hours / 24 / 365)} years"
+    return f"{text} ago"
+
+
+def _filters(items: list[str]) -> dict[str, list[str]]:
+    filters: dict[str, list[str]] = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise BadArgument(f"Invalid filter {item!r}", "Use --filter KEY=VALUE")
+        filters.setdefault(key, []).append(value)
+    return filters
+
+
+def images(
+    conn: Connection, name: str | None = None, *, all: bool = False, filters: list[str] = ()
+) -> Table:
+    """``docker images [NAME]``: one row per tag that matches (the engine filters the tags of
+    ``GET /images/json``; docker-py's ``images.list`` would show every tag of a match)."""
+    from docker.errors import NotFound
+
+    wanted = _filters(list(filters))
+    try:
+        listed = conn.client.api.images(name=name, all=all, filters=wanted)
+        found = []
+        for entry in listed:
+            try:
+                found.append(conn.client.images.get(entry["Id"]))
+            except NotFound:  # removed meanwhile
+                continue
+    except Exception as exc:  # noqa: BLE001
+        raise explain(exc, conn.endpoint) from None
+    present = {image.id for image in found}
+    rows = []
+    for entry in listed:
+        if entry["Id"] not in present:
+            continue
+        for tag in entry.get("RepoTags") or ["<none>:<none>"]:
+            repo, _, version = tag.rpartition(":")
+            rows.append(
+                (
+                    repo,
+                    version,
+                    entry["Id"].split(":")[-1][:12],
+                    human_age(_epoch(entry.get("Created"))),
+                    human_size(entry.get("Size")),
+                )
+            )
+    table = Table(["REPOSITORY", "TAG", "IMAGE ID", "CREATED", "SIZE"], rows)
+    table.objects = found
+    return table
+
+
+def containers(conn: Connection, *, all: bool = False, filters: list[str] = ()) -> Table:
+    try:
+        # Containers removed between the listing and their inspection are left out (a
+        # foreground run's --rm container may go at any moment).
+        found = conn.client.containers.list(
+            all=all, filters=_filters(list(filters)), ignore_removed=True
+        )
+    except Exception as exc:  # noqa: BLE001
+        raise explain(exc, conn.endpoint) from None
+    rows = []
+    for c in found:
+        attrs = c.attrs
+        command = " ".join([attrs.get("Path", ""), *attrs.get("Args", [])]).strip()
+        if len(command) > 20:
+            command = command[:19] + "…"
+        image = attrs["Config"]["Image"]
+        if image.startswith("sha256:"):
+            image = image[7:19]
+        rows.append(
+            (
+                c.short_id,
+                image,
+                f'"{command}"',
+                human_age(_epoch(attrs.get("Created"))),
+                _status(attrs),
+                _ports(c.ports),
+                c.name,
+            )
+        )
+    table = Table(["CONTAINER ID", "IMAGE", "COMMAND", "CREATED", "STATUS", "PORTS", "NAMES"], rows)
+    table.objects = found
+    return table
+
+
+def _epoch(value) -> float | None:
+    if isinstance(value, (int, float)):
+        return float(value)
+    if not value:
+        return None
+    from datetime import datetime
+
+    text = value.rstrip("Z")
+    if "." in text:  # nanoseconds: Python takes microseconds
+        head, frac = text.split(".", 1)
+        text = f"{head}.{frac[:6]}"
+    return datetime.fromisoformat(text + "+00:00").timestamp()
+
+
+def _status(attrs: dict) -> str:
+    state = attrs.get("State") or {}
+    status = state.get("Status", "")
+    if status == "running":
+        return f"Up {human_age(_epoch(state.get('StartedAt'))).removesuffix(' ago')}"
+    if status == "exited":
+        return f"Exited ({state.get('ExitCode')}) {human_age(_epoch(state.get('FinishedAt')))}"
+    return status.capitalize()
+
+
+def _ports(ports: dict) -> str:
+    shown = []
+    for inside, bindings in (ports or {}).items():
+        if not bindings:
+            shown.append(inside)
+            continue
+        for b in bindings:
+            shown.append(f"{b.get('HostIp') or '0.0.0.0'}:{b.get('HostPort')}->{inside}")
+    return ", ".join(shown)
+
+
+def _each(conn: Connection, targets: list[str], action, what: str) -> Lines:
+    """Apply ``action`` (target -> (line, object)) to every target; report all successes,
+    then fail with one line naming every target that could not be done."""
+    from docker.errors import APIError, NotFound
+
+    lines, objects, failed = [], [], []
+    for target in targets:
+        try:
+            line, obj = action(target)
+        except NotFound:
+            failed.append(f"{target}: no such {what}")
+        except APIError as exc:
+            failed.append(f"{target}: {' '.join(str(exc.explanation or exc).split())}")
+        except Exception as exc:  # noqa: BLE001
+            raise explain(exc, conn.endpoint) from None
+        else:
+            lines.append(line)
+            objects.append(obj)
+    if failed:
+        for line in lines:
+            print(line)
+        raise EngineError("; ".join(failed))
+    return Lines(lines, objects)
+
+
+def stop(conn: Connection, targets: list[str], timeout: int = 10) -> Lines:
+    """``.objects``: the stopped containers (docker-py ``Container``)."""
+
+    def stop_one(target: str):
+        conn.client.api.stop(target, timeout=timeout)
+        return f"Stopped {target}", conn.client.containers.get(target)
+
+    return _each(conn, targets, stop_one, "container")
+
+
+def remove(conn: Connection, targets: list[str], *, force: bool = False) -> Lines:
+    """``.objects``: the removed containers' ids."""
+
+    def remove_one(target: str):
+        container_id = conn.client.api.inspect_container(target)["Id"]
+        conn.client.api.remove_container(container_id, force=force, v=True)
+        return f"Removed {target}", container_id
+
+    return _each(conn, targets, remove_one, "container")
+
+
+def remove_images(conn: Connection, targets: list[str], *, force: bool = False) -> Lines:
+    """``.objects``: the engine's records for each image (``{"Untagged": ...}``,
+    ``{"Deleted": ...}``), as ``docker rmi`` prints them."""
+
+    def rmi(target: str):
+        result = conn.client.api.remove_image(target, force=force) or []
+        lines = [f"{k}: {v}" for entry in result for k, v in entry.items()]
+        return "\n".join(lines) or f"Removed {target}", result
+
+    return _each(conn, targets, rmi, "image")
+
+
+def logs(
+    conn: Connection,
+    target: str,
+    *,
+    follow: bool = False,
+    tail: int | None = None,
+    timestamps: bool = False,
+):
+    """The container's output: ``(response, events)``; close the response to stop. Errors
+    while reading come out of ``events`` as one-line errors too."""
+    from docker.errors import NotFound
+
+    from docker_magics.engine import streams
+
+    api = conn.client.api
+    try:
+        tty = bool(api.inspect_container(target)["Config"].get("Tty"))
+        response, events = streams.logs(
+            api, target, tty=tty, follow=follow, tail=tail, timestamps=timestamps
+        )
+    except NotFound:
+        raise BadArgument(
+            f"No container {target} on the engine", "%docker_ps -a lists them"
+        ) from None
+    except Exception as exc:  # noqa: BLE001 - e.g. a logging driver that cannot be read back
+        raise explain(exc, conn.endpoint) from None
+
+    def explained():
+        try:
+            yield from events
+        except Exception as exc:  # noqa: BLE001 - the engine went away while following
+            raise explain(exc, conn.endpoint) from None
+
+    return response, explained()

@@ -1,0 +1,85 @@
+"""What a run leaves behind: its output (kept whole, spilled to temp files when large), the
+exit code and timing, and the ``RunResult`` value with text and HTML reprs."""
+
+from __future__ import annotations
+
+import html
+import shlex
+import time
+from collections import deque
+from dataclasses import dataclass, field
+
+from docker_magics.display.logstore import TAIL, LogStore, TextStore
+from docker_magics.engine import events as ev
+
+
+class RunRecorder:
+    def __init__(self, title: str) -> None:
+        self.title = title
+        self.started = time.monotonic()
+        self.output = LogStore()  # the lines shown, stdout and stderr as they arrived
+        self.stdout = TextStore()  # exactly what the container wrote
+        self.stderr = TextStore()
+        self.tail: deque[tuple[str, str]] = deque(maxlen=TAIL)
+
+    def elapsed(self) -> float:
+        return time.monotonic() - self.started
+
+    def handle(self, event: ev.Event) -> None:
+        if isinstance(event, ev.Log):
+            self.output.extend(event.lines)
+            (self.stderr if event.stream == "stderr" else self.stdout).write(event.raw)
+            self.tail.extend((event.stream, line) for line in event.lines[-TAIL:])
+
+
+@dataclass
+class RunResult:
+    """The value of ``%docker_run`` / ``%%docker_run``."""
+
+    image: str
+    command: list[str] | None
+    exit_code: int | None  # None while a detached container runs
+    duration: float
+    container_id: str | None  # kept containers only (detached, or --rm=false)
+    name: str | None = None
+    output: LogStore = field(default_factory=LogStore, repr=False)
+    stdout_log: TextStore = field(default_factory=TextStore, repr=False)
+    stderr_log: TextStore = field(default_factory=TextStore, repr=False)
+    files: list[str] = field(default_factory=list)  # copied out with --get
+    script: str | None = None  # the interpreter of a %%docker_run cell
+
+    @property
+    def stdout(self) -> str:
+        return self.stdout_log.text()
+
+    @property
+    def stderr(self) -> str:
+        return self.stderr_log.text()
+
+    @property
+    def ok(self) -> bool:
+        return self.exit_code in (0, None)
+
+    def summary(self) -> str:
+        if self.script:
+            what = f"a {self.script} cell in {self.image}"
+        else:
+            what = self.image + (f" {shlex.join(self.command)}" if self.command else "")
+        if len(what) > 80:
+            what = what[:79] + "…"
+        if self.exit_code is None:
+            return f"Started {self.container_id[:12]} ({self.name}) from {what}"
+        kept = f", container {self.container_id[:12]} kept" if self.container_id else ""
+        files = f", copied out {', '.join(self.files)}" if self.files else ""
+        n = self.output.count
+        return (
+            f"Exited with code {self.exit_code} in {self.duration:.1f}s: {what} "
+            f"({n:,} line{'' if n == 1 else 's'} of output{kept}{files})"
+        )
+
+    def __repr__(self) -> str:
+        return self.summary()
+
+    def _repr_html_(self) -> str:
+        color = "#1a7f37" if self.ok else "#cf222e"
+        return f"<b style='color:{color}'>{html.escape(self.summary())}</b>"

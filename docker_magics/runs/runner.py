@@ -1,0 +1,284 @@
+"""A container run from start to end: check the options, create the container (pulling the
+image if it is missing), copy files in, stream its output live, copy results out, remove it,
+and return a ``RunResult`` or raise one clear line. Shared by ``%docker_run``,
+``%%docker_run`` and ``docker_magics.run()``."""
+
+from __future__ import annotations
+
+import re
+import shlex
+import sys
+
+from docker_magics.builds.context import AddSpec
+from docker_magics.display.progress import NullRenderer
+from docker_magics.engine import streams
+from docker_magics.engine.diagnose import explain
+from docker_magics.engine.session import Connection
+from docker_magics.errors import BadArgument, DockerMagicsError, EngineError, Interrupted, RunFailed
+from docker_magics.redaction import redact_event
+from docker_magics.registry.references import parse_reference
+from docker_magics.runs.files import SCRIPT_PATH, copy_out, put_files
+from docker_magics.runs.options import RunSpec, parse_ports
+from docker_magics.runs.progress import RunText
+from docker_magics.runs.result import RunRecorder, RunResult
+
+LABEL = {"org.docker-magics.run": "1"}
+
+
+def _create(conn: Connection, spec: RunSpec, progress: str, **extra) -> str:
+    from docker.errors import APIError, ImageNotFound, InvalidArgument
+
+    api = conn.client.api
+    ports, bindings = parse_ports(spec.ports)
+    try:
+        host_config = api.create_host_config(
+            binds=spec.volumes or None,
+            port_bindings=bindings or None,
+            network_mode=spec.network,
+            auto_remove=spec.detach and spec.remove,
+        )
+    except InvalidArgument as exc:  # e.g. "host" network_mode is incompatible with -p
+        raise BadArgument(f"Options that do not go together: {exc}") from None
+    kwargs = dict(
+        image=spec.image,
+        command=spec.command,
+        environment=spec.env or None,
+        working_dir=spec.workdir,
+        user=spec.user,
+        ports=ports or None,
+        name=spec.name,
+        entrypoint=spec.entrypoint,
+        host_config=host_config,
+        labels=LABEL,
+        **extra,
+    )
+    if spec.platform:
+        kwargs["platform"] = spec.platform
+    for attempt in (1, 2):
+        try:
+            return api.create_container(**kwargs)["Id"]
+        except ImageNotFound as exc:
+            other = _OTHER_PLATFORM.search(str(exc.explanation or ""))
+            if other:  # present, but for another platform: pulling would not help here
+                raise BadArgument(
+                    f"{spec.image} is on the engine for {other.group(2)}, not {other.group(1)}",
+                    "Drop --platform, or build or pull the image for that platform",
+                ) from None
+            if attempt == 2:
+                raise
+            _pull_missing(conn, spec.image, progress)
+        except APIError as exc:
+            raise EngineError(_create_failure(exc, spec)) from None
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+_OTHER_PLATFORM = re.compile(
+    r"does not match the specified platform: wanted ([^,\s]+), actual: ([^,\s]+)"
+)
+
+
+def _pull_missing(conn: Connection, image: str, progress: str) -> None:
+    from docker_magics.registry import transfers as registry
+
+    if progress != "none":
+        print(f"Unable to find image {image!r} locally")
+    try:
+        registry.pull(conn, image, progress=progress)
+    except Interrupted:
+        raise
+    except DockerMagicsError as exc:
+        reason = exc.what[:1].lower() + exc.what[1:]
+        raise EngineError(
+            f"The image {image} is not on the engine and cannot be pulled: {reason}", exc.hint
+        ) from None
+
+
+def _create_failure(exc, spec: RunSpec) -> str:
+    message = str(exc.explanation or exc)
+    if exc.status_code == 409 and "already in use" in message:
+        return (
+            f"The container name {spec.name} is already in use. Pick another --name, or "
+            f"remove that container with %docker_rm -f {spec.name}"
+        )
+    if "network" in message and "not found" in message:
+        return f"No network named {spec.network} on the engine (see `docker network ls`)"
+    return f"The engine refused to create the container: {message}"
+
+
+def _start_failure(exc, spec: RunSpec) -> str:
+    message = str(getattr(exc, "explanation", "") or exc)
+    busy = re.search(
+        r"(?:listen (?:tcp|udp)[46]? ([^ ]+): bind: address already in use|"
+        r"Bind for ([^ ]+) failed: port is already allocated)",
+        message,
+    )
+    if busy:
+        port = busy.group(1) or busy.group(2)
+        return (
+            f"Port {port} is already in use on the engine's host. Publish another host port "
+            "(-p OTHER:PORT), or stop what uses it"
+        )
+    missing = re.search(
+        r'exec: "([^"]+)": (executable file not found in \$PATH|'
+        r"no such file or directory)",
+        message,
+    )
+    if missing:
+        return (
+            f"{missing.group(1)} cannot be run in {spec.image} ({missing.group(2)}). Check "
+            "the command, or use an image that has it"
+        )
+    if "network" in message and "not found" in message:
+        return f"No network named {spec.network} on the engine (see `docker network ls`)"
+    return f"The container could not start: {' '.join(message.split())}"
+
+
+def _one_line(tail) -> str:
+    lines = [t.strip() for _, t in tail if t.strip()][-3:]
+    text = " | ".join(lines)
+    return text if len(text) <= 200 else "…" + text[-199:]
+
+
+def run(
+    conn: Connection,
+    spec: RunSpec,
+    *,
+    script: str | None = None,
+    shell: str = "sh",
+    adds: list[str] = (),
+    gets: list[str] = (),
+    progress: str = "auto",
+) -> RunResult:
+    """Run ``spec``; with ``script``, run it with ``shell`` inside the container instead."""
+    parse_reference(spec.image)
+    add_specs = [AddSpec.parse(a) for a in adds]
+    if spec.detach and gets:
+        raise BadArgument("--get needs the run to finish: it cannot be used with --detach")
+    if script is not None:
+        if spec.entrypoint:
+            raise BadArgument(
+                "--entrypoint has no effect on %%docker_run: the cell runs with --shell",
+                "Give the interpreter with --shell (e.g. --shell python3)",
+            )
+        spec.entrypoint = shlex.split(shell) or ["sh"]
+        spec.command = [SCRIPT_PATH]
+    api = conn.client.api
+    title = spec.image + (f" {shlex.join(spec.command)}" if spec.command else "")
+    recorder = RunRecorder(title)
+    renderer = NullRenderer(recorder) if progress == "none" else RunText(recorder)
+    try:
+        container_id = _create(conn, spec, progress)
+    except DockerMagicsError:
+        raise
+    except Exception as exc:  # noqa: BLE001
+        raise explain(exc, conn.endpoint) from None
+    response = None
+    keep = spec.detach or not spec.remove
+    error: DockerMagicsError | None = None
+    exit_code = None
+    started = False
+    files: list[str] = []
+    try:
+        config = api.inspect_container(container_id)["Config"]  # the image's defaults too
+        workdir = spec.workdir or config["WorkingDir"] or "/"
+        if script is not None or add_specs:
+            put_files(api, container_id, script, add_specs, workdir, config.get("User") or "")
+        if spec.detach:
+            _start(api, container_id, spec)
+            return RunResult(
+                spec.image,
+                spec.command,
+                None,
+                recorder.elapsed(),
+                container_id,
+                spec.name or _name(api, container_id),
+            )
+        response, output = streams.attach(api, container_id)
+        renderer.start()
+        _start(api, container_id, spec)
+        started = True
+        for event in output:
+            event = redact_event(event)
+            recorder.handle(event)
+            renderer.handle(event)
+        exit_code = api.wait(container_id, timeout=None)["StatusCode"]
+        if exit_code == 0 and gets:
+            files = copy_out(api, container_id, list(gets), workdir)
+    except KeyboardInterrupt:
+        keep = False
+        error = Interrupted("Run interrupted; the container was stopped and removed")
+    except DockerMagicsError as exc:
+        keep, error = False, exc
+    except Exception as exc:  # noqa: BLE001 - the engine went away, or refused something
+        keep, error = False, explain(exc, conn.endpoint)
+        if started:
+            what = error.what[:1].lower() + error.what[1:]
+            error = type(error)(f"Lost the engine during the run: {what}", error.hint)
+            conn.orphans.add(container_id)  # removed when the engine is back
+    finally:
+        if response is not None:
+            response.close()
+        if not keep:
+            try:
+                streams.remove_container(api, container_id)
+            except Exception:  # noqa: BLE001 - the engine itself may be gone
+                pass
+    renderer.finish(str(error) if error else None)
+    if error is not None:
+        raise error
+    result = RunResult(
+        spec.image,
+        spec.command,
+        exit_code,
+        recorder.elapsed(),
+        container_id if keep else None,
+        spec.name,
+        recorder.output,
+        recorder.stdout,
+        recorder.stderr,
+        files,
+        shell if script is not None else None,
+    )
+    if exit_code != 0:
+        last = _one_line(recorder.tail)
+        raise RunFailed(
+            f"{'The script' if script is not None else 'The command'} in {spec.image} "
+            f"exited with code {exit_code}"
+            + (f"; its last output: {last}" if last else " without output")
+            + (" (nothing was copied out with --get)" if gets else ""),
+            "All of its output: docker_magics.last_run().stdout and .stderr"
+            if recorder.output.count > 3
+            else "",
+            result=result,
+        )
+    return result
+
+
+def _start(api, container_id: str, spec: RunSpec) -> None:
+    from docker.errors import APIError
+
+    try:
+        api.start(container_id)
+    except APIError as exc:
+        raise EngineError(_start_failure(exc, spec)) from None
+    if spec.ports:
+        _warn_if_unpublished(api, container_id)
+
+
+def _warn_if_unpublished(api, container_id: str) -> None:
+    """The engine accepts -p on networks that cannot publish (an engine without its bridge
+    network, --network none or host) and says nothing: say it."""
+    settings = api.inspect_container(container_id)
+    if not settings["State"].get("Running") or any(settings["NetworkSettings"].get("Ports") or {}):
+        return  # (an exited container's ports are gone either way: nothing to tell)
+    mode = settings["HostConfig"].get("NetworkMode") or "default"
+    print(
+        f"Warning: -p published no port: the container's network ({mode}) does not map "
+        "ports on this engine. Use a bridge network (--network NAME of a `docker network "
+        "create` network)",
+        file=sys.stderr,
+    )
+
+
+def _name(api, container_id: str) -> str:
+    return api.inspect_container(container_id)["Name"].lstrip("/")
