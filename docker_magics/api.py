@@ -459,31 +459,9 @@ def logs(
     """Show a container's output (stderr as stderr, bounded like a run's) and return it whole
     as a log store (``.text()``). With ``follow``, until the container stops or you
     interrupt."""
-    from docker_magics.redaction import redact_event
     from docker_magics.runs import containers as listings
-    from docker_magics.runs.progress import RunText
-    from docker_magics.runs.result import RunRecorder
 
-    response, events = listings.logs(
-        current(), container, follow=follow, tail=tail, timestamps=timestamps
-    )
-    recorder = RunRecorder(container)
-    renderer = RunText(recorder)
-    stopped = False
-    renderer.start()  # it writes as lines come: following shows them live
-    try:
-        for event in events:
-            event = redact_event(event)
-            recorder.handle(event)
-            renderer.handle(event)
-    except KeyboardInterrupt:
-        stopped = True
-    finally:
-        response.close()
-        renderer.finish(None)
-    if stopped:
-        print("(stopped following)")
-    return recorder.output
+    return listings.logs(current(), container, follow=follow, tail=tail, timestamps=timestamps)
 
 
 def stop(containers: str | Iterable[str], *, timeout: int = 10) -> Lines:

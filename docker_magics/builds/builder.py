@@ -23,6 +23,7 @@ from docker_magics.display.tables import human_size
 from docker_magics.engine import events as ev
 from docker_magics.engine import streams
 from docker_magics.engine.diagnose import explain
+from docker_magics.engine.drive import Operation, drive
 from docker_magics.engine.session import Connection
 from docker_magics.errors import (
     BadArgument,
@@ -32,7 +33,6 @@ from docker_magics.errors import (
     EngineError,
     Interrupted,
 )
-from docker_magics.redaction import redact_event
 from docker_magics.registry.credentials import CREDENTIALS
 from docker_magics.registry.references import parse_reference
 
@@ -131,87 +131,99 @@ def run_build(
         session = _open_session(conn, secrets, context.local, fallback=requested == "auto")
         if session is None:  # auto, and the engine has no session for the files: classic
             builder = "classic"
-    title = options.tags[0] if options.tags else "an untagged image"
-    # BuildKit's steps (vertexes) are not the Dockerfile's instructions: no total up front.
-    total = total_steps if builder == "classic" else None
-    recorder = BuildRecorder(title, total=total, context=context.description, builder=builder)
-    stream = None
-    synced = session is not None and session.sources is not None
     try:
-        renderer = build_renderer(progress, recorder)
-        renderer.start()
+        # BuildKit's steps (vertexes) are not the Dockerfile's instructions: no total up front.
+        total = total_steps if builder == "classic" else None
+        build = _Build(conn, context, options, builder, session, instructions, total)
+        build.renderer = build_renderer(progress, build.recorder)
     except BaseException:
         if session is not None:
             session.close()
         raise
+    return drive(build)
 
-    def show(event: ev.Event) -> None:
-        recorder.handle(event)
-        renderer.handle(event)
 
-    context.watch = _SendingNotes(show, always=context.description.startswith("the folder"))
-    error: DockerMagicsError | Interrupted | None = None
-    try:
-        stream = _stream(conn, context, options, builder, session, synced)
-        for event in stream:
-            show(redact_event(event))  # e.g. a RUN step that prints a secret build argument
-    except KeyboardInterrupt:
-        if stream is not None:
-            stream.close()  # cancels the build on the engine if it is still running
-        error = _interrupted(conn, recorder)
-    except DockerMagicsError as exc:  # e.g. a context file changed while being sent
-        error = exc
-    except Exception as exc:  # noqa: BLE001 - every transport failure becomes one line
-        rejected = dockerfile_rejected(str(getattr(exc, "explanation", "") or ""), instructions)
-        error = BadArgument(rejected) if rejected else explain(exc, conn.endpoint)
-        if isinstance(error, ConnectFailed) and recorder.steps:
+class _Build(Operation[BuildResult]):
+    """A build on the engine, followed by :func:`~docker_magics.engine.drive.drive`."""
+
+    def __init__(self, conn, context, options, builder, session, instructions, total) -> None:
+        self.conn, self.context, self.options = conn, context, options
+        self.builder, self.session, self.instructions = builder, session, instructions
+        self.synced = session is not None and session.sources is not None
+        title = options.tags[0] if options.tags else "an untagged image"
+        self.recorder = BuildRecorder(
+            title, total=total, context=context.description, builder=builder
+        )
+        folder = context.description.startswith("the folder")
+        context.watch = _SendingNotes(self._show, always=folder)
+
+    def _show(self, event: ev.Event) -> None:
+        self.recorder.handle(event)
+        self.renderer.handle(event)
+
+    def events(self):
+        return _stream(self.conn, self.context, self.options, self.builder, self.session)
+
+    def interrupted(self) -> Interrupted:
+        return _interrupted(self.conn, self.recorder)
+
+    def explain(self, exc: Exception) -> DockerMagicsError:
+        said = str(getattr(exc, "explanation", "") or "")
+        rejected = dockerfile_rejected(said, self.instructions)
+        error = BadArgument(rejected) if rejected else explain(exc, self.conn.endpoint)
+        if isinstance(error, ConnectFailed) and self.recorder.steps:
             what = error.what[:1].lower() + error.what[1:]
             error = ConnectFailed(f"Lost the engine during the build: {what}", error.hint)
-            conn.orphans.update(recorder.containers)  # removed when the engine is back
-    finally:
-        if stream is not None:
-            stream.close()
-        if session is not None:
-            session.close()
-    files, size = (
-        (session.sent.entries, session.sent.bytes) if synced else (context.files, context.size)
-    )
-    recorder.context = f"{context.description}: {files:,} entries, {human_size(size)} sent"
-    if synced and session.context_error is not None and not isinstance(error, Interrupted):
-        error = session.context_error  # what the engine reports as "error from sender"
-    if error is None and recorder.failure is not None:
-        failure = recorder.failure
-        step = recorder.failed_step or recorder.current
-        error = BuildFailed(
-            build_failure(
-                failure.message,
-                failure.code,
-                step,
-                instructions=instructions,
-                pull=options.pull,
-                on_engine=lambda image: _has_image(conn, image),
-            )
+            self.conn.orphans.update(self.recorder.containers)  # removed when it is back
+        return error
+
+    def cleanup(self, error) -> None:
+        if self.session is not None:
+            self.session.close()
+
+    def conclude(self, error):
+        recorder, session = self.recorder, self.session
+        if self.synced:
+            files, size = session.sent.entries, session.sent.bytes
+            if session.context_error is not None and not isinstance(error, Interrupted):
+                error = session.context_error  # what the engine reports as "error from sender"
+        else:
+            files, size = self.context.files, self.context.size
+        recorder.context = f"{self.context.description}: {files:,} entries, {human_size(size)} sent"
+        if error is None and recorder.failure is not None:
+            error = self._failed()
+        if error is None and recorder.image_id is None:
+            error = EngineError("The engine ended the build without producing an image")
+        if error is not None:
+            recorder.fail_current()
+            error.result = recorder.result(error=str(error))  # the log so far, for last_build()
+            raise error
+        result = recorder.result(size=_image_size(self.conn, recorder.image_id))
+        return result, result.summary()
+
+    def _failed(self) -> BuildFailed:
+        failure = self.recorder.failure
+        step = self.recorder.failed_step or self.recorder.current
+        line = build_failure(
+            failure.message,
+            failure.code,
+            step,
+            instructions=self.instructions,
+            pull=self.options.pull,
+            on_engine=lambda image: _has_image(self.conn, image),
         )
-        if type(renderer) is NullRenderer and step is not None:
+        if type(self.renderer) is NullRenderer and step is not None:
             _print_tail(step)  # as `docker build -q` does: the error line points at it
-    if error is None and recorder.image_id is None:
-        error = EngineError("The engine ended the build without producing an image")
-    if error is not None:
-        recorder.fail_current()
-        renderer.finish(str(error))
-        error.result = recorder.result(error=str(error))  # the log so far, for last_build()
-        raise error
-    result = recorder.result(size=_image_size(conn, recorder.image_id))
-    renderer.finish(None, result.summary())
-    return result
+        return BuildFailed(line)
 
 
-def _stream(conn: Connection, context, options, builder: str, session, synced: bool):
-    """The build's events. With a session that serves the files (``synced``), the engine
-    reads the context and the Dockerfile from it, as the CLI's does
-    (``remote=client-session``), and no tar is sent."""
+def _stream(conn: Connection, context, options, builder: str, session):
+    """The build's events. With a session that serves the files, the engine reads the
+    context and the Dockerfile from it, as the CLI's does (``remote=client-session``), and
+    no tar is sent."""
     from docker_magics.builds.buildkit.trace import BuildKitParser
 
+    synced = session is not None and session.sources is not None
     dockerfile = session.sources.dockerfile_name if synced else context.dockerfile
     params = options.params(dockerfile, builder)
     params += [("session", session.id)] if session else []

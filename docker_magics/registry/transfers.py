@@ -9,6 +9,7 @@ import os
 
 from docker_magics.engine import streams
 from docker_magics.engine.diagnose import explain
+from docker_magics.engine.drive import Operation, drive
 from docker_magics.engine.session import Connection
 from docker_magics.errors import (
     BadArgument,
@@ -33,60 +34,51 @@ from docker_magics.registry.references import is_registry_host, parse_reference
 from docker_magics.registry.result import PullResult, PushResult, TransferRecorder
 
 
-def _run(
-    conn: Connection,
-    events,
-    recorder: TransferRecorder,
-    renderer,
-    registry: str,
-    had_credentials: bool,
-) -> None:
-    """Feed the transfer's events to the recorder and renderer; raise one line on failure."""
-    error: DockerMagicsError | None = None
-    reference = None if recorder.title.endswith(" (all tags)") else recorder.title
-    renderer.start()
-    try:
-        for event in events:
-            recorder.handle(event)
-            renderer.handle(event)
-    except KeyboardInterrupt:
-        events.close()  # closing the response cancels the transfer on the engine
-        verb = "Push" if recorder.kind == "push" else "Pull"
-        error = Interrupted(f"{verb} of {recorder.title} interrupted; the engine stopped it")
-    except DockerMagicsError as exc:
-        error = exc
-    except Exception as exc:  # noqa: BLE001 - HTTP errors before the stream, lost engine...
-        message = getattr(exc, "explanation", None)
+class _Transfer(Operation):
+    """A push or a pull, followed by :func:`~docker_magics.engine.drive.drive`. Subclasses
+    start the stream and make the result."""
+
+    verb = ""
+
+    def __init__(self, conn: Connection, title: str, registry: str, progress: str) -> None:
+        self.conn, self.registry = conn, registry
+        self.auth = CREDENTIALS.for_registry(registry)
+        self.recorder = TransferRecorder(self.verb, title)
+        self.renderer = transfer_renderer(progress, self.recorder)
+        self.reference = None if title.endswith(" (all tags)") else title
+
+    def interrupted(self) -> Interrupted:
+        what = f"{self.verb.capitalize()} of {self.recorder.title}"
+        return Interrupted(f"{what} interrupted; the engine stopped it")
+
+    def explain(self, exc: Exception) -> DockerMagicsError:
+        message = getattr(exc, "explanation", None)  # HTTP errors before the stream...
         if _timed_out(exc):
-            verb = "push" if recorder.kind == "push" else "pull"
-            error = EngineError(
-                f"No progress from the registry {display_name(registry)} for "
-                f"{conn.client.api.timeout:g}s: it may be hung. The {verb} was stopped",
+            return EngineError(
+                f"No progress from the registry {display_name(self.registry)} for "
+                f"{self.conn.client.api.timeout:g}s: it may be hung. The {self.verb} was stopped",
                 "Check the registry, or allow more time with %config DockerMagics.timeout",
             )
-        elif message and getattr(exc, "status_code", None):
-            error = EngineError(
-                registry_failure(
-                    str(message), registry, had_credentials=had_credentials, reference=reference
-                )
-            )
-        else:
-            error = explain(exc, conn.endpoint)
-    finally:
-        events.close()
-    if error is None and recorder.failure is not None:
-        error = EngineError(
-            registry_failure(
-                recorder.failure.message,
-                registry,
-                had_credentials=had_credentials,
-                reference=reference,
-            )
+        if message and getattr(exc, "status_code", None):
+            return EngineError(self._registry_says(str(message)))
+        return explain(exc, self.conn.endpoint)  # ...a lost engine
+
+    def _registry_says(self, message: str) -> str:
+        had = self.auth is not None
+        return registry_failure(
+            message, self.registry, had_credentials=had, reference=self.reference
         )
-    if error is not None:
-        error = type(error)(redact(error.what), redact(error.hint))
-        renderer.finish(str(error))
-        raise error from None
+
+    def conclude(self, error):
+        if error is None and self.recorder.failure is not None:
+            error = EngineError(self._registry_says(self.recorder.failure.message))
+        if error is not None:
+            raise type(error)(redact(error.what), redact(error.hint))
+        result = self.result()
+        return result, result.summary()
+
+    def result(self):
+        raise NotImplementedError
 
 
 def _timed_out(exc: BaseException) -> bool:
@@ -95,6 +87,35 @@ def _timed_out(exc: BaseException) -> bool:
     from docker_magics.engine.diagnose import causes
 
     return any(isinstance(e, (TimeoutError, requests.Timeout)) for e in causes(exc))
+
+
+class _Push(_Transfer):
+    verb = "push"
+
+    def __init__(self, conn: Connection, repository: str, tag: str | None, progress: str):
+        title = repository + (f":{tag}" if tag else " (all tags)")
+        super().__init__(conn, title, registry_of(repository), progress)
+        self.repository, self.tag = repository, tag
+
+    def events(self):
+        header = CREDENTIALS.header(self.auth)
+        return streams.push(self.conn.client, self.repository, self.tag, header)
+
+    def result(self) -> PushResult:
+        recorder = self.recorder
+        result = PushResult(
+            self.repository,
+            [self.tag] if self.tag else [],
+            list(recorder.pushed),
+            recorder.outcomes(),
+            recorder.elapsed(),
+        )
+        if not result.digests:
+            raise EngineError(
+                f"The engine finished pushing {recorder.title} without a digest",
+                "Check the registry",
+            )
+        return result
 
 
 def push(
@@ -107,28 +128,44 @@ def push(
             f"without a tag (not {reference})"
         )
     tag = None if all_tags else (ref.tag or "latest")
-    registry = registry_of(ref.repository)
-    title = ref.repository + (f":{tag}" if tag else " (all tags)")
-    recorder = TransferRecorder("push", title)
-    renderer = transfer_renderer(progress, recorder)
-    auth = CREDENTIALS.for_registry(registry)
-    events = streams.push(conn.client, ref.repository, tag, CREDENTIALS.header(auth))
-    _run(conn, events, recorder, renderer, registry, auth is not None)
-    result = PushResult(
-        ref.repository,
-        [tag] if tag else [],
-        list(recorder.pushed),
-        recorder.outcomes(),
-        recorder.elapsed(),
-    )
-    if not result.digests:
-        error = EngineError(
-            f"The engine finished pushing {title} without a digest", "Check the registry"
+    return drive(_Push(conn, ref.repository, tag, progress))
+
+
+class _Pull(_Transfer):
+    verb = "pull"
+
+    def __init__(self, conn: Connection, ref, tag: str | None, platform, progress: str):
+        shown = ref.repository + (
+            " (all tags)" if tag is None else f"@{tag}" if ref.digest else f":{tag}"
         )
-        renderer.finish(str(error))
-        raise error
-    renderer.finish(None, result.summary())
-    return result
+        super().__init__(conn, shown, registry_of(ref.repository), progress)
+        self.repository, self.tag, self.platform = ref.repository, tag, platform
+
+    def events(self):
+        header = CREDENTIALS.header(self.auth)
+        client = self.conn.client
+        return streams.pull(client, self.repository, self.tag, header, self.platform)
+
+    def result(self) -> PullResult:
+        statuses = self.recorder.statuses
+        digest = next((s.split(": ", 1)[1] for s in statuses if s.startswith("Digest: ")), None)
+        status = next((s for s in statuses if s.startswith("Status: ")), "")
+        image_id = size = None
+        if self.tag is not None:
+            try:
+                info = self.conn.client.api.inspect_image(self.recorder.title)
+                image_id, size = info.get("Id"), info.get("Size")
+            except Exception:  # noqa: BLE001 - the pull succeeded; details are a nicety
+                pass
+        return PullResult(
+            self.recorder.title,
+            digest,
+            status.removeprefix("Status: "),
+            image_id,
+            size,
+            self.recorder.outcomes(),
+            self.recorder.elapsed(),
+        )
 
 
 def pull(
@@ -146,37 +183,7 @@ def pull(
             f"without a tag (not {reference})"
         )
     tag = None if all_tags else (ref.digest or ref.tag or "latest")
-    registry = registry_of(ref.repository)
-    shown = ref.repository + (
-        " (all tags)" if tag is None else f"@{tag}" if ref.digest else f":{tag}"
-    )
-    recorder = TransferRecorder("pull", shown)
-    renderer = transfer_renderer(progress, recorder)
-    auth = CREDENTIALS.for_registry(registry)
-    events = streams.pull(conn.client, ref.repository, tag, CREDENTIALS.header(auth), platform)
-    _run(conn, events, recorder, renderer, registry, auth is not None)
-    digest = next(
-        (s.split(": ", 1)[1] for s in recorder.statuses if s.startswith("Digest: ")), None
-    )
-    status = next((s for s in recorder.statuses if s.startswith("Status: ")), "")
-    image_id = size = None
-    if tag is not None:
-        try:
-            info = conn.client.api.inspect_image(shown)
-            image_id, size = info.get("Id"), info.get("Size")
-        except Exception:  # noqa: BLE001 - the pull succeeded; details are a nicety
-            pass
-    result = PullResult(
-        shown,
-        digest,
-        status.removeprefix("Status: "),
-        image_id,
-        size,
-        recorder.outcomes(),
-        recorder.elapsed(),
-    )
-    renderer.finish(None, result.summary())
-    return result
+    return drive(_Pull(conn, ref, tag, platform, progress))
 
 
 def tag(conn: Connection, source: str, target: str) -> str:

@@ -5,10 +5,15 @@ from __future__ import annotations
 
 import time
 
+from docker_magics.display.logstore import LogStore
 from docker_magics.display.tables import Lines, Table, human_size
+from docker_magics.engine import streams
 from docker_magics.engine.diagnose import explain
+from docker_magics.engine.drive import Operation, drive
 from docker_magics.engine.session import Connection
-from docker_magics.errors import BadArgument, EngineError
+from docker_magics.errors import BadArgument, DockerMagicsError, EngineError
+from docker_magics.runs.progress import RunText
+from docker_magics.runs.result import RunRecorder
 
 
 def human_age(timestamp: float | None, now: float | None = None) -> str:
@@ -221,30 +226,45 @@ def logs(
     follow: bool = False,
     tail: int | None = None,
     timestamps: bool = False,
-):
-    """The container's output: ``(response, events)``; close the response to stop. Errors
-    while reading come out of ``events`` as one-line errors too."""
-    from docker.errors import NotFound
+) -> LogStore:
+    """Show a container's output (stderr as stderr, bounded like a run's) and return it whole.
+    With ``follow``, until the container stops or the user interrupts (a normal end)."""
+    recorder = RunRecorder(target)
+    job = _Logs(conn, target, recorder, follow=follow, tail=tail, timestamps=timestamps)
+    return drive(job)
 
-    from docker_magics.engine import streams
 
-    api = conn.client.api
-    try:
-        tty = bool(api.inspect_container(target)["Config"].get("Tty"))
-        response, events = streams.logs(
-            api, target, tty=tty, follow=follow, tail=tail, timestamps=timestamps
-        )
-    except NotFound:
-        raise BadArgument(
-            f"No container {target} on the engine", "%docker_ps -a lists them"
-        ) from None
-    except Exception as exc:  # noqa: BLE001 - e.g. a logging driver that cannot be read back
-        raise explain(exc, conn.endpoint) from None
+class _Logs(Operation[LogStore]):
+    def __init__(self, conn: Connection, target: str, recorder, **options) -> None:
+        self.conn, self.target, self.options = conn, target, options
+        self.recorder = recorder
+        self.renderer = RunText(recorder)  # it writes as lines come: following shows them live
+        self.stopped = False
 
-    def explained():
+    def events(self):
+        from docker.errors import NotFound
+
+        api = self.conn.client.api
         try:
-            yield from events
-        except Exception as exc:  # noqa: BLE001 - the engine went away while following
-            raise explain(exc, conn.endpoint) from None
+            tty = bool(api.inspect_container(self.target)["Config"].get("Tty"))
+        except NotFound:
+            raise BadArgument(
+                f"No container {self.target} on the engine", "%docker_ps -a lists them"
+            ) from None
+        response, output = streams.logs(api, self.target, tty=tty, **self.options)
+        try:
+            yield from output
+        finally:
+            response.close()
 
-    return response, explained()
+    def interrupted(self) -> None:
+        self.stopped = True  # following ends when the user says so
+        return None
+
+    def explain(self, exc: Exception) -> DockerMagicsError:
+        return explain(exc, self.conn.endpoint)  # e.g. a logging driver that cannot be read
+
+    def conclude(self, error):
+        if error is not None:
+            raise error
+        return self.recorder.output, "(stopped following)" if self.stopped else ""

@@ -24,3 +24,5 @@ class RunText(ProgressText):
         with self.lock:  # the end of the output; the error line, if any, is the caller's
             self._settle(close=True, ending=True)
             self._write(force=True)
+        if summary:  # e.g. "(stopped following)"; a run's result says the rest itself
+            print(summary, file=self.out)

@@ -13,9 +13,9 @@ from docker_magics.builds.context import AddSpec
 from docker_magics.display.progress import NullRenderer
 from docker_magics.engine import streams
 from docker_magics.engine.diagnose import explain
+from docker_magics.engine.drive import Operation, drive
 from docker_magics.engine.session import Connection
 from docker_magics.errors import BadArgument, DockerMagicsError, EngineError, Interrupted, RunFailed
-from docker_magics.redaction import redact_event
 from docker_magics.registry.references import parse_reference
 from docker_magics.runs.files import SCRIPT_PATH, copy_out, put_files
 from docker_magics.runs.options import RunSpec, parse_ports
@@ -162,96 +162,110 @@ def run(
             )
         spec.entrypoint = shlex.split(shell) or ["sh"]
         spec.command = [SCRIPT_PATH]
-    api = conn.client.api
     title = spec.image + (f" {shlex.join(spec.command)}" if spec.command else "")
     recorder = RunRecorder(title)
-    renderer = NullRenderer(recorder) if progress == "none" else RunText(recorder)
     try:
         container_id = _create(conn, spec, progress)
     except DockerMagicsError:
         raise
     except Exception as exc:  # noqa: BLE001
         raise explain(exc, conn.endpoint) from None
-    response = None
-    keep = spec.detach or not spec.remove
-    error: DockerMagicsError | None = None
-    exit_code = None
-    started = False
-    files: list[str] = []
-    try:
-        config = api.inspect_container(container_id)["Config"]  # the image's defaults too
+    job = _Run(conn, spec, container_id, recorder, add_specs, gets, script, shell)
+    job.renderer = NullRenderer(recorder) if progress == "none" else RunText(recorder)
+    return drive(job)
+
+
+class _Run(Operation[RunResult]):
+    """A created container, run to its end (or started, with ``--detach``) by
+    :func:`~docker_magics.engine.drive.drive`: files in, output live, results out, removed."""
+
+    def __init__(self, conn, spec, container_id, recorder, adds, gets, script, shell) -> None:
+        self.conn, self.spec, self.container_id, self.recorder = conn, spec, container_id, recorder
+        self.adds, self.gets, self.script, self.shell = adds, list(gets), script, shell
+        self.keep = spec.detach or not spec.remove
+        self.started = False
+        self.exit_code: int | None = None
+        self.files: list[str] = []
+
+    def events(self):
+        api, cid, spec = self.conn.client.api, self.container_id, self.spec
+        config = api.inspect_container(cid)["Config"]  # the image's defaults too
         workdir = spec.workdir or config["WorkingDir"] or "/"
-        if script is not None or add_specs:
-            put_files(api, container_id, script, add_specs, workdir, config.get("User") or "")
+        if self.script is not None or self.adds:
+            put_files(api, cid, self.script, self.adds, workdir, config.get("User") or "")
         if spec.detach:
-            _start(api, container_id, spec)
-            return RunResult(
-                spec.image,
-                spec.command,
-                None,
-                recorder.elapsed(),
-                container_id,
-                spec.name or _name(api, container_id),
-            )
-        response, output = streams.attach(api, container_id)
-        renderer.start()
-        _start(api, container_id, spec)
-        started = True
-        for event in output:
-            event = redact_event(event)
-            recorder.handle(event)
-            renderer.handle(event)
-        exit_code = api.wait(container_id, timeout=None)["StatusCode"]
-        if exit_code == 0 and gets:
-            files = copy_out(api, container_id, list(gets), workdir)
-    except KeyboardInterrupt:
-        keep = False
-        error = Interrupted("Run interrupted; the container was stopped and removed")
-    except DockerMagicsError as exc:
-        keep, error = False, exc
-    except Exception as exc:  # noqa: BLE001 - the engine went away, or refused something
-        keep, error = False, explain(exc, conn.endpoint)
-        if started:
+            _start(api, cid, spec)
+            return
+        response, output = streams.attach(api, cid)
+        try:
+            _start(api, cid, spec)
+            self.started = True
+            yield from output
+        finally:
+            response.close()
+        self.exit_code = api.wait(cid, timeout=None)["StatusCode"]
+        if self.exit_code == 0 and self.gets:
+            self.files = copy_out(api, cid, self.gets, workdir)
+
+    def interrupted(self) -> Interrupted:
+        return Interrupted("Run interrupted; the container was stopped and removed")
+
+    def explain(self, exc: Exception) -> DockerMagicsError:
+        error = explain(exc, self.conn.endpoint)  # the engine went away, or refused something
+        if self.started:
             what = error.what[:1].lower() + error.what[1:]
             error = type(error)(f"Lost the engine during the run: {what}", error.hint)
-            conn.orphans.add(container_id)  # removed when the engine is back
-    finally:
-        if response is not None:
-            response.close()
-        if not keep:
-            try:
-                streams.remove_container(api, container_id)
-            except Exception:  # noqa: BLE001 - the engine itself may be gone
-                pass
-    renderer.finish(str(error) if error else None)
-    if error is not None:
-        raise error
-    result = RunResult(
-        spec.image,
-        spec.command,
-        exit_code,
-        recorder.elapsed(),
-        container_id if keep else None,
-        spec.name,
-        recorder.output,
-        recorder.stdout,
-        recorder.stderr,
-        files,
-        shell if script is not None else None,
-    )
-    if exit_code != 0:
-        last = _one_line(recorder.tail)
-        raise RunFailed(
-            f"{'The script' if script is not None else 'The command'} in {spec.image} "
-            f"exited with code {exit_code}"
+            self.conn.orphans.add(self.container_id)  # removed when the engine is back
+        return error
+
+    def cleanup(self, error) -> None:
+        if error is None and self.keep:
+            return
+        self.keep = False
+        try:
+            streams.remove_container(self.conn.client.api, self.container_id)
+        except Exception:  # noqa: BLE001 - the engine itself may be gone
+            pass
+
+    def conclude(self, error):
+        if error is not None:
+            raise error
+        spec, recorder, api = self.spec, self.recorder, self.conn.client.api
+        if spec.detach:
+            name = spec.name or _name(api, self.container_id)
+            detached = RunResult(
+                spec.image, spec.command, None, recorder.elapsed(), self.container_id, name
+            )
+            return detached, ""
+        result = RunResult(
+            spec.image,
+            spec.command,
+            self.exit_code,
+            recorder.elapsed(),
+            self.container_id if self.keep else None,
+            spec.name,
+            recorder.output,
+            recorder.stdout,
+            recorder.stderr,
+            self.files,
+            self.shell if self.script is not None else None,
+        )
+        if self.exit_code != 0:
+            raise self._failed(result)
+        return result, ""
+
+    def _failed(self, result: RunResult) -> RunFailed:
+        last = _one_line(self.recorder.tail)
+        what = "The script" if self.script is not None else "The command"
+        return RunFailed(
+            f"{what} in {self.spec.image} exited with code {self.exit_code}"
             + (f"; its last output: {last}" if last else " without output")
-            + (" (nothing was copied out with --get)" if gets else ""),
+            + (" (nothing was copied out with --get)" if self.gets else ""),
             "All of its output: docker_magics.last_run().stdout and .stderr"
-            if recorder.output.count > 3
+            if self.recorder.output.count > 3
             else "",
             result=result,
         )
-    return result
 
 
 def _start(api, container_id: str, spec: RunSpec) -> None:
