@@ -25,11 +25,10 @@ import time
 import uuid
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT / "tests"))
+from tests.support import Dockerd, Registry, build_busybox, build_random_image
+from tests.support.kernel import Kernel
 
-from harness import Dockerd, Registry, build_busybox, build_random_image  # noqa: E402
-from kernel import Kernel  # noqa: E402
+ROOT = Path(__file__).resolve().parent.parent
 
 DOCKER = shutil.which("docker") or "docker"
 BASE = "bench/busybox:latest"

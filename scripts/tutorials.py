@@ -1,7 +1,7 @@
 """Everything the four tutorials need, on loopback, then JupyterLab on them; Ctrl-C stops it
 all and removes what it started. Run through scripts/tutorials.sh (which installs what a
 fresh Debian machine lacks). The engines and registries are the test suite's own
-(tests/harness.py): private dockerds without a bridge, Docker Distribution registries."""
+(tests/support): private dockerds without a bridge, Docker Distribution registries."""
 
 from __future__ import annotations
 
@@ -12,10 +12,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO / "tests"))
-
-from harness import (  # noqa: E402
+from tests.support import (
     Dockerd,
     Registry,
     TLSMaterial,
@@ -23,6 +20,8 @@ from harness import (  # noqa: E402
     build_python_image,
     free_port,
 )
+
+REPO = Path(__file__).resolve().parent.parent
 
 
 def main() -> int:

@@ -15,7 +15,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from harness import Dockerd, Registry, TLSMaterial, build_busybox, free_port
+
+from tests.support import Dockerd, Registry, TLSMaterial, build_busybox, free_port
 
 EXTERNAL_ENGINE = os.environ.get("DOCKER_MAGICS_TEST_ENGINE")
 BUSYBOX_TAG = "docker-magics-test/busybox:latest"
@@ -129,7 +130,7 @@ def no_leftovers(engine_api):
 @pytest.fixture(scope="module")
 def engine_kernel(engine, busybox):
     """A real kernel with the extension loaded and connected; BASE is the busybox image."""
-    from kernel import Kernel
+    from tests.support.kernel import Kernel
 
     k = Kernel(env={"DOCKER_HOST": engine.url, "BASE": busybox})
     k.run("%load_ext docker_magics\n%docker_connect\nimport os; BASE = os.environ['BASE']")
@@ -141,7 +142,7 @@ def engine_kernel(engine, busybox):
 def mortal_engine(busybox):
     """A private engine a test may kill and restart, with busybox as ``dm/bb:1``, and a
     kernel connected to it: ``(dockerd, kernel)``."""
-    from kernel import Kernel
+    from tests.support.kernel import Kernel
 
     dockerd = Dockerd(_short_root("mortal")).start()
     k = None

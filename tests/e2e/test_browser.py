@@ -19,7 +19,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 SHOTS = ROOT / "artifacts" / "screenshots"
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 CELLS = ".jp-NotebookPanel:not(.lm-mod-hidden) .jp-Notebook .jp-Cell"  # the open notebook's
@@ -35,7 +35,7 @@ NEWS = "official Jupyter news"  # the toast that asks "notified about official J
 def lab(engine, busybox, registry, tmp_path_factory):
     if not os.path.exists(CHROMIUM):
         pytest.skip("Debian's chromium is not installed (scripts/test.sh installs it)")
-    from harness import free_port, wait_for
+    from tests.support import free_port, wait_for
 
     root = tmp_path_factory.mktemp("lab")
     config = root / "config"

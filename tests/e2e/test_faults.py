@@ -10,11 +10,11 @@ import os
 import socket
 import threading
 import time
-import uuid
 from pathlib import Path
 
 import pytest
-from kernel import Kernel
+
+from tests.support.kernel import Kernel
 
 pytestmark = pytest.mark.engine
 
@@ -88,7 +88,7 @@ def test_hung_registry_gives_up_in_time(kernel, engine, busybox):
 
 
 def test_registry_killed_mid_push(kernel, engine, tmp_path):
-    from harness import Registry, build_random_image
+    from tests.support import Registry, build_random_image
 
     registry = Registry(tmp_path / "reg").start()
     try:
@@ -234,45 +234,6 @@ def test_context_file_deleted_while_sent(kernel, busybox, tmp_path, engine_api, 
     )
     assert len(engine_api.images(all=True)) == images  # nothing was built without it
     assert kernel.run("print(6 * 7)").stream() == "42\n"
-
-
-def test_expired_engine_certificate(run, tmp_path):
-    """An engine whose server certificate has expired."""
-    import datetime
-
-    import trustme
-    from harness import Dockerd, TLSMaterial, free_port
-
-    material = TLSMaterial(tmp_path / "tls")
-    ca = trustme.CA()
-    expired = ca.issue_cert(
-        "127.0.0.1",
-        not_before=datetime.datetime(2020, 1, 1),
-        not_after=datetime.datetime(2021, 1, 1),
-    )
-    expired.cert_chain_pems[0].write_to_path(material.server_cert)
-    expired.private_key_pem.write_to_path(material.server_key)
-    client = ca.issue_cert("client")
-    ca.cert_pem.write_to_path(material.ca)
-    certs = tmp_path / "client"
-    certs.mkdir()
-    ca.cert_pem.write_to_path(certs / "ca.pem")
-    client.cert_chain_pems[0].write_to_path(certs / "cert.pem")
-    client.private_key_pem.write_to_path(certs / "key.pem")
-    port = free_port()
-    dockerd = Dockerd(
-        Path("/tmp") / f"dm-expired-{uuid.uuid4().hex[:6]}",
-        tcp=[f"tcp://127.0.0.1:{port}"],
-        tls=material,
-    ).start()
-    try:
-        msg = run(f"%docker_connect tcp://127.0.0.1:{port} --cert-path {certs}").usage_error
-    finally:
-        dockerd.cleanup()
-    assert msg == (
-        f"The engine's TLS certificate at tcp://127.0.0.1:{port} has expired. Renew the "
-        "engine's server certificate."
-    )
 
 
 @PACKERS

@@ -15,14 +15,19 @@ from nbclient import NotebookClient
 
 pytestmark = pytest.mark.engine
 
-ROOT = Path(__file__).resolve().parent.parent
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
+
+
 ARTIFACTS = ROOT / "artifacts" / "notebooks"
 
 
 @pytest.fixture(scope="session")
 def python_image(engine):
-    from harness import build_python_image
+    from tests.support import build_python_image
 
     tag = "docker-magics-test/python:3"
     build_python_image(engine.url, tag)
@@ -72,35 +77,6 @@ def tutorial_env(engine, tls_engine, busybox, registry, auth_registry, tmp_path,
         "TLS_ENGINE": tls_engine.url,
         "TLS_CERT_PATH": str(tls_engine.certs.client_dir),
     }
-
-
-def test_there_are_four_tutorials():
-    assert [p.name for p in NOTEBOOKS] == [
-        "01-quickstart.ipynb",
-        "02-remote-and-tls-engines.ipynb",
-        "03-data-science-image.ipynb",
-        "04-registries-and-credentials.ipynb",
-    ]
-
-
-def test_committed_without_outputs():
-    """Decided: tutorials are committed clean (no outputs, no execution counts), so diffs
-    stay readable and no machine-specific ports, digests or timings are published; CI and
-    scripts/quickstart.sh produce executed copies."""
-    for path in NOTEBOOKS:
-        nb = nbformat.read(path, as_version=4)
-        nbformat.validate(nb)
-        for cell in nb.cells:
-            if cell.cell_type == "code":
-                assert cell.outputs == [] and cell.execution_count is None, path.name
-        assert "widgets" not in nb.metadata, path.name
-
-
-def test_each_tutorial_says_what_it_needs_first():
-    for path in NOTEBOOKS:
-        nb = nbformat.read(path, as_version=4)
-        assert nb.cells[0].cell_type == "markdown"
-        assert "**What you need**" in nb.cells[0].source, path.name
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)

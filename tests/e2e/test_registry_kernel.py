@@ -10,8 +10,9 @@ from urllib.parse import quote_plus
 
 import nbformat
 import pytest
-from kernel import Kernel
 from nbclient import NotebookClient
+
+from tests.support.kernel import Kernel
 
 pytestmark = pytest.mark.engine
 
@@ -71,7 +72,7 @@ def test_without_stdin_the_user_is_told_what_to_do(kernel, auth_registry):
 @pytest.fixture(scope="module")
 def big_image(engine, registry):
     """An image with a 300 MB layer, so that a push or pull takes a moment."""
-    from harness import build_random_image
+    from tests.support import build_random_image
 
     name = f"{registry.host}/dm/big:1"
     build_random_image(engine.url, name, megabytes=300)

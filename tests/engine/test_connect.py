@@ -12,9 +12,9 @@ import threading
 from pathlib import Path
 
 import pytest
-from harness import as_nobody
 
 from docker_magics import api
+from tests.support import as_nobody
 
 pytestmark = pytest.mark.engine
 
@@ -77,18 +77,6 @@ def test_bare_host_port_means_tcp(run, engine):
     cell = run(f"%docker_connect {host_port}")
     assert cell.error is None, cell.err
     assert f"Connected to tcp://{host_port}" in cell.out
-
-
-def test_platform_default_socket(run):
-    """No DOCKER_HOST, no context: the CLI's default socket, /var/run/docker.sock."""
-    if os.path.exists("/var/run/docker.sock"):
-        cell = run("%docker_connect")
-        assert cell.out.startswith("Connected to unix:///var/run/docker.sock")
-    else:
-        msg = run("%docker_connect").usage_error
-        assert msg.startswith(
-            "No Docker engine at unix:///var/run/docker.sock: the socket does not exist."
-        )
 
 
 def test_docker_api_version_env_pins_version(run, engine, monkeypatch):
@@ -257,7 +245,7 @@ def test_tls_without_verification(run, tls_engine):
 
 
 def test_custom_headers_reach_the_engine(run, engine, tmp_path):
-    from harness import Forwarder, free_port
+    from tests.support import Forwarder, free_port
 
     log = tmp_path / "headers.log"
     port = free_port()
@@ -292,7 +280,7 @@ def test_credential_headers_are_secrets(run, engine):
 
 
 def test_config_http_headers_like_the_cli(run, engine, docker_env, tmp_path):
-    from harness import Forwarder, free_port
+    from tests.support import Forwarder, free_port
 
     (docker_env / "config.json").write_text('{"HttpHeaders": {"X-From-Config": "yes"}}')
     log, port = tmp_path / "headers.log", free_port()
@@ -307,7 +295,7 @@ def test_config_http_headers_like_the_cli(run, engine, docker_env, tmp_path):
 def test_unencrypted_remote_engine_warns(run, engine):
     """A plain tcp:// engine that is not on loopback: the engine behind an address in a
     network namespace of our own."""
-    from harness import Forwarder, NetNamespace
+    from tests.support import Forwarder, NetNamespace
 
     ns = NetNamespace("dmtest")
     try:
@@ -324,9 +312,6 @@ def test_unencrypted_remote_engine_warns(run, engine):
         f"Warning: tcp://{ns.peer_ip}:2375 is reached over plain HTTP: everything sent to it, "
         "registry credentials included, travels unencrypted. Use TLS (--tlsverify) or ssh://."
     )
-
-
-# -- failures: one line each, nothing changed ---------------------------------------------
 
 
 @pytest.fixture
@@ -359,7 +344,7 @@ def test_stale_socket(run, connected, tmp_path):
 
 
 def test_connection_refused(run, connected):
-    from harness import free_port
+    from tests.support import free_port
 
     port = free_port()
     msg = run(f"%docker_connect tcp://127.0.0.1:{port}").usage_error
@@ -544,9 +529,6 @@ def test_bad_options(run, connected, line, expected):
 def test_secret_in_url_not_kept_in_output(run, connected):
     cell = run("%docker_connect ssh://me:hunter2@example.invalid")
     assert "hunter2" not in cell.err + cell.out
-
-
-# -- socket permissions: a real non-root user against the real socket ----------------------
 
 
 def _connect_message(**kwargs) -> str:

@@ -18,6 +18,7 @@ from docker_magics.registry import credentials
 
 pytestmark = pytest.mark.engine
 
+
 MANIFEST_TYPES = ", ".join(
     [
         "application/vnd.docker.distribution.manifest.v2+json",
@@ -172,7 +173,7 @@ def test_failures_are_one_line(reg, registry, line, expected):
 
 
 def test_unreachable_registry(reg, busybox):
-    from harness import free_port
+    from tests.support import free_port
 
     port = free_port()
     reg(f"%docker_tag {busybox} 127.0.0.1:{port}/dm/bb:1")
@@ -364,30 +365,12 @@ def test_saving_a_login_that_cannot_be_saved_keeps_nothing(
     credentials.CREDENTIALS.forget(host)
 
 
-def test_saved_identity_token_is_read_back_as_the_cli_stores_it(docker_env):
-    """A registry that answers a login with an identity token: the token is saved, not the
-    password (as ``docker login`` does), and docker-py's auth module reads it back."""
-    import docker.auth
-
-    where = credentials.save_login("reg.example:5000", "alice", "the-password", "tok-123")
-    assert where.startswith(f"Saved in {docker_env}/config.json")
-    saved = json.loads((docker_env / "config.json").read_text())["auths"]["reg.example:5000"]
-    assert saved == {"auth": "YWxpY2U6", "identitytoken": "tok-123"}  # base64("alice:")
-    assert "the-password" not in (docker_env / "config.json").read_text()
-    found = docker.auth.load_config(str(docker_env / "config.json"))
-    assert found.resolve_authconfig("reg.example:5000")["IdentityToken"] == "tok-123"
-    # BuildKit's pulls get the token alone as the secret, as the CLI answers them.
-    assert credentials.for_buildkit("reg.example:5000") == ("", "tok-123")
-    credentials.CREDENTIALS.add("reg.example:5000", "alice", "the-password")
-    assert credentials.for_buildkit("reg.example:5000") == ("alice", "the-password")
-    credentials.CREDENTIALS.forget("reg.example:5000")
-
-
 def test_registry_the_engine_does_not_trust(reg, busybox, tmp_path, tls_material):
     """A TLS registry the engine reaches on a non-loopback address (so it is not an insecure
     registry), with a certificate from a CA the engine does not know."""
     import trustme
-    from harness import NetNamespace, Registry
+
+    from tests.support import NetNamespace, Registry
 
     ns = NetNamespace("dmreg", host_ip="10.213.8.1", peer_ip="10.213.8.2")
     try:

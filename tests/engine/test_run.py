@@ -11,7 +11,6 @@ import pytest
 
 import docker_magics
 from docker_magics.errors import EngineError
-from docker_magics.runs.containers import human_age
 
 pytestmark = pytest.mark.engine
 
@@ -417,7 +416,7 @@ def bridge(engine_api):
 
 
 def test_published_port_and_port_in_use(dm, busybox, bridge):
-    from harness import free_port
+    from tests.support import free_port
 
     port = free_port()
     cell = dm(
@@ -448,7 +447,7 @@ def test_published_port_and_port_in_use(dm, busybox, bridge):
 def test_port_that_cannot_be_published_is_said(dm, busybox):
     """The private engine has no default bridge: the engine accepts -p and publishes
     nothing, silently. We say it."""
-    from harness import free_port
+    from tests.support import free_port
 
     cell = dm(f"%docker_run -d --name dm-nopub -p 127.0.0.1:{free_port()}:80 {busybox} sleep 30")
     try:
@@ -494,26 +493,6 @@ def test_python_api(dm, busybox, tmp_path):
     with pytest.raises(docker_magics.errors.RunFailed) as failed:
         docker_magics.run(busybox, ["sh", "-c", "echo oops; exit 9"], progress="none")
     assert failed.value.result.exit_code == 9 and failed.value.result.stdout == "oops\n"
-
-
-@pytest.mark.parametrize(
-    "seconds, text",
-    [
-        (0.5, "Less than a second ago"),
-        (1, "1 second ago"),
-        (45, "45 seconds ago"),
-        (61, "About a minute ago"),
-        (600, "10 minutes ago"),
-        (3700, "About an hour ago"),
-        (3 * 3600, "3 hours ago"),
-        (3 * 86400, "3 days ago"),
-        (20 * 86400, "2 weeks ago"),
-        (90 * 86400, "3 months ago"),
-        (800 * 86400, "2 years ago"),
-    ],
-)
-def test_ages_like_the_cli(seconds, text):
-    assert human_age(1_000_000_000 - seconds, now=1_000_000_000) == text
 
 
 def test_python_api_for_logs_stop_rm_rmi(dm, busybox, engine_api, capsys):

@@ -19,7 +19,7 @@ pytestmark = pytest.mark.engine
 def sshd(engine, tmp_path_factory):
     if shutil.which("sshd") is None and not os.path.exists("/usr/sbin/sshd"):
         pytest.skip("openssh-server is not installed")
-    from harness import Sshd
+    from tests.support import Sshd
 
     server = Sshd(tmp_path_factory.mktemp("sshd"), engine.url)
     try:

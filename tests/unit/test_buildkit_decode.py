@@ -1,4 +1,4 @@
-"""Pure: BuildKit trace messages recorded from the real engine (tests/data/bk-*.jsonl),
+"""Pure: BuildKit trace messages recorded from the real engine (tests/unit/data/bk-*.jsonl),
 decoded by our wire reader into the shared events."""
 
 from __future__ import annotations
@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from docker_magics.engine import events as ev
 from docker_magics.builds.buildkit.trace import BuildKitParser, decode, fields
 from docker_magics.builds.failures import build_failure
 from docker_magics.builds.result import BuildRecorder
+from docker_magics.engine import events as ev
 
 DATA = Path(__file__).parent / "data"
 

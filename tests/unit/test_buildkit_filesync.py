@@ -1,4 +1,4 @@
-"""Pure: what BuildKit builds get over the session's file sync (docker_magics.builds.buildkit.filesync and
+"""Pure: what BuildKit builds get over the session's file sync (builds.buildkit.filesync and
 localsource): fsutil's packets, its walk order, the engine's followpaths, and the same files
 as the classic builder gets from our tar once it has unpacked it."""
 
@@ -19,11 +19,11 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as hs
 
 from docker_magics.builds.buildkit import filesync as fs
-from docker_magics.builds.context import AddSpec, from_cell, from_directory
-from docker_magics.builds.walk import ContextChanged
-from docker_magics.builds.dockerignore import IgnoreMatcher, read_patterns
-from docker_magics.errors import BadArgument
 from docker_magics.builds.buildkit.localsource import go_match, sources
+from docker_magics.builds.context import AddSpec, from_cell, from_directory
+from docker_magics.builds.dockerignore import IgnoreMatcher, read_patterns
+from docker_magics.builds.walk import ContextChanged
+from docker_magics.errors import BadArgument
 
 DATA = Path(__file__).parent / "data"
 

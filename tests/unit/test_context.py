@@ -8,8 +8,8 @@ import tarfile
 
 import pytest
 
-from docker_magics.builds.tar import CHUNK, TarWriter
 from docker_magics.builds.context import HIDDEN_DOCKERFILE, AddSpec, from_cell, from_directory
+from docker_magics.builds.tar import CHUNK, TarWriter
 from docker_magics.builds.walk import ContextChanged
 from docker_magics.errors import BadArgument
 
@@ -320,8 +320,8 @@ def test_times_ustar_cannot_hold_go_through_pax(tmp_path, packer):
 def test_the_packers_fast_path_writes_the_same_bytes_as_the_general_one(tmp_path):
     """add_walk (files read lazily, headers from a template) against add_path per entry:
     modes, times, sizes around the chunk size, long and non-ASCII names, links, folders."""
-    from docker_magics.builds.walk import walk
     from docker_magics.builds.dockerignore import IgnoreMatcher
+    from docker_magics.builds.walk import walk
 
     (tmp_path / "sub" / ("d" * 90)).mkdir(parents=True)
     files = {

@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 
 import pytest
 
-from docker_magics.engine.endpoints import Endpoint, normalize_url, parse_api_version, parse_headers, resolve
+from docker_magics.engine.endpoints import (
+    Endpoint,
+    normalize_url,
+    parse_api_version,
+    parse_headers,
+    resolve,
+)
 from docker_magics.errors import BadArgument
 
 
@@ -223,9 +230,6 @@ def test_is_local(url, local):
     assert Endpoint(url).is_local is local
 
 
-# -- contexts written by the real docker CLI --------------------------------------------
-
-
 @pytest.fixture
 def cli_config(tmp_path, docker_cli):
     config = tmp_path / "config"
@@ -280,3 +284,18 @@ def test_context_tls_material(cli_config, tls_material):
     assert caonly.tls.verify and caonly.tls.ca and caonly.tls.cert is None
     skip = resolve(context="skip", environ=base)
     assert skip.tls.verify is False
+
+
+pytestmark = pytest.mark.engine
+
+
+def test_platform_default_socket(run):
+    """No DOCKER_HOST, no context: the CLI's default socket, /var/run/docker.sock."""
+    if os.path.exists("/var/run/docker.sock"):
+        cell = run("%docker_connect")
+        assert cell.out.startswith("Connected to unix:///var/run/docker.sock")
+    else:
+        msg = run("%docker_connect").usage_error
+        assert msg.startswith(
+            "No Docker engine at unix:///var/run/docker.sock: the socket does not exist."
+        )

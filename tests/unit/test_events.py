@@ -1,13 +1,13 @@
-"""Pure: the classic builder's stream, recorded from a real engine (tests/data), as events."""
+"""Pure: the classic builder's stream, recorded from a real engine (tests/unit/data), as events."""
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
 
-from docker_magics.engine import events as ev
 from docker_magics.builds.failures import build_failure, dockerfile_rejected
 from docker_magics.builds.result import BuildRecorder
+from docker_magics.engine import events as ev
 
 DATA = Path(__file__).parent / "data"
 

@@ -12,13 +12,13 @@ import threading
 from pathlib import Path
 
 import pytest
-from harness import as_nobody
 
 from docker_magics.builds import gnutar
+from docker_magics.builds.context import _by_gnu_tar, _pack_walk, from_directory
 from docker_magics.builds.tar import CHUNK, TarWriter
 from docker_magics.builds.walk import ContextChanged
-from docker_magics.builds.context import _by_gnu_tar, _pack_walk, from_directory
 from docker_magics.errors import BadArgument
+from tests.support import as_nobody
 
 TAR = gnutar._gnu_tar()
 

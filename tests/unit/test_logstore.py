@@ -8,10 +8,10 @@ import subprocess
 import sys
 from pathlib import Path
 
-from docker_magics.engine import events as ev
-from docker_magics.builds import result as results
-from docker_magics.builds.result import BuildResult
+from docker_magics.builds.result import BuildResult, Step
+from docker_magics.display import logstore as results
 from docker_magics.display.logstore import LogStore
+from docker_magics.engine import events as ev
 from docker_magics.registry.result import PullResult, PushResult
 
 # -- spilled logs ----------------------------------------------------------------------------
@@ -66,7 +66,7 @@ def test_a_killed_kernels_logs_are_removed_by_the_next_one(tmp_path):
         "s = LogStore(); s.extend(['x' * 1000] * 2000); print(s.path, flush=True)\n"
         "os.kill(os.getpid(), 9)\n"
     )
-    env = {**os.environ, "PYTHONPATH": str(Path(__file__).parent.parent)}
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).parents[2])}
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)
     left = Path(out.stdout.strip())
     assert left.exists()  # killed: nothing ran at exit
@@ -90,7 +90,7 @@ def test_counts_have_the_right_plural():
     pull = PullResult("r/x:1", "sha256:ab", "Downloaded", "sha256:cd", 10, {"a": "Pull complete"})
     assert pull.summary().endswith(": 1 layer downloaded")
     assert "<summary>1 layer</summary>" in pull._repr_html_()
-    step = results.Step("1", "FROM x", 1, 1, status="cached", duration=0.1)
+    step = Step("1", "FROM x", 1, 1, status="cached", duration=0.1)
     built = BuildResult("sha256:" + "ab" * 32, ["x"], 10, 1.0, [step], store)
     assert built.summary().endswith(", 1 of 1 step cached")
     assert "1 step, 2,000 log lines" in built._repr_html_()

@@ -10,14 +10,13 @@ from pathlib import Path
 
 import pytest
 
-from docker_magics.engine import events as ev
-from docker_magics.display import progress
-from docker_magics.builds.progress import BuildText, BuildWidget
 from docker_magics.builds.buildkit.trace import BuildKitParser
-from docker_magics.display.budget import ENVELOPE, ByteBudget, MessageWindow, message_size
+from docker_magics.builds.progress import BuildText, BuildWidget
 from docker_magics.builds.result import BuildRecorder
-from docker_magics.registry.result import TransferRecorder
+from docker_magics.display.budget import ENVELOPE, ByteBudget, MessageWindow, message_size
+from docker_magics.engine import events as ev
 from docker_magics.registry.progress import TransferText
+from docker_magics.registry.result import TransferRecorder
 
 DATA = Path(__file__).parent / "data"
 
@@ -38,9 +37,6 @@ def max_in_window(times: list[float], window: float = 1.0) -> int:
             start += 1
         most = max(most, end - start + 1)
     return most
-
-
-# -- the budgets ------------------------------------------------------------------------------
 
 
 def test_the_message_window_is_a_sliding_window_not_a_bucket():
@@ -79,9 +75,6 @@ def test_the_byte_budget_grows_with_the_log_of_time(seconds):
 
 def test_message_size_is_the_json_plus_the_envelope():
     assert message_size({"value": "é"}) == ENVELOPE + len('{"value": "é"}'.encode())
-
-
-# -- a flood, as the text view shows it ------------------------------------------------------
 
 
 class Streams:
@@ -248,9 +241,6 @@ def test_a_failing_flood_in_text_shows_the_failing_steps_last_lines():
     assert streams.writes[-1][1] == "stderr" and streams.writes[-1][2].startswith("FAILED after")
 
 
-# -- a flood, as the widgets show it ---------------------------------------------------------
-
-
 class SpyWidget(BuildWidget):
     """The real widgets (no frontend attached): every message they would send, recorded."""
 
@@ -315,9 +305,6 @@ def test_finishing_counts_against_the_window():
     assert widget.bar.bar_style == "danger"
 
 
-# -- BuildKit: a bar that means something ----------------------------------------------------
-
-
 def buildkit_progress(name: str) -> list[tuple[int, int]]:
     recorder = BuildRecorder("t", builder="buildkit")
     parser = BuildKitParser()
@@ -341,9 +328,6 @@ def test_a_buildkit_bar_counts_the_dockerfiles_steps():
     assert seen[-1] == (7, 7)
     assert all(d < t for d, t in seen[:-1] if t and (d, t) != (7, 7))
     assert buildkit_progress("bk-cached")[-1] == (4, 4)
-
-
-# -- pushes and pulls ------------------------------------------------------------------------
 
 
 def recorded(name: str) -> list[ev.Event]:
@@ -396,26 +380,3 @@ def test_a_retry_countdown_is_one_line_per_retry():
     ]
     assert len(lines) == 1 + 2 * 5 + 1  # the repository line, 2 layers, FAILED
     assert lines[-1].startswith("FAILED after ")
-
-
-# -- which view ------------------------------------------------------------------------------
-
-
-def test_widgets_asked_for_without_a_notebook_fall_back_to_text_and_say_why():
-    mode, why = progress.choose_mode("widget")  # no kernel here
-    assert mode == "plain"
-    assert why == "--progress widget needs a notebook (Jupyter kernel): showing plain text"
-    assert progress.choose_mode("auto") == ("plain", None)
-    assert progress.choose_mode("none") == ("none", None)
-    clock = Clock()
-    streams = Streams(clock)
-    renderer = progress.make_renderer(
-        "widget",
-        BuildRecorder("t"),
-        lambda r: BuildText(r, streams.out, streams.err, clock=clock),
-        BuildWidget,
-    )
-    assert isinstance(renderer, BuildText)
-    renderer.start()
-    renderer.finish(None, "Built")
-    assert streams.text().splitlines()[0] == why

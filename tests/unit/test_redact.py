@@ -5,8 +5,8 @@ from __future__ import annotations
 import os
 
 from docker_magics.engine import events as ev
-from docker_magics.redaction import protect_value, redact_event
 from docker_magics.errors import EngineError
+from docker_magics.redaction import protect_value, redact_event
 
 
 def test_every_text_of_an_event_is_masked():

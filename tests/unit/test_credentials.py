@@ -1,0 +1,41 @@
+"""%docker_push, %docker_pull, %docker_tag, %docker_login against real registries started by
+the harness (a plain loopback one, an htpasswd one, and a TLS one the engine does not trust)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from docker_magics.registry import credentials
+
+pytestmark = pytest.mark.engine
+
+
+@pytest.fixture
+def reg(run, engine, busybox, monkeypatch):
+    """Connected; the session's logins are forgotten afterwards."""
+    monkeypatch.setenv("DOCKER_HOST", engine.url)
+    assert run(f"%docker_connect {engine.url}").error is None
+    yield run
+    for registry in list(credentials.CREDENTIALS._logins):
+        credentials.CREDENTIALS.forget(registry)
+
+
+def test_saved_identity_token_is_read_back_as_the_cli_stores_it(docker_env):
+    """A registry that answers a login with an identity token: the token is saved, not the
+    password (as ``docker login`` does), and docker-py's auth module reads it back."""
+    import docker.auth
+
+    where = credentials.save_login("reg.example:5000", "alice", "the-password", "tok-123")
+    assert where.startswith(f"Saved in {docker_env}/config.json")
+    saved = json.loads((docker_env / "config.json").read_text())["auths"]["reg.example:5000"]
+    assert saved == {"auth": "YWxpY2U6", "identitytoken": "tok-123"}  # base64("alice:")
+    assert "the-password" not in (docker_env / "config.json").read_text()
+    found = docker.auth.load_config(str(docker_env / "config.json"))
+    assert found.resolve_authconfig("reg.example:5000")["IdentityToken"] == "tok-123"
+    # BuildKit's pulls get the token alone as the secret, as the CLI answers them.
+    assert credentials.for_buildkit("reg.example:5000") == ("", "tok-123")
+    credentials.CREDENTIALS.add("reg.example:5000", "alice", "the-password")
+    assert credentials.for_buildkit("reg.example:5000") == ("alice", "the-password")
+    credentials.CREDENTIALS.forget("reg.example:5000")
