@@ -8,7 +8,6 @@ import os
 import time
 
 import pytest
-from test_ssh import openssh, ssh_home, sshd  # noqa: F401 - fixtures
 
 from tests.support.kernel import Kernel
 

@@ -8,8 +8,8 @@ import os
 import time
 
 import pytest
-from test_ssh import _url as ssh_url
-from test_ssh import openssh, ssh_home, sshd  # noqa: F401 - fixtures
+
+from tests.engine.conftest import ssh_url
 
 pytestmark = pytest.mark.engine
 
@@ -127,7 +127,7 @@ def test_failing_step_and_missing_network(bk, busybox):
 
 
 def test_cache_mount_and_auto(bk, busybox, engine):
-    from test_build import run_in
+    from tests.engine.test_build import run_in
 
     dockerfile = (
         f"FROM {busybox}\nARG N\nRUN --mount=type=cache,target=/cache "
@@ -172,7 +172,7 @@ def test_build_secrets_reach_the_run_step_only(bk, busybox, engine, tmp_path, mo
     )
     assert cell.error is None, cell.err
     assert "api=******" in cell.out and token not in cell.out + cell.err
-    from test_build import run_in
+    from tests.engine.test_build import run_in
 
     api = engine.api()
     assert run_in(api, "dm-test/secrets", "cat /key-size").strip() == str(key_file.stat().st_size)
@@ -312,7 +312,7 @@ TREE_LISTING = (
 
 
 def tree_of(engine, image: str, where: str = "/ctx") -> str:
-    from test_build import run_in
+    from tests.engine.test_build import run_in
 
     return run_in(engine.api(), image, TREE_LISTING.replace("/ctx", where))
 
@@ -418,7 +418,7 @@ def test_what_differs_is_the_builders_copy_not_the_context(bk, engine, busybox, 
         "RUN --mount=type=bind,target=/c cd /c && stat -c '%n %A' suid fifo > /l\n"
     )
     assert cell.error is None, cell.err
-    from test_build import run_in
+    from tests.engine.test_build import run_in
 
     mounted = run_in(engine.api(), "dm-test/diff:mounted", "cat /l")
     assert mounted.splitlines() == ["suid -rwsr-xr-x", "fifo prw-r--r--"]
@@ -447,7 +447,7 @@ def test_second_build_sends_nothing_and_is_cached(bk, engine, busybox, tmp_path)
     changed = bk(build)
     assert changed.value.image_id != first.value.image_id
     assert changed.value.context.endswith("2 entries, 7B sent"), changed.value.context
-    from test_build import run_in
+    from tests.engine.test_build import run_in
 
     assert run_in(engine.api(), "dm-test/cache-ctx", "cat /ctx/data.txt") == "second\n"
 
