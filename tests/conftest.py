@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.support import Dockerd, Registry, TLSMaterial, build_busybox, free_port
+from tests.support import REGISTRY_USER, Dockerd, Registry, TLSMaterial, build_busybox, free_port
 
 EXTERNAL_ENGINE = os.environ.get("DOCKER_MAGICS_TEST_ENGINE")
 BUSYBOX_TAG = "docker-magics-test/busybox:latest"
@@ -166,9 +166,6 @@ def registry():
         yield reg
     finally:
         reg.cleanup()
-
-
-REGISTRY_USER = "tester"
 
 
 @pytest.fixture(scope="session")

@@ -62,7 +62,7 @@ def text_of(nb) -> str:
 
 @pytest.fixture
 def tutorial_env(engine, tls_engine, busybox, registry, auth_registry, tmp_path, docker_env):
-    from conftest import REGISTRY_USER
+    from tests.support import REGISTRY_USER
 
     return {
         "DOCKER_HOST": engine.url,

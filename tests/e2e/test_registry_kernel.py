@@ -26,7 +26,7 @@ def kernel(engine, busybox):
 
 
 def test_password_asked_with_getpass(kernel, auth_registry):
-    from conftest import REGISTRY_USER
+    from tests.support import REGISTRY_USER
 
     password = auth_registry.users[REGISTRY_USER]
     ex = kernel.start(f"%docker_login {auth_registry.host} -u {REGISTRY_USER}", allow_stdin=True)
@@ -43,7 +43,7 @@ def test_password_asked_with_getpass(kernel, auth_registry):
 
 
 def test_user_name_asked_when_not_given(kernel, auth_registry):
-    from conftest import REGISTRY_USER
+    from tests.support import REGISTRY_USER
 
     password = auth_registry.users[REGISTRY_USER]
     ex = kernel.start(f"%docker_login {auth_registry.host}", allow_stdin=True)
@@ -119,7 +119,7 @@ def test_no_trace_of_the_password_anywhere(
     """Log in, push, build from the private registry, fail a login: then search the saved
     notebook, IPython's history database, the debug logs and the kernel's own output for the
     password and its base64 forms."""
-    from conftest import REGISTRY_USER
+    from tests.support import REGISTRY_USER
 
     password = auth_registry.users[REGISTRY_USER]
     host = auth_registry.host

@@ -238,9 +238,8 @@ def test_buildkit_pulls_a_private_base_with_the_session_login(
 ):
     """BuildKit's own pull of a base image from a registry that needs a login gets the
     credentials of %docker_login through the session (as buildx does)."""
-    from conftest import REGISTRY_USER
-
     from docker_magics.registry import credentials
+    from tests.support import REGISTRY_USER
 
     host = auth_registry.host
     monkeypatch.setenv("DM_PW", auth_registry.users[REGISTRY_USER])

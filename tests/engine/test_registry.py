@@ -185,7 +185,7 @@ def test_unreachable_registry(reg, busybox):
 
 
 def test_login_and_push_to_an_authenticating_registry(reg, auth_registry, busybox, monkeypatch):
-    from conftest import REGISTRY_USER
+    from tests.support import REGISTRY_USER
 
     host = auth_registry.host
     password = auth_registry.users[REGISTRY_USER]
@@ -245,7 +245,7 @@ def test_login_needs_a_user_and_a_set_variable(reg, auth_registry):
 
 
 def test_save_login_in_the_docker_config(reg, auth_registry, busybox, docker_env, monkeypatch):
-    from conftest import REGISTRY_USER
+    from tests.support import REGISTRY_USER
 
     host = auth_registry.host
     monkeypatch.setenv("DM_PW", auth_registry.users[REGISTRY_USER])
@@ -273,7 +273,7 @@ def test_save_login_in_a_credential_helper(
 ):
     """A real credential helper (the docker-credential-* protocol on stdin/stdout), here a
     small one keeping its secrets in a file."""
-    from conftest import REGISTRY_USER
+    from tests.support import REGISTRY_USER
 
     host = auth_registry.host
     store = tmp_path / "helper-store.json"
@@ -337,7 +337,7 @@ def test_a_broken_credential_helper_is_said_not_hidden(
 def test_saving_a_login_that_cannot_be_saved_keeps_nothing(
     reg, auth_registry, docker_env, tmp_path, monkeypatch
 ):
-    from conftest import REGISTRY_USER
+    from tests.support import REGISTRY_USER
 
     host = auth_registry.host
     monkeypatch.setenv("DM_PW", auth_registry.users[REGISTRY_USER])

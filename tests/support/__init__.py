@@ -18,12 +18,13 @@ from tests.support.processes import (
     unix_http_get,
     wait_for,
 )
-from tests.support.registries import Registry
+from tests.support.registries import REGISTRY_USER, Registry
 
 __all__ = [
     "Dockerd",
     "Forwarder",
     "NetNamespace",
+    "REGISTRY_USER",
     "Registry",
     "Sshd",
     "TLSMaterial",

@@ -11,6 +11,8 @@ from pathlib import Path
 
 from tests.support.processes import free_port, wait_for
 
+REGISTRY_USER = "tester"  # the user of the password registry fixture
+
 
 class Registry:
     """A Docker Distribution registry: on loopback, or on an address in a network namespace
