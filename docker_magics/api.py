@@ -10,12 +10,11 @@ so a connection opened here is the one ``%%docker_build`` uses, and the other wa
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING
 
-from docker_magics.display.tables import KeyValues, Lines, Table, human_size
-from docker_magics.engine.diagnose import explain
+from docker_magics import normalise
+from docker_magics.display.tables import KeyValues, Lines, Table
 from docker_magics.engine.endpoints import parse_headers, resolve
 from docker_magics.engine.session import DEFAULT_TIMEOUT, Connection, Session
 from docker_magics.errors import BadArgument
@@ -102,45 +101,10 @@ def connections() -> Table:
 
 def engine_info(conn: Connection | None = None) -> KeyValues:
     """A summary of the engine: version, storage, images and containers, registries."""
+    from docker_magics.engine.info import describe
+
     conn = conn or current()
-    try:
-        info = conn.client.api.info()
-    except Exception as exc:
-        raise explain(exc, conn.endpoint) from None
-    version = conn.version
-    registry = info.get("RegistryConfig") or {}
-    insecure = sorted(
-        name
-        for name, cfg in (registry.get("IndexConfigs") or {}).items()
-        if not cfg.get("Secure", True)
-    ) + list(registry.get("InsecureRegistryCIDRs") or [])
-    containers = (
-        f"{info.get('Containers', 0)} ({info.get('ContainersRunning', 0)} running, "
-        f"{info.get('ContainersPaused', 0)} paused, {info.get('ContainersStopped', 0)} stopped)"
-    )
-    items = [
-        ("Connection", f"{conn.alias} ({conn.endpoint.url}, {conn.tls_label})"),
-        ("Engine", f"Docker Engine {version.get('Version', '?')}"),
-        (
-            "API version",
-            f"{conn.api_version} (engine: {version.get('ApiVersion', '?')}, "
-            f"minimum {version.get('MinAPIVersion', '?')})",
-        ),
-        ("OS/Arch", f"{info.get('OperatingSystem', '?')} ({conn.platform})"),
-        ("Kernel", info.get("KernelVersion")),
-        ("Name", info.get("Name")),
-        ("Storage driver", info.get("Driver")),
-        ("Root dir", info.get("DockerRootDir")),
-        ("Images", info.get("Images")),
-        ("Containers", containers),
-        ("CPUs / memory", f"{info.get('NCPU')} / {human_size(info.get('MemTotal'))}"),
-        ("Cgroup", f"{info.get('CgroupDriver', '?')} v{info.get('CgroupVersion', '?')}"),
-        ("Runtime", info.get("DefaultRuntime")),
-        ("Insecure registries", ", ".join(insecure) or "none"),
-        ("Registry mirrors", ", ".join(registry.get("Mirrors") or []) or "none"),
-        ("Warnings", "; ".join(info.get("Warnings") or []) or "none"),
-    ]
-    return KeyValues(items, title=f"Docker engine at {conn.endpoint.url}")
+    return KeyValues(describe(conn), title=f"Docker engine at {conn.endpoint.url}")
 
 
 def build(
@@ -181,37 +145,36 @@ def build(
     """
     from docker_magics.builds import builder as building
     from docker_magics.builds.dockerfile import classic_steps
-    from docker_magics.builds.options import BuildOptions, parse_secrets
-    from docker_magics.display.progress import MODES
+    from docker_magics.builds.options import (
+        BuildOptions,
+        parse_pairs,
+        parse_secrets,
+        secret_build_values,
+    )
 
     global _last_build
-    if progress not in MODES:
-        raise BadArgument(f"Unknown progress mode {progress!r}", "Use auto, widget, plain or none")
-    texts = {"dockerfile": dockerfile, "target": target, "platform": platform, "network": network}
-    for name, value in texts.items():
-        if value is not None and not isinstance(value, str):
-            raise BadArgument(f"{name} must be a string, not {type(value).__name__}")
-    flags = {"no_cache": no_cache, "pull": pull, "rm": rm, "force_rm": force_rm}
-    for name, value in flags.items():
-        if not isinstance(value, bool):
-            raise BadArgument(f"{name} must be True or False, not {value!r:.40}")
+    progress = normalise.progress(progress)
+    for name, value in {"dockerfile": dockerfile, "target": target, "platform": platform}.items():
+        normalise.text(value, name)
+    normalise.text(network, "network")
+    normalise.flags(no_cache=no_cache, pull=pull, rm=rm, force_rm=force_rm)
     built, instructions = building.prepare_context(
         dockerfile,
-        file=_path(file, "file"),
-        context_dir=_path(context, "context"),
-        adds=_strings(add, "add", paths=True),
+        file=normalise.path(file, "file"),
+        context_dir=normalise.path(context, "context"),
+        adds=normalise.strings(add, "add", paths=True),
     )
     options = BuildOptions(
-        tags=_strings(tags, "tags"),
+        tags=normalise.strings(tags, "tags"),
         build_args={
-            **_pairs(build_args, "build_args", "--build-arg", from_env=True),
-            **_secret_values(_strings(secret_build_args, "secret_build_args")),
+            **parse_pairs(normalise.pairs(build_args, "build_args"), "--build-arg", from_env=True),
+            **secret_build_values(normalise.strings(secret_build_args, "secret_build_args")),
         },
-        labels=_pairs(labels, "labels", "--label"),
+        labels=parse_pairs(normalise.pairs(labels, "labels"), "--label"),
         target=target,
         platform=platform,
         network=network,
-        cache_from=_strings(cache_from, "cache_from"),
+        cache_from=normalise.strings(cache_from, "cache_from"),
         no_cache=no_cache,
         pull=pull,
         rm=rm,
@@ -226,7 +189,7 @@ def build(
             total_steps=classic_steps(instructions, target, len(options.labels)),
             progress=progress,
             builder=builder,
-            secrets=parse_secrets(_strings(secrets, "secrets")),
+            secrets=parse_secrets(normalise.strings(secrets, "secrets")),
             instructions=instructions,
         )
     except BaseException as exc:  # Interrupted is a KeyboardInterrupt
@@ -240,95 +203,39 @@ def last_build():
     return _last_result(_last_build, "build", "%%docker_build")
 
 
-def _secret_values(names: Iterable[str]) -> dict[str, str]:
-    from docker_magics.errors import BadArgument
-    from docker_magics.redaction import protect_value
-
-    values = {}
-    for name in names:
-        if name not in os.environ:
-            # Not repeated: it might be the secret itself, typed in the wrong place.
-            raise BadArgument(
-                "An environment variable given to --secret-build-arg is not set",
-                "Set it before starting the kernel (or in the kernel with os.environ)",
-            )
-        protect_value(os.environ[name])
-        values[name] = os.environ[name]
-    return values
-
-
-def _strings(value, name: str, *, paths: bool = False) -> list[str]:
-    """A list-typed argument of the API: one string is one item (``tags="app:1"`` is one
-    tag, not five), anything else must hold strings."""
-    kinds = (str, os.PathLike) if paths else str
-    if value is None:
-        return []
-    if isinstance(value, kinds):
-        return [os.fspath(value)]
-    try:
-        items = list(value)
-    except TypeError:
-        items = None
-    if items is None or isinstance(value, (bytes, Mapping)):
-        raise BadArgument(
-            f"{name} must be a string or a list of strings, not {type(value).__name__}"
-        )
-    for item in items:
-        if not isinstance(item, kinds):
-            # The item is not shown: in secrets it could be the secret itself.
-            raise BadArgument(f"{name} must hold strings, not {type(item).__name__}")
-    return [os.fspath(item) for item in items]
-
-
-def _path(value, name: str) -> str | None:
-    if value is None or isinstance(value, str):
-        return value
-    if isinstance(value, os.PathLike):
-        return os.fspath(value)
-    raise BadArgument(f"{name} must be a path (a string), not {type(value).__name__}")
-
-
-def _pairs(value, name: str, option: str, *, from_env: bool = False) -> dict[str, str]:
-    """``build_args``/``labels``: a dict, or ``NAME=VALUE`` strings as the magic takes them."""
-    from docker_magics.builds.options import parse_pairs
-
-    if not isinstance(value, Mapping):
-        return parse_pairs(_strings(value, name), option, from_env=from_env)
-    pairs = {}
-    for key, item in value.items():
-        if not isinstance(key, str) or not key or "=" in key or any(c.isspace() for c in key):
-            raise BadArgument(f"Invalid name {key!r:.40} in {name}", "Use names such as VERSION")
-        if isinstance(item, bool) or not isinstance(item, (str, int, float)):
-            raise BadArgument(f"{name}[{key!r}] must be a string, not {type(item).__name__}")
-        pairs[key] = str(item)
-    return pairs
-
-
 def push(reference: str, *, all_tags: bool = False, progress: str = "auto"):
-    """Push an image to its registry; returns a :class:`~docker_magics.transfer.PushResult`.
+    """Push an image to its registry; returns a :class:`~docker_magics.PushResult`.
     A registry without authentication needs no login; others use the session's
     :func:`login` or the Docker config's saved credentials."""
-    from docker_magics.registry import transfers as registry
+    from docker_magics.registry import transfers
 
-    return registry.push(current(), reference, all_tags=all_tags, progress=progress)
+    reference = _required(reference, "reference")
+    normalise.flags(all_tags=all_tags)
+    progress = normalise.progress(progress)
+    return transfers.push(current(), reference, all_tags=all_tags, progress=progress)
 
 
 def pull(
     reference: str, *, all_tags: bool = False, platform: str | None = None, progress: str = "auto"
 ):
-    """Pull an image; returns a :class:`~docker_magics.transfer.PullResult`."""
-    from docker_magics.registry import transfers as registry
+    """Pull an image; returns a :class:`~docker_magics.PullResult`."""
+    from docker_magics.registry import transfers
 
-    return registry.pull(
+    reference = _required(reference, "reference")
+    normalise.flags(all_tags=all_tags)
+    platform = normalise.text(platform, "platform")
+    progress = normalise.progress(progress)
+    return transfers.pull(
         current(), reference, all_tags=all_tags, platform=platform, progress=progress
     )
 
 
 def tag(source: str, target: str) -> str:
     """Give the image ``source`` the name ``target``; returns the full new name."""
-    from docker_magics.registry import transfers as registry
+    from docker_magics.registry import transfers
 
-    return registry.tag(current(), source, target)
+    source, target = _required(source, "source"), _required(target, "target")
+    return transfers.tag(current(), source, target)
 
 
 def login(
@@ -341,79 +248,90 @@ def login(
     """Check credentials with the registry (through the engine) and keep them for this
     session; ``save=True`` also stores them like ``docker login``. The password comes from the
     environment variable named by ``password_env``, or is asked for with ``getpass``."""
-    from docker_magics.registry import transfers as reg
+    from docker_magics.registry import transfers
 
-    return reg.login(current(), registry, username=username, password_env=password_env, save=save)
+    for name, value in {"registry": registry, "username": username}.items():
+        normalise.text(value, name)
+    normalise.text(password_env, "password_env")
+    normalise.flags(save=save)
+    return transfers.login(
+        current(), registry, username=username, password_env=password_env, save=save
+    )
 
 
 def logout(registry: str | None = None, *, saved: bool = False) -> str:
     """Forget the session's login to ``registry`` (``saved=True``: also the saved one)."""
-    from docker_magics.registry import transfers as reg
+    from docker_magics.registry import transfers
 
-    return reg.logout(registry, saved=saved)
+    normalise.flags(saved=saved)
+    return transfers.logout(normalise.text(registry, "registry"), saved=saved)
 
 
 def run(
     image: str,
-    command: list[str] | str | None = None,
+    command: str | Iterable[str] | None = None,
     *,
     script: str | None = None,
     shell: str = "sh",
-    env: Mapping[str, str] | Iterable[str] | None = None,
-    env_files: Iterable[str] = (),
-    volumes: Iterable[str] = (),
-    ports: Iterable[str] = (),
+    env: Mapping[str, str] | str | Iterable[str] | None = None,
+    env_files: str | Iterable[str] = (),
+    volumes: str | Iterable[str] = (),
+    ports: str | Iterable[str] = (),
     workdir: str | None = None,
     user: str | None = None,
     network: str | None = None,
     name: str | None = None,
-    entrypoint: str | list[str] | None = None,
+    entrypoint: str | Iterable[str] | None = None,
     platform: str | None = None,
     detach: bool = False,
     remove: bool | None = None,
-    add: Iterable[str] = (),
-    get: Iterable[str] = (),
+    add: str | Iterable[str] = (),
+    get: str | Iterable[str] = (),
     progress: str = "auto",
 ):
     """Run a container: its output streams live, the value is a
-    :class:`~docker_magics.runs.RunResult`. With ``script``, run that text with ``shell``
+    :class:`~docker_magics.RunResult`. With ``script``, run that text with ``shell``
     inside the container. ``add`` copies files in first (``SRC[:DEST]``); ``get`` copies
     results out (``PATH[:DEST]``) before the container is removed. A non-zero exit raises
-    ``RunFailed`` (its ``result`` has the output; so has :func:`last_run`)."""
-    import shlex
-
+    ``RunFailed`` (its ``result`` has the output; so has :func:`last_run`). List-typed
+    arguments (``volumes``, ``ports``, ``add``...) also take one string, as one item."""
     from docker_magics.runs import runner
     from docker_magics.runs.options import RunSpec, parse_env, parse_volumes
 
-    if isinstance(env, Mapping):
-        env = [f"{k}={v}" for k, v in env.items()]
+    image = _required(image, "image")
+    texts = {"script": script, "shell": shell, "workdir": workdir, "user": user}
+    texts |= {"network": network, "name": name, "platform": platform}
+    for key, value in texts.items():
+        normalise.text(value, key)
+    normalise.flags(detach=detach)
+    if remove is not None:
+        normalise.flag(remove, "remove")
+    env_items = normalise.pairs(env, "env")
+    if isinstance(env_items, dict):
+        env_items = [f"{k}={v}" for k, v in env_items.items()]
     spec = RunSpec(
         image=image,
-        command=shlex.split(command) if isinstance(command, str) else (list(command or []) or None),
-        env=parse_env(list(env or []), list(env_files)),
-        volumes=parse_volumes(list(volumes)),
-        ports=list(ports),
+        command=normalise.command(command),
+        env=parse_env(env_items, normalise.strings(env_files, "env_files", paths=True)),
+        volumes=parse_volumes(normalise.strings(volumes, "volumes")),
+        ports=normalise.strings(ports, "ports"),
         workdir=workdir,
         user=user,
         network=network,
         name=name,
         # As the CLI's --entrypoint: one program, not split into words.
-        entrypoint=[entrypoint] if isinstance(entrypoint, str) else entrypoint,
+        entrypoint=[entrypoint] if isinstance(entrypoint, str) else _optional_list(entrypoint),
         platform=platform,
         detach=detach,
         remove=(not detach) if remove is None else remove,
     )
+    adds, gets = normalise.strings(add, "add", paths=True), normalise.strings(get, "get")
+    progress = normalise.progress(progress)
     global _last_run
     _last_run = None
     try:
         _last_run = runner.run(
-            current(),
-            spec,
-            script=script,
-            shell=shell,
-            adds=list(add),
-            gets=list(get),
-            progress=progress,
+            current(), spec, script=script, shell=shell, adds=adds, gets=gets, progress=progress
         )
     except Exception as exc:
         _last_run = getattr(exc, "result", None)
@@ -428,8 +346,6 @@ def last_run():
 
 
 def _last_result(result, what: str, magic: str):
-    from docker_magics.errors import BadArgument
-
     if result is None:
         raise BadArgument(
             f"No {what} result in this session (none ran, or the last one failed before it "
@@ -439,18 +355,23 @@ def _last_result(result, what: str, magic: str):
     return result
 
 
-def images(name: str | None = None, *, all: bool = False, filters: Iterable[str] = ()) -> Table:
+def images(
+    name: str | None = None, *, all: bool = False, filters: str | Iterable[str] = ()
+) -> Table:
     """The engine's images, like ``docker images`` (``.objects``: docker-py Image objects)."""
     from docker_magics.runs import containers as listings
 
-    return listings.images(current(), name, all=all, filters=list(filters))
+    normalise.flags(all=all)
+    filters = normalise.strings(filters, "filters")
+    return listings.images(current(), normalise.text(name, "name"), all=all, filters=filters)
 
 
-def containers(*, all: bool = False, filters: Iterable[str] = ()) -> Table:
+def containers(*, all: bool = False, filters: str | Iterable[str] = ()) -> Table:
     """The engine's containers, like ``docker ps`` (``.objects``: docker-py Containers)."""
     from docker_magics.runs import containers as listings
 
-    return listings.containers(current(), all=all, filters=list(filters))
+    normalise.flags(all=all)
+    return listings.containers(current(), all=all, filters=normalise.strings(filters, "filters"))
 
 
 def logs(
@@ -461,6 +382,10 @@ def logs(
     interrupt."""
     from docker_magics.runs import containers as listings
 
+    container = _required(container, "container")
+    normalise.flags(follow=follow, timestamps=timestamps)
+    if tail is not None:
+        tail = int(normalise.number(tail, "tail", minimum=0, maximum=2**31, integer=True))
     return listings.logs(current(), container, follow=follow, tail=tail, timestamps=timestamps)
 
 
@@ -469,7 +394,8 @@ def stop(containers: str | Iterable[str], *, timeout: int = 10) -> Lines:
     ``.objects`` the docker-py ``Container`` objects."""
     from docker_magics.runs import containers as listings
 
-    return listings.stop(current(), _names(containers), timeout)
+    timeout = int(normalise.number(timeout, "timeout", minimum=0, maximum=2**31, integer=True))
+    return listings.stop(current(), _names(containers, "containers"), timeout)
 
 
 def remove(containers: str | Iterable[str], *, force: bool = False) -> Lines:
@@ -477,7 +403,8 @@ def remove(containers: str | Iterable[str], *, force: bool = False) -> Lines:
     ``.objects`` their ids."""
     from docker_magics.runs import containers as listings
 
-    return listings.remove(current(), _names(containers), force=force)
+    normalise.flags(force=force)
+    return listings.remove(current(), _names(containers, "containers"), force=force)
 
 
 def remove_images(images: str | Iterable[str], *, force: bool = False) -> Lines:
@@ -485,8 +412,23 @@ def remove_images(images: str | Iterable[str], *, force: bool = False) -> Lines:
     (``.objects``: its records)."""
     from docker_magics.runs import containers as listings
 
-    return listings.remove_images(current(), _names(images), force=force)
+    normalise.flags(force=force)
+    return listings.remove_images(current(), _names(images, "images"), force=force)
 
 
-def _names(names: str | Iterable[str]) -> list[str]:
-    return [names] if isinstance(names, str) else list(names)
+def _required(value: object, name: str) -> str:
+    text = normalise.text(value, name)
+    if not text:
+        raise BadArgument(f"{name} is required")
+    return text
+
+
+def _names(value: object, name: str) -> list[str]:
+    names = normalise.strings(value, name)
+    if not names:
+        raise BadArgument(f"{name}: give at least one name")
+    return names
+
+
+def _optional_list(value: object) -> list[str] | None:
+    return normalise.strings(value, "entrypoint") if value is not None else None

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -56,10 +56,14 @@ class BuildOptions:
         return params
 
 
-def parse_pairs(items: Iterable[str], option: str, *, from_env: bool = False) -> dict[str, str]:
+def parse_pairs(
+    items: Iterable[str] | Mapping[str, str], option: str, *, from_env: bool = False
+) -> dict[str, str]:
     """``NAME=VALUE`` items (``--build-arg``, ``--label``). With ``from_env``, a bare ``NAME``
     takes its value from the environment and is left out (the Dockerfile's default applies)
     when the variable is not set, as with ``docker build``."""
+    if isinstance(items, Mapping):  # the Python API's dicts, already checked
+        return dict(items)
     pairs: dict[str, str] = {}
     for item in items:
         name, sep, value = item.partition("=")
@@ -127,3 +131,21 @@ def parse_secrets(items: Iterable[str]) -> dict[str, bytes]:
                 protect_value(line)
         secrets[secret_id] = value
     return secrets
+
+
+def secret_build_values(names: Iterable[str]) -> dict[str, str]:
+    """``--secret-build-arg NAME``: the values of these environment variables, masked in
+    every output from now on."""
+    from docker_magics.redaction import protect_value
+
+    values = {}
+    for name in names:
+        if name not in os.environ:
+            # Not repeated: it might be the secret itself, typed in the wrong place.
+            raise BadArgument(
+                "An environment variable given to --secret-build-arg is not set",
+                "Set it before starting the kernel (or in the kernel with os.environ)",
+            )
+        protect_value(os.environ[name])
+        values[name] = os.environ[name]
+    return values

@@ -495,6 +495,21 @@ def test_python_api(dm, busybox, tmp_path):
     assert failed.value.result.exit_code == 9 and failed.value.result.stdout == "oops\n"
 
 
+def test_python_api_takes_one_string_where_a_list_goes(dm, busybox, tmp_path):
+    """``volumes="/data:/data"`` is one volume (it used to be split into characters)."""
+    (tmp_path / "x.txt").write_text("mounted\n")
+    result = docker_magics.run(
+        busybox, "cat /data/x.txt", volumes=f"{tmp_path}:/data", env="A=1", progress="none"
+    )
+    assert result.stdout == "mounted\n"
+    with pytest.raises(docker_magics.errors.BadArgument) as bad:
+        docker_magics.run(busybox, ["true"], volumes=[f"{tmp_path}:/data", 7])
+    assert str(bad.value) == "volumes must hold strings, not int."
+    with pytest.raises(docker_magics.errors.BadArgument) as bad:
+        docker_magics.pull(busybox, progress="bogus")
+    assert str(bad.value).startswith("Unknown progress mode 'bogus'")
+
+
 def test_python_api_for_logs_stop_rm_rmi(dm, busybox, engine_api, capsys):
     """What %docker_logs/stop/rm/rmi do is also a function call."""
     started = docker_magics.run(

@@ -1,8 +1,8 @@
 """The package's shape, checked from its source: no import cycles (imports inside functions
 included), and imports only go down the layers (../shared/DESIGN.md):
 
-    magics -> api -> features (builds, registry, runs, jobs, reproduce) -> engine, display
-                                                                        -> errors, redaction
+    magics -> api (+ normalise) -> features (builds, registry, runs, jobs, reproduce)
+                                -> engine -> display -> errors, redaction
 """
 
 from __future__ import annotations
@@ -19,9 +19,10 @@ ALLOWED = {
     "redaction": set(),
     "errors": {"redaction"},
     "display": {"errors", "redaction"},
-    "engine": {"errors", "redaction", "__init__"},  # session reports __version__
+    "engine": {"display", "errors", "redaction", "__init__"},  # session reports __version__
+    "normalise": {"display", "errors"},
     **{f: FEATURES | {"engine", "display", "errors", "redaction"} for f in FEATURES},
-    "api": FEATURES | {"engine", "display", "errors", "redaction"},
+    "api": FEATURES | {"normalise", "engine", "display", "errors", "redaction"},
     "magics": FEATURES | {"api", "engine", "display", "errors", "redaction"},
     "__init__": {"api", "magics", "errors", *FEATURES},
 }

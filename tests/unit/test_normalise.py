@@ -1,0 +1,85 @@
+"""Pure: the Python API reads its arguments one way (docker_magics.normalise), and every
+function checks them before it connects or sends anything."""
+
+from __future__ import annotations
+
+import inspect
+from pathlib import Path
+
+import pytest
+
+from docker_magics import api, normalise
+from docker_magics.errors import BadArgument
+
+
+def test_one_string_is_one_item():
+    assert normalise.strings("/data:/data", "volumes") == ["/data:/data"]
+    assert normalise.strings(("a", "b"), "tags") == ["a", "b"]
+    assert normalise.strings(iter(["x"]), "add") == ["x"]
+    assert normalise.strings(None, "add") == []
+    assert normalise.strings(Path("/tmp/x"), "add", paths=True) == ["/tmp/x"]
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        (b"bytes", "volumes must be a string or a list of strings, not bytes"),
+        ({"a": 1}, "volumes must be a string or a list of strings, not dict"),
+        (3, "volumes must be a string or a list of strings, not int"),
+        (["ok", 3], "volumes must hold strings, not int"),
+        ([Path("/x")], "volumes must hold strings, not PosixPath"),
+    ],
+)
+def test_what_is_not_strings_is_one_line(value, message):
+    with pytest.raises(BadArgument) as error:
+        normalise.strings(value, "volumes")
+    assert str(error.value) == message + "."
+
+
+def test_progress_is_checked_by_name():
+    for mode in ("auto", "widget", "plain", "none"):
+        assert normalise.progress(mode) == mode
+    with pytest.raises(BadArgument, match=r"^Unknown progress mode 'bogus'\. Use auto, widget"):
+        normalise.progress("bogus")
+    with pytest.raises(BadArgument):
+        normalise.progress(None)
+
+
+def test_numbers_have_a_range_and_a_type():
+    assert normalise.number(5, "timeout", minimum=0, maximum=10) == 5
+    for bad in (float("nan"), float("inf"), 1e308, -1, True, "5"):
+        with pytest.raises(BadArgument):
+            normalise.number(bad, "timeout", minimum=0, maximum=10)
+    with pytest.raises(BadArgument, match="whole number"):
+        normalise.number(1.5, "tail", minimum=0, maximum=10, integer=True)
+
+
+def test_commands_and_pairs():
+    assert normalise.command("echo 'a b'") == ["echo", "a b"]
+    assert normalise.command(["ls", "-l"]) == ["ls", "-l"]
+    assert normalise.command(None) is None
+    with pytest.raises(BadArgument, match="Check the quotes"):
+        normalise.command("echo 'open")
+    assert normalise.pairs({"A": 1, "B": "x"}, "env") == {"A": "1", "B": "x"}
+    assert normalise.pairs("A=1", "env") == ["A=1"]
+    with pytest.raises(BadArgument, match="Invalid name"):
+        normalise.pairs({"A B": "1"}, "env")
+    with pytest.raises(BadArgument, match=r"env\['A'\] must be a string"):
+        normalise.pairs({"A": None}, "env")
+
+
+def test_every_operation_checks_progress_before_it_connects():
+    """No engine here: a bad progress value must be refused before any connection is tried
+    (which would fail differently)."""
+    required = {"reference": "x:1", "image": "x:1", "dockerfile": "FROM x\n"}
+    checked = []
+    for name, func in inspect.getmembers(api, inspect.isfunction):
+        params = inspect.signature(func).parameters
+        if "progress" not in params or func.__module__ != api.__name__:
+            continue
+        args = {p: required[p] for p in params if p in required}
+        with pytest.raises(BadArgument, match="Unknown progress mode"):
+            func(**args, progress="bogus")
+        checked.append(name)
+    assert {"build", "push", "pull", "run"} <= set(checked)
+    assert api.SESSION.current_alias is None
