@@ -130,3 +130,41 @@ def test_malformed_dockerignore_patterns_are_refused_as_the_cli_refuses_them(
     assert cli.returncode != 0 and "syntax error in pattern" in cli.stderr
     said = on(f"%%docker_build --progress none --context {tmp_path}\n{dockerfile}").usage_error
     assert said.startswith(f".dockerignore line 2: syntax error in pattern: {pattern!r}")
+
+
+def test_the_longest_line_is_64_kib_less_one_byte(on, tmp_path, docker_cli, engine):
+    """bufio's limit: the engine refuses a Dockerfile line of 65536 bytes and takes 65535;
+    the CLI the same of a .dockerignore line. So does the local reading."""
+    from docker_magics.builds.dockerfile import parse
+    from docker_magics.builds.dockerignore import read_patterns
+    from docker_magics.errors import BadArgument
+
+    def cli_build(dockerfile: str) -> subprocess.CompletedProcess:
+        return subprocess.run(
+            [docker_cli, "build", "-q", "-f", "-", str(tmp_path)],
+            input=dockerfile,
+            text=True,
+            capture_output=True,
+            env={**os.environ, "DOCKER_HOST": engine.url, "DOCKER_BUILDKIT": "0"},
+        )
+
+    base = os.environ["BASE"]
+    for size, fine in ((65535, True), (65536, False)):
+        dockerfile = f"FROM {base}\nLABEL a={'b' * (size - len('LABEL a='))}\n"
+        cli = cli_build(dockerfile)
+        assert (cli.returncode == 0) is fine, cli.stderr
+        if fine:
+            parse(dockerfile)
+        else:
+            assert "dockerfile line greater than max allowed size of 65535" in cli.stderr
+            with pytest.raises(BadArgument, match="^Dockerfile line 2: dockerfile line greater"):
+                parse(dockerfile)
+        (tmp_path / ".dockerignore").write_text("a" * size + "\n")
+        cli = cli_build(f"FROM {base}\n")
+        assert (cli.returncode == 0) is fine, cli.stderr
+        if fine:
+            read_patterns("a" * size + "\n")
+        else:
+            assert "error reading .dockerignore: bufio.Scanner: token too long" in cli.stderr
+            with pytest.raises(BadArgument, match="^.dockerignore line 1 is longer than 65535"):
+                read_patterns("a" * size + "\n")
