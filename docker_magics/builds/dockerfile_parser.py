@@ -19,7 +19,13 @@ import json
 import re
 from dataclasses import dataclass, field
 
-from docker_magics.builds.gotext import is_space, scan_lines, trim_left_space, trim_space
+from docker_magics.builds.gotext import (
+    SPACE,
+    is_space,
+    scan_lines,
+    trim_left_space,
+    trim_space,
+)
 from docker_magics.builds.heredocs import Heredoc, LexError, heredocs_in
 
 _WHITESPACE = re.compile(r"[\t\v\f\r ]+")  # reWhitespace
@@ -118,6 +124,10 @@ def _continuation(escape: str) -> re.Pattern:
     return re.compile(rf"([^{e}]){e}[ \t]*\Z|^{e}[ \t]*\Z")
 
 
+def _utf8(text: str) -> bytes:
+    return text.encode("utf-8", "surrogatepass")
+
+
 def _is_comment(line: str) -> bool:
     return trim_left_space(line).startswith("#")
 
@@ -139,7 +149,8 @@ class _Reader:
         if self.count >= len(self.raw):
             return None
         line = self.raw[self.count]
-        if len(line.rstrip("\n").encode("utf-8", "surrogatepass")) > MAX_LINE:
+        # (A UTF-8 character has at most 4 bytes: shorter lines need no measuring.)
+        if len(line) > MAX_LINE // 4 and len(_utf8(line.rstrip("\n"))) > MAX_LINE:
             return None
         return line
 
@@ -229,7 +240,7 @@ def node(line: str, escape: str = "\\", start: int = 0) -> Instruction:
     cmdline = _WHITESPACE.split(trim_space(line), maxsplit=1)
     command, flags, rest = cmdline[0], [], ""
     if len(cmdline) == 2:
-        rest, flags = _Flags(cmdline[1], escape).scan()
+        rest, flags = _flags(cmdline[1], escape)
     rest = trim_space(rest)
     parse = _PARSERS.get(command.lower(), _ignore)
     values, is_json, trigger = parse(rest, escape)
@@ -244,6 +255,26 @@ def node(line: str, escape: str = "\\", start: int = 0) -> Instruction:
         trigger=trigger,
         original=line,
     )
+
+
+_SPACES = re.compile(f"[{re.escape(SPACE)}]*")
+_WORD = re.compile(f"[^{re.escape(SPACE)}]*")
+
+
+def _flags(line: str, escape: str) -> tuple[str, list[str]]:
+    """``extractBuilderFlags``; without quotes or escapes, words are cut at blanks."""
+    if any(ch in line for ch in ("'", '"', escape)):
+        return _Flags(line, escape).scan()
+    pos, words = 0, []
+    while True:
+        pos = _SPACES.match(line, pos).end()
+        if not line.startswith("--", pos):
+            return line[pos:], words
+        end = _WORD.match(line, pos).end()
+        if line[pos:end] == "--":
+            return line[end:], words
+        words.append(line[pos:end])
+        pos = end
 
 
 class _Flags:
