@@ -88,10 +88,10 @@ class _Directives:
         if self.done:
             return False
         m = _DIRECTIVE.match(trim_left_space(line[1:])) if line.startswith("#") else None
-        key = m.group(1).lower() if m else None
-        if key not in DIRECTIVES:
+        if m is None or m.group(1).lower() not in DIRECTIVES:
             self.done = True
             return False
+        key = m.group(1).lower()
         if key in self.found:
             raise ParseError(f"only one {key} parser directive can be used", number)
         self.found[key] = m.group(2)
@@ -111,7 +111,9 @@ def directives(text: str, comment: str = "#") -> dict[str, str]:
     found: dict[str, str] = {}
     for line in scan_lines(text):
         m = _DIRECTIVE.match(trim_left_space(line[len(comment) :]))
-        key = m.group(1).lower() if m and line.startswith(comment) else None
+        if m is None or not line.startswith(comment):
+            break
+        key = m.group(1).lower()
         if key not in DIRECTIVES or key in found:
             break
         found[key] = m.group(2)
@@ -217,7 +219,7 @@ class _Reader:
 
     def body(self, doc: Heredoc) -> tuple[Heredoc, bool]:
         """The heredoc with its content, and whether its terminator came."""
-        content = []
+        content: list[str] = []
         while (raw := self.scan()) is not None:
             self.count += 1
             end = raw.rstrip("\r\n")
@@ -238,7 +240,8 @@ def read(text: str) -> Parsed:
 def node(line: str, escape: str = "\\", start: int = 0) -> Instruction:
     """``newNodeFromLine``: the instruction of one joined line."""
     cmdline = _WHITESPACE.split(trim_space(line), maxsplit=1)
-    command, flags, rest = cmdline[0], [], ""
+    command, rest = cmdline[0], ""
+    flags: list[str] = []
     if len(cmdline) == 2:
         rest, flags = _flags(cmdline[1], escape)
     rest = trim_space(rest)
@@ -257,20 +260,21 @@ def node(line: str, escape: str = "\\", start: int = 0) -> Instruction:
     )
 
 
-_SPACES = re.compile(f"[{re.escape(SPACE)}]*")
-_WORD = re.compile(f"[^{re.escape(SPACE)}]*")
+_SPACE = re.compile(f"[{re.escape(SPACE)}]")
 
 
 def _flags(line: str, escape: str) -> tuple[str, list[str]]:
     """``extractBuilderFlags``; without quotes or escapes, words are cut at blanks."""
     if any(ch in line for ch in ("'", '"', escape)):
         return _Flags(line, escape).scan()
-    pos, words = 0, []
+    pos = 0
+    words: list[str] = []
     while True:
-        pos = _SPACES.match(line, pos).end()
+        pos = len(line) - len(trim_left_space(line[pos:]))
         if not line.startswith("--", pos):
             return line[pos:], words
-        end = _WORD.match(line, pos).end()
+        space = _SPACE.search(line, pos)
+        end = space.start() if space else len(line)
         if line[pos:end] == "--":
             return line[end:], words
         words.append(line[pos:end])

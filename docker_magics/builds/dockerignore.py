@@ -195,7 +195,7 @@ class Pattern:
             if literal.group(1):
                 return lambda path: path.endswith(tail)
             return lambda path: path.endswith(tail) and "/" not in path
-        return self.regexp.match
+        return self.regexp.match if self.regexp is not None else (lambda path: None)
 
 
 _LITERAL_TAIL = re.compile(r"(\*\*/)?\*([A-Za-z0-9_.,:=@%~+-]+)")

@@ -64,7 +64,8 @@ class _Words:
     """``wordsStruct``; its buffer is the lexer's, shared with nested calls as in Go."""
 
     def __init__(self, lexer: _Lexer) -> None:
-        self.lexer, self.words, self.in_word = lexer, [], False
+        self.lexer, self.in_word = lexer, False
+        self.words: list[str] = []
 
     def add_char(self, ch: str) -> None:
         if is_space(ch) and self.in_word:
@@ -111,6 +112,11 @@ class _Lexer:
         self.pos += ch is not None
         return ch
 
+    def _take(self) -> str:
+        """The next character, known to be there."""
+        self.pos += 1
+        return self.text[self.pos - 1]
+
     def _until(self, stop: str | None, raw_escapes: bool) -> tuple[str, list[str]]:
         """``processStopOn``: the text up to ``stop`` (end of input if None), and its words."""
         saved, self.raw_escapes = self.raw_escapes, raw_escapes
@@ -151,7 +157,7 @@ class _Lexer:
         return "".join(result), words.get()
 
     def _single_quoted(self) -> str:
-        quote = self._next()
+        quote = self._take()
         out = [quote] if self.raw_quotes else []
         while True:
             ch = self._next()
@@ -162,7 +168,7 @@ class _Lexer:
             out.append(ch)
 
     def _double_quoted(self) -> str:
-        quote = self._next()
+        quote = self._take()
         out = [quote] if self.raw_quotes else []
         while True:
             ch = self._peek()
@@ -182,7 +188,7 @@ class _Lexer:
                 if following is None:
                     continue  # a lone escape at the end: the next turn reports the quote
                 if following in ('"', "$", self.escape):
-                    ch = self._next()
+                    ch = self._take()
             out.append(ch)
 
     def _name(self) -> str:
@@ -191,13 +197,13 @@ class _Lexer:
         while (ch := self._peek()) is not None:
             if not name and ch.isdecimal():
                 while (ch := self._peek()) is not None and ch.isdecimal():
-                    name += self._next()
+                    name += self._take()
                 return name
             if not name and ch in _SPECIAL_PARAMS:
-                return self._next()
+                return self._take()
             if not (ch.isalpha() or ch.isdecimal() or ch == "_"):
                 break
-            name += self._next()
+            name += self._take()
         return name
 
     def _dollar(self) -> str:
@@ -207,9 +213,10 @@ class _Lexer:
             name = self._name()
             return "$" + name
         self._next()
-        if self._peek() is None:
+        after = self._peek()
+        if after is None:
             raise LexError("syntax error: missing '}'")
-        if self._peek() in "{}:":
+        if after in "{}:":
             raise LexError("syntax error: bad substitution")
         name = self._name()
         ch = self._next()
@@ -250,5 +257,5 @@ class _Lexer:
         self._next()
         space = ""
         while self._peek() in ("\t", "\r", " "):
-            space += self._next()
+            space += self._take()
         return "<<" + space

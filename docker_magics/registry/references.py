@@ -136,6 +136,8 @@ def parse(text: str) -> Reference:
             raise _error("ErrNameContainsUppercase")
         raise _error("ErrReferenceInvalidFormat")
     name = ANCHORED_NAME.match(m.group(1))
+    if name is None:  # cannot be: REFERENCE's name is this grammar
+        raise _error("ErrReferenceInvalidFormat")
     domain, path = name.group(1), name.group(2)
     if len(path) > NAME_MAX:
         raise _error("ErrNameTooLong")
@@ -307,7 +309,8 @@ def older_grammar_refuses(name: str) -> str | None:
                 f"older engines read {first!r} as a Docker Hub namespace, which must be "
                 "lowercase, not as a registry"
             )
-    if len(REFERENCE.match(name).group(1)) > NAME_MAX:
+    m = REFERENCE.match(name)
+    if m is not None and len(m.group(1)) > NAME_MAX:
         return f"older engines count the registry in the {NAME_MAX}-character limit of a name"
     return None
 
