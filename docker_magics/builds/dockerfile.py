@@ -228,14 +228,15 @@ def classic_steps(
         else:
             meta_args += 1
     if target:
-        names = [_stage_of(stage[0]) for stage in stages]
+        names = [_stage_name(stage[0]) for stage in stages]
         if target.lower() not in names:
             return None
         stages = stages[: names.index(target.lower()) + 1]
     return meta_args + sum(map(len, stages)) + labels
 
 
-def _stage_of(ins: Instruction) -> str | None:
+def _stage_name(ins: Instruction) -> str | None:
+    """The stage's name, None without one (or when FROM's words are wrong)."""
     try:
         return stage_name(ins)
     except BadArgument:  # unchecked (another frontend's file): no name

@@ -53,6 +53,12 @@ class Patterns(list):
     source: str = ".dockerignore"
     lines: tuple[int, ...] = ()
 
+    def __add__(self, other) -> Patterns:
+        """More patterns after these (e.g. ``!.dockerignore``): the lines stay known."""
+        joined = Patterns(list(self) + list(other))
+        joined.source, joined.lines = self.source, self.lines
+        return joined
+
 
 MAX_LINE = 65535  # bufio.Scanner's limit, in bytes
 

@@ -191,7 +191,7 @@ def parse_any(text: str) -> Reference:
     return Reference(None, "", None, text)
 
 
-def familiar(ref: Reference) -> Reference:
+def familiar_reference(ref: Reference) -> Reference:
     """``FamiliarName``: Docker Hub's registry and ``library/`` left out again."""
     if ref.domain not in (None, DOCKER_HUB):
         return ref
@@ -199,6 +199,21 @@ def familiar(ref: Reference) -> Reference:
     if path.startswith("library/") and "/" not in path.removeprefix("library/"):
         path = path.removeprefix("library/")
     return Reference(None, path, ref.tag, ref.digest)
+
+
+def familiar(name: str, *, default_tag: str | None = None) -> str:
+    """A name as the docker CLI shows it (``FamiliarString``): Docker Hub's registry left
+    out, and its ``library/`` too for one-part names (``docker.io/library/x:1`` -> ``x:1``;
+    ``docker.io/library/a/b`` stays ``library/a/b``). ``default_tag`` is added to a name with
+    neither tag nor digest, as the engine tags ``-t demo/x`` as ``demo/x:latest``. Raises
+    ``BadArgument`` for what is no name."""
+    ref = parse_reference(name)
+    if ref.registry == DOCKER_HUB:
+        short = familiar_reference(Reference(DOCKER_HUB, ref.path, ref.tag, ref.digest))
+    else:
+        short = ref
+    tag = short.tag or (default_tag if short.digest is None else None)
+    return str(Reference(short.domain, short.path, tag, short.digest))
 
 
 def is_registry_host(name: str) -> bool:
@@ -239,7 +254,7 @@ def _as_written(text: str) -> Reference:
     """The parts of a name the engine accepts, as written (no registry: Docker Hub's)."""
     m = REFERENCE.match(text)
     if m is None:  # cannot happen for a name parse_normalized accepts; keep its reading
-        return familiar(parse_normalized(text))
+        return familiar_reference(parse_normalized(text))
     first, slash, rest = m.group(1).partition("/")
     if slash and _is_domain(first):
         return Reference(first, rest, m.group(2), m.group(3))

@@ -169,3 +169,12 @@ def test_skip_whole_directories_unless_reincluded():
     assert m.may_reinclude_below("build")
     # The CLI's quirk: "!**/important" does not reach into an excluded directory.
     assert not m.may_reinclude_below("cache")
+
+
+def test_lines_stay_known_when_patterns_are_added():
+    """The context code adds ``!.dockerignore`` and the Dockerfile to the file's patterns."""
+    patterns = read_patterns("ok\n\n[x-]\n") + ["!.dockerignore"]
+    with pytest.raises(BadArgument, match=r"^\.dockerignore line 3: syntax error in pattern"):
+        IgnoreMatcher(patterns)
+    with pytest.raises(BadArgument, match=r"^\.dockerignore: syntax error in pattern"):
+        IgnoreMatcher(read_patterns("ok\n") + ["[x-]"])  # not from the file: no line

@@ -23,6 +23,7 @@ from docker_magics.registry.references import (
     REFERENCE,
     ReferenceError,
     familiar,
+    familiar_reference,
     is_docker_hub,
     older_grammar_refuses,
     parse,
@@ -126,7 +127,7 @@ def _repository_info():
 @pytest.mark.parametrize("case, text", list(_repository_info()), ids=lambda v: str(v)[:40])
 def test_repository_info(case, text):
     ref = parse_normalized(text)
-    assert familiar(ref).repository == case["FamiliarName"]
+    assert familiar_reference(ref).repository == case["FamiliarName"]
     assert str(ref) == case["FullName"]
     assert (ref.domain, ref.path) == (case["Domain"], case["RemoteName"])
 
@@ -136,7 +137,8 @@ def test_tag_and_digest():
     ref = parse_normalized(short)
     assert str(ref) == "docker.io/library/" + short
     assert ref.tag and ref.digest
-    assert str(familiar(ref)) == short
+    assert str(familiar_reference(ref)) == short
+    assert familiar("docker.io/library/" + short) == short
 
 
 @pytest.mark.parametrize("case", cases("TestParseAnyReference"), ids=lambda c: c["Reference"])
@@ -250,3 +252,21 @@ def test_failures_name_docker_hub_by_the_same_set():
     assert _registry_of("registry-1.docker.io/x") == "Docker Hub"
     assert _registry_of("busybox:1") == "Docker Hub"
     assert _registry_of("127.0.0.1:5000/x") == "127.0.0.1:5000"
+
+
+@pytest.mark.parametrize(
+    "name, shown",
+    [
+        ("docker.io/library/x:1", "x:1"),
+        ("index.docker.io/library/x", "x:latest"),
+        ("docker.io/library/a/b", "library/a/b:latest"),
+        ("library/x:2", "x:2"),
+        ("busybox@sha256:" + "a" * 64, "busybox@sha256:" + "a" * 64),
+        ("127.0.0.1:5000/library/x", "127.0.0.1:5000/library/x:latest"),
+        ("Foo/bar", "Foo/bar:latest"),
+    ],
+)
+def test_familiar_names(name, shown):
+    """FamiliarString (normalize_test.go TestParseRepositoryInfo's FamiliarName), plus the
+    engine's default tag."""
+    assert familiar(name, default_tag="latest") == shown
