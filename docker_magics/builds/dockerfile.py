@@ -18,8 +18,6 @@ import re
 from docker_magics.builds.dockerfile_parser import Instruction, Parsed, ParseError, directives, read
 from docker_magics.errors import BadArgument
 
-__all__ = ["INSTRUCTIONS", "Instruction", "Instructions", "classic_steps", "parse"]
-
 INSTRUCTIONS = (
     "ADD",
     "ARG",

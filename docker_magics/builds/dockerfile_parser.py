@@ -70,7 +70,6 @@ class Parsed:
     instructions: list[Instruction]
     escape: str = "\\"
     directives: dict[str, str] = field(default_factory=dict)
-    unterminated: Instruction | None = None  # a heredoc whose terminator never came
 
 
 class _Directives:
@@ -186,9 +185,9 @@ class _Reader:
                 token, ended = self.trim(token)
                 parts.append(token)
             self.add("".join(parts), start)
-        if self.count < len(self.raw):
-            raise ParseError(f"dockerfile line greater than max allowed size of {MAX_LINE}",
-                             self.count + 1)  # fmt: skip
+        if self.count < len(self.raw):  # scan stopped at a line too long
+            too_long = f"dockerfile line greater than max allowed size of {MAX_LINE}"
+            raise ParseError(too_long, self.count + 1)
         if not self.parsed.instructions:
             raise ParseError("file with no instructions", max(self.count, 1))
         self.parsed.escape, self.parsed.directives = self.d.escape, self.d.found
@@ -206,16 +205,14 @@ class _Reader:
                 docs = heredocs_in(line)
             except LexError:
                 docs = []  # BuildKit fails here; an engine without heredocs does not
-        bodies, terminated = [], True
+        bodies = []
         for doc in docs:
             body, terminated = self.body(doc)
             bodies.append(body)
             if not terminated:
-                break
+                break  # the file ended in it: BuildKit refuses that, the engine will say so
         ins = dataclasses.replace(ins, end=self.count, heredocs=tuple(bodies))
         self.parsed.instructions.append(ins)
-        if not terminated and self.parsed.unterminated is None:
-            self.parsed.unterminated = ins
 
     def body(self, doc: Heredoc) -> tuple[Heredoc, bool]:
         """The heredoc with its content, and whether its terminator came."""
