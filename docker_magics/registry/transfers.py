@@ -65,7 +65,8 @@ class _Transfer(Operation):
             )
         if message and getattr(exc, "status_code", None):
             version = self.conn.version.get("Version", "?")
-            older = older_engine_refusal(str(message), [self.recorder.title], version)
+            name = self.recorder.title.removesuffix(" (all tags)")
+            older = older_engine_refusal(str(message), [name], version)
             return EngineError(older or self._registry_says(str(message)))
         return explain(exc, self.conn.endpoint)  # ...a lost engine
 
