@@ -34,7 +34,7 @@ from docker_magics.errors import (
     Interrupted,
 )
 from docker_magics.registry.credentials import CREDENTIALS
-from docker_magics.registry.references import parse_reference
+from docker_magics.registry.references import older_engine_refusal, parse_reference
 
 
 def prepare_context(
@@ -162,7 +162,10 @@ class _Build(Operation[BuildResult]):
         self.renderer.handle(event)
 
     def events(self):
-        return _stream(self.conn, self.context, self.options, self.builder, self.session)
+        stream = _stream(self.conn, self.context, self.options, self.builder, self.session)
+        # What the local reading has to say first (a # syntax= frontend that reads the file).
+        notes = [ev.Notice(text) for text in dockerfile.notices(self.instructions, self.builder)]
+        return _after(notes, stream) if notes else stream
 
     def interrupted(self) -> Interrupted:
         return _interrupted(self.conn, self.recorder)
@@ -170,7 +173,10 @@ class _Build(Operation[BuildResult]):
     def explain(self, exc: Exception) -> DockerMagicsError:
         said = str(getattr(exc, "explanation", "") or "")
         rejected = dockerfile_rejected(said, self.instructions)
+        version = self.conn.version.get("Version", "?")
+        older = older_engine_refusal(said, self.options.tags, version)  # a -t name it refuses
         error = BadArgument(rejected) if rejected else explain(exc, self.conn.endpoint)
+        error = EngineError(older) if older and not rejected else error
         if isinstance(error, ConnectFailed) and self.recorder.steps:
             what = error.what[:1].lower() + error.what[1:]
             error = ConnectFailed(f"Lost the engine during the build: {what}", error.hint)
@@ -215,6 +221,15 @@ class _Build(Operation[BuildResult]):
         if type(self.renderer) is NullRenderer and step is not None:
             _print_tail(step)  # as `docker build -q` does: the error line points at it
         return BuildFailed(line)
+
+
+def _after(notes: list[ev.Event], stream):
+    """``notes``, then the engine's events (the stream is closed with this generator)."""
+    try:
+        yield from notes
+        yield from stream
+    finally:
+        stream.close()
 
 
 def _stream(conn: Connection, context, options, builder: str, session):

@@ -1,17 +1,21 @@
-"""Pure: a light reading of a Dockerfile, enough to catch mistakes before anything is sent
-(unknown instructions, nothing to build from) and to name the line of each step.
+"""Pure: what is checked in a Dockerfile before anything is sent, and the steps it makes.
 
-It does not replace the engine's parser: it only splits instructions the way the engine
-does (parser directives, the escape character, line continuations, comments, heredocs) and
-checks the keywords.
+The file is read with BuildKit's own parser rules (:mod:`.dockerfile_parser`); then the
+checks every engine makes of the instructions, each refused in one line naming the line:
+unknown instructions, ``FROM`` with the wrong number of words or a bad stage name, anything
+but ``ARG`` before the first ``FROM``. What depends on the engine's version (flags such as
+``COPY --link``, heredocs on old engines) is left to the engine. A ``# syntax=`` directive
+naming another frontend than Dockerfile's leaves the instructions to that frontend.
+docs/dockerfiles.md lists all of it.
 """
 
 from __future__ import annotations
 
 import difflib
+import json
 import re
-from dataclasses import dataclass
 
+from docker_magics.builds.dockerfile_parser import Instruction, Parsed, ParseError, directives, read
 from docker_magics.errors import BadArgument
 
 INSTRUCTIONS = (
@@ -34,21 +38,101 @@ INSTRUCTIONS = (
     "VOLUME",
     "WORKDIR",
 )
-_DIRECTIVE = re.compile(r"^#\s*([a-zA-Z][a-zA-Z0-9]*)\s*=\s*(.+?)\s*$")
-_WHITESPACE = re.compile(r"[ \t\v\f\r]+")  # moby parser's reWhitespace
-_HEREDOC = re.compile(r"<<(-?)\s*([\"']?)([A-Za-z_][A-Za-z0-9_]*)\2")
+_STAGE_NAME = re.compile(r"[a-z][a-z0-9-_.]*\Z")  # instructions/parse.go validStageName
+# The images of Dockerfile's own frontend (any version): a # syntax= naming one of these
+# still reads the file as a Dockerfile.
+DOCKERFILE_FRONTENDS = ("docker/dockerfile", "docker/dockerfile-upstream")
 
 
-@dataclass(frozen=True)
-class Instruction:
-    line: int  # 1-based line where the instruction starts
-    keyword: str  # upper case
-    arguments: str  # continuation lines joined, as written
-    end: int = 0  # 1-based last line, heredoc bodies included (0: the same as ``line``)
-    heredoc: bool = False  # it has heredocs (RUN <<EOF ... EOF)
+class Instructions(list):
+    """``parse``'s result: the instructions, and what the file asked of its reader.
+    ``frontend``: the image a ``# syntax=`` directive names, when it is not Dockerfile's own
+    (its instructions were then left to it, unchecked); ``escape``: the escape character."""
 
-    def __str__(self) -> str:
-        return f"{self.keyword} {self.arguments}".strip()
+    frontend: str | None = None
+    escape: str = "\\"
+
+
+def parse(text: str) -> Instructions:
+    """Read ``text`` and check it; ``BadArgument`` naming the line of a problem."""
+    frontend = _other_frontend(text)
+    try:
+        parsed = read(text)
+    except ParseError as exc:
+        if frontend is not None:
+            parsed = Parsed([])  # perhaps no Dockerfile at all: that frontend decides
+        elif exc.message == "file with no instructions":
+            raise BadArgument("The Dockerfile has no instructions", _hint(exc.message)) from None
+        else:
+            what = f"Dockerfile line {exc.line}: {exc.message}"
+            raise BadArgument(what, _hint(exc.message)) from None
+    found = Instructions(parsed.instructions)
+    found.escape, found.frontend = parsed.escape, frontend
+    if frontend is None:
+        _check(found)
+    return found
+
+
+_HINTS = (
+    ("file with no instructions", "Start it with FROM IMAGE"),
+    ("escape", "Use # escape=\\ or # escape=` once, in the first lines"),
+    ("parser directive", "Give each parser directive once, in the first lines"),
+    ("greater than max allowed size", "Split the line (end a line with \\ to go on)"),
+    ("must have two arguments", "Give a value: NAME=VALUE (or NAME VALUE)"),
+    ("can't find =", "Write NAME=VALUE pairs; quote values with blanks"),
+    ("comprised of strings", 'Quote every item of the list: ["sh", "-c", "..."]'),
+)
+
+
+def _hint(message: str) -> str:
+    return next((hint for key, hint in _HINTS if key in message), "")
+
+
+def _check(instructions: list[Instruction]) -> None:
+    """The checks every engine makes of the instructions, in their order
+    (instructions/parse.go): known keywords, FROM's words, nothing but ARG before FROM."""
+    stages = 0
+    for ins in instructions:
+        if ins.keyword not in INSTRUCTIONS:
+            near = difflib.get_close_matches(ins.keyword, INSTRUCTIONS, n=1)
+            raise BadArgument(
+                f"Dockerfile line {ins.line}: unknown instruction {_shown(ins.command)}",
+                f"Did you mean {near[0]}?" if near else "See the Dockerfile reference",
+            )
+        if ins.keyword == "FROM":
+            stage_name(ins)
+            stages += 1
+        elif ins.keyword != "ARG" and not stages:
+            raise _no_stage(ins.line)
+    if not stages:
+        raise _no_stage(instructions[0].line)
+
+
+def _no_stage(line: int) -> BadArgument:
+    return BadArgument(
+        f"Dockerfile line {line}: the first instruction must be FROM (ARG may come before it)",
+        "Start with FROM IMAGE, e.g. FROM python:3.12-slim",
+    )
+
+
+def stage_name(ins: Instruction) -> str | None:
+    """The stage a ``FROM IMAGE [AS NAME]`` names (lower case), checked as the engine does."""
+    args = ins.args
+    if len(args) == 3 and args[1].lower() == "as":
+        if not _STAGE_NAME.match(args[2].lower()):
+            raise BadArgument(
+                f"Dockerfile line {ins.line}: invalid name for build stage: {args[2]!r}, name "
+                "can't start with a number or contain symbols",
+                "Use lowercase letters, digits, '-', '_' and '.'",
+            )
+        return args[2].lower()
+    if len(args) != 1:
+        raise BadArgument(
+            f"Dockerfile line {ins.line}: FROM requires either one or three arguments "
+            f"(FROM IMAGE [AS NAME]; found {len(args)})",
+            "Put each instruction on its own line",
+        )
+    return None
 
 
 def _shown(word: str) -> str:
@@ -56,75 +140,62 @@ def _shown(word: str) -> str:
     return repr(word) if len(word) <= 40 else repr(word[:40]) + "…"
 
 
-def parse(text: str) -> list[Instruction]:
-    """Split ``text`` into instructions; raise ``BadArgument`` naming the line of a problem."""
-    lines = text.removeprefix("\ufeff").splitlines()  # a BOM, as the engine's parser drops it
-    escape = "\\"
-    i = 0
-    # Parser directives: only at the very top, before any other line.
-    while i < len(lines):
-        m = _DIRECTIVE.match(lines[i])
-        if not m:
-            break
-        if m.group(1).lower() == "escape":
-            if m.group(2) not in ("\\", "`"):
-                raise BadArgument(
-                    f"Dockerfile line {i + 1}: invalid escape character {m.group(2)!r}",
-                    "Use \\ or `",
-                )
-            escape = m.group(2)
-        i += 1
+# --- # syntax= ------------------------------------------------------------------------------
 
-    found: list[Instruction] = []
-    while i < len(lines):
-        raw = lines[i]
-        stripped = raw.strip()
-        if not stripped or stripped.startswith("#"):
-            i += 1
-            continue
-        start = i
-        parts = []
-        while True:
-            line = lines[i]
-            body = line.rstrip()
-            continued = body.endswith(escape)
-            parts.append(body[:-1] if continued else body)
-            i += 1
-            if not continued or i >= len(lines):
-                break
-            # Comment and blank lines inside a continuation are skipped, as the engine does.
-            while i < len(lines) and (not lines[i].strip() or lines[i].lstrip().startswith("#")):
-                i += 1
-            if i >= len(lines):
-                break
-        joined = " ".join(p.strip() for p in parts)
-        word, *rest = _WHITESPACE.split(joined, 1)  # as the engine's parser splits
-        keyword, arguments = word.upper(), rest[0] if rest else ""
-        if keyword not in INSTRUCTIONS:
-            near = difflib.get_close_matches(keyword, INSTRUCTIONS, n=1)
-            raise BadArgument(
-                f"Dockerfile line {start + 1}: unknown instruction {_shown(word or raw.strip())}",
-                f"Did you mean {near[0]}?" if near else "See the Dockerfile reference",
-            )
-        # Heredocs (RUN <<EOF ... EOF): skip their bodies.
-        heredocs = _HEREDOC.findall(arguments)
-        for minus, _, word in heredocs:
-            while i < len(lines):
-                end = lines[i].lstrip("\t") if minus else lines[i]
-                i += 1
-                if end == word:
-                    break
-        found.append(Instruction(start + 1, keyword, arguments.strip(), i, bool(heredocs)))
-    if not found:
-        raise BadArgument("The Dockerfile has no instructions", "Start it with FROM IMAGE")
-    first = next((ins for ins in found if ins.keyword != "ARG"), None)
-    if first is None or first.keyword != "FROM":
-        where = first.line if first else found[0].line
-        raise BadArgument(
-            f"Dockerfile line {where}: the first instruction must be FROM (ARG may come before it)",
-            "Start with FROM IMAGE, e.g. FROM python:3.12-slim",
-        )
-    return found
+
+def detect_syntax(text: str) -> str | None:
+    """The frontend image a Dockerfile asks for (BuildKit's ``DetectSyntax``): a
+    ``# syntax=`` (or ``// syntax=``) directive among the leading directives, after an
+    optional ``#!`` line, or ``{"syntax": "..."}`` when the whole file is JSON."""
+    text = text.removeprefix("\ufeff")
+    first, newline, rest = text.partition("\n")
+    if first.startswith("#!"):
+        text = rest if newline else ""
+    for comment in ("#", "//"):
+        value = directives(text, comment).get("syntax")
+        if value is not None:
+            return value.split(" ", 1)[0]
+    try:
+        found = json.loads(text)
+    except ValueError:
+        return None
+    value = found.get("syntax") if isinstance(found, dict) else None
+    return value if isinstance(value, str) else None
+
+
+def _other_frontend(text: str) -> str | None:
+    """The frontend ``# syntax=`` names, when it is not Dockerfile's own."""
+    from docker_magics.registry.references import ReferenceError, parse_normalized
+
+    syntax = detect_syntax(text)
+    if syntax is None:
+        return None
+    try:
+        ref = parse_normalized(syntax)
+    except ReferenceError:
+        return syntax  # not an image BuildKit can pull either: it will say so
+    if ref.domain == "docker.io" and ref.path in DOCKERFILE_FRONTENDS:
+        return None
+    return syntax
+
+
+def notices(instructions: list[Instruction], builder: str) -> list[str]:
+    """What to tell about the reading before the build starts (shown with its progress)."""
+    frontend = getattr(instructions, "frontend", None)
+    if frontend is None:
+        return []
+    if builder == "buildkit":
+        return [
+            f"The Dockerfile asks for the frontend {frontend} (# syntax=): its instructions "
+            "are that frontend's to read, so they were not checked before sending"
+        ]
+    return [
+        f"The Dockerfile asks for the frontend {frontend} (# syntax=), which the classic "
+        "builder ignores: the engine reads the file as a plain Dockerfile"
+    ]
+
+
+# --- What the engine will do with it -------------------------------------------------------
 
 
 def heredoc_around(instructions: list[Instruction], line: int) -> Instruction | None:
@@ -141,7 +212,10 @@ def classic_steps(
 ) -> int | None:
     """How many steps the classic builder numbers ("Step N/M"): the ARGs before the first
     FROM, then every instruction of the stages up to ``target``, plus one LABEL step per
-    ``--label``. None when ``target`` names no stage (the engine will say so)."""
+    ``--label``. None when ``target`` names no stage (the engine will say so), or when the
+    instructions were left unread to another frontend."""
+    if not instructions:
+        return None
     stages: list[list[Instruction]] = []
     meta_args = 0
     for ins in instructions:
@@ -160,7 +234,8 @@ def classic_steps(
 
 
 def _stage_name(ins: Instruction) -> str | None:
-    words = ins.arguments.split()  # FROM [--platform=X] IMAGE [AS NAME]
-    if len(words) >= 3 and words[-2].lower() == "as":
-        return words[-1].lower()
-    return None
+    """The stage's name, None without one (or when FROM's words are wrong)."""
+    try:
+        return stage_name(ins)
+    except BadArgument:  # unchecked (another frontend's file): no name
+        return None

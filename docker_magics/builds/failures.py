@@ -126,14 +126,9 @@ def build_failure(
 
 def _registry_of(image: str) -> str | None:
     """The registry of ``image`` as the user names it (Docker Hub by name)."""
-    from docker_magics.registry.credentials import INDEX, display_name, registry_of
+    from docker_magics.registry.credentials import display_name, registry_of
 
-    try:
-        registry = registry_of(image)
-    except Exception:  # noqa: BLE001 - not a reference docker-py can read
-        return None
-    hub = ("registry-1.docker.io", "index.docker.io", "docker.io")
-    return display_name(INDEX if registry in hub else registry)
+    return display_name(registry_of(image))
 
 
 def _image_words(name: str) -> list[str]:

@@ -19,20 +19,30 @@ import tempfile
 from docker_magics.engine.endpoints import docker_config_dir
 from docker_magics.errors import BadArgument, CredentialHelperWarning, EngineError
 from docker_magics.redaction import protect, protect_value
+from docker_magics.registry.references import (
+    DOCKER_HUB_INDEX,
+    ReferenceError,
+    is_docker_hub,
+    parse_normalized,
+    registry_key,
+    split_docker_domain,
+)
 
-INDEX = "https://index.docker.io/v1/"  # Docker Hub's key in the Docker config
+INDEX = DOCKER_HUB_INDEX  # Docker Hub's key in the Docker config
 
 
 def registry_of(reference: str) -> str:
-    """The registry an image reference lives in, as the Docker config keys it."""
-    from docker.auth import resolve_repository_name
-
-    registry, _ = resolve_repository_name(reference)
-    return INDEX if registry in ("docker.io", "index.docker.io") else registry
+    """The registry an image reference lives in, as the Docker config keys it (the CLI's
+    ``ParseNormalizedNamed`` then ``ResolveAuthConfig``)."""
+    try:
+        registry = parse_normalized(reference).registry
+    except ReferenceError:  # not a name the engine takes: where it would have been
+        registry = split_docker_domain(reference.split("@", 1)[0])[0]
+    return registry_key(registry)
 
 
 def display_name(registry: str) -> str:
-    return "Docker Hub" if registry == INDEX else registry
+    return "Docker Hub" if is_docker_hub(registry) else registry
 
 
 def normalize_registry(registry: str | None) -> str:
@@ -40,12 +50,11 @@ def normalize_registry(registry: str | None) -> str:
     if not registry:
         return INDEX
     name = registry.strip().rstrip("/")
-    for prefix in ("https://", "http://"):
-        if name.startswith(prefix) and name != INDEX.rstrip("/"):
-            name = name[len(prefix) :]
-    if name in ("docker.io", "index.docker.io", "registry-1.docker.io", INDEX.rstrip("/")):
+    if is_docker_hub(name):
         return INDEX
-    return name
+    for prefix in ("https://", "http://"):
+        name = name.removeprefix(prefix)
+    return registry_key(name)
 
 
 class Credentials:
@@ -288,8 +297,7 @@ CREDENTIALS = Credentials()  # the session's, shared by the magics and the Pytho
 def for_buildkit(host: str) -> tuple[str, str] | None:
     """``(username, secret)`` for a registry BuildKit pulls from, as the CLI answers it (an
     identity token goes alone, as the secret)."""
-    hub = ("registry-1.docker.io", "docker.io", "index.docker.io")
-    auth = CREDENTIALS.for_registry(INDEX if host in hub else host)
+    auth = CREDENTIALS.for_registry(registry_key(host))
     if not auth:
         return None
     if auth.get("identitytoken"):

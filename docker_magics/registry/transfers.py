@@ -30,7 +30,11 @@ from docker_magics.registry.credentials import (
 )
 from docker_magics.registry.failures import registry_failure
 from docker_magics.registry.progress import transfer_renderer
-from docker_magics.registry.references import is_registry_host, parse_reference
+from docker_magics.registry.references import (
+    is_registry_host,
+    older_engine_refusal,
+    parse_reference,
+)
 from docker_magics.registry.result import PullResult, PushResult, TransferRecorder
 
 
@@ -60,7 +64,10 @@ class _Transfer(Operation):
                 "Check the registry, or allow more time with %config DockerMagics.timeout",
             )
         if message and getattr(exc, "status_code", None):
-            return EngineError(self._registry_says(str(message)))
+            version = self.conn.version.get("Version", "?")
+            name = self.recorder.title.removesuffix(" (all tags)")
+            older = older_engine_refusal(str(message), [name], version)
+            return EngineError(older or self._registry_says(str(message)))
         return explain(exc, self.conn.endpoint)  # ...a lost engine
 
     def _registry_says(self, message: str) -> str:
@@ -189,7 +196,7 @@ def pull(
 def tag(conn: Connection, source: str, target: str) -> str:
     from docker.errors import ImageNotFound
 
-    parse_reference(source, what="source image")
+    parse_reference(source, what="source image", allow_id=True)
     ref = parse_reference(target, what="target name", allow_digest=False)
     try:
         conn.client.api.tag(source, ref.repository, ref.tag or "latest")
@@ -199,7 +206,9 @@ def tag(conn: Connection, source: str, target: str) -> str:
             "Check the name (%docker_images lists them)",
         ) from None
     except Exception as exc:  # noqa: BLE001
-        raise explain(exc, conn.endpoint) from None
+        said = str(getattr(exc, "explanation", "") or "")
+        older = older_engine_refusal(said, [str(ref)], conn.version.get("Version", "?"))
+        raise (EngineError(older) if older else explain(exc, conn.endpoint)) from None
     return f"{ref.repository}:{ref.tag or 'latest'}"
 
 

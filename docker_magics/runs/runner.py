@@ -150,7 +150,7 @@ def run(
     progress: str = "auto",
 ) -> RunResult:
     """Run ``spec``; with ``script``, run it with ``shell`` inside the container instead."""
-    parse_reference(spec.image)
+    parse_reference(spec.image, allow_id=True)
     add_specs = [AddSpec.parse(a) for a in adds]
     if spec.detach and gets:
         raise BadArgument("--get needs the run to finish: it cannot be used with --detach")

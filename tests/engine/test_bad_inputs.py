@@ -39,7 +39,7 @@ BAD = [
     f"%%docker_build\nFROM busybox\n{HUGE} arguments\n",
     "%%docker_build\nFRM busybox\n",
     "%%docker_build\nRUN before from\n",
-    "%%docker_build -t 'UPPER/case'\nFROM busybox\n",
+    "%%docker_build -t 'UPPER/Case'\nFROM busybox\n",  # UPPER is a registry; Case is bad
     "%%docker_build -t 'ünïcode:tag'\nFROM busybox\n",
     "%%docker_build -t bad:tag:twice\nFROM busybox\n",
     "%%docker_build --build-arg '=novalue'\nFROM busybox\n",

@@ -149,8 +149,9 @@ def test_base_image_that_cannot_be_pulled(built):
             "Start with FROM IMAGE, e.g. FROM python:3.12-slim.",
         ),
         (
+            # "My" is a registry (an upper-case first part is one, for current engines).
             "%%docker_build -t My/App\nFROM busybox\n",
-            "Invalid tag 'My/App': 'My' is not allowed. Repository names must be lowercase.",
+            "Invalid tag 'My/App': 'App' is not allowed. Repository names must be lowercase.",
         ),
         (
             "%%docker_build -t app:-bad\nFROM busybox\n",
@@ -188,8 +189,8 @@ def test_base_image_that_cannot_be_pulled(built):
             "--file /nonexistent/Dockerfile: no such file. Give the path of a Dockerfile.",
         ),
         (
-            "%%docker_build -t UPPER/case\nFROM busybox\n",
-            "Invalid tag 'UPPER/case': 'UPPER' is not allowed. Repository names must be lowercase.",
+            "%%docker_build -t upper/Case\nFROM busybox\n",
+            "Invalid tag 'upper/Case': 'Case' is not allowed. Repository names must be lowercase.",
         ),
         (
             "%%docker_build --add /etc/passwd:Dockerfile\nFROM busybox\n",

@@ -150,8 +150,8 @@ def test_pull_downloads_then_is_up_to_date(reg, registry, fresh_image, engine):
             "{P}/dm/not-built:1.",
         ),
         (
-            "%docker_push Not/Valid",
-            "Invalid image name 'Not/Valid': 'Not' is not allowed. "
+            "%docker_push not/Valid",
+            "Invalid image name 'not/Valid': 'Valid' is not allowed. "
             "Repository names must be lowercase.",
         ),
         (

@@ -33,7 +33,8 @@ def test_instructions_and_lines():
         (9, "COPY"),
         (12, "CMD"),
     ]
-    assert found[2].arguments == "echo a && echo b"
+    # Joined as BuildKit joins them: the escape goes, nothing else (testfiles/lk4d4-...).
+    assert found[2].arguments == "echo a   && echo b"
 
 
 def test_instruction_separated_by_a_tab():
@@ -46,7 +47,7 @@ def test_instruction_separated_by_a_tab():
 
 def test_escape_directive():
     found = parse("# escape=`\nFROM x\nRUN a `\n  b\n")
-    assert [str(i) for i in found] == ["FROM x", "RUN a b"]
+    assert [str(i) for i in found] == ["FROM x", "RUN a   b"]
 
 
 @pytest.mark.parametrize(
@@ -60,7 +61,7 @@ def test_escape_directive():
         ("RUN x\n", "Dockerfile line 1: the first instruction must be FROM"),
         ("ARG A\nARG B\n", "Dockerfile line 1: the first instruction must be FROM"),
         ("\n# nothing\n", "The Dockerfile has no instructions."),
-        ("# escape=x\nFROM a\n", "Dockerfile line 1: invalid escape character 'x'."),
+        ("# escape=x\nFROM a\n", "Dockerfile line 1: invalid escape token 'x' does not match"),
     ],
 )
 def test_mistakes_name_the_line(text, message):
@@ -80,6 +81,10 @@ def test_mistakes_name_the_line(text, message):
         ("app@sha256:" + "a" * 64, (None, "app", None, "sha256:" + "a" * 64)),
         ("[::1]:5000/app:x", ("[::1]:5000", "app", "x", None)),
         ("My.Registry:5000/app", ("My.Registry:5000", "app", None, None)),  # hosts ignore case
+        # A first part with an upper-case letter is a registry (distribution/reference
+        # normalize_test.go: "Foo/bar", "LOCALDOMAIN/fooo"); engines before 26 refuse it.
+        ("UPPER/case", ("UPPER", "case", None, None)),
+        ("Localhost/app", ("Localhost", "app", None, None)),
     ],
 )
 def test_valid_references(ref, parts):
@@ -93,9 +98,7 @@ def test_valid_references(ref, parts):
     [
         ("", "Empty image name"),
         ("App", "'App' is not allowed. Repository names must be lowercase"),
-        # Not registry hosts (no '.' or ':', not localhost): names, which must be lowercase.
-        ("UPPER/case", "'UPPER' is not allowed. Repository names must be lowercase"),
-        ("Localhost/app", "'Localhost' is not allowed. Repository names must be lowercase"),
+        ("upper/Case", "'Case' is not allowed. Repository names must be lowercase"),
         ("app:", "bad tag ''"),
         ("app:" + "x" * 129, "bad tag"),
         ("app:.hidden", "bad tag '.hidden'"),
@@ -119,7 +122,7 @@ def test_a_byte_order_mark_is_dropped():
     assert [(i.line, i.keyword) for i in found] == [(1, "FROM"), (2, "RUN")]
     assert [str(i) for i in parse("\ufeff# escape=`\nFROM x\nRUN a `\n  b\n")] == [
         "FROM x",
-        "RUN a b",
+        "RUN a   b",
     ]
 
 
@@ -156,3 +159,75 @@ def test_heredoc_lines():
         found[1],
         None,
     ]
+
+
+def test_a_here_string_opens_no_heredoc():
+    """``<<<`` is a here-string, and quoted text is no heredoc (BuildKit's heredocsFromLine):
+    the lines after it are instructions. Docker Engine 20.10.24 numbers 4 steps and refuses
+    COPPY at line 3 (tests/engine/test_fidelity.py::test_a_here_string_is_no_heredoc)."""
+    run = "RUN bash -c 'grep -q x <<< \"hello\"'"
+    found = parse(f"FROM a\n{run}\nCOPY a b\nRUN c\n")
+    assert classic_steps(found) == 4 and not any(i.heredoc for i in found)
+    with pytest.raises(BadArgument, match="^Dockerfile line 3: unknown instruction 'COPPY'"):
+        parse(f"FROM a\n{run}\nCOPPY a b\nRUN c\n")
+
+
+@pytest.mark.parametrize(
+    "syntax",
+    ["docker/dockerfile:1", "docker.io/docker/dockerfile:1.7-labs", "docker/dockerfile-upstream"],
+)
+def test_dockerfiles_own_frontend_is_checked(syntax):
+    with pytest.raises(BadArgument, match="line 3: unknown instruction 'NOPE'"):
+        parse(f"# syntax={syntax}\nFROM a\nNOPE x\n")
+    assert parse(f"# syntax={syntax}\nFROM a\n").frontend is None
+
+
+def test_another_frontend_is_left_to_read_the_file():
+    from docker_magics.builds.dockerfile import notices
+
+    found = parse("# syntax=example.com/frontends/yaml:1\nFROM a\nSTEPS: [build]\n")
+    assert found.frontend == "example.com/frontends/yaml:1"
+    assert classic_steps(found) == 2  # what the classic builder, which ignores it, counts
+    assert notices(found, "buildkit") == [
+        "The Dockerfile asks for the frontend example.com/frontends/yaml:1 (# syntax=): its "
+        "instructions are that frontend's to read, so they were not checked before sending"
+    ]
+    assert "which the classic builder ignores" in notices(found, "classic")[0]
+    assert notices(parse("FROM a\n"), "buildkit") == []
+    # Not even a Dockerfile for BuildKit's parser: nothing to count, nothing refused.
+    unread = parse('// syntax=example.com/json\n{"steps": [1, 2]}\nCMD [1]\n')
+    assert unread == [] and classic_steps(unread) is None
+
+
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        # directives.go: each directive once; escape only ` or \ (engine-probes/ in the corpus)
+        ("# escape=`\n# escape=\\\nFROM a\n", "Dockerfile line 2: only one escape parser"),
+        (
+            "# syntax=docker/dockerfile:1\n# syntax=docker/dockerfile:1.7\nFROM a\n",
+            "Dockerfile line 2: only one syntax parser directive",
+        ),
+        ("FROM a AS 1st\n", "Dockerfile line 1: invalid name for build stage: '1st'"),
+        ("FROM a b\n", "Dockerfile line 1: FROM requires either one or three arguments"),
+        ("FROM a\nENV PATH\n", "Dockerfile line 2: ENV must have two arguments"),
+        ('FROM a\nCMD ["a", 1]\n', "Dockerfile line 2: when using JSON array syntax"),
+        ("FROM a\nLABEL a=1 b\n", 'Dockerfile line 2: Syntax error - can\'t find = in "b"'),
+    ],
+)
+def test_what_every_engine_refuses(text, message):
+    with pytest.raises(BadArgument) as err:
+        parse(text)
+    assert str(err.value).startswith(message)
+
+
+def test_directives_are_read_only_at_the_top():
+    """A comment, a blank line or an unknown directive ends them; leading blanks are trimmed
+    (corpus engine-probes: unknown-directive-then-escape, indented-escape-directive)."""
+    assert parse("  # escape=`\nFROM a\nRUN a `\n b\n").escape == "`"
+    for text in (
+        "# foo=bar\n# escape=`\nFROM a\n",
+        "\n# escape=`\nFROM a\n",
+        "FROM a\n# escape=`\n",
+    ):
+        assert parse(text).escape == "\\"

@@ -1,98 +1,30 @@
-"""Pure: .dockerignore semantics, checked against the cases of the reference implementation
-(moby/patternmatcher's own test tables, ported as data)."""
+"""Pure: .dockerignore semantics, checked against the reference implementation's own test
+tables (moby/patternmatcher: patternmatcher_test.go, ignorefile/ignorefile_test.go),
+transcribed in tests/unit/data/reference/patternmatcher.json with their commit."""
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import pytest
 
-from docker_magics.builds.dockerignore import IgnoreMatcher, go_clean, read_patterns
+from docker_magics.builds.dockerignore import (
+    IgnoreMatcher,
+    Pattern,
+    go_clean,
+    read_patterns,
+    syntax_error,
+)
 from docker_magics.errors import BadArgument
 
-# (pattern, path, excluded): moby/patternmatcher TestMatches, MatchesOrParentMatches.
-SINGLE = [
-    (r"**", r"file", True),
-    (r"**", r"file/", True),
-    (r"**/", r"file", True),
-    (r"**/", r"file/", True),
-    (r"**", r"/", True),
-    (r"**/", r"/", True),
-    (r"**", r"dir/file", True),
-    (r"**/", r"dir/file", True),
-    (r"**", r"dir/file/", True),
-    (r"**/", r"dir/file/", True),
-    (r"**/**", r"dir/file", True),
-    (r"**/**", r"dir/file/", True),
-    (r"dir/**", r"dir/file", True),
-    (r"dir/**", r"dir/file/", True),
-    (r"dir/**", r"dir/dir2/file", True),
-    (r"dir/**", r"dir/dir2/file/", True),
-    (r"**/dir", r"dir", True),
-    (r"**/dir", r"dir/file", True),
-    (r"**/dir2/*", r"dir/dir2/file", True),
-    (r"**/dir2/*", r"dir/dir2/file/", True),
-    (r"**/dir2/**", r"dir/dir2/dir3/file", True),
-    (r"**/dir2/**", r"dir/dir2/dir3/file/", True),
-    (r"**file", r"file", True),
-    (r"**file", r"dir/file", True),
-    (r"**/file", r"dir/file", True),
-    (r"**file", r"dir/dir/file", True),
-    (r"**/file", r"dir/dir/file", True),
-    (r"**/file*", r"dir/dir/file", True),
-    (r"**/file*", r"dir/dir/file.txt", True),
-    (r"**/file*txt", r"dir/dir/file.txt", True),
-    (r"**/file*.txt", r"dir/dir/file.txt", True),
-    (r"**/file*.txt*", r"dir/dir/file.txt", True),
-    (r"**/**/*.txt", r"dir/dir/file.txt", True),
-    (r"**/**/*.txt2", r"dir/dir/file.txt", False),
-    (r"**/*.txt", r"file.txt", True),
-    (r"**/**/*.txt", r"file.txt", True),
-    (r"a**/*.txt", r"a/file.txt", True),
-    (r"a**/*.txt", r"a/dir/file.txt", True),
-    (r"a**/*.txt", r"a/dir/dir/file.txt", True),
-    (r"a/*.txt", r"a/dir/file.txt", False),
-    (r"a/*.txt", r"a/file.txt", True),
-    (r"a/*.txt**", r"a/file.txt", True),
-    (r"a[b-d]e", r"ae", False),
-    (r"a[b-d]e", r"ace", True),
-    (r"a[b-d]e", r"aae", False),
-    (r"a[^b-d]e", r"aze", True),
-    (r".*", r".foo", True),
-    (r".*", r"foo", False),
-    (r"abc.def", r"abcdef", False),
-    (r"abc.def", r"abc.def", True),
-    (r"abc.def", r"abcZdef", False),
-    (r"abc?def", r"abcZdef", True),
-    (r"abc?def", r"abcdef", False),
-    (r"a\\\\", r"a\\", True),
-    (r"**/foo/bar", r"foo/bar", True),
-    (r"**/foo/bar", r"dir/foo/bar", True),
-    (r"**/foo/bar", r"dir/dir2/foo/bar", True),
-    (r"abc/**", r"abc", False),
-    (r"abc/**", r"abc/def", True),
-    (r"abc/**", r"abc/def/ghi", True),
-    (r"**/.foo", r".foo", True),
-    (r"**/.foo", r"bar.foo", False),
-    (r"a(b)c/def", r"a(b)c/def", True),
-    (r"a(b)c/def", r"a(b)c/xyz", False),
-    (r"a.|)$(}+{bc", r"a.|)$(}+{bc", True),
-    (
-        r"dist/proxy.py-2.4.0rc3.dev36+g08acad9-py3-none-any.whl",
-        r"dist/proxy.py-2.4.0rc3.dev36+g08acad9-py3-none-any.whl",
-        True,
-    ),
-    (r"dist/*.whl", r"dist/proxy.py-2.4.0rc3.dev36+g08acad9-py3-none-any.whl", True),
-    (r"a\*b", "a*b", True),
-]
-
-MULTI = [
-    (["**", "!util/docker/web"], "util/docker/web/foo", False),
-    (["**", "!util/docker/web", "util/docker/web/foo"], "util/docker/web/foo", True),
-    (
-        ["**", "!dist/proxy.py-2.4.0rc3.dev36+g08acad9-py3-none-any.whl"],
-        "dist/proxy.py-2.4.0rc3.dev36+g08acad9-py3-none-any.whl",
-        False,
-    ),
-    (["**", "!dist/*.whl"], "dist/proxy.py-2.4.0rc3.dev36+g08acad9-py3-none-any.whl", False),
+TABLES = json.loads(
+    (Path(__file__).parent / "data" / "reference" / "patternmatcher.json").read_text()
+)["tables"]
+# (pattern, path, excluded): TestMatches (MatchesOrParentMatches, MatchesUsingParentResults).
+SINGLE = [tuple(c) for c in TABLES["TestMatches"]["cases"] + TABLES["TestMatches.unix"]["cases"]]
+MULTI = [tuple(c) for c in TABLES["TestMatches.multi"]["cases"]] + [
+    # The single tests before TestMatches (TestWildcardMatches... TestExclusionPatternMatches*).
     (["*"], "fileutils.go", True),
     (["*.go"], "fileutils.go", True),
     (["!fileutils.go", "*.go"], "fileutils.go", True),
@@ -152,25 +84,67 @@ def test_literal_globs_are_string_tests_with_the_regexps_answers(pattern, path):
 
 
 def test_read_patterns_like_ignorefile():
-    content = (
-        "test1\n/test2\n/a/file/here\n\nlastfile\n# this is a comment\n! /inverted/abs/path\n!\n! "
-    )
-    assert read_patterns(content) == [
-        "test1",
-        "test2",
-        "a/file/here",
-        "lastfile",
-        "!inverted/abs/path",
-        "!",
-        "!",
-    ]
+    content = TABLES["TestReadAll.content"]["cases"]
+    assert read_patterns(content) == TABLES["TestReadAll.expected"]["cases"]
     assert read_patterns("\ufeff# bom\nx/../y//z/\n") == ["y/z"]
 
 
+@pytest.mark.parametrize("pattern, path, match, error", TABLES["matchTests"]["cases"])
+def test_go_filepath_match_table(pattern, path, match, error):
+    """matchTests ("stolen from go's filepath Match tests"), through ``Matches``: a
+    malformed pattern is an error, the others match as Go's Match does."""
+    if error == "filepath.ErrBadPattern":
+        assert syntax_error(pattern)
+        with pytest.raises(BadArgument, match="syntax error in pattern"):
+            IgnoreMatcher([pattern])
+        return
+    assert not syntax_error(pattern)
+    assert IgnoreMatcher([pattern]).excludes(path) is match
+
+
+@pytest.mark.parametrize("pattern, kind, regexp, _windows", TABLES["compileTests"]["cases"])
+def test_compiled_as_patternmatcher_compiles(pattern, kind, regexp, _windows):
+    compiled = Pattern(go_clean(pattern), False)
+    assert compiled.kind + "Match" == kind
+    if kind == "regexpMatch":
+        assert compiled.source == regexp
+
+
+def test_a_pattern_whose_regexp_cannot_compile():
+    """TestMatchesOrParentMatchesMalformedPatternDoesNotPanicOnRepeatedCall: "[Local-Only]/"
+    passes New, then fails when first matched (l-O is no range for Go's regexp either). The
+    CLI matches an inclusion pattern against the first file, always: refused up front. An
+    exclusion pattern is only matched after an inclusion matched (checked with the CLI)."""
+    assert not syntax_error("[Local-Only]")
+    with pytest.raises(BadArgument, match="syntax error in pattern"):
+        IgnoreMatcher(read_patterns("[Local-Only]/\n"))
+    assert not IgnoreMatcher(["![z-a]"])  # never used: the CLI builds with it
+    with pytest.raises(BadArgument, match="syntax error in pattern"):
+        IgnoreMatcher(["*", "![z-a]"])
+
+
+@pytest.mark.parametrize("pattern", ["[]a]", "[-]", "[x-]", "[-x]", "\\", "[a-b-c]"])
+def test_malformed_patterns_name_their_line(pattern):
+    """The issue's list (all from matchTests); the docker CLI says "error checking context:
+    syntax error in pattern" (tests/engine/test_fidelity.py runs it)."""
+    text = f"# comment\n\nkeep\n{pattern}\n"
+    with pytest.raises(BadArgument) as err:
+        IgnoreMatcher(read_patterns(text, source="app.Dockerfile.dockerignore"))
+    assert str(err.value).startswith(
+        f"app.Dockerfile.dockerignore line 4: syntax error in pattern: {pattern!r}"
+    )
+    assert "\n" not in str(err.value)
+
+
+def test_lines_end_at_newlines_only():
+    """bufio.ScanLines: a form feed or U+2028 is part of a pattern, \\r\\n ends a line."""
+    assert read_patterns("a\u2028b\r\nc\fd\n\x85e\n") == ["a\u2028b", "c\fd", "e"]
+
+
 def test_bad_patterns():
-    with pytest.raises(BadArgument, match='Invalid .dockerignore pattern "!"'):
+    with pytest.raises(BadArgument, match='.dockerignore: illegal exclusion pattern: "!"'):
         IgnoreMatcher(["!"])
-    with pytest.raises(BadArgument, match="Invalid .dockerignore pattern"):
+    with pytest.raises(BadArgument, match=".dockerignore: syntax error in pattern: '\\['"):
         IgnoreMatcher(["["])
 
 
@@ -195,3 +169,12 @@ def test_skip_whole_directories_unless_reincluded():
     assert m.may_reinclude_below("build")
     # The CLI's quirk: "!**/important" does not reach into an excluded directory.
     assert not m.may_reinclude_below("cache")
+
+
+def test_lines_stay_known_when_patterns_are_added():
+    """The context code adds ``!.dockerignore`` and the Dockerfile to the file's patterns."""
+    patterns = read_patterns("ok\n\n[x-]\n") + ["!.dockerignore"]
+    with pytest.raises(BadArgument, match=r"^\.dockerignore line 3: syntax error in pattern"):
+        IgnoreMatcher(patterns)
+    with pytest.raises(BadArgument, match=r"^\.dockerignore: syntax error in pattern"):
+        IgnoreMatcher(read_patterns("ok\n") + ["[x-]"])  # not from the file: no line
