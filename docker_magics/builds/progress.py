@@ -8,6 +8,7 @@ import html
 from docker_magics.builds.result import BuildRecorder
 from docker_magics.display.progress import RED, ProgressText, WidgetRenderer, cut, make_renderer
 from docker_magics.display.tables import counted, human_size
+from docker_magics.display.tail import GAP
 from docker_magics.engine import events as ev
 from docker_magics.registry.result import same_status
 
@@ -101,14 +102,14 @@ class BuildText(ProgressText):
         if error is not None and skipping and step is not None and step.tail:
             # Lines were skipped to keep the output bounded: show how the failing step ended.
             self.skip_unseen()
+            lines = step.tail.view(step.tail.keep)
+            n = sum(line != GAP for line in lines)
             self.queue.append(
-                (
-                    self.out,
-                    f"--- the last {counted(len(step.tail), 'line')} of step {step.label} ---",
-                )
+                (self.out, f"--- the last {counted(n, 'line')} of step {step.label} ---")
             )
-            for stream, text in step.tail:
-                self.queue.append((self.err if stream == "stderr" else self.out, cut(text)))
+            for stream, text in lines:
+                text = "    …" if (stream, text) == GAP else cut(text)
+                self.queue.append((self.err if stream == "stderr" else self.out, text))
         super().final_lines(error, summary)
 
 
@@ -161,12 +162,18 @@ class BuildWidget(WidgetRenderer):
         return f"<table style='font-size:90%'>{''.join(rows)}</table>"
 
     def _log_html(self) -> str:
-        lines = list(self.recorder.tail)[-self.SHOWN_LINES :]
+        # A failed build shows how its failing step ended (parallel steps may have printed
+        # since); each stream's last lines always show (they arrive in no reliable order).
+        failed = self.recorder.failed_step
+        tail = failed.tail if failed is not None and failed.tail else self.recorder.tail
+        lines = tail.view(self.SHOWN_LINES)
         if not lines:
             return ""
         body = "\n".join(
             f"<span style='color:{RED}'>{html.escape(cut(t, self.LINE_CUT))}</span>"
             if s == "stderr"
+            else f"<span style='opacity:.6'>{t}</span>"
+            if (s, t) == GAP
             else html.escape(cut(t, self.LINE_CUT))
             for s, t in lines
         )
