@@ -378,7 +378,8 @@ def logs(
     container: str, *, follow: bool = False, tail: int | None = None, timestamps: bool = False
 ):
     """Show a container's output (stderr as stderr, bounded like a run's) and return it whole
-    as a log store (``.text()``). With ``follow``, until the container stops or you
+    as a :class:`~docker_magics.runs.result.ContainerLog` (``.text()``, ``.stdout``,
+    ``.stderr``, ``.lines()``). With ``follow``, until the container stops or you
     interrupt."""
     from docker_magics.runs import containers as listings
 

@@ -10,6 +10,7 @@ import time
 from dataclasses import dataclass, field
 
 from docker_magics.display.logstore import LogStore
+from docker_magics.display.once import SaidOnce
 from docker_magics.display.tables import counted, human_size
 from docker_magics.display.tail import Tail
 from docker_magics.engine import events as ev
@@ -65,6 +66,8 @@ class BuildRecorder:
         self.containers: set[str] = set()
         self.version = 0  # bumped on every change the renderers may want to show
         self.layers: dict[str, ev.LayerProgress] = {}
+        self.engine = ""  # the engine's URL, and the build's --network: what some of the
+        self.network: str | None = None  # engine's warnings mean depends on them
 
     @property
     def total(self) -> int | None:
@@ -181,7 +184,7 @@ class BuildRecorder:
 
 
 @dataclass
-class BuildResult:
+class BuildResult(SaidOnce):
     """The value of ``%%docker_build`` (and of ``docker_magics.build()``)."""
 
     image_id: str | None
