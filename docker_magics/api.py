@@ -417,6 +417,25 @@ def remove_images(images: str | Iterable[str], *, force: bool = False) -> Lines:
     return listings.remove_images(current(), _names(images, "images"), force=force)
 
 
+def history(image: str):
+    """An image's layers, oldest first: the instruction that made each, its size and age, as
+    a table and a bar chart of the sizes (the largest stand out); returns an
+    :class:`~docker_magics.storage.layers.ImageHistory` (``.layers``, ``.size``, ``.raw``)."""
+    from docker_magics.storage import layers
+
+    return layers.history(current(), _required(image, "image"))
+
+
+def df():
+    """What the engine's disk holds, like ``docker system df``: images, containers, local
+    volumes and build cache (how many, how many in use, their size, what removing the unused
+    ones would free), as a table and a bar chart; returns a
+    :class:`~docker_magics.storage.disk.DiskUsage` (``["Images"].reclaimable``, ``.raw``)."""
+    from docker_magics.storage import disk
+
+    return disk.disk_usage(current())
+
+
 def _required(value: object, name: str) -> str:
     text = normalise.text(value, name)
     if not text:

@@ -166,8 +166,9 @@ class BuildWidget(WidgetRenderer):
 
     def panels_text(self) -> list[str]:
         lines = [f"  {s.status:<7} {_took(s):>7}  {cut(s.label, 120)}" for s in self._steps()[1]]
-        for stream, text in self._log_tail().view(self.SHOWN_LINES):
-            lines.append(f"    {'' if stream != 'stderr' else '! '}{cut(text, self.LINE_CUT)}")
+        lines += [
+            f"    {cut(t, self.LINE_CUT)}" for _, t in self._log_tail().view(self.SHOWN_LINES)
+        ]
         return lines
 
     def _steps(self) -> tuple[int, list]:
