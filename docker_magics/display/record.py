@@ -27,10 +27,25 @@ def bar_html(value: int, maximum: int, style: str) -> str:
     return (
         f"<div class='docker-magics-bar docker-magics-bar-{html.escape(style)}' "
         f"role='progressbar' aria-valuenow='{value}' aria-valuemax='{maximum}' "
-        "style='height:12px;margin:4px 0;background:var(--jp-layout-color2, #eee);"
+        "style='height:16px;margin:4px 0;background:var(--jp-layout-color2, #eee);"
         "border-radius:2px;overflow:hidden'>"
         f"<div style='width:{percent:.1f}%;height:100%;background:{color}'></div></div>"
     )
+
+
+# Notebook frontends style the HTML of outputs (JupyterLab: striped, padded table rows, a
+# background behind code): the record keeps the widgets' plainer look. (A frontend that
+# does not trust the output drops the <style>; the record reads well without it.)
+STYLE = (
+    "<style>"
+    ".docker-magics-record table{margin:0!important;border:none}"
+    ".docker-magics-record tr,.docker-magics-record tr:hover{background:none!important}"
+    ".docker-magics-record td{padding:1px 1em 1px 0!important;text-align:left}"
+    ".docker-magics-record td:first-child{text-align:left!important}"
+    ".docker-magics-record code{background:none!important;padding:0!important}"
+    ".docker-magics-record pre{margin:0}"
+    "</style>"
+)
 
 
 class Record:
@@ -40,7 +55,7 @@ class Record:
         self.header, self.bar, self.panels, self.text = header, bar, panels, text
 
     def _repr_html_(self) -> str:
-        parts = [f"<div class='docker-magics-header'>{self.header}</div>", self.bar]
+        parts = [STYLE, f"<div class='docker-magics-header'>{self.header}</div>", self.bar]
         parts += [f"<div class='docker-magics-panel'>{p}</div>" for p in self.panels if p]
         classes = "docker-magics-progress docker-magics-record"
         return f"<div class='{classes}'>{''.join(parts)}</div>"
