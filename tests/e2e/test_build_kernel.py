@@ -121,6 +121,27 @@ def test_interrupt_stops_the_build_on_the_engine(kernel, engine_api):
     assert "started" in kept.stream().splitlines()  # the RUN's own output, not its header
 
 
+def test_an_interrupted_widget_build_leaves_a_red_record(kernel, engine_api):
+    ex = kernel.start(
+        "%%docker_build --progress widget --no-cache --build-arg BASE={BASE}\n"
+        "ARG BASE\nFROM $BASE\nRUN echo started; sleep 120\n"
+    )
+    deadline = time.monotonic() + 60
+    while not engine_api.containers() and time.monotonic() < deadline:
+        time.sleep(0.2)  # the RUN step's container runs
+    kernel.interrupt()
+    kernel.wait(ex, timeout=30)
+    assert ex.usage_error.startswith("Build interrupted at step 3/3 RUN echo started")
+    (record,) = ex.displays()
+    assert (
+        "Interrupted after " in record["text/html"]
+        and "docker-magics-bar-danger" in (record["text/html"])
+    )
+    assert record["text/plain"].startswith("Interrupted after ")
+    while engine_api.containers(all=True) and time.monotonic() < deadline:
+        time.sleep(0.2)
+
+
 def test_interrupt_stops_a_loop_of_api_builds(kernel, engine_api):
     """`except Exception` around dm.build() in a loop must not swallow Ctrl-C: Interrupted
     is a KeyboardInterrupt, so the loop stops at the first interrupt."""
