@@ -71,3 +71,21 @@ def test_the_record_of_a_finished_build_is_its_last_state(shell):
     html = data["text/html"]
     assert "docker-magics-record" in html and "docker-magics-bar-success" in html
     assert html.index("Built abc") < html.index("1/2 FROM base") < html.index("compiling")
+
+
+def test_push_summaries_name_the_image_as_name_and_tag():
+    one = pushed()
+    assert one.summary().startswith("Pushed r/x:1 in 1.0s")
+    several = PushResult(
+        "127.0.0.1:5000/demo",
+        [],
+        [ev.Pushed(t, "sha256:ab", 525) for t in ("1", "2", "latest")],
+        {"a": "Layer already exists"},
+        0.4,
+    )
+    assert several.summary() == (
+        "Pushed 127.0.0.1:5000/demo:1, :2 and :latest in 0.4s: 0 layers uploaded, 1 already there"
+    )
+    # The result's own view: the summary, the layers, then the digest lines (as the CLI).
+    html = several._repr_html_()
+    assert html.index("Pushed") < html.index("<details>") < html.index("1: digest: sha256:ab")
