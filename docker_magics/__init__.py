@@ -7,8 +7,8 @@ imported on first use so that importing this package, and loading the extension,
 neither ``docker`` nor ``ipywidgets`` is imported until a magic needs it.
 
 The package, by folder: ``magics/`` (the IPython glue), ``engine/`` (connections and the
-engine's streams), ``display/`` (progress views, tables, logs), ``builds/``, ``registry/``
-and ``runs/`` (the features); see the README's package tree.
+engine's streams), ``display/`` (progress views, tables, logs, charts), ``builds/``,
+``registry/``, ``runs/`` and ``storage/`` (the features); see the README's package tree.
 """
 
 __version__ = "0.1.0"
@@ -36,6 +36,8 @@ _API = (
     "stop",
     "remove",
     "remove_images",
+    "history",
+    "df",
 )
 
 # The values the API returns, importable from the top: ``from docker_magics import BuildResult``.
@@ -44,6 +46,9 @@ _RESULTS = {
     "RunResult": "docker_magics.runs.result",
     "PushResult": "docker_magics.registry.result",
     "PullResult": "docker_magics.registry.result",
+    "ContainerLog": "docker_magics.runs.result",
+    "ImageHistory": "docker_magics.storage.layers",
+    "DiskUsage": "docker_magics.storage.disk",
 }
 
 __all__ = [

@@ -378,7 +378,8 @@ def logs(
     container: str, *, follow: bool = False, tail: int | None = None, timestamps: bool = False
 ):
     """Show a container's output (stderr as stderr, bounded like a run's) and return it whole
-    as a log store (``.text()``). With ``follow``, until the container stops or you
+    as a :class:`~docker_magics.runs.result.ContainerLog` (``.text()``, ``.stdout``,
+    ``.stderr``, ``.lines()``). With ``follow``, until the container stops or you
     interrupt."""
     from docker_magics.runs import containers as listings
 
@@ -414,6 +415,25 @@ def remove_images(images: str | Iterable[str], *, force: bool = False) -> Lines:
 
     normalise.flags(force=force)
     return listings.remove_images(current(), _names(images, "images"), force=force)
+
+
+def history(image: str):
+    """An image's layers, oldest first: the instruction that made each, its size and age, as
+    a table and a bar chart of the sizes (the largest stand out); returns an
+    :class:`~docker_magics.storage.layers.ImageHistory` (``.layers``, ``.size``, ``.raw``)."""
+    from docker_magics.storage import layers
+
+    return layers.history(current(), _required(image, "image"))
+
+
+def df():
+    """What the engine's disk holds, like ``docker system df``: images, containers, local
+    volumes and build cache (how many, how many in use, their size, what removing the unused
+    ones would free), as a table and a bar chart; returns a
+    :class:`~docker_magics.storage.disk.DiskUsage` (``["Images"].reclaimable``, ``.raw``)."""
+    from docker_magics.storage import disk
+
+    return disk.disk_usage(current())
 
 
 def _required(value: object, name: str) -> str:

@@ -154,6 +154,7 @@ class _Build(Operation[BuildResult]):
         self.recorder = BuildRecorder(
             title, total=total, context=context.description, builder=builder
         )
+        self.recorder.engine, self.recorder.network = conn.endpoint.url, options.network
         folder = context.description.startswith("the folder")
         context.watch = _SendingNotes(self._show, always=folder)
 

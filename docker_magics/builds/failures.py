@@ -11,6 +11,7 @@ from docker_magics.engine.diagnose import clause, short
 from docker_magics.registry.failures import AUTH_PROBLEMS
 
 _NONZERO = re.compile(r"(?:returned a non-zero code|exit code): (\d+)")
+CAUSE_WIDTH = 120  # characters of a failing step's last line quoted in the error
 
 
 _NOT_IN_CONTEXT = re.compile(
@@ -67,15 +68,14 @@ def build_failure(
         )
     nonzero = _NONZERO.search(message)
     if nonzero:
-        said = (
-            "It printed nothing"
-            if step is not None and not step.lines
-            else "Its last output is shown above (and in the full log)"
-        )
-        return (
-            f"{where} failed with exit code {nonzero.group(1)}. {said}; fix the command and "
-            "run the cell again"
-        )
+        failed = f"{where} failed with exit code {nonzero.group(1)}"
+        cause = step.tail.cause() if step is not None else None
+        if cause is None:
+            printed = "" if step is None else " without printing anything"
+            return f"{failed}{printed}. Fix the command and run the cell again"
+        # The line that says why, here: a view of the last lines may not show it (the
+        # engine delivers stdout and stderr in no reliable order).
+        return f"{failed}: {short(clause(cause), CAUSE_WIDTH)}"
     missing = _NOT_IN_CONTEXT.search(message)
     if missing:
         name = missing.group(1) or missing.group(2)

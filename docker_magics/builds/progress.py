@@ -8,8 +8,18 @@ import html
 from docker_magics.builds.result import BuildRecorder
 from docker_magics.display.progress import RED, ProgressText, WidgetRenderer, cut, make_renderer
 from docker_magics.display.tables import counted, human_size
+from docker_magics.display.tail import GAP
 from docker_magics.engine import events as ev
 from docker_magics.registry.result import same_status
+
+# The classic builder's warning for every RUN step on an engine whose host does not forward
+# IPv4 (dockerd --ip-forward=false, e.g. one without a bridge network), and what it means.
+NO_FORWARDING = "IPv4 forwarding is disabled"
+NO_NETWORK_NOTE = (
+    "Note: RUN steps have no network on this engine (its IPv4 forwarding is off): downloads "
+    "in RUN fail"
+)
+_TOLD: set[tuple[str, str]] = set()  # (engine, warning): said once per engine and session
 
 STEP_COLORS = {"done": "#1a7f37", "cached": "#57606a", "failed": RED, "running": "#0969da"}
 
@@ -60,9 +70,8 @@ class BuildText(ProgressText):
             self.say(f"#{number} ERROR: {event.message}", self.err)
         elif isinstance(event, ev.LayerProgress) and event.status.endswith("done"):
             self.say(f"{event.layer} {event.status}")
-        elif isinstance(event, ev.Notice) and event.text not in self.notices_shown:
-            self.notices_shown.add(event.text)
-            self.say(f"WARNING: {event.text}")
+        elif isinstance(event, ev.Notice):
+            self._notice(event.text, "WARNING: ")
 
     def start(self) -> None:
         super().start()
@@ -86,14 +95,27 @@ class BuildText(ProgressText):
             if step is not None and step.status == "done" and (step.duration or 0) >= 0.05:
                 self.say(f" ---> done in {step.duration:.1f}s")
         elif isinstance(event, ev.Notice):
-            if event.text not in self.notices_shown:
-                self.notices_shown.add(event.text)
-                self.say(f"[Warning] {event.text}")
+            self._notice(event.text, "[Warning] ")
         elif isinstance(event, ev.LayerProgress):  # pulling a base image
             previous = self.layer_status.get(event.layer)
             self.layer_status[event.layer] = event.status
             if not same_status(previous, event.status):
                 self.say(f"{event.layer}: {event.status}" if event.layer else event.status)
+
+    def _notice(self, text: str, prefix: str) -> None:
+        """An engine's warning, once per build; one it repeats for every build (and every
+        RUN step) in plain words, once per engine, or not at all where it says nothing
+        the user did not ask for."""
+        if text in self.notices_shown:
+            return
+        self.notices_shown.add(text)
+        if not text.startswith(NO_FORWARDING):
+            self.say(prefix + text)
+        elif self.recorder.network not in ("none", "host"):
+            told = (self.recorder.engine, NO_FORWARDING)
+            if told not in _TOLD:
+                _TOLD.add(told)
+                self.say(NO_NETWORK_NOTE)
 
     def final_lines(self, error: str | None, summary: str) -> None:
         step = self.recorder.failed_step or self.recorder.current
@@ -101,19 +123,20 @@ class BuildText(ProgressText):
         if error is not None and skipping and step is not None and step.tail:
             # Lines were skipped to keep the output bounded: show how the failing step ended.
             self.skip_unseen()
+            lines = step.tail.view(step.tail.keep)
+            n = sum(line != GAP for line in lines)
             self.queue.append(
-                (
-                    self.out,
-                    f"--- the last {counted(len(step.tail), 'line')} of step {step.label} ---",
-                )
+                (self.out, f"--- the last {counted(n, 'line')} of step {step.label} ---")
             )
-            for stream, text in step.tail:
-                self.queue.append((self.err if stream == "stderr" else self.out, cut(text)))
+            for stream, text in lines:
+                text = "    …" if (stream, text) == GAP else cut(text)
+                self.queue.append((self.err if stream == "stderr" else self.out, text))
         super().final_lines(error, summary)
 
 
 class BuildWidget(WidgetRenderer):
-    SHOWN_STEPS = 8
+    SHOWN_STEPS = 8  # while it runs
+    FINAL_STEPS = 60  # once it has ended: every step of all but the longest Dockerfiles
     SHOWN_LINES = 10
     LINE_CUT = 140
 
@@ -141,32 +164,51 @@ class BuildWidget(WidgetRenderer):
     def panels_html(self) -> list[str]:
         return [self._steps_html(), self._log_html()]
 
-    def _steps_html(self) -> str:
+    def panels_text(self) -> list[str]:
+        lines = [f"  {s.status:<7} {_took(s):>7}  {cut(s.label, 120)}" for s in self._steps()[1]]
+        lines += [
+            f"    {cut(t, self.LINE_CUT)}" for _, t in self._log_tail().view(self.SHOWN_LINES)
+        ]
+        return lines
+
+    def _steps(self) -> tuple[int, list]:
+        """The steps to show, and how many earlier ones are left out: the latest
+        ``SHOWN_STEPS`` while the build runs; when it has ended every one that fits."""
         steps = list(self.recorder.steps.values())
+        shown = self.FINAL_STEPS if self.finished else self.SHOWN_STEPS
+        hidden = max(0, len(steps) - shown)
+        return hidden, steps[hidden:]
+
+    def _steps_html(self) -> str:
+        hidden, steps = self._steps()
         rows = []
-        hidden = len(steps) - self.SHOWN_STEPS
         if hidden > 0:
             earlier = counted(hidden, "earlier step")
             rows.append(f"<tr><td colspan=3 style='opacity:.7'>… {earlier}</td></tr>")
-            steps = steps[-self.SHOWN_STEPS :]
         for s in steps:
-            # A running step's time is in the header: this table changes only on transitions.
-            took = f"{s.duration:.1f}s" if s.status in ("done", "failed") and s.duration else ""
             rows.append(
                 f"<tr><td style='color:{STEP_COLORS[s.status]};padding-right:1em'>{s.status}</td>"
-                f"<td style='text-align:right;padding-right:1em'>{took}</td>"
+                f"<td style='text-align:right;padding-right:1em'>{_took(s)}</td>"
                 f"<td style='text-align:left'><code>{html.escape(cut(s.label, 120))}</code>"
                 "</td></tr>"
             )
         return f"<table style='font-size:90%'>{''.join(rows)}</table>"
 
+    def _log_tail(self):
+        # A failed build shows how its failing step ended (parallel steps may have printed
+        # since); each stream's last lines always show (they arrive in no reliable order).
+        failed = self.recorder.failed_step
+        return failed.tail if failed is not None and failed.tail else self.recorder.tail
+
     def _log_html(self) -> str:
-        lines = list(self.recorder.tail)[-self.SHOWN_LINES :]
+        lines = self._log_tail().view(self.SHOWN_LINES)
         if not lines:
             return ""
         body = "\n".join(
             f"<span style='color:{RED}'>{html.escape(cut(t, self.LINE_CUT))}</span>"
             if s == "stderr"
+            else f"<span style='opacity:.6'>{t}</span>"
+            if (s, t) == GAP
             else html.escape(cut(t, self.LINE_CUT))
             for s, t in lines
         )
@@ -174,6 +216,12 @@ class BuildWidget(WidgetRenderer):
             "<pre style='margin:0;max-height:16em;overflow:auto;font-size:85%;"
             f"background:rgba(128,128,128,.08);padding:4px'>{body}</pre>"
         )
+
+
+def _took(step) -> str:
+    # A running step's time is in the header: the table changes only on transitions.
+    done = step.status in ("done", "failed") and step.duration
+    return f"{step.duration:.1f}s" if done else ""
 
 
 def build_renderer(mode: str, recorder: BuildRecorder):

@@ -7,11 +7,12 @@ from __future__ import annotations
 import html
 import re
 import time
-from collections import deque
 from dataclasses import dataclass, field
 
-from docker_magics.display.logstore import TAIL, LogStore
+from docker_magics.display.logstore import LogStore
+from docker_magics.display.once import SaidOnce
 from docker_magics.display.tables import counted, human_size
+from docker_magics.display.tail import Tail
 from docker_magics.engine import events as ev
 
 _STAGE_STEP = re.compile(r"^\[(?:(?P<stage>[^\]\s]+) )?(?P<n>\d+)/(?P<m>\d+)\] ")
@@ -26,7 +27,7 @@ class Step:
     status: str = "running"  # running | cached | done | failed
     started: float = field(default_factory=time.monotonic)
     duration: float | None = None
-    tail: deque = field(default_factory=lambda: deque(maxlen=TAIL), repr=False)
+    tail: Tail = field(default_factory=Tail, repr=False)  # its last lines, per stream too
     lines: int = 0
 
     @property
@@ -56,7 +57,7 @@ class BuildRecorder:
         self.steps: dict[str, Step] = {}
         self.current: Step | None = None
         self.log = LogStore()
-        self.tail: deque[tuple[str, str]] = deque(maxlen=TAIL)  # (stream, line), all steps
+        self.tail = Tail()  # the last lines of all steps
         self.notices: list[str] = []
         self.image_id: str | None = None
         self.tags: list[str] = []
@@ -65,6 +66,8 @@ class BuildRecorder:
         self.containers: set[str] = set()
         self.version = 0  # bumped on every change the renderers may want to show
         self.layers: dict[str, ev.LayerProgress] = {}
+        self.engine = ""  # the engine's URL, and the build's --network: what some of the
+        self.network: str | None = None  # engine's warnings mean depends on them
 
     @property
     def total(self) -> int | None:
@@ -131,11 +134,10 @@ class BuildRecorder:
                     step.status = "done"
         elif isinstance(event, ev.Log):
             self.log.extend(event.lines)
-            last = [(event.stream, line) for line in event.lines[-TAIL:]]
-            self.tail.extend(last)
+            self.tail.add(event.stream, event.lines)
             step = self.steps.get(event.key) if event.key else None
             if step is not None:
-                step.tail.extend(last)
+                step.tail.add(event.stream, event.lines)
                 step.lines += len(event.lines)
         elif isinstance(event, ev.Notice):
             if event.text not in self.notices:
@@ -182,7 +184,7 @@ class BuildRecorder:
 
 
 @dataclass
-class BuildResult:
+class BuildResult(SaidOnce):
     """The value of ``%%docker_build`` (and of ``docker_magics.build()``)."""
 
     image_id: str | None

@@ -11,11 +11,11 @@ message around it, against two budgets:
 
 - **Messages**: at most ``LIVE_MESSAGES`` (5) in any 1-second window, a sliding window of
   send times (a token bucket would let its burst *and* its rate through in one second). The
-  last redraw in ``finish()`` is not throttled but is counted in the same window: at most 4
-  widget messages, or one write per stream, so with the cell's result (or error) message the
-  total stays within 10 in any second. Displaying the widget box counts too; *creating* the
-  widgets (one ``comm_open`` per model, once per view) is not counted as messages, only as
-  bytes.
+  end in ``finish()`` is not throttled but is counted in the same window: one message (the
+  record that replaces the widgets), or one write per stream, so with the cell's error
+  message the total stays within 10 in any second. Displaying the widget box counts too;
+  *creating* the widgets (one ``comm_open`` per model, once per view) is not counted as
+  messages, only as bytes.
 - **Bytes**: a token bucket whose refill rate decays with elapsed time *t*:
   ``RATE / (1 + t/TAU)`` bytes per second, at most ``BURST`` saved up, so what is spent by
   time *t* is at most ``BURST + RATE*TAU*ln(1 + t/TAU)``. For the widgets that is 12 KB
@@ -23,8 +23,8 @@ message around it, against two budgets:
   creates no widgets, gets a fifth more. A step that starts earns ``STEP_BONUS`` (its
   header, bar and table updates), so a long Dockerfile still shows every transition; one
   step flooding 200,000 lines only has the time-based allowance. With the fixed costs
-  (creating the widgets ~10 KB, displaying them, the final redraw ~4 KB, the cell's result
-  and status messages ~4 KB) a flooding step stays under 64 KB over IOPub from 1 s to an
+  (creating the widgets ~10 KB, displaying them, the final record ~4 KB, the cell's
+  status messages ~4 KB) a flooding step stays under 64 KB over IOPub from 1 s to an
   hour.
 
 What it looks like: a quick build shows every step; updates come a few times a second at

@@ -21,6 +21,7 @@ import time
 from collections import deque
 
 from docker_magics.display.budget import ENVELOPE, ByteBudget, MessageWindow, message_size
+from docker_magics.display.record import Record, bar_html
 
 MODES = ("auto", "widget", "plain", "none")
 LINE_WIDTH = 240  # characters of a log line shown (the log keeps it whole)
@@ -71,7 +72,17 @@ def _ticker(target, name: str) -> threading.Thread:
     return threading.Thread(target=context.run, args=(target,), daemon=True, name=name)
 
 
+def ending(recorder, interrupted: bool) -> str:
+    """How a view says that the work failed; what went wrong is the error's line."""
+    word = "Interrupted" if interrupted else "FAILED"
+    return f"{word} after {recorder.elapsed():.1f}s"
+
+
 class NullRenderer:
+    shows = False  # whether it shows the summary (then the result need not say it again)
+    interrupted = False  # set by the driver before ``finish`` when the user stopped the work
+    finished = False  # set at the start of ``finish``: views may show more in the end
+
     def __init__(self, recorder) -> None:
         self.recorder = recorder
 
@@ -96,6 +107,7 @@ class ProgressText(NullRenderer):
     silent), and by ``finish()``.
     """
 
+    shows = True
     TICK = 0.25
     LIVE_MESSAGES = 5
     BURST, RATE, TAU = 8000, 2200, 3.0
@@ -244,7 +256,7 @@ class ProgressText(NullRenderer):
             if summary:
                 self.queue.append((self.out, summary))
         else:
-            self.queue.append((self.err, f"FAILED after {self.recorder.elapsed():.1f}s"))
+            self.queue.append((self.err, ending(self.recorder, self.interrupted)))
 
     def finish(self, error: str | None, summary: str = "") -> None:
         self._stop()
@@ -260,11 +272,15 @@ class WidgetRenderer(NullRenderer):
     Few widgets on purpose, sharing one layout and one style: each model costs a
     ``comm_open`` of ~1.3 KB, and every update carries a ~650-byte envelope. Subclasses say
     what to show: ``header_html()``, ``bar_state()`` -> (value, max), ``panels_html()`` -> one
-    string per panel. The bar and all panels but the last change on transitions and go
-    first; the header (elapsed time) and the last, busy panel (the log, the layer table)
-    change all the time and take turns, the one waiting longest first.
+    string per panel (``panels_text()``: lines for the record's text). The bar and all panels
+    but the busy one (``BUSY``: the last by default) change on transitions and go first; the
+    header (elapsed time) and the busy panel (the log, the layer table) change all the time
+    and take turns, the one waiting longest first. At the end, a static record of the last
+    state takes the widgets' place (:mod:`.record`).
     """
 
+    shows = True
+    BUSY = -1  # the panel that changes all the time (the log, the layer table)
     TICK = 0.25
     FIRST_DRAW = 0.5  # work done sooner than this needs no live updates, only the final one
     LIVE_MESSAGES = 5
@@ -318,7 +334,8 @@ class WidgetRenderer(NullRenderer):
     def start(self) -> None:
         from IPython.display import display
 
-        display(self.box)
+        # The record of the end replaces what is displayed here (see ``finish``).
+        self.display_handle = display(self.box, display_id=True)
         self.window.record()
         self.shown = self.clock()
         self.ticker.start()
@@ -334,15 +351,16 @@ class WidgetRenderer(NullRenderer):
         value, maximum = self._bar()
         if (self.bar.max, self.bar.value) != (maximum, value):
             structural.append((self.bar, {"max": maximum, "value": value}))
-        *quiet, busy = self.panels_html()
-        for widget, text in zip(self.panels, quiet, strict=False):
-            if widget.value != text:
+        texts = self.panels_html()
+        busy = self.BUSY % len(texts)
+        for i, (widget, text) in enumerate(zip(self.panels, texts, strict=True)):
+            if i != busy and widget.value != text:
                 structural.append((widget, {"value": text}))
         header = self.header_html()
         if header != self.header.value:
             live.append((self.header, {"value": header}))
-        if busy != self.panels[-1].value:
-            live.append((self.panels[-1], {"value": busy}))
+        if texts[busy] != self.panels[busy].value:
+            live.append((self.panels[busy], {"value": texts[busy]}))
         live.sort(key=lambda change: self.sent_at[id(change[0])])
         return structural + live
 
@@ -364,29 +382,37 @@ class WidgetRenderer(NullRenderer):
                 self._send(widget, state)
                 self.window.record()
 
+    def panels_text(self) -> list[str]:
+        """The panels as lines of text, for the record's ``text/plain`` (subclasses)."""
+        return []
+
     def finish(self, error: str | None, summary: str = "") -> None:
+        """Put the record of the end in place of the widgets (one message): the summary in
+        green, or in red how long it ran before it failed; the error itself is the cell's
+        error line, shown once, below."""
         self.stop.set()
         if self.ticker.is_alive():
             self.ticker.join(2)
         with self.lock:  # the last word: no tick may come after it
-            for widget, text in zip(self.panels, self.panels_html(), strict=True):
-                self._final(widget, {"value": text})
+            self.finished = True
             value, maximum = self._bar()
             if error is None:
-                state = {"max": maximum, "value": maximum, "bar_style": "success"}
-                text, color = summary, GREEN
+                value, style, text, color = maximum, "success", summary, GREEN
             else:  # red up to where it failed
-                state = {"max": maximum, "value": min(value + 1, maximum), "bar_style": "danger"}
-                text, color = f"ERROR: {error}", RED
-            self._final(self.bar, state)
-            self._final(self.header, {"value": f"<b style='color:{color}'>{html.escape(text)}</b>"})
-
-    def _final(self, widget, state: dict) -> None:
-        state = {k: v for k, v in state.items() if getattr(widget, k) != v}
-        if state:
-            self._send(widget, state)
-            self.window.record()
-            self.budget.charge(message_size(state))
+                value, style, color = min(value + 1, maximum), "danger", RED
+                text = ending(self.recorder, self.interrupted)
+            panels = self.panels_html()
+            record = Record(
+                f"<b style='color:{color}'>{html.escape(text)}</b>",
+                bar_html(value, maximum, style),
+                panels,
+                "\n".join([text, *self.panels_text()]),
+            )
+            handle = getattr(self, "display_handle", None)
+            if handle is not None:
+                handle.update(record)
+                self.window.record()
+                self.budget.charge(message_size(record._repr_html_() + record.text))
 
 
 def make_renderer(mode: str, recorder, text_class, widget_class):

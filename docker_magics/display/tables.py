@@ -93,12 +93,14 @@ class Lines(list):
         return f"<pre class='docker-magics'>{html.escape(repr(self))}</pre>"
 
 
-def human_size(n: float | None) -> str:
-    """Bytes in the docker CLI's units (decimal: kB, MB, GB)."""
+def human_size(n: float | None, digits: int = 3) -> str:
+    """Bytes in the docker CLI's units (decimal: kB, MB, GB), to ``digits`` significant
+    digits (go-units' HumanSizeWithPrecision: 3 in ``docker images``/``history``, 4 in
+    ``docker system df``)."""
     if n is None:
         return ""
     for unit in ("B", "kB", "MB", "GB", "TB"):
-        shown = f"{n:.0f}" if unit == "B" or abs(n) >= 1000 else f"{n:.3g}"
+        shown = f"{n:.0f}" if unit == "B" or abs(n) >= 1000 else f"{n:.{digits}g}"
         if abs(float(shown)) < 1000 or unit == "TB":  # 999.6 kB rounds up to 1 MB, not 1e+03kB
             return shown + unit
         n /= 1000

@@ -5,7 +5,9 @@ An :class:`Operation` says what is particular to it (how its events start, what 
 or a transport failure means, what to clean up, what its result is); :func:`drive` does the
 rest, the same way for builds, pushes, pulls, runs, logs and jobs:
 
-- the renderer is started, and always finished, with the error line or the summary;
+- the renderer is started, and always finished, with the error line or the summary (and a
+  result whose summary the renderer showed is not shown again as the cell's result:
+  :mod:`~docker_magics.display.once`);
 - every event is redacted before anyone sees it;
 - Ctrl-C closes the event stream (which cancels the work on the engine) and ends in the
   operation's one-line ``Interrupted`` (a ``KeyboardInterrupt``);
@@ -20,6 +22,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any, Generic, TypeVar
 
+from docker_magics.display.once import said
 from docker_magics.errors import DockerMagicsError, Interrupted
 from docker_magics.redaction import redact_event
 
@@ -74,12 +77,16 @@ def drive(op: Operation[R]) -> R:
         op.cleanup(error)
         result, summary = op.conclude(error)
     except (DockerMagicsError, Interrupted) as failed:
+        renderer.interrupted = isinstance(failed, Interrupted)
         renderer.finish(str(failed))
         raise
     except BaseException as unexpected:
+        renderer.interrupted = isinstance(unexpected, KeyboardInterrupt)
         renderer.finish(f"{type(unexpected).__name__}: {unexpected}")
         raise
     renderer.finish(None, summary)
+    if summary and getattr(renderer, "shows", False):
+        said(result)  # the view showed its summary: the cell's result need not repeat it
     return result
 
 

@@ -36,14 +36,18 @@ class TransferText(ProgressText):
             self.say(cut(event.text))
 
     def final_lines(self, error: str | None, summary: str) -> None:
-        # On success the engine's own closing lines (digest, status) were the last word.
-        if error is not None:
-            super().final_lines(error, summary)
+        # The engine's closing lines (digest, status) came last, as the CLI shows them; then
+        # the summary (the result says it no more).
+        super().final_lines(error, summary)
 
 
 class TransferWidget(WidgetRenderer):
+    """The lines about the whole transfer that came first ("The push refers to..."), a row a
+    layer, then its closing lines (the digest), in the docker CLI's order."""
+
     SHOWN_LAYERS = 12
     LAYER_BONUS = 1500
+    BUSY = 1  # the layer table changes all the time; the lines around it on transitions
 
     def __init__(self, recorder: TransferRecorder, **kwargs) -> None:
         super().__init__(recorder, **kwargs)
@@ -78,7 +82,17 @@ class TransferWidget(WidgetRenderer):
 
     def panels_html(self) -> list[str]:
         r = self.recorder
-        statuses = "<br>".join(f"<code>{html.escape(cut(t, 160))}</code>" for t in r.statuses[-3:])
+        statuses = list(r.statuses)
+        opening, closing = statuses[: r.opening], statuses[r.opening :]
+        return [_lines_html(opening[-2:]), self._layers_html(), _lines_html(closing[-3:])]
+
+    def panels_text(self) -> list[str]:
+        r = self.recorder
+        rows = [f"{layer.id}: {layer.status}" for layer in list(r.layers.values())]
+        return [*r.statuses[: r.opening][-2:], *rows, *r.statuses[r.opening :][-3:]]
+
+    def _layers_html(self) -> str:
+        r = self.recorder
         rows = []
         layers = list(r.layers.values())
         hidden = len(layers) - self.SHOWN_LAYERS
@@ -93,7 +107,11 @@ class TransferWidget(WidgetRenderer):
                 f"<td style='color:{color};padding:0 1em'>{html.escape(layer.status)}</td>"
                 f"<td style='text-align:right'>{layer.progress}</td></tr>"
             )
-        return [statuses, f"<table style='font-size:90%'>{''.join(rows)}</table>"]
+        return f"<table style='font-size:90%'>{''.join(rows)}</table>"
+
+
+def _lines_html(lines: list[str]) -> str:
+    return "<br>".join(f"<code>{html.escape(cut(t, 160))}</code>" for t in lines)
 
 
 def transfer_renderer(mode: str, recorder: TransferRecorder):

@@ -8,6 +8,7 @@ import re
 import time
 from dataclasses import dataclass, field
 
+from docker_magics.display.once import SaidOnce
 from docker_magics.display.tables import counted, human_size
 from docker_magics.engine import events as ev
 
@@ -70,6 +71,8 @@ class TransferRecorder:
         self.started = time.monotonic()
         self.layers: dict[str, Layer] = {}
         self.statuses: list[str] = []
+        self.opening = 0  # statuses before the first layer ("The push refers to..."); then
+        # the layers, and the closing ones ("1: digest: ...", "Status: ..."), as the CLI
         self.pushed: list[ev.Pushed] = []
         self.failure: ev.EngineFailure | None = None
         self._fraction = 0.0
@@ -82,6 +85,8 @@ class TransferRecorder:
             self.layers.setdefault(event.layer, Layer(event.layer)).update(event)
         elif isinstance(event, ev.Status):
             self.statuses.append(event.text)
+            if not self.layers:
+                self.opening = len(self.statuses)
         elif isinstance(event, ev.Pushed):
             self.pushed.append(event)
         elif isinstance(event, ev.EngineFailure):
@@ -134,7 +139,7 @@ def _layers_html(layers: dict[str, str]) -> str:
 
 
 @dataclass
-class PushResult:
+class PushResult(SaidOnce):
     """The value of ``%docker_push``: what reached the registry."""
 
     name: str  # repository, e.g. 127.0.0.1:5000/team/app
@@ -163,12 +168,20 @@ class PushResult:
         """The docker CLI's closing lines: ``TAG: digest: sha256:... size: N``."""
         return [f"{p.tag}: digest: {p.digest} size: {p.size}" for p in self.digests]
 
+    @property
+    def references(self) -> str:
+        """What was pushed, as NAME:TAG (``repo:1, :2 and :latest`` for several tags)."""
+        tags = [p.tag for p in self.digests] or self.tags
+        if not tags:
+            return self.name
+        shown = [f"{self.name}:{tags[0]}", *(f":{t}" for t in tags[1:])]
+        return shown[0] if len(shown) == 1 else f"{', '.join(shown[:-1])} and {shown[-1]}"
+
     def summary(self) -> str:
         reused = len(self.layers) - self.pushed_layers
         return (
-            f"Pushed {self.name} ({', '.join(p.tag for p in self.digests) or 'no tag'}) in "
-            f"{self.duration:.1f}s: {counted(self.pushed_layers, 'layer')} uploaded, "
-            f"{reused:,} already there"
+            f"Pushed {self.references} in {self.duration:.1f}s: "
+            f"{counted(self.pushed_layers, 'layer')} uploaded, {reused:,} already there"
         )
 
     def __repr__(self) -> str:
@@ -177,13 +190,13 @@ class PushResult:
     def _repr_html_(self) -> str:
         lines = "<br>".join(html.escape(line) for line in self.lines())
         return (
-            f"<div><b style='color:#1a7f37'>{html.escape(self.summary())}</b><br>"
-            f"<code>{lines}</code>{_layers_html(self.layers)}</div>"
+            f"<div><b style='color:#1a7f37'>{html.escape(self.summary())}</b>"
+            f"{_layers_html(self.layers)}<code>{lines}</code></div>"
         )
 
 
 @dataclass
-class PullResult:
+class PullResult(SaidOnce):
     """The value of ``%docker_pull``."""
 
     reference: str
@@ -215,8 +228,8 @@ class PullResult:
         )
 
     def _repr_html_(self) -> str:
-        digest = f"<br><code>Digest: {html.escape(self.digest)}</code>" if self.digest else ""
+        digest = f"<code>Digest: {html.escape(self.digest)}</code>" if self.digest else ""
         return (
-            f"<div><b style='color:#1a7f37'>{html.escape(self.summary())}</b>{digest}"
-            f"{_layers_html(self.layers)}</div>"
+            f"<div><b style='color:#1a7f37'>{html.escape(self.summary())}</b>"
+            f"{_layers_html(self.layers)}{digest}</div>"
         )

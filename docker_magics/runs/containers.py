@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import time
 
-from docker_magics.display.logstore import LogStore
+from docker_magics.display.once import said
 from docker_magics.display.tables import Lines, Table, human_size
 from docker_magics.engine import streams
 from docker_magics.engine.diagnose import explain
@@ -13,7 +13,7 @@ from docker_magics.engine.drive import Operation, drive
 from docker_magics.engine.session import Connection
 from docker_magics.errors import BadArgument, DockerMagicsError, EngineError
 from docker_magics.runs.progress import RunText
-from docker_magics.runs.result import RunRecorder
+from docker_magics.runs.result import ContainerLog, RunRecorder
 
 
 def human_age(timestamp: float | None, now: float | None = None) -> str:
@@ -226,7 +226,7 @@ def logs(
     follow: bool = False,
     tail: int | None = None,
     timestamps: bool = False,
-) -> LogStore:
+) -> ContainerLog:
     """Show a container's output (stderr as stderr, bounded like a run's) and return it whole.
     With ``follow``, until the container stops or the user interrupts (a normal end)."""
     recorder = RunRecorder(target)
@@ -234,7 +234,7 @@ def logs(
     return drive(job)
 
 
-class _Logs(Operation[LogStore]):
+class _Logs(Operation[ContainerLog]):
     def __init__(self, conn: Connection, target: str, recorder, **options) -> None:
         self.conn, self.target, self.options = conn, target, options
         self.recorder = recorder
@@ -267,4 +267,7 @@ class _Logs(Operation[LogStore]):
     def conclude(self, error):
         if error is not None:
             raise error
-        return self.recorder.output, "(stopped following)" if self.stopped else ""
+        r = self.recorder
+        log = ContainerLog(self.target, r.output, r.stdout, r.stderr)
+        said(log)  # its lines were shown as they came: the cell's result need not repeat them
+        return log, "(stopped following)" if self.stopped else ""

@@ -10,6 +10,7 @@ from collections import deque
 from dataclasses import dataclass, field
 
 from docker_magics.display.logstore import TAIL, LogStore, TextStore
+from docker_magics.display.once import SaidOnce
 from docker_magics.engine import events as ev
 
 
@@ -33,7 +34,7 @@ class RunRecorder:
 
 
 @dataclass
-class RunResult:
+class RunResult(SaidOnce):
     """The value of ``%docker_run`` / ``%%docker_run``."""
 
     image: str
@@ -83,3 +84,58 @@ class RunResult:
     def _repr_html_(self) -> str:
         color = "#1a7f37" if self.ok else "#cf222e"
         return f"<b style='color:{color}'>{html.escape(self.summary())}</b>"
+
+
+@dataclass
+class ContainerLog(SaidOnce):
+    """The value of ``%docker_logs`` (and of ``docker_magics.logs()``): a container's output,
+    whole. ``text()`` is all of it as shown (both streams, as they came); ``stdout`` and
+    ``stderr`` each stream exactly as written; ``lines()`` the lines. Shown again (its last
+    lines) anywhere but the cell that printed it."""
+
+    container: str
+    output: LogStore = field(default_factory=LogStore, repr=False)
+    stdout_log: TextStore = field(default_factory=TextStore, repr=False)
+    stderr_log: TextStore = field(default_factory=TextStore, repr=False)
+
+    SHOWN = 20  # lines shown by its repr: the rest is a call away
+
+    def text(self) -> str:
+        return self.output.text()
+
+    def lines(self) -> list[str]:
+        return self.text().splitlines()
+
+    @property
+    def count(self) -> int:
+        return self.output.count
+
+    @property
+    def stdout(self) -> str:
+        return self.stdout_log.text()
+
+    @property
+    def stderr(self) -> str:
+        return self.stderr_log.text()
+
+    def __len__(self) -> int:
+        return self.count
+
+    def __str__(self) -> str:
+        return self.text()
+
+    def _shown(self) -> tuple[str, list[str]]:
+        lines = self.lines()
+        earlier = len(lines) - self.SHOWN
+        note = f"… {earlier:,} earlier line{'' if earlier == 1 else 's'} (.text() has them)"
+        head = f"Log of {self.container}: {self.count:,} line{'' if self.count == 1 else 's'}"
+        return head, ([note] if earlier > 0 else []) + lines[-self.SHOWN :]
+
+    def __repr__(self) -> str:
+        head, lines = self._shown()
+        return "\n".join([head, *lines])
+
+    def _repr_html_(self) -> str:
+        head, lines = self._shown()
+        body = html.escape("\n".join(lines))
+        return f"<div><b>{html.escape(head)}</b><pre style='margin:0'>{body}</pre></div>"

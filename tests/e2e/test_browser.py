@@ -6,150 +6,32 @@ labextension."""
 from __future__ import annotations
 
 import json
-import os
 import re
 import shutil
 import subprocess
 import sys
-import time
 import urllib.request
 import zipfile
-from pathlib import Path
 
-import nbformat
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
-SHOTS = ROOT / "artifacts" / "screenshots"
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-CELLS = ".jp-NotebookPanel:not(.lm-mod-hidden) .jp-Notebook .jp-Cell"  # the open notebook's
+from tests.support.lab import (  # noqa: F401 - the helpers the tests here share
+    CELLS,
+    ROOT,
+    STDERR,
+    assert_unobstructed,
+    notebook,
+    open_notebook,
+    output_text,
+    run_cell,
+    screenshot,
+    wait_until,
+)
+
 EXTENSION = "docker-magics-highlight"
 PLUGIN = f"{EXTENSION}:plugin"
 DOCKERFILE_MIME = "text/x-dockerfile"
 PYTHON_MIME = "text/x-ipython"
-STDERR = ".jp-OutputArea-output[data-mime-type='application/vnd.jupyter.stderr']"
-NEWS = "official Jupyter news"  # the toast that asks "notified about official Jupyter news?"
-
-
-@pytest.fixture(scope="module")
-def lab(engine, busybox, registry, tmp_path_factory):
-    if not os.path.exists(CHROMIUM):
-        pytest.skip("Debian's chromium is not installed (scripts/test.sh installs it)")
-    from tests.support import free_port, wait_for
-
-    root = tmp_path_factory.mktemp("lab")
-    config = root / "config"
-    config.mkdir()
-    # No news or update checks: they would reach for the internet. news_url=None alone still
-    # asks "notified about official Jupyter news?" in a toast that covers the outputs; the
-    # user setting "Never" (in JUPYTER_CONFIG_DIR/lab/user-settings) stops the question.
-    (config / "jupyter_server_config.json").write_text(json.dumps({
-        "LabApp": {"news_url": None,
-                   "check_for_updates_class":
-        "jupyterlab.handlers.announcements.NeverCheckForUpdate"},
-    }))  # fmt: skip
-    settings = config / "lab" / "user-settings" / "@jupyterlab" / "apputils-extension"
-    settings.mkdir(parents=True)
-    (settings / "notification.jupyterlab-settings").write_text(
-        json.dumps({"fetchNews": "false", "checkForUpdates": False})
-    )
-    port = free_port()
-    env = {**os.environ, "DOCKER_HOST": engine.url, "JUPYTER_CONFIG_DIR": str(config),
-           "BASE_IMAGE": busybox, "REGISTRY": registry.host}  # fmt: skip
-    env.pop("DOCKER_CONFIG", None)
-    env.pop("JUPYTERLAB_SETTINGS_DIR", None)
-    log = open(root / "lab.log", "wb")
-    # expose_app_in_browser: window.jupyterapp, to read the cells' models (mime types).
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "jupyterlab", "--no-browser", "--allow-root",
-         f"--port={port}", "--ServerApp.ip=127.0.0.1", "--ServerApp.token=",
-         "--ServerApp.password=", "--ServerApp.disable_check_xsrf=True",
-         "--LabApp.expose_app_in_browser=True", f"--ServerApp.root_dir={root}"],
-        env=env, stdout=log, stderr=subprocess.STDOUT)  # fmt: skip
-
-    def ready():
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}/lab", timeout=2) as r:
-            return r.status == 200
-
-    try:
-        wait_for(ready, 90, "jupyter lab", proc)
-        yield f"http://127.0.0.1:{port}", root
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-        log.close()
-
-
-@pytest.fixture(scope="module")
-def browser():
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        b = p.chromium.launch(
-            executable_path=CHROMIUM,
-            args=["--no-sandbox", "--disable-gpu", "--no-first-run",
-                  "--disable-background-networking", "--disable-component-update",
-                  "--disable-sync", "--disable-quic"],
-        )  # fmt: skip
-        yield b
-        b.close()
-
-
-def notebook(root: Path, name: str, cells: list[str]) -> None:
-    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(c) for c in cells])
-    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3",
-                                 "language": "python"}  # fmt: skip
-    nbformat.write(nb, root / name)
-
-
-def open_notebook(browser, url: str, name: str):
-    page = browser.new_page(viewport={"width": 1300, "height": 1200})
-    page.goto(f"{url}/lab/tree/{name}?reset")  # a fresh workspace: only this notebook
-    page.wait_for_selector(CELLS, timeout=60000)
-    # The kernel is ready when its status says idle.
-    page.wait_for_selector(".jp-Notebook-ExecutionIndicator[data-status='idle']", timeout=60000)
-    return page
-
-
-def screenshot(page, name: str) -> None:
-    """A screenshot for a person to look at: nothing may cover the outputs."""
-    assert page.get_by_text(NEWS).count() == 0, "the Jupyter news toast is showing"
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SHOTS / name), full_page=True)
-
-
-def run_cell(page, index: int, wait_for: str | None = None, timeout: float = 60000) -> None:
-    """Shift+Enter in a cell, as a user would; retried if JupyterLab was not listening yet
-    (the cell's prompt shows [*] or a number once it has been sent)."""
-    cell = page.locator(CELLS).nth(index)
-    prompt = cell.locator(".jp-InputPrompt")
-    for _ in range(5):
-        cell.scroll_into_view_if_needed()  # the notebook renders only what is in view
-        cell.locator(".jp-InputArea-editor").click()
-        page.keyboard.press("Shift+Enter")
-        try:
-            wait_until(lambda: re.search(r"\[(\d+|\*)\]", prompt.inner_text()), timeout=3)
-            break
-        except AssertionError:
-            continue
-    if wait_for:
-        cell.locator(wait_for).first.wait_for(timeout=timeout)
-
-
-def output_text(page, index: int) -> str:
-    return page.locator(CELLS).nth(index).locator(".jp-OutputArea").inner_text()
-
-
-def wait_until(predicate, timeout: float = 60, what: str = "condition") -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.25)
-    raise AssertionError(f"{what} not met in {timeout}s")
 
 
 def mime_types(page) -> list[str]:
@@ -187,23 +69,16 @@ def language(page, index: int) -> str | None:
     return page.locator(CELLS).nth(index).locator(".cm-content").get_attribute("data-language")
 
 
-def assert_unobstructed(page, locator) -> None:
-    """The element is on screen and nothing (a toast, a dialog) lies over its middle."""
-    locator.scroll_into_view_if_needed()
-    assert locator.is_visible()
-    on_top = locator.evaluate("""el => {
-        const r = el.getBoundingClientRect();
-        return el.contains(document.elementFromPoint(r.x + r.width / 2, r.y + r.height / 2));
-    }""")
-    assert on_top, f"something covers {locator.inner_text()[:60]!r}"
-
-
-def progress_parts(page, index: int):
-    """A progress widget's parts: header, bar, and its HTML panels."""
-    box = page.locator(CELLS).nth(index).locator(".docker-magics-progress")
-    htmls = box.locator(":scope > .widget-html")
-    bar = box.locator(".progress-bar").first
-    return htmls.nth(0), bar, [htmls.nth(i) for i in range(1, htmls.count())]
+def record_parts(page, index: int):
+    """The record a finished progress view leaves (in place of its widgets): header, bar,
+    and its panels."""
+    record = page.locator(CELLS).nth(index).locator(".docker-magics-record")
+    panels = record.locator(".docker-magics-panel")
+    return (
+        record.locator(".docker-magics-header"),
+        record.locator(".docker-magics-bar"),
+        [panels.nth(i) for i in range(panels.count())],
+    )
 
 
 def table_rows(panel) -> list[list[str]]:
@@ -281,7 +156,11 @@ def test_build_progress(lab, browser, busybox, engine_api):
         'ENV GREETING="hello from the browser test"\n'
         'RUN echo "$GREETING"\nRUN sleep 1 && echo second step\n'
     )
-    bad = f"FROM {busybox}\nRUN for i in $(seq 1 20); do echo line $i; done; exit 3\n"
+    # Its last words on stderr, which the engine often delivers before the 20 lines before.
+    bad = (
+        f"FROM {busybox}\n"
+        "RUN for i in $(seq 1 20); do echo line $i; done; echo cause-444 >&2; exit 3\n"
+    )
     notebook(root, "e2e-build.ipynb", [
         "%load_ext docker_magics\n%docker_connect",
         f"%%docker_build -t dm-test/e2e:1 --no-cache\n{good}",
@@ -291,10 +170,13 @@ def test_build_progress(lab, browser, busybox, engine_api):
     try:
         run_cell(page, 0, ".jp-OutputArea-output")
 
-        # Success: every step done, the summary, a green bar.
-        run_cell(page, 1, ".docker-magics-progress")
-        header, bar, (steps_panel, log_panel) = progress_parts(page, 1)
-        wait_until(lambda: "progress-bar-success" in bar_style(bar), 60, "a green bar")
+        # Live: the widgets; at the end, a record of the last state in their place, with
+        # every step done, the summary and a green bar.
+        run_cell(page, 1, ".docker-magics-progress .progress-bar")  # the live widget's bar
+        page.locator(CELLS).nth(1).locator(".docker-magics-record").wait_for(timeout=60000)
+        header, bar, (steps_panel, log_panel) = record_parts(page, 1)
+        assert "docker-magics-bar-success" in bar_style(bar)
+        assert page.locator(CELLS).nth(1).locator(".progress-bar").count() == 0
         steps = instructions(good)
         rows = table_rows(steps_panel)
         assert len(rows) == len(steps), rows
@@ -311,38 +193,66 @@ def test_build_progress(lab, browser, busybox, engine_api):
         ), summary
         log = log_panel.inner_text()
         assert "hello from the browser test" in log and "second step" in log
-        result = page.locator(CELLS).nth(1).locator(".docker-magics-result")
-        assert result.locator("b").inner_text().strip() == summary  # the cell's value
+        # Said once: no result under it (the value is the cell's all the same).
+        assert output_text(page, 1).count("Built ") == 1
+        assert page.locator(CELLS).nth(1).locator(".jp-OutputArea-executeResult").count() == 0
         assert page.locator(CELLS).nth(1).locator(STDERR).count() == 0
         assert_unobstructed(page, header)
         screenshot(page, "build-success.png")
 
-        # Failure: a red bar, the failing step marked failed, its last lines, one UsageError.
+        # Failure: a red bar, the failing step marked failed, its last lines with the line
+        # that says why, and that line in the one error line, said once.
         run_cell(page, 2, ".docker-magics-progress")
         failing = page.locator(CELLS).nth(2)
-        header, bar, (steps_panel, log_panel) = progress_parts(page, 2)
         wait_until(lambda: failing.locator(STDERR).count() > 0, 60, "the UsageError")
-        wait_until(lambda: "progress-bar-danger" in bar_style(bar), 10, "a red bar")
+        failing.locator(".docker-magics-record").wait_for(timeout=10000)
+        header, bar, (steps_panel, log_panel) = record_parts(page, 2)
+        assert "docker-magics-bar-danger" in bar_style(bar)
         rows = table_rows(steps_panel)
         assert [(r[0], r[2]) for r in rows] == [
             ("done", f"1/2 FROM {busybox}"),
             ("failed", f"2/2 {instructions(bad)[1]}"),
         ], rows
-        # The step's last lines, in order (stdout only: the engine may reorder stderr).
         log = log_panel.inner_text().strip().splitlines()
-        assert 3 <= len(log) < 20 and log == [f"line {i}" for i in range(21 - len(log), 21)], log
+        assert "cause-444" in log and log[-1] in ("line 20", "cause-444"), log
+        stdout = [line for line in log if line.startswith("line ")]
+        assert stdout == [f"line {i}" for i in range(21 - len(stdout), 21)], log  # in order
         assert_unobstructed(page, log_panel)
-        headline = header.inner_text().strip()
-        assert headline.startswith("ERROR: Step 2/2 (RUN for i in"), headline
-        assert "failed with exit code 3" in headline
+        assert re.fullmatch(r"FAILED after \d+\.\ds", header.inner_text().strip())
         errors = failing.locator(STDERR)
         assert errors.count() == 1
         error = errors.inner_text().strip()
-        assert error == "UsageError: " + headline.removeprefix("ERROR: "), error
-        assert "\n" not in error  # one line, no traceback
+        assert error == (
+            f"UsageError: Step 2/2 ({instructions(bad)[1]}) failed with exit code 3: cause-444."
+        )
+        assert output_text(page, 2).count("exit code 3") == 1  # not in the header too
         assert "Traceback" not in output_text(page, 2)
         assert_unobstructed(page, errors)
         screenshot(page, "build-failure.png")
+    finally:
+        page.close()
+
+
+@pytest.mark.engine
+def test_a_finished_build_shows_every_step(lab, browser, busybox):
+    """While a build runs its view keeps the latest 8 steps; once it ends, all of them."""
+    url, root = lab
+    runs = "".join(f"RUN echo step {n}\n" for n in range(1, 11))
+    notebook(root, "e2e-steps.ipynb", [
+        "%load_ext docker_magics\n%docker_connect",
+        f"%%docker_build --no-cache --progress widget\nFROM {busybox}\n{runs}",
+    ])  # fmt: skip
+    page = open_notebook(browser, url, "e2e-steps.ipynb")
+    try:
+        run_cell(page, 0, ".jp-OutputArea-output")
+        run_cell(page, 1, ".docker-magics-record", timeout=120000)
+        _, _, (steps_panel, _) = record_parts(page, 1)
+        rows = table_rows(steps_panel)
+        assert [r[2] for r in rows] == [f"1/11 FROM {busybox}"] + [
+            f"{n + 1}/11 RUN echo step {n}" for n in range(1, 11)
+        ]
+        assert "earlier step" not in steps_panel.inner_text()
+        screenshot(page, "build-all-steps.png")
     finally:
         page.close()
 
@@ -362,9 +272,9 @@ def test_push_shows_layer_rows(lab, browser, busybox, registry, engine_api):
     try:
         run_cell(page, 0, ".jp-OutputArea-output")
         run_cell(page, 1, ".jp-OutputArea-output")
-        run_cell(page, 2, ".docker-magics-progress")
-        header, bar, (statuses, layers_panel) = progress_parts(page, 2)
-        wait_until(lambda: "progress-bar-success" in bar_style(bar), 60, "a green bar")
+        run_cell(page, 2, ".docker-magics-record")
+        header, bar, (opening, layers_panel, closing) = record_parts(page, 2)
+        assert "docker-magics-bar-success" in bar_style(bar)
 
         rows = table_rows(layers_panel)
         assert len(rows) == layers, rows  # one row a layer
@@ -374,23 +284,24 @@ def test_push_shows_layer_rows(lab, browser, busybox, registry, engine_api):
         pushed = sum(status == "Pushed" for _, status, _ in rows)
         headline = header.inner_text().strip()
         assert re.fullmatch(
-            rf"Pushed {re.escape(repo)} \(1\) in \d+\.\ds: {pushed} layers uploaded, "
+            rf"Pushed {re.escape(repo)}:1 in \d+\.\ds: {pushed} layers uploaded, "
             rf"{layers - pushed} already there",
             headline,
         ), headline
+        assert output_text(page, 2).count("Pushed ") == 1  # said once: no result under it
 
-        # The digest line names what the registry now holds.
+        # As the docker CLI: what is pushed first, the layers, then the digest line, which
+        # names what the registry now holds.
         request = urllib.request.Request(
             f"http://{registry.host}/v2/dm/e2e-push/manifests/1",
             headers={"Accept": "application/vnd.docker.distribution.manifest.v2+json"},
         )
         with urllib.request.urlopen(request, timeout=10) as r:
             digest, size = r.headers["Docker-Content-Digest"], len(r.read())
-        lines = statuses.inner_text().strip().splitlines()
-        assert lines == [
-            f"The push refers to repository [{repo}]",
-            f"1: digest: {digest} size: {size}",
-        ], lines
+        assert opening.inner_text().strip() == f"The push refers to repository [{repo}]"
+        assert closing.inner_text().strip() == f"1: digest: {digest} size: {size}"
+        top = [p.bounding_box()["y"] for p in (opening, layers_panel, closing)]
+        assert top == sorted(top), top
         assert_unobstructed(page, layers_panel)
         screenshot(page, "push.png")
     finally:

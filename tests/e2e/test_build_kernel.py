@@ -20,51 +20,46 @@ def engine_api(no_leftovers):
     return no_leftovers
 
 
-def test_widget_progress_ends_green(kernel):
-    kernel.run("import os; BASE = os.environ['BASE']")
-    ex = (
-        kernel.run(
-            "%%docker_build -t dm-test/widget --progress widget --no-cache\n"
-            "FROM $BASE\nRUN echo one\nRUN echo two && sleep 1\n".replace(
-                "$BASE", "{BASE}"
-            ).replace("{BASE}", __import__("os").environ.get("BASE", ""))
-            or ""
-        )
-        if False
-        else kernel.run("import os; BASE = os.environ['BASE']")
-    )
+def test_widget_progress_ends_green_as_a_record_that_says_it_once(kernel):
     ex = kernel.run(
         "%%docker_build -t dm-test/widget --progress widget --no-cache --build-arg BASE={BASE}\n"
         "ARG BASE\nFROM $BASE\nRUN echo one\nRUN echo two && sleep 1\n"
     )
     assert ex.status == "ok", ex.error
-    bars = ex.widgets_of("IntProgressModel")
-    assert len(bars) == 1
-    assert bars[0]["bar_style"] == "success" and bars[0]["value"] == bars[0]["max"] == 4
-    html = " ".join(w.get("value", "") for w in ex.widgets_of("HTMLModel"))
-    assert "Built " in html and "dm-test/widget" in html
-    assert "RUN echo two &amp;&amp; sleep 1" in html
-    assert "done" in html
-    # The result is still the cell's value.
-    result = [m for m in ex.messages if m["msg_type"] == "execute_result"]
-    assert "Built" in result[0]["content"]["data"]["text/plain"]
+    widget = next(m for m in ex.messages if m["msg_type"] == "display_data")
+    assert "application/vnd.jupyter.widget-view+json" in widget["content"]["data"]
+    assert len(ex.widgets_of("IntProgressModel")) == 1  # live: a bar
+    # At the end a static record replaced the widgets: what a saved notebook keeps.
+    (shown,) = ex.displays()  # and no execute_result: the record said it
+    assert set(shown) == {"text/html", "text/plain"}
+    html, text = shown["text/html"], shown["text/plain"]
+    assert "docker-magics-bar-success" in html and "width:100.0%" in html
+    assert "dm-test/widget" in html and "RUN echo two &amp;&amp; sleep 1" in html
+    assert html.count("Built ") == 1 and text.startswith("Built ") and text.count("Built ") == 1
+    assert [line.split()[0] for line in text.splitlines()[1:5]] == ["done"] * 4
+    assert "Built " not in ex.stream() + ex.stream("stderr")
+    # The value is still the cell's: _ and Out, in full in another cell.
+    again = kernel.run("r = _\nprint(type(r).__name__, r.tags)\nr")
+    assert again.stream() == "BuildResult ['dm-test/widget:latest']\n"
+    (result,) = again.displays()
+    assert result["text/plain"].startswith("Built ")
 
 
-def test_widget_progress_ends_red_with_the_failing_step(kernel):
-    kernel.run("import os; BASE = os.environ['BASE']")
+def test_widget_progress_ends_red_and_the_error_line_says_why_once(kernel):
     ex = kernel.run(
         "%%docker_build --progress widget --build-arg BASE={BASE}\n"
         "ARG BASE\nFROM $BASE\nRUN echo last words; exit 5\n"
     )
     assert ex.status == "error"
-    assert ex.usage_error.startswith(
-        "Step 3/3 (RUN echo last words; exit 5) failed with exit code 5."
+    assert ex.usage_error == (
+        "Step 3/3 (RUN echo last words; exit 5) failed with exit code 5: last words."
     )
     assert "Traceback" not in str(ex.error.get("traceback"))
-    bar = ex.widgets_of("IntProgressModel")[0]
-    assert bar["bar_style"] == "danger"
-    html = " ".join(w.get("value", "") for w in ex.widgets_of("HTMLModel"))
-    assert "last words" in html and "failed" in html and "ERROR: Step 3/3" in html
+    (shown,) = ex.displays()
+    html = shown["text/html"]
+    assert "docker-magics-bar-danger" in html and "FAILED after " in html
+    assert "last words" in html and ">failed<" in html
+    assert "exit code 5" not in html + shown["text/plain"]  # the error line says it, once
 
 
 # 200,000 lines of 80 characters, in 40 bursts over ~5 s, as a chatty step prints them.
@@ -94,8 +89,8 @@ def test_a_flood_of_log_lines_stays_bounded(kernel, mode):
         assert out[-7:-2] == [f"{n:06d} " + "x" * 73 for n in range(199_996, 200_001)]
         assert out[-1].startswith("Built ")
     else:
-        log = ex.widgets_of("HTMLModel")[-1]["value"]
-        assert "200000 " + "x" * 73 in log
+        (record,) = ex.displays()
+        assert "200000 " + "x" * 73 in record["text/html"]
     check = kernel.run("r = _\nprint(r.log.count, r.log.text().count('\\n'))")
     count, newlines = map(int, check.stream().split())
     assert count >= 200_000 and newlines == count  # the full log is kept
@@ -124,6 +119,27 @@ def test_interrupt_stops_the_build_on_the_engine(kernel, engine_api):
     # The log up to the interrupt is kept.
     kept = kernel.run("import docker_magics; print(docker_magics.last_build().log.text())")
     assert "started" in kept.stream().splitlines()  # the RUN's own output, not its header
+
+
+def test_an_interrupted_widget_build_leaves_a_red_record(kernel, engine_api):
+    ex = kernel.start(
+        "%%docker_build --progress widget --no-cache --build-arg BASE={BASE}\n"
+        "ARG BASE\nFROM $BASE\nRUN echo started; sleep 120\n"
+    )
+    deadline = time.monotonic() + 60
+    while not engine_api.containers() and time.monotonic() < deadline:
+        time.sleep(0.2)  # the RUN step's container runs
+    kernel.interrupt()
+    kernel.wait(ex, timeout=30)
+    assert ex.usage_error.startswith("Build interrupted at step 3/3 RUN echo started")
+    (record,) = ex.displays()
+    assert (
+        "Interrupted after " in record["text/html"]
+        and "docker-magics-bar-danger" in (record["text/html"])
+    )
+    assert record["text/plain"].startswith("Interrupted after ")
+    while engine_api.containers(all=True) and time.monotonic() < deadline:
+        time.sleep(0.2)
 
 
 def test_interrupt_stops_a_loop_of_api_builds(kernel, engine_api):

@@ -5,6 +5,7 @@ artifacts/notebooks/ for inspection."""
 from __future__ import annotations
 
 import json
+import re
 import secrets
 import shutil
 from pathlib import Path
@@ -48,6 +49,25 @@ def execute(path: Path, workdir: Path, env: dict[str, str], monkeypatch) -> nbfo
         ARTIFACTS.mkdir(parents=True, exist_ok=True)
         nbformat.write(nb, ARTIFACTS / path.name)
     return nb
+
+
+def plain_of(cell) -> str:
+    """What a cell shows as text: its streams and the text/plain of its displays, each once."""
+    parts = []
+    for out in cell.get("outputs", []):
+        parts.append(out.get("text", ""))
+        parts.append(out.get("data", {}).get("text/plain", ""))
+        parts += out.get("traceback", [])
+    return "\n".join(parts)
+
+
+def said_once(nb) -> None:
+    """Each summary (a build's, a push's, a pull's) shows once in its cell: in the progress
+    view, not again as the cell's result."""
+    for cell in nb.cells:
+        text = plain_of(cell)
+        for summary in (r"^Built [0-9a-f]{12} ", r"^Pushed \S+:\S+ in ", r"^Pulled \S+ "):
+            assert len(re.findall(summary, text, re.M)) <= 1, (cell.source, text)
 
 
 def text_of(nb) -> str:
@@ -95,6 +115,8 @@ def test_tutorial_runs_top_to_bottom(path, tutorial_env, tmp_path, monkeypatch, 
             "inside the container",
             ": digest: sha256:",
             "Pulled ",
+            "Layer sizes of ",  # %docker_history's chart
+            "Engine disk usage: ",  # %docker_df
         ],
         "02-remote-and-tls-engines": [
             "as 'plain'",
@@ -126,9 +148,47 @@ def test_tutorial_runs_top_to_bottom(path, tutorial_env, tmp_path, monkeypatch, 
     }[path.stem]
     for expected in checks:
         assert expected in text, (path.stem, expected)
+    said_once(nb)
     if "registries" in path.name:
         assert tutorial_env["REGISTRY_PASSWORD"] not in json.dumps(nb)
         assert tutorial_env["API_TOKEN"] not in json.dumps(nb)
+
+
+def test_a_tutorial_run_with_widgets_keeps_a_readable_record(tutorial_env, tmp_path, monkeypatch):
+    """Run as in JupyterLab (a Jupyter server's kernel: progress as widgets), saved, and
+    converted to HTML (nbconvert, as nbviewer or GitHub show a notebook): where the widgets
+    were, a static record of each build and push, never "Error displaying widget" nor a
+    ``VBox(...)`` repr; each summary once."""
+    from nbconvert import HTMLExporter
+
+    source = tmp_path / "source" / "01-quickstart-widgets.ipynb"
+    source.parent.mkdir()
+    shutil.copy(NOTEBOOKS[0], source)
+    work = tmp_path / "work"
+    work.mkdir()
+    # What a Jupyter server tells its kernels: progress="auto" picks widgets.
+    tutorial_env["JPY_SESSION_NAME"] = str(work / source.name)
+    nb = execute(source, work, tutorial_env, monkeypatch)
+    outputs = [out for cell in nb.cells for out in cell.get("outputs", [])]
+    assert "application/vnd.jupyter.widget-view+json" not in json.dumps(outputs)
+    assert "widgets" in nb.metadata  # widgets did run (nbclient kept their state)
+    records = [
+        o for o in outputs if "docker-magics-record" in o.get("data", {}).get("text/html", "")
+    ]
+    assert len(records) == 3  # the build, the push and the pull
+    plain = [o["data"]["text/plain"] for o in records]
+    registry = tutorial_env["REGISTRY"]
+    assert plain[0].startswith("Built ") and "built by docker_magics" in plain[0]
+    assert plain[1].startswith(f"Pushed {registry}/hello-notebook:1 in ")
+    assert plain[2].startswith(f"Pulled {registry}/hello-notebook:1 ")
+    said_once(nb)
+
+    html, _ = HTMLExporter().from_notebook_node(nb)
+    (ARTIFACTS / "01-quickstart-widgets.html").write_text(html)
+    assert "Error displaying widget" not in html and not re.search(r"[VH]Box\(", html)
+    assert html.count("docker-magics-record") >= 3
+    assert re.search(r"Built [0-9a-f]{12} \(hello-notebook:1\)", html)
+    assert "1: digest: sha256:" in html and "Pushed " in html
 
 
 def test_binder_without_an_engine(tmp_path, monkeypatch):

@@ -94,9 +94,8 @@ def test_failing_run_step(built, engine_api):
         "RUN echo never\n"
     )
     assert cell.usage_error == (
-        "Step 3/4 (RUN echo about to fail; echo bad thing >&2; exit 7) failed with exit code 7. "
-        "Its last output is shown above (and in the full log); fix the command and run the "
-        "cell again."
+        "Step 3/4 (RUN echo about to fail; echo bad thing >&2; exit 7) failed with exit code 7: "
+        "bad thing."
     )
     assert "about to fail" in cell.out and "bad thing" in cell.err
     assert "FAILED after" in cell.err
@@ -464,17 +463,16 @@ def test_either_packer_hits_the_same_cache(built, engine_api, tmp_path, monkeypa
 
 
 def test_quiet_failure_shows_the_failing_steps_output(built):
-    """With -q (progress none) nothing else is printed, so the error's "shown above" must
-    come true: the failing step's last lines go to stderr, as `docker build -q` does."""
+    """With -q (progress none) nothing else is printed: the failing step's last lines go to
+    stderr, as `docker build -q` does, before the error that quotes its last words."""
     base = os.environ["BASE"]
     cell = built(
         f"%%docker_build -q\nFROM {base}\nRUN echo early\n"
         "RUN echo about to fail; echo bad thing >&2; exit 7\n"
     )
     assert cell.usage_error == (
-        "Step 3/3 (RUN echo about to fail; echo bad thing >&2; exit 7) failed with exit code 7. "
-        "Its last output is shown above (and in the full log); fix the command and run the "
-        "cell again."
+        "Step 3/3 (RUN echo about to fail; echo bad thing >&2; exit 7) failed with exit code 7: "
+        "bad thing."
     )
     assert cell.out == ""
     header, *shown = cell.err.splitlines()[:3]
@@ -486,8 +484,8 @@ def test_quiet_failure_shows_the_failing_steps_output(built):
     assert "early" not in cell.err
     silent = built(f"%%docker_build -q\nFROM {base}\nRUN exit 3\n")
     assert silent.usage_error == (
-        "Step 2/2 (RUN exit 3) failed with exit code 3. It printed nothing; fix the command and "
-        "run the cell again."
+        "Step 2/2 (RUN exit 3) failed with exit code 3 without printing anything. Fix the "
+        "command and run the cell again."
     )
     assert silent.err.startswith("UsageError")
 

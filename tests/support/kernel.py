@@ -101,6 +101,23 @@ class Execution:
                 states.setdefault(comm, {}).update(data.get("state", {}))
         return states
 
+    def displays(self) -> list[dict]:
+        """What the cell's outputs show at the end, in order: each display's data (``text/html``,
+        ``text/plain``...), as the last ``update_display_data`` for its id left it."""
+        shown: list[dict] = []
+        by_id: dict[str, int] = {}
+        for m in self.messages:
+            kind, content = m["msg_type"], m["content"]
+            display_id = (content.get("transient") or {}).get("display_id")
+            if kind == "update_display_data":
+                if display_id in by_id:
+                    shown[by_id[display_id]] = content["data"]
+            elif kind in ("display_data", "execute_result"):
+                if display_id:
+                    by_id[display_id] = len(shown)
+                shown.append(content["data"])
+        return shown
+
     def widgets_of(self, model: str) -> list[dict]:
         return [s for s in self.widget_states().values() if s.get("_model_name") == model]
 

@@ -84,8 +84,7 @@ def test_failing_step_names_the_vertex():
     assert step.name == "[3/3] RUN echo line1; echo line2 >&2; exit 3"
     assert step.status == "failed" and list(step.tail) == [("stdout", "line1"), ("stderr", "line2")]
     assert build_failure(recorder.failure.message, None, step) == (
-        "Step [3/3] RUN echo line1; echo line2 >&2; exit 3 failed with exit code 3. Its last "
-        "output is shown above (and in the full log); fix the command and run the cell again"
+        "Step [3/3] RUN echo line1; echo line2 >&2; exit 3 failed with exit code 3: line2"
     )
 
 

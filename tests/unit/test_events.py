@@ -75,8 +75,7 @@ def test_failing_run():
     assert step.number == 3 and step.status == "failed"
     assert [line for _, line in step.tail] == ["line1", "line2"]
     assert build_failure(recorder.failure.message, 3, step) == (
-        "Step 3/4 (RUN echo line1; echo line2; exit 3) failed with exit code 3. Its last output "
-        "is shown above (and in the full log); fix the command and run the cell again"
+        "Step 3/4 (RUN echo line1; echo line2; exit 3) failed with exit code 3: line2"
     )
 
 

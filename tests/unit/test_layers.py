@@ -1,7 +1,7 @@
 """The package's shape, checked from its source: no import cycles (imports inside functions
 included), and imports only go down the layers (../shared/DESIGN.md):
 
-    magics -> api (+ normalise) -> features (builds, registry, runs, jobs, reproduce)
+    magics -> api (+ normalise) -> features (builds, registry, runs, storage, jobs, reproduce)
                                 -> engine -> display -> errors, redaction
 """
 
@@ -13,7 +13,7 @@ from pathlib import Path
 import docker_magics
 
 PACKAGE = Path(docker_magics.__file__).parent
-FEATURES = {"builds", "registry", "runs", "jobs", "reproduce"}
+FEATURES = {"builds", "registry", "runs", "storage", "jobs", "reproduce"}
 # What each part may import of the package (besides itself).
 ALLOWED = {
     "redaction": set(),

@@ -24,6 +24,8 @@ MAGICS = {
         "docker_stop",
         "docker_rm",
         "docker_rmi",
+        "docker_history",
+        "docker_df",
     },
     "cell": {"docker_build", "docker_run"},
 }
