@@ -281,7 +281,11 @@ def login_registry(registry: str | None) -> str:
     """The Docker config's key for the registry of a login; refused, without repeating it,
     when it is not a host name: it may be a password typed where the registry goes."""
     key = normalize_registry(registry)
-    if key != INDEX and not is_registry_host(key):
+    host = key.split("/", 1)[0]
+    # Stricter than an image name's first part, where an upper-case word is a registry too:
+    # a typed password has upper-case letters and no dot.
+    named = "." in host or ":" in host or host == "localhost"
+    if key != INDEX and not (named and is_registry_host(key)):
         raise MaybeSecretArgument(
             "The registry given to %docker_login is not a host name (HOST.DOMAIN, HOST:PORT "
             "or localhost)",

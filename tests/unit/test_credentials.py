@@ -39,3 +39,17 @@ def test_saved_identity_token_is_read_back_as_the_cli_stores_it(docker_env):
     credentials.CREDENTIALS.add("reg.example:5000", "alice", "the-password")
     assert credentials.for_buildkit("reg.example:5000") == ("alice", "the-password")
     credentials.CREDENTIALS.forget("reg.example:5000")
+
+
+def test_a_password_where_the_registry_goes_is_refused():
+    """An image name's first part with an upper-case letter is a registry (distribution/
+    reference), but a login's registry must be a host: a typed password has capitals too."""
+    from docker_magics.errors import MaybeSecretArgument
+    from docker_magics.registry.transfers import login_registry
+
+    for typed in ("typed-by-mistake-gp6mCgeU6VAtx", "Secret123", "hunter2"):
+        with pytest.raises(MaybeSecretArgument) as refused:
+            login_registry(typed)
+        assert typed not in str(refused.value)
+    for host in ("127.0.0.1:5000", "registry.example.com", "localhost", "Registry.Example.com"):
+        assert login_registry(host) == host
