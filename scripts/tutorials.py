@@ -131,13 +131,13 @@ def port_for_lab() -> int:
 
 
 def cache_note() -> str:
-    size = sum(p.stat().st_size for p in PYTHON_ROOTFS_CACHE.glob("*") if p.is_file())
+    size = sum(p.stat().st_size for p in PYTHON_ROOTFS_CACHE.rglob("*") if p.is_file())
     if not size:
         return ""
     return (
-        f"Kept: the Python base image's root file system, {size / 1e6:.0f} MB in "
-        f"{PYTHON_ROOTFS_CACHE}, so that the next run (and the test suite) need not build it "
-        f"again with debootstrap (about a minute). Remove it with: rm -rf {PYTHON_ROOTFS_CACHE}"
+        f"Kept: {PYTHON_ROOTFS_CACHE} ({size / 1e6:.0f} MB), what the scripts and tests keep "
+        "between runs: the root file system of the Python base image above all, which "
+        f"debootstrap takes about a minute to make. Remove it with: rm -rf {PYTHON_ROOTFS_CACHE}"
     )
 
 
