@@ -25,3 +25,9 @@ def test_readme_starts_with_two_commands():
 def test_ci_runs_the_readme_test_command():
     ci = (ROOT / ".ci" / "run").read_text()
     assert f"exec {readme_commands()[1]}" in ci
+
+
+def test_readme_stays_short():
+    """What a newcomer needs first; the reference lives in the documentation (docs/)."""
+    assert len((ROOT / "README.md").read_bytes()) <= 10_000
+    assert "bash scripts/docs.sh" in (ROOT / "README.md").read_text()
