@@ -155,19 +155,23 @@ def main() -> int:
     try:
         print("Starting an engine (unix socket and plain tcp on loopback)...", flush=True)
         tcp = f"tcp://127.0.0.1:{free_port()}"
-        engine = Dockerd(root / "engine", tcp=[tcp]).start()
-        started.append(engine)
+        engine = Dockerd(root / "engine", tcp=[tcp])
+        started.append(engine)  # before it starts: a Ctrl-C while it starts must remove it
+        engine.start()
         print("Starting an engine that requires TLS with client certificates...", flush=True)
         certs = TLSMaterial(root / "tls")
         tls_url = f"tcp://127.0.0.1:{free_port()}"
-        tls_engine = Dockerd(root / "tls-engine", tcp=[tls_url], tls=certs).start()
+        tls_engine = Dockerd(root / "tls-engine", tcp=[tls_url], tls=certs)
         started.append(tls_engine)
+        tls_engine.start()
         print("Starting two registries (one open, one with a password)...", flush=True)
-        registry = Registry(root / "registry").start()
+        registry = Registry(root / "registry")
         started.append(registry)
+        registry.start()
         password = secrets.token_urlsafe(18)
-        auth_registry = Registry(root / "auth-registry", users={"tutorial": password}).start()
+        auth_registry = Registry(root / "auth-registry", users={"tutorial": password})
         started.append(auth_registry)
+        auth_registry.start()
         print(
             f"Making the base images (Python from Debian packages: cached in "
             f"{PYTHON_ROOTFS_CACHE} after once)...",
@@ -222,7 +226,8 @@ def main() -> int:
             thing.cleanup()
         shutil.rmtree(root, ignore_errors=True)
         print(f"Removed the engines, registries, their data and certificates ({root}).")
-        print(f"Kept: your working copies of the tutorials in {work}.")
+        if work.exists():
+            print(f"Kept: your working copies of the tutorials in {work}.")
         note = cache_note()
         if note:
             print(note)

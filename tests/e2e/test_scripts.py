@@ -216,3 +216,30 @@ def test_tutorials_open_copies_and_ctrl_c_leaves_nothing_running(engine, tmp_pat
     assert f"kept from an earlier run, with your changes: {mine.name}" in output
     assert {p.name: sha(p) for p in tracked} == before  # the tracked tutorials: untouched
     assert "Traceback" not in output, output[-3000:]
+
+
+def test_tutorials_ctrl_c_while_starting_leaves_nothing(engine, tmp_path):
+    if engine.dockerd is None:
+        pytest.skip("needs the private test engines (DOCKER_MAGICS_TEST_ENGINE is set)")
+    env = {**os.environ, "DOCKER_MAGICS_TUTORIALS_DIR": str(tmp_path / "work")}
+    log = tmp_path / "tutorials.log"
+    with open(log, "wb") as out:
+        proc = subprocess.Popen(
+            [sys.executable, str(ROOT / "scripts" / "tutorials.py")],
+            env=env, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+            start_new_session=True,
+        )  # fmt: skip
+    try:
+        # The first engine is up and the TLS one is starting: Ctrl-C.
+        wait_for(lambda: "requires TLS" in log.read_text(), 120, "the second engine", proc)
+        os.killpg(proc.pid, signal.SIGINT)
+        assert proc.wait(120) == 0
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+    output = log.read_text()
+    (root,) = re.findall(r"their data and certificates \((/tmp/dm-tut-[^)]+)\)", output)
+    assert not Path(root).exists() and pids_with(root) == [], output
+    assert not (tmp_path / "work").exists()  # it never got that far, and says no such thing
+    assert "working copies" not in output and "JupyterLab" not in output, output
