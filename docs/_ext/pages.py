@@ -44,9 +44,10 @@ class Magic:
         return " and ".join(f"`{'%%' if k == 'cell' else '%'}{self.name}`" for k in self.kinds)
 
 
-def registered_magics() -> list[Magic]:
+def registered_magics() -> tuple[list[Magic], list[type]]:
     """The magics ``%load_ext docker_magics`` registers, in a fresh IPython shell of their
-    own (no history database), sorted by name."""
+    own (no history database), sorted by name; and the classes of the configurables it
+    adds (their traits are the ``%config`` settings)."""
     from IPython.core.interactiveshell import InteractiveShell
     from traitlets.config import Config
 
@@ -55,6 +56,7 @@ def registered_magics() -> list[Magic]:
     shell = InteractiveShell(config=config)
     try:
         before = {kind: set(names) for kind, names in shell.magics_manager.magics.items()}
+        configurables = list(shell.configurables)
         shell.run_line_magic("load_ext", "docker_magics")
         found: dict[str, Magic] = {}
         for kind in ("line", "cell"):
@@ -63,7 +65,9 @@ def registered_magics() -> list[Magic]:
                 magic = found.setdefault(name, Magic(name))
                 magic.kinds.append(kind)
                 magic.func = magic.func or names[name]
-        return [found[name] for name in sorted(found)]
+        settings = [type(c) for c in shell.configurables if c not in configurables]
+        settings = [c for c in dict.fromkeys(settings) if c.class_traits(config=True)]
+        return [found[name] for name in sorted(found)], settings
     finally:
         shell.run_line_magic("unload_ext", "docker_magics")
         shell.clear_instance()
@@ -137,17 +141,15 @@ def magic_page(magic: Magic) -> str:
     return "\n".join(parts) + "\n"
 
 
-def settings_table() -> str:
-    from docker_magics.magics.core import DockerMagics
-
+def settings_table(classes: list[type]) -> str:
     rows = ["| Setting | Default | What it does |", "| --- | --- | --- |"]
-    for name, trait in sorted(DockerMagics.class_traits(config=True).items()):
-        values = getattr(trait, "values", None)
-        default = trait.default_value
-        help_text = escape(" ".join(trait.help.split()))
-        if values:
-            help_text += " (one of: " + ", ".join(f"`{v}`" for v in values) + ")"
-        rows.append(f"| `{name}` | `{default!r}` | {help_text} |")
+    for cls in classes:
+        for name, trait in sorted(cls.class_traits(config=True).items()):
+            values = getattr(trait, "values", None)
+            help_text = escape(" ".join(trait.help.split()))
+            if values:
+                help_text += " (one of: " + ", ".join(f"`{v}`" for v in values) + ")"
+            rows.append(f"| `{cls.__name__}.{name}` | `{trait.default_value!r}` | {help_text} |")
     return "\n".join(rows)
 
 
@@ -162,7 +164,7 @@ def first_sentence(text: str) -> str:
     return paragraph
 
 
-def magics_index(magics: list[Magic]) -> str:
+def magics_index(magics: list[Magic], settings: list[type]) -> str:
     lines = [
         GENERATED_NOTE,
         "# Magics",
@@ -183,10 +185,10 @@ def magics_index(magics: list[Magic]) -> str:
         "",
         "## Settings",
         "",
-        "Defaults for the whole session, set with `%config DockerMagics.<name> = value` "
-        "(`%config DockerMagics` lists them):",
+        "Defaults for the whole session, set with `%config SETTING = value`, e.g. "
+        "`%config DockerMagics.timeout = 120` (`%config DockerMagics` lists its settings):",
         "",
-        settings_table(),
+        settings_table(settings),
         "",
         "```{toctree}",
         ":hidden:",
@@ -276,8 +278,8 @@ def generate(docs: Path = DOCS) -> dict[str, list[str]]:
     have a source. Returns the paths written, by kind."""
     written: dict[str, list[str]] = {"magics": [], "tutorials": [], "reference": []}
 
-    magics = registered_magics()
-    wanted = {docs / "magics" / "index.md": magics_index(magics)}
+    magics, settings = registered_magics()
+    wanted = {docs / "magics" / "index.md": magics_index(magics, settings)}
     wanted.update({docs / "magics" / f"{m.name}.md": magic_page(m) for m in magics})
     for path in (docs / "magics").glob("*.md"):
         if path not in wanted:
