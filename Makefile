@@ -1,4 +1,4 @@
-.PHONY: test bench quickstart
+.PHONY: test bench quickstart docs
 
 test:
 	bash scripts/test.sh
@@ -8,3 +8,6 @@ bench:
 
 quickstart:
 	bash scripts/quickstart.sh
+
+docs:
+	bash scripts/docs.sh

@@ -4,8 +4,8 @@
     >>> conn = dm.connect("tcp://127.0.0.1:2375", alias="remote")
     >>> dm.client().images.list()
 
-All functions share one module-level :class:`~docker_magics.session.Session` with the magics,
-so a connection opened here is the one ``%%docker_build`` uses, and the other way round.
+All functions share one module-level :class:`~docker_magics.engine.session.Session` with the
+magics, so a connection opened here is the one ``%%docker_build`` uses, and the other way round.
 """
 
 from __future__ import annotations
@@ -130,7 +130,7 @@ def build(
     secrets: str | Iterable[str] = (),
 ):
     """Build an image from Dockerfile text (or ``file``) on the current engine, with live
-    progress; returns a :class:`~docker_magics.results.BuildResult`.
+    progress; returns a :class:`~docker_magics.BuildResult`.
 
     ``context`` sends a folder (honouring its ``.dockerignore``); ``add`` puts files or
     folders (``SRC[:DEST]``) into the context. A failure raises a ``DockerMagicsError`` with

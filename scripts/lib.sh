@@ -3,6 +3,8 @@
 
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 VENV="${DOCKER_MAGICS_VENV:-$REPO/.venv}"
+# Where ensure_engine and ensure_registry keep what they start (stop_local_services removes it).
+LOCAL_ROOT="${DOCKER_MAGICS_LOCAL_ROOT:-/var/lib/docker-magics}"
 SUDO=""
 [ "$(id -u)" = 0 ] || SUDO=sudo
 
@@ -59,7 +61,7 @@ ensure_venv() {
 engine_answers() { DOCKER_HOST="$1" docker version --format '{{.Server.Version}}' >/dev/null 2>&1; }
 
 # Export DOCKER_HOST for an engine that answers: $DOCKER_HOST, the default socket, or a
-# private dockerd this function starts (and leaves running) under /var/lib/docker-magics.
+# private dockerd this function starts (and leaves running) under $LOCAL_ROOT.
 ensure_engine() {
     if [ -n "${DOCKER_HOST:-}" ] && engine_answers "$DOCKER_HOST"; then
         log "Using the engine at $DOCKER_HOST"; return
@@ -68,7 +70,7 @@ ensure_engine() {
         export DOCKER_HOST=unix:///var/run/docker.sock
         log "Using the engine at $DOCKER_HOST"; return
     fi
-    local root=/var/lib/docker-magics/engine
+    local root=$LOCAL_ROOT/engine
     export DOCKER_HOST="unix://$root/docker.sock"
     if engine_answers "$DOCKER_HOST"; then
         log "Using the local engine at $DOCKER_HOST"; return
@@ -114,11 +116,11 @@ ensure_base_image() {
 }
 
 # Export REGISTRY: $REGISTRY if set, else a loopback registry this function starts (and
-# leaves running) under /var/lib/docker-magics. Loopback registries need no TLS: the engine
+# leaves running) under $LOCAL_ROOT. Loopback registries need no TLS: the engine
 # treats 127.0.0.0/8 as insecure.
 ensure_registry() {
     if [ -n "${REGISTRY:-}" ]; then return; fi
-    local root=/var/lib/docker-magics/registry port=5000
+    local root=$LOCAL_ROOT/registry port="${DOCKER_MAGICS_REGISTRY_PORT:-5000}"
     export REGISTRY="127.0.0.1:$port"
     if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
         log "Using the registry at $REGISTRY"; return
@@ -135,4 +137,73 @@ ensure_registry() {
     done
     echo "The registry did not start; see $root/registry.log" >&2
     return 1
+}
+
+# --- What ensure_engine and ensure_registry leave running, and stopping it ------------------
+# They are found by their command lines, which name files under $LOCAL_ROOT that nothing
+# else uses: an engine or a registry that was already running is never touched.
+
+# The pids of the processes whose command line contains $1.
+pids_with() {
+    local dir cmd
+    for dir in /proc/[0-9]*; do
+        [ "${dir#/proc/}" = "$$" ] && continue
+        cmd="$(tr '\0' ' ' <"$dir/cmdline" 2>/dev/null)" || continue
+        case "$cmd" in *"$1"*) echo "${dir#/proc/}" ;; esac
+    done
+}
+
+# Lines saying what of $LOCAL_ROOT runs now (none: nothing).
+local_services() {
+    local pids
+    pids="$(pids_with "--data-root $LOCAL_ROOT/engine/data")"
+    [ -z "$pids" ] || echo "  - a Docker engine (a root dockerd, pid $(echo $pids)) at unix://$LOCAL_ROOT/engine/docker.sock"
+    pids="$(pids_with "$LOCAL_ROOT/registry/config.yml")"
+    if [ -n "$pids" ]; then
+        local addr
+        addr="$(sed -n 's/^ *addr: *//p' "$LOCAL_ROOT/registry/config.yml" 2>/dev/null)"
+        echo "  - a registry (pid $(echo $pids)) on ${addr:-its configured address}"
+    fi
+}
+
+# SIGTERM to the pids, then SIGKILL to those still there after 30 s.
+stop_pids() {
+    local what="$1" p alive
+    shift
+    [ $# -gt 0 ] || return 0
+    echo "Stopping $what (pid $*)"
+    $SUDO kill -TERM "$@" 2>/dev/null || true
+    for _ in $(seq 1 60); do
+        alive=()
+        for p in "$@"; do [ -d "/proc/$p" ] && alive+=("$p"); done
+        [ ${#alive[@]} -eq 0 ] && return 0
+        sleep 0.5
+    done
+    echo "$what did not stop within 30 s: killing pid ${alive[*]}"
+    $SUDO kill -KILL "${alive[@]}" 2>/dev/null || true
+}
+
+# Stop what ensure_engine and ensure_registry started, and remove $LOCAL_ROOT: their data,
+# logs and configuration. Nothing else (packages, the virtualenv, other engines) is touched.
+stop_local_services() {
+    if [ ! -e "$LOCAL_ROOT" ]; then
+        echo "Nothing to stop: $LOCAL_ROOT does not exist (no quickstart engine or registry)."
+        return 0
+    fi
+    stop_pids "the registry" $(pids_with "$LOCAL_ROOT/registry/config.yml")
+    stop_pids "the engine (it stops its containers first)" \
+        $(pids_with "--data-root $LOCAL_ROOT/engine/data")
+    # What a killed engine leaves: its containerd and the containers' shims.
+    local p leftovers=()
+    for p in $(pids_with "$LOCAL_ROOT/"); do
+        case "$(cat "/proc/$p/comm" 2>/dev/null)" in
+            containerd*|dockerd|docker-registry|docker-proxy|runc) leftovers+=("$p") ;;
+        esac
+    done
+    stop_pids "what the engine left running" "${leftovers[@]}"
+    # Mounts a killed engine leaves under its data root, deepest first.
+    awk -v root="$LOCAL_ROOT" '$2 == root || index($2, root "/") == 1 {print $2}' /proc/mounts \
+        | sort -r | while read -r target; do $SUDO umount -l "$target" || true; done
+    $SUDO rm -rf "$LOCAL_ROOT"
+    echo "Removed $LOCAL_ROOT (the engine's images and containers, the registry's data, logs)."
 }

@@ -65,6 +65,11 @@ def tokens(page, index: int) -> dict[str, tuple[str, str]]:
     return {text: (cls, color) for text, cls, color in spans}
 
 
+def highlighted(page, index: int, texts: list[str], timeout: float = 20) -> None:
+    """Wait until each of ``texts`` is a highlighted token in the cell's editor."""
+    wait_until(lambda: all(t in tokens(page, index) for t in texts), timeout, f"tokens {texts}")
+
+
 def language(page, index: int) -> str | None:
     return page.locator(CELLS).nth(index).locator(".cm-content").get_attribute("data-language")
 
@@ -115,7 +120,12 @@ def test_dockerfile_highlighting(lab, browser):
         # notebook resets mime types when the kernel starts: checked after that).
         want = [PYTHON_MIME, DOCKERFILE_MIME, PYTHON_MIME]
         wait_until(lambda: mime_types(page) == want, 20, f"mime types {want}")
-        assert language(page, 0) == "python" and language(page, 1) != "python"
+        # An editor takes its new mime type's language once that language has loaded (a
+        # script fetched on first use), and highlights once it has parsed: wait for both.
+        wait_until(lambda: language(page, 0) == "python", 20, "the Python editor's language")
+        assert language(page, 1) != "python"
+        highlighted(page, 0, ["if", '"busybox"'])
+        highlighted(page, 1, [*KEYWORDS, '"hello"', "# the base image"])
 
         colors = theme_colors(page)
         assert len(set(colors.values())) == 3, colors  # tells the kinds apart
@@ -143,6 +153,8 @@ def test_dockerfile_highlighting(lab, browser):
         page.keyboard.press("Control+a")
         page.keyboard.type("FROM = 1\n")
         wait_until(lambda: mime_types(page)[2] == PYTHON_MIME, 10, "Python mode again")
+        wait_until(lambda: language(page, 2) == "python", 10, "the Python editor's language")
+        highlighted(page, 2, ["1"])  # a number token: Python's highlighting has run
         assert "FROM" not in tokens(page, 2)
     finally:
         page.close()

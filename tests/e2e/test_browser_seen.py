@@ -84,7 +84,14 @@ def test_a_saved_notebook_reopened_in_a_fresh_jupyterlab_keeps_its_records(
             shown = []
             for cell in range(1, 5):  # (JupyterLab renders the cells in view)
                 page.locator(CELLS).nth(cell).scroll_into_view_if_needed()
-                page.locator(CELLS).nth(cell).locator(".jp-OutputArea-output").first.wait_for()
+                # All of the cell's saved outputs, not just its first: each is rendered
+                # on its own.
+                rendered = page.locator(CELLS).nth(cell).locator(".jp-OutputArea-output")
+                wait_until(
+                    lambda: rendered.count() == len(outputs[cell]),  # noqa: B023 - called here
+                    30,
+                    f"cell {cell}'s {len(outputs[cell])} outputs",
+                )
                 shown.append(output_text(page, cell))
             text = "\n".join(shown)
             assert "Error displaying widget" not in text and "Loading widget" not in text

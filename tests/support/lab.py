@@ -106,11 +106,41 @@ def notebook(root: Path, name: str, cells: list[str]) -> None:
 
 def open_notebook(browser, url: str, name: str, *, kernel: bool = True):
     page = browser.new_page(viewport={"width": 1300, "height": 1200})
+    slow_down(page)
     page.goto(f"{url}/lab/tree/{name}?reset")  # a fresh workspace: only this notebook
-    page.wait_for_selector(CELLS, timeout=60000)
-    if kernel:  # the kernel is ready when its status says idle
-        page.wait_for_selector(".jp-Notebook-ExecutionIndicator[data-status='idle']", timeout=60000)
+    page.wait_for_selector(CELLS, timeout=120000)
+    if kernel:
+        # Ready when the notebook's session has a kernel, connected and idle. (The toolbar's
+        # execution indicator says "idle" before there is a kernel: Shift+Enter then opens
+        # the "Select Kernel" dialog.)
+        page.wait_for_function(KERNEL_READY, timeout=120000)
     return page
+
+
+KERNEL_READY = """() => {
+    const kernel = window.jupyterapp.shell.currentWidget?.sessionContext?.session?.kernel;
+    return kernel?.connectionStatus === 'connected' && kernel?.status === 'idle';
+}"""
+
+
+def slow_down(page) -> None:
+    """Races hide on a fast, idle machine. E2E_BROWSER_LATENCY=MS delays every request the
+    page makes (JupyterLab loads a language's script on first use, for one), and
+    E2E_BROWSER_SLOWDOWN=N runs its scripts N times slower, as a loaded machine does: the
+    tests must pass either way (docs/project/development.md)."""
+    latency = float(os.environ.get("E2E_BROWSER_LATENCY", "0"))
+    slowdown = float(os.environ.get("E2E_BROWSER_SLOWDOWN", "1"))
+    if latency <= 0 and slowdown <= 1:
+        return
+    cdp = page.context.new_cdp_session(page)
+    if slowdown > 1:
+        cdp.send("Emulation.setCPUThrottlingRate", {"rate": slowdown})
+    if latency > 0:
+        cdp.send("Network.enable")
+        cdp.send("Network.emulateNetworkConditions", {
+            "offline": False, "latency": latency, "downloadThroughput": -1,
+            "uploadThroughput": -1,
+        })  # fmt: skip
 
 
 def screenshot(page, name: str) -> None:
