@@ -3,9 +3,8 @@ over steps, each step's status and time, the last log lines; like ``docker build
 
 from __future__ import annotations
 
-import html
-
 from docker_magics.builds.result import BuildRecorder
+from docker_magics.display import markup
 from docker_magics.display.progress import RED, ProgressText, WidgetRenderer, cut, make_renderer
 from docker_magics.display.tables import counted, human_size
 from docker_magics.display.tail import GAP
@@ -149,12 +148,12 @@ class BuildWidget(WidgetRenderer):
         step = r.current
         running = r.running
         where = f"step {step.number}/{step.total}: " if step and step.number else ""
-        doing = html.escape(cut(step.name, 100)) if step else "sending the context"
+        doing = markup.text(cut(step.name, 100)) if step else "sending the context"
         if len(running) > 1:  # BuildKit runs independent stages side by side
             where = f"{len(running)} steps running: "
-            doing = " · ".join(html.escape(cut(s.name, 60)) for s in running[:3])
+            doing = " · ".join(markup.text(cut(s.name, 60)) for s in running[:3])
         return (
-            f"<b>Building {html.escape(r.title)}</b> &nbsp; {where}<code>{doing}</code> "
+            f"<b>Building {markup.text(r.title)}</b> &nbsp; {where}<code>{doing}</code> "
             f"&nbsp; <span style='opacity:.7'>{r.elapsed():.1f}s</span>"
         )
 
@@ -189,7 +188,7 @@ class BuildWidget(WidgetRenderer):
             rows.append(
                 f"<tr><td style='color:{STEP_COLORS[s.status]};padding-right:1em'>{s.status}</td>"
                 f"<td style='text-align:right;padding-right:1em'>{_took(s)}</td>"
-                f"<td style='text-align:left'><code>{html.escape(cut(s.label, 120))}</code>"
+                f"<td style='text-align:left'><code>{markup.text(cut(s.label, 120))}</code>"
                 "</td></tr>"
             )
         return f"<table style='font-size:90%'>{''.join(rows)}</table>"
@@ -205,11 +204,11 @@ class BuildWidget(WidgetRenderer):
         if not lines:
             return ""
         body = "\n".join(
-            f"<span style='color:{RED}'>{html.escape(cut(t, self.LINE_CUT))}</span>"
+            f"<span style='color:{RED}'>{markup.text(cut(t, self.LINE_CUT))}</span>"
             if s == "stderr"
             else f"<span style='opacity:.6'>{t}</span>"
             if (s, t) == GAP
-            else html.escape(cut(t, self.LINE_CUT))
+            else markup.text(cut(t, self.LINE_CUT))
             for s, t in lines
         )
         return (

@@ -4,11 +4,11 @@ renderers while the build runs), the full log (spilled to a temp file when large
 
 from __future__ import annotations
 
-import html
 import re
 import time
 from dataclasses import dataclass, field
 
+from docker_magics.display import markup
 from docker_magics.display.logstore import LogStore
 from docker_magics.display.once import SaidOnce
 from docker_magics.display.tables import counted, human_size
@@ -231,16 +231,16 @@ class BuildResult(SaidOnce):
 
     def _repr_html_(self) -> str:
         color = "#1a7f37" if self.ok else "#cf222e"
-        context = f"<div>context: {html.escape(self.context)}</div>" if self.context else ""
+        context = f"<div>context: {markup.text(self.context)}</div>" if self.context else ""
         rows = "".join(
-            f"<tr><td>{html.escape(s.status)}</td>"
+            f"<tr><td>{markup.text(s.status)}</td>"
             f"<td style='text-align:right'>{'' if s.duration is None else f'{s.duration:.1f}s'}"
-            f"</td><td style='text-align:left'><code>{html.escape(s.label)}</code></td></tr>"
+            f"</td><td style='text-align:left'><code>{markup.text(s.label)}</code></td></tr>"
             for s in self.steps
         )
         return (
             f"<div class='docker-magics-result'><b style='color:{color}'>"
-            f"{html.escape(self.summary())}</b>"
+            f"{markup.text(self.summary())}</b>"
             f"<details><summary>{counted(len(self.steps), 'step')}, "
             f"{counted(self.log.count, 'log line')}</summary>"
             f"<table>{rows}</table>{context}</details></div>"

@@ -12,7 +12,6 @@ Never imports docker.
 from __future__ import annotations
 
 import contextvars
-import html
 import math
 import os
 import sys
@@ -20,6 +19,7 @@ import threading
 import time
 from collections import deque
 
+from docker_magics.display import markup
 from docker_magics.display.budget import ENVELOPE, ByteBudget, MessageWindow, message_size
 from docker_magics.display.record import Record, bar_html
 
@@ -403,7 +403,7 @@ class WidgetRenderer(NullRenderer):
                 text = ending(self.recorder, self.interrupted)
             panels = self.panels_html()
             record = Record(
-                f"<b style='color:{color}'>{html.escape(text)}</b>",
+                f"<b style='color:{color}'>{markup.text(text)}</b>",
                 bar_html(value, maximum, style),
                 panels,
                 "\n".join([text, *self.panels_text()]),

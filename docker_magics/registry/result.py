@@ -3,11 +3,11 @@ renderers), and the ``PushResult`` / ``PullResult`` values with text and HTML re
 
 from __future__ import annotations
 
-import html
 import re
 import time
 from dataclasses import dataclass, field
 
+from docker_magics.display import markup
 from docker_magics.display.once import SaidOnce
 from docker_magics.display.tables import counted, human_size
 from docker_magics.engine import events as ev
@@ -131,7 +131,7 @@ class TransferRecorder:
 
 def _layers_html(layers: dict[str, str]) -> str:
     rows = "".join(
-        f"<tr><td><code>{html.escape(k)}</code></td><td>{html.escape(v)}</td></tr>"
+        f"<tr><td><code>{markup.text(k)}</code></td><td>{markup.text(v)}</td></tr>"
         for k, v in layers.items()
     )
     summary = counted(len(layers), "layer")
@@ -188,9 +188,9 @@ class PushResult(SaidOnce):
         return "\n".join([self.summary(), *self.lines()])
 
     def _repr_html_(self) -> str:
-        lines = "<br>".join(html.escape(line) for line in self.lines())
+        lines = "<br>".join(markup.text(line) for line in self.lines())
         return (
-            f"<div><b style='color:#1a7f37'>{html.escape(self.summary())}</b>"
+            f"<div><b style='color:#1a7f37'>{markup.text(self.summary())}</b>"
             f"{_layers_html(self.layers)}<code>{lines}</code></div>"
         )
 
@@ -228,8 +228,8 @@ class PullResult(SaidOnce):
         )
 
     def _repr_html_(self) -> str:
-        digest = f"<code>Digest: {html.escape(self.digest)}</code>" if self.digest else ""
+        digest = f"<code>Digest: {markup.text(self.digest)}</code>" if self.digest else ""
         return (
-            f"<div><b style='color:#1a7f37'>{html.escape(self.summary())}</b>"
+            f"<div><b style='color:#1a7f37'>{markup.text(self.summary())}</b>"
             f"{_layers_html(self.layers)}{digest}</div>"
         )

@@ -10,10 +10,10 @@ make # buildkit``.
 
 from __future__ import annotations
 
-import html
 import re
 from dataclasses import dataclass, field
 
+from docker_magics.display import markup
 from docker_magics.display.charts import Bar, bar_svg, shorten, with_bars
 from docker_magics.display.once import SaidOnce
 from docker_magics.display.tables import Table, counted, human_size
@@ -96,7 +96,7 @@ class ImageHistory(SaidOnce):
 
     def _repr_html_(self) -> str:
         return (
-            f"<div class='docker-magics-history'><b>{html.escape(self.title())}</b>"
+            f"<div class='docker-magics-history'><b>{markup.text(self.title())}</b>"
             f"{self.table()._repr_html_()}{self.chart()}</div>"
         )
 
