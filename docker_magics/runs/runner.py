@@ -276,22 +276,48 @@ def _start(api, container_id: str, spec: RunSpec) -> None:
     except APIError as exc:
         raise EngineError(_start_failure(exc, spec)) from None
     if spec.ports:
-        _warn_if_unpublished(api, container_id)
+        _warn_if_unpublished(api, container_id, spec.network)
 
 
-def _warn_if_unpublished(api, container_id: str) -> None:
+def _warn_if_unpublished(api, container_id: str, network: str | None) -> None:
     """The engine accepts -p on networks that cannot publish (an engine without its bridge
     network, --network none or host) and says nothing: say it."""
-    settings = api.inspect_container(container_id)
-    if not settings["State"].get("Running") or any(settings["NetworkSettings"].get("Ports") or {}):
-        return  # (an exited container's ports are gone either way: nothing to tell)
-    mode = settings["HostConfig"].get("NetworkMode") or "default"
-    print(
-        f"Warning: -p published no port: the container's network ({mode}) does not map "
-        "ports on this engine. Use a bridge network (--network NAME of a `docker network "
-        "create` network)",
-        file=sys.stderr,
-    )
+    from docker.errors import APIError, NotFound
+
+    mode = network or "default"
+    try:
+        try:
+            settings = api.inspect_container(container_id)
+        except NotFound:  # removed at its end already
+            settings = {"State": {}}
+        if settings["State"].get("Running"):
+            published = any(settings["NetworkSettings"].get("Ports") or {})
+        else:  # it ended already (`true`), its ports with it: its network says if it had any
+            published = _maps_ports(api, mode)
+    except APIError:  # (a warning is a nicety: the run goes on)
+        return
+    if not published:
+        print(
+            f"Warning: -p published no port: the container's network ({mode}) does not map "
+            "ports on this engine. Use a bridge network (--network NAME of a `docker network "
+            "create` network)",
+            file=sys.stderr,
+        )
+
+
+def _maps_ports(api, mode: str) -> bool:
+    """Whether the network ``mode`` (--network) publishes ports: a bridge (or overlay)
+    network the engine has; ``default`` is the engine's ``bridge`` network, which an engine
+    started without it (dockerd --bridge=none) does not have."""
+    from docker.errors import NotFound
+
+    if mode.startswith("container:"):
+        return False
+    try:
+        driver = api.inspect_network("bridge" if mode == "default" else mode).get("Driver")
+    except NotFound:
+        return False
+    return driver in ("bridge", "overlay")
 
 
 def _name(api, container_id: str) -> str:

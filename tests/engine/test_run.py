@@ -457,6 +457,39 @@ def test_port_that_cannot_be_published_is_said(dm, busybox):
         dm("%docker_rm -f dm-nopub")
 
 
+@pytest.mark.parametrize(
+    "options, command",
+    [("", "true"), ("--network none", "true"), ("", "echo x"), ("-d", "true")],
+)
+def test_a_port_not_published_is_said_even_when_the_container_ends_at_once(
+    dm, busybox, options, command
+):
+    """Its ports are gone once it has ended (the engine clears them): whether its network
+    could publish any is what counts."""
+    from tests.support import free_port
+
+    name = "dm-nopub-short"
+    cell = dm(
+        f"%docker_run --name {name} {options} -p 127.0.0.1:{free_port()}:80 {busybox} {command}"
+    )
+    dm(f"%docker_rm -f {name}")
+    assert cell.error is None, cell.err
+    network = "none" if "none" in options else "default"
+    assert cell.err.startswith(
+        f"Warning: -p published no port: the container's network ({network}) does not map "
+    ), cell.err
+
+
+def test_a_bridge_network_publishes_without_a_warning(dm, busybox, bridge):
+    from tests.support import free_port
+
+    for command in ("true", "sleep 1"):  # ended at once, still running
+        cell = dm(
+            f"%docker_run --network {bridge} -p 127.0.0.1:{free_port()}:80 {busybox} {command}"
+        )
+        assert cell.error is None and "Warning" not in cell.err, cell.err
+
+
 def test_output_is_kept_whole_and_reachable_after_a_failure(dm, busybox):
     script = (
         "head -c 200000 /dev/zero | tr '\\0' x; echo; printf '10%%\\r20%%\\r30%%\\n'; "
