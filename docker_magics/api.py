@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 from docker_magics import normalise
 from docker_magics.display.tables import KeyValues, Lines, Table
 from docker_magics.engine.endpoints import parse_headers, resolve
-from docker_magics.engine.session import DEFAULT_TIMEOUT, Connection, Session
+from docker_magics.engine.session import DEFAULT_TIMEOUT, SSH_CLIENTS, Connection, Session
 from docker_magics.errors import BadArgument
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -46,20 +46,22 @@ def connect(
     """Connect to an engine (as ``docker`` would resolve it when ``url`` and ``context`` are
     not given) and make it the current one. Raises a
     :class:`~docker_magics.errors.DockerMagicsError` with a one-line message on failure."""
-    if isinstance(headers, list):
-        headers = parse_headers(headers)
+    for name, value in {"url": url, "alias": alias, "context": context}.items():
+        normalise.text(value, name)
+    normalise.text(api_version, "api_version")
+    normalise.flags(tls=tls, tlsverify=tlsverify)
+    files = {"tlscacert": tlscacert, "tlscert": tlscert, "tlskey": tlskey, "cert_path": cert_path}
+    files = {name: normalise.path(value, name) for name, value in files.items()}
+    if headers is not None and not isinstance(headers, Mapping):
+        headers = parse_headers(normalise.strings(headers, "headers"))
+    elif headers is not None:
+        headers = dict(normalise.pairs(headers, "headers"))
+    timeout = normalise.number(timeout, "timeout", minimum=1e-3, maximum=1e6)
+    ssh_client = normalise.choice(ssh_client, "ssh_client", SSH_CLIENTS)
     endpoint = resolve(
-        url,
-        context=context,
-        tls=tls,
-        tlsverify=tlsverify,
-        tlscacert=tlscacert,
-        tlscert=tlscert,
-        tlskey=tlskey,
-        cert_path=cert_path,
-        api_version=api_version,
-        headers=headers,
-    )
+        url, context=context, tls=tls, tlsverify=tlsverify, api_version=api_version,
+        headers=headers, **files,
+    )  # fmt: skip
     return SESSION.connect(endpoint, alias=alias, timeout=timeout, ssh_client=ssh_client)
 
 
@@ -75,12 +77,12 @@ def client() -> docker.DockerClient:
 
 def switch(alias: str) -> Connection:
     """Make the connection named ``alias`` the current one."""
-    return SESSION.switch(alias)
+    return SESSION.switch(_required(alias, "alias"))
 
 
 def close(alias: str) -> None:
     """Close the connection named ``alias``."""
-    SESSION.close(alias)
+    SESSION.close(_required(alias, "alias"))
 
 
 def connections() -> Table:

@@ -66,6 +66,14 @@ def flags(**values: object) -> None:
         flag(value, name)
 
 
+def choice(value: object, name: str, choices: tuple[str, ...]) -> str:
+    """One of ``choices``, by name."""
+    if value not in choices:
+        listed = f"{', '.join(choices[:-1])} or {choices[-1]}" if len(choices) > 1 else choices[0]
+        raise BadArgument(f"Unknown {name} {value!r:.40}", f"Use {listed}")
+    return value  # type: ignore[return-value]
+
+
 def progress(value: object) -> str:
     """``auto``, ``widget``, ``plain`` or ``none``."""
     if value not in MODES:
