@@ -17,7 +17,7 @@ from docker_magics import normalise
 from docker_magics.display.tables import KeyValues, Lines, Table
 from docker_magics.engine.endpoints import parse_headers, resolve
 from docker_magics.engine.session import DEFAULT_TIMEOUT, SSH_CLIENTS, Connection, Session
-from docker_magics.errors import BadArgument
+from docker_magics.errors import BadArgument, how
 
 if TYPE_CHECKING:  # pragma: no cover
     import docker
@@ -202,7 +202,7 @@ def build(
 
 def last_build():
     """The result of the last build, failed ones included (their log is kept)."""
-    return _last_result(_last_build, "build", "%%docker_build")
+    return _last_result(_last_build, "build", how("%%docker_build", "docker_magics.build()"))
 
 
 def push(reference: str, *, all_tags: bool = False, progress: str = "auto"):
@@ -344,7 +344,7 @@ def run(
 def last_run():
     """The result of the last foreground run, failed ones included (their whole output is
     kept: ``last_run().stdout``)."""
-    return _last_result(_last_run, "run", "%docker_run")
+    return _last_result(_last_run, "run", how("%docker_run", "docker_magics.run()"))
 
 
 def _last_result(result, what: str, magic: str):

@@ -32,6 +32,9 @@ from docker_magics.errors import (
     DockerMagicsError,
     EngineError,
     Interrupted,
+    how,
+    option,
+    usage,
 )
 from docker_magics.registry.credentials import CREDENTIALS
 from docker_magics.registry.references import older_engine_refusal, parse_reference
@@ -45,20 +48,25 @@ def prepare_context(
     if file is not None:
         if text is not None and text.strip():
             raise BadArgument(
-                "Both a Dockerfile in the cell and --file were given", "Use one or the other"
+                how(
+                    "Both a Dockerfile in the cell and --file were given",
+                    "Both a Dockerfile and file= were given",
+                ),
+                "Use one or the other",
             )
         path = Path(os.path.expanduser(file))
         if not path.is_file():
-            raise BadArgument(f"--file {file}: no such file", "Give the path of a Dockerfile")
+            raise BadArgument(f"{usage('--file', file)}: no such file", "Give a Dockerfile's path")
         try:
             text = path.read_text(encoding="utf-8", errors="replace")
         except OSError as exc:
-            raise BadArgument(f"--file {file}: cannot read it ({exc.strerror})") from None
+            raise BadArgument(f"{usage('--file', file)}: cannot read it ({exc.strerror})") from None
     if text is None or not text.strip():
         raise BadArgument(
-            "The cell is empty: there is no Dockerfile to build",
-            "Write a Dockerfile in the cell (FROM ...), or pass --file PATH",
-        )
+            how("The cell is empty: there is no Dockerfile to build", "The Dockerfile is empty"),
+            how("Write a Dockerfile in the cell (FROM ...), or pass --file PATH",
+                "Pass its text (FROM ...), or file='PATH'"),
+        )  # fmt: skip
     instructions = dockerfile.parse(text)
     if context_dir is not None:
         built = ctx.from_directory(
@@ -80,7 +88,7 @@ def _local_sources(text: str, file: str | None, context_dir: str | None, adds):
     try:
         raw = Path(os.path.expanduser(file)).read_bytes() if file else text.encode()
     except OSError as exc:
-        raise BadArgument(f"--file {file}: cannot read it ({exc.strerror})") from None
+        raise BadArgument(f"{usage('--file', file)}: cannot read it ({exc.strerror})") from None
     return localsource.sources(raw, directory=context_dir, dockerfile_path=file, adds=adds)
 
 
@@ -97,7 +105,7 @@ def choose_builder(conn: Connection, choice: str) -> str:
         raise BadArgument(
             f"The engine at {conn.endpoint.url} cannot build with BuildKit over its API "
             f"(API {conn.api_version}, {conn.platform})",
-            "Use --builder classic",
+            f"Use {usage('--builder', 'classic')}",
         )
     if choice == "auto":
         return "buildkit" if supported else "classic"
@@ -123,8 +131,9 @@ def run_build(
     builder = choose_builder(conn, "buildkit" if secrets and builder == "auto" else builder)
     if secrets and builder != "buildkit":
         raise BadArgument(
-            "--secret needs BuildKit: the classic builder has no build secrets",
-            "Add --builder buildkit (or use --secret-build-arg, which masks a build argument)",
+            f"Build secrets ({option('--secret')}) need BuildKit: the classic builder has none",
+            f"Add {usage('--builder', 'buildkit')} (or use {option('--secret-build-arg')}, which "
+            "masks a build argument)",
         )
     session = None
     if builder == "buildkit":
@@ -274,7 +283,7 @@ def _open_session(conn: Connection, secrets: dict[str, bytes] | None, sources, *
         carries = "the build context and secrets" if secrets else "the build context"
         raise EngineError(
             f"The engine did not open the BuildKit session that carries {carries}: {what}",
-            error.hint or "Use --builder classic",
+            error.hint or f"Use {usage('--builder', 'classic')}",
         ) from None
     return session
 

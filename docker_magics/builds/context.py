@@ -29,7 +29,7 @@ from docker_magics.builds import gnutar
 from docker_magics.builds.dockerignore import IgnoreMatcher, go_clean, read_patterns
 from docker_magics.builds.tar import TarWriter
 from docker_magics.builds.walk import ContextChanged, changed_while_sent, walk
-from docker_magics.errors import BadArgument
+from docker_magics.errors import BadArgument, option, usage
 
 CELL_DOCKERFILE = "Dockerfile"  # the cell's Dockerfile in a context of its own
 HIDDEN_DOCKERFILE = ".dockerfile.docker_magics"  # the cell's Dockerfile beside a folder
@@ -50,11 +50,11 @@ class AddSpec:
             src, _, dest = value.rpartition(":")
         path = Path(os.path.expanduser(src))
         if not path.exists():
-            raise BadArgument(f"--add {value}: {src} does not exist", "Check the path")
+            raise BadArgument(f"{usage('--add', value)}: {src} does not exist", "Check the path")
         dest = go_clean(dest or path.resolve().name).lstrip("/")
         if dest in ("", ".") or dest == ".." or dest.startswith("../"):
             raise BadArgument(
-                f"--add {value}: {dest!r} is not a place inside the context",
+                f"{usage('--add', value)}: {dest!r} is not a place inside the context",
                 "Give a relative DEST such as data/ or src/app.py",
             )
         return cls(path, dest, value)
@@ -71,8 +71,9 @@ def check_adds(
     one of the names in ``taken`` (what we generate), or a path the ``--context`` folder
     sends."""
 
-    def clash(add: AddSpec, what: str, hint: str = "Give each --add a DEST of its own"):
-        raise BadArgument(f"--add {add.text or add.dest}: {add.dest} {what}", hint)
+    def clash(add: AddSpec, what: str, hint: str = ""):
+        hint = hint or f"Give each {option('--add')} a DEST of its own"
+        raise BadArgument(f"{usage('--add', add.text or add.dest)}: {add.dest} {what}", hint)
 
     for i, add in enumerate(adds):
         for name, what in taken.items():
@@ -81,13 +82,13 @@ def check_adds(
             if name == ".dockerignore":
                 clash(
                     add,
-                    "cannot come from --add: the build makes its own .dockerignore",
-                    "To leave files out, send a folder with --context DIR and write "
-                    "DIR/.dockerignore",
+                    f"cannot come from {option('--add')}: the build makes its own .dockerignore",
+                    f"To leave files out, send a folder with {usage('--context', 'DIR')} and "
+                    "write DIR/.dockerignore",
                 )
             clash(add, f"is {what}", "Give another DEST")
         for other in adds[:i]:
-            source = f"(from --add {other.text or other.dest})"
+            source = f"(from {usage('--add', other.text or other.dest)})"
             if add.dest == other.dest:
                 clash(add, f"is already in the context {source}")
             for outer, inner in ((other, add), (add, other)):
@@ -100,9 +101,9 @@ def check_adds(
             if path is not None:
                 clash(
                     add,
-                    f"is already in the --context folder ({path})",
-                    "Give the --add another DEST, or leave that path out with the folder's "
-                    ".dockerignore",
+                    f"is already in the {option('--context')} folder ({path})",
+                    f"Give the {option('--add')} another DEST, or leave that path out with the "
+                    "folder's .dockerignore",
                 )
 
 
@@ -198,7 +199,7 @@ def from_directory(
     root = Path(os.path.expanduser(str(directory))).absolute()
     if not root.is_dir():
         what = "does not exist" if not root.exists() else "is not a directory"
-        raise BadArgument(f"--context {directory}: {root} {what}", "Give a folder")
+        raise BadArgument(f"{usage('--context', str(directory))}: {root} {what}", "Give a folder")
     ignore_file = root / ".dockerignore"
     try:
         ignore_bytes = ignore_file.read_bytes() if ignore_file.is_file() else b""
@@ -222,7 +223,9 @@ def from_directory(
             try:
                 extra = (name, path.read_bytes())
             except OSError as exc:
-                raise BadArgument(f"--file {path}: cannot read it ({exc.strerror})") from None
+                raise BadArgument(
+                    f"{usage('--file', str(dockerfile_path))}: cannot read it ({exc.strerror})"
+                ) from None
     else:
         name = HIDDEN_DOCKERFILE
         extra = (name, (dockerfile_text or "").encode())

@@ -10,7 +10,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from docker_magics.display.tables import human_size
-from docker_magics.errors import BadArgument
+from docker_magics.errors import BadArgument, option
+from docker_magics.errors import usage as given
 
 
 @dataclass
@@ -57,7 +58,7 @@ class BuildOptions:
 
 
 def parse_pairs(
-    items: Iterable[str] | Mapping[str, str], option: str, *, from_env: bool = False
+    items: Iterable[str] | Mapping[str, str], flag: str, *, from_env: bool = False
 ) -> dict[str, str]:
     """``NAME=VALUE`` items (``--build-arg``, ``--label``). With ``from_env``, a bare ``NAME``
     takes its value from the environment and is left out (the Dockerfile's default applies)
@@ -69,7 +70,9 @@ def parse_pairs(
         name, sep, value = item.partition("=")
         name = name.strip()
         if not name or any(c.isspace() for c in name):
-            raise BadArgument(f"Invalid {option} {item!r}", f"Use {option} NAME=VALUE")
+            raise BadArgument(
+                f"Invalid {option(flag)} {item!r}", f"Use {given(flag, 'NAME=VALUE')}"
+            )
         if not sep:
             if not from_env:
                 value = ""
@@ -88,7 +91,7 @@ def parse_secrets(items: Iterable[str]) -> dict[str, bytes]:
     from docker_magics.builds.buildkit.session import MAX_SECRET
     from docker_magics.redaction import protect_value
 
-    usage = "Use --secret id=ID,env=VAR or --secret id=ID,src=FILE"
+    usage = f"Use {given('--secret', 'id=ID,env=VAR')} or {given('--secret', 'id=ID,src=FILE')}"
     secrets: dict[str, bytes] = {}
     for item in items:
         spec: dict[str, str] = {}

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 from docker_magics import __version__
 from docker_magics.engine.diagnose import explain
 from docker_magics.engine.endpoints import Endpoint, TLSFiles, docker_config_dir, resolve
-from docker_magics.errors import BadArgument, UnencryptedEngineWarning
+from docker_magics.errors import BadArgument, UnencryptedEngineWarning, usage
 
 if TYPE_CHECKING:  # pragma: no cover
     import docker
@@ -343,7 +343,7 @@ def _use_openssh(endpoint: Endpoint, ssh_client: str) -> bool:
         except ImportError:
             raise BadArgument(
                 "ssh:// with paramiko needs the ssh extra",
-                "pip install 'docker_magics[ssh]', or use --ssh-client openssh",
+                f"pip install 'docker_magics[ssh]', or use {usage('--ssh-client', 'openssh')}",
             ) from None
     return ssh_client == "openssh"
 

@@ -3,15 +3,16 @@ container/image chores (logs, stop, rm, rmi) with one-line errors."""
 
 from __future__ import annotations
 
+import re
 import time
 
 from docker_magics.display.once import said
 from docker_magics.display.tables import Lines, Table, human_size
 from docker_magics.engine import streams
-from docker_magics.engine.diagnose import explain
+from docker_magics.engine.diagnose import clause, explain
 from docker_magics.engine.drive import Operation, drive
 from docker_magics.engine.session import Connection
-from docker_magics.errors import BadArgument, DockerMagicsError, EngineError
+from docker_magics.errors import BadArgument, DockerMagicsError, EngineError, how, usage
 from docker_magics.runs.progress import RunText
 from docker_magics.runs.result import ContainerLog, RunRecorder
 
@@ -48,7 +49,7 @@ def _filters(items: list[str]) -> dict[str, list[str]]:
     for item in items:
         key, sep, value = item.partition("=")
         if not sep or not key:
-            raise BadArgument(f"Invalid filter {item!r}", "Use --filter KEY=VALUE")
+            raise BadArgument(f"Invalid filter {item!r}", f"Use {usage('--filter', 'KEY=VALUE')}")
         filters.setdefault(key, []).append(value)
     return filters
 
@@ -166,14 +167,15 @@ def _each(conn: Connection, targets: list[str], action, what: str) -> Lines:
     then fail with one line naming every target that could not be done."""
     from docker.errors import APIError, NotFound
 
-    lines, objects, failed = [], [], []
+    lines, objects, failed, missing = [], [], [], False
     for target in targets:
         try:
             line, obj = action(target)
         except NotFound:
-            failed.append(f"{target}: no such {what}")
+            failed.append(f"there is no {what} {target} on the engine")
+            missing = True
         except APIError as exc:
-            failed.append(f"{target}: {' '.join(str(exc.explanation or exc).split())}")
+            failed.append(_refused(target, exc))
         except Exception as exc:  # noqa: BLE001
             raise explain(exc, conn.endpoint) from None
         else:
@@ -182,8 +184,29 @@ def _each(conn: Connection, targets: list[str], action, what: str) -> Lines:
     if failed:
         for line in lines:
             print(line)
-        raise EngineError("; ".join(failed))
+        said = "; ".join(failed)
+        if said.startswith("there"):
+            said = "T" + said[1:]
+        raise EngineError(said, _check_the_name(what) if missing else "")
     return Lines(lines, objects)
+
+
+def _check_the_name(what: str) -> str:
+    lists = {
+        "container": how("%docker_ps -a", "docker_magics.containers(all=True)"),
+        "image": how("%docker_images", "docker_magics.images()"),
+    }[what]
+    return f"Check the name ({lists} lists them)"
+
+
+def _refused(target: str, exc) -> str:
+    """What the engine refused about ``target``, in words that say what to do."""
+    said = " ".join(str(exc.explanation or exc).split())
+    if re.search(r"remove a running container|container is running", said):
+        stop = how(f"%docker_stop {target}", f"docker_magics.stop({target!r})")
+        force = how(f"%docker_rm -f {target}", f"docker_magics.remove({target!r}, force=True)")
+        return f"{target} is running: stop it first ({stop}) or use {force}"
+    return f"{target}: {clause(said)}"
 
 
 def stop(conn: Connection, targets: list[str], timeout: int = 10) -> Lines:
@@ -249,7 +272,7 @@ class _Logs(Operation[ContainerLog]):
             tty = bool(api.inspect_container(self.target)["Config"].get("Tty"))
         except NotFound:
             raise BadArgument(
-                f"No container {self.target} on the engine", "%docker_ps -a lists them"
+                f"There is no container {self.target} on the engine", _check_the_name("container")
             ) from None
         response, output = streams.logs(api, self.target, tty=tty, **self.options)
         try:

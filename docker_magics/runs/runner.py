@@ -15,7 +15,16 @@ from docker_magics.engine import streams
 from docker_magics.engine.diagnose import explain
 from docker_magics.engine.drive import Operation, drive
 from docker_magics.engine.session import Connection
-from docker_magics.errors import BadArgument, DockerMagicsError, EngineError, Interrupted, RunFailed
+from docker_magics.errors import (
+    BadArgument,
+    DockerMagicsError,
+    EngineError,
+    Interrupted,
+    RunFailed,
+    how,
+    option,
+    usage,
+)
 from docker_magics.registry.references import parse_reference
 from docker_magics.runs.files import SCRIPT_PATH, copy_out, put_files
 from docker_magics.runs.options import RunSpec, parse_ports
@@ -97,8 +106,9 @@ def _create_failure(exc, spec: RunSpec) -> str:
     message = str(exc.explanation or exc)
     if exc.status_code == 409 and "already in use" in message:
         return (
-            f"The container name {spec.name} is already in use. Pick another --name, or "
-            f"remove that container with %docker_rm -f {spec.name}"
+            f"The container name {spec.name} is already in use. Pick another "
+            f"{option('--name')}, or remove that container with "
+            + how(f"%docker_rm -f {spec.name}", f"docker_magics.remove({spec.name!r}, force=True)")
         )
     if "network" in message and "not found" in message:
         return f"No network named {spec.network} on the engine (see `docker network ls`)"
@@ -153,12 +163,17 @@ def run(
     parse_reference(spec.image, allow_id=True)
     add_specs = [AddSpec.parse(a) for a in adds]
     if spec.detach and gets:
-        raise BadArgument("--get needs the run to finish: it cannot be used with --detach")
+        raise BadArgument(
+            f"{option('--get')} needs the run to finish: it cannot be used with {usage('--detach')}"
+        )
     if script is not None:
         if spec.entrypoint:
             raise BadArgument(
-                "--entrypoint has no effect on %%docker_run: the cell runs with --shell",
-                "Give the interpreter with --shell (e.g. --shell python3)",
+                how(
+                    "--entrypoint has no effect on %%docker_run: the cell runs with --shell",
+                    "entrypoint has no effect with script=: the script runs with shell=",
+                ),
+                f"Give the interpreter with {usage('--shell', 'python3')}",
             )
         spec.entrypoint = shlex.split(shell) or ["sh"]
         spec.command = [SCRIPT_PATH]

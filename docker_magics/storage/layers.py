@@ -19,7 +19,7 @@ from docker_magics.display.once import SaidOnce
 from docker_magics.display.tables import Table, counted, human_size
 from docker_magics.engine.diagnose import explain
 from docker_magics.engine.session import Connection
-from docker_magics.errors import BadArgument
+from docker_magics.errors import BadArgument, how
 
 INSTRUCTION_WIDTH = 60
 _BUILD_ARGS = re.compile(r"^\|\d+ (?:\S+=\S* )*")  # "|2 A=1 B=2 /bin/sh -c ..." (classic)
@@ -115,7 +115,8 @@ def history(conn: Connection, image: str) -> ImageHistory:
         records = conn.client.api.history(image)
     except ImageNotFound:
         raise BadArgument(
-            f"There is no image {image} on the engine", "Check the name (%docker_images lists them)"
+            f"There is no image {image} on the engine",
+            f"Check the name ({how('%docker_images', 'docker_magics.images()')} lists them)",
         ) from None
     except Exception as exc:  # noqa: BLE001
         raise explain(exc, conn.endpoint) from None

@@ -290,7 +290,25 @@ def test_detached_run_ps_logs_stop_rm(dm, busybox, engine_api):
     assert dm("%docker_ps").value.rows == []
     cell = dm("%docker_rm dm-bg dm-none")
     assert cell.out.splitlines()[0] == "Removed dm-bg"
-    assert cell.usage_error == "dm-none: no such container."
+    assert cell.usage_error == (
+        "There is no container dm-none on the engine. Check the name (%docker_ps -a lists them)."
+    )
+
+
+def test_a_running_container_or_a_missing_one_is_said_in_one_way(dm, busybox):
+    """The engine's "You cannot remove a running container <64 hex>. Stop the container
+    before attempting removal or force remove" in our words; a missing container named the
+    same way by every magic."""
+    dm(f"%docker_run -d --name dm-busy {busybox} sleep 30")
+    try:
+        assert dm("%docker_rm dm-busy").usage_error == (
+            "dm-busy is running: stop it first (%docker_stop dm-busy) or use %docker_rm -f dm-busy."
+        )
+        missing = "There is no container dm-nosuch on the engine. Check the name (%docker_ps -a "
+        for line in ("%docker_logs dm-nosuch", "%docker_stop dm-nosuch", "%docker_rm dm-nosuch"):
+            assert dm(line).usage_error == missing + "lists them).", line
+    finally:
+        dm("%docker_rm -f dm-busy")
 
 
 def test_images_shows_only_the_matching_tags(dm, busybox, engine_api):
@@ -349,7 +367,10 @@ def test_rmi(dm, busybox, engine_api):
     assert repr(cell.value) == "Untagged: dm-test/rmi-me:1"
     assert cell.value.objects == [[{"Untagged": "dm-test/rmi-me:1"}]]
     assert "<pre" in cell.value._repr_html_()
-    assert dm("%docker_rmi dm-test/never:1").usage_error == "dm-test/never:1: no such image."
+    assert dm("%docker_rmi dm-test/never:1").usage_error == (
+        "There is no image dm-test/never:1 on the engine. Check the name (%docker_images lists "
+        "them)."
+    )
 
 
 @pytest.mark.parametrize(
@@ -564,7 +585,10 @@ def test_python_api_for_logs_stop_rm_rmi(dm, busybox, engine_api, capsys):
     assert docker_magics.remove_images("dm/api-rmi:1") == ["Untagged: dm/api-rmi:1"]
     with pytest.raises(EngineError) as gone:
         docker_magics.remove("dm-api")
-    assert str(gone.value) == "dm-api: no such container."
+    assert str(gone.value) == (
+        "There is no container dm-api on the engine. Check the name "
+        "(docker_magics.containers(all=True) lists them)."
+    )
 
 
 def test_logs_mask_known_secrets(dm, busybox, engine_api):

@@ -114,6 +114,7 @@ def test_malformed_trace_is_skipped_not_fatal():
     ]
 
 
+@pytest.mark.usefixtures("in_a_magic")
 def test_a_base_image_behind_a_login_names_the_registry_and_the_command():
     from docker_magics.builds.result import Step
 

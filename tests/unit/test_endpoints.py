@@ -193,6 +193,7 @@ def test_api_version_sources():
         parse_api_version("v1.41")
 
 
+@pytest.mark.usefixtures("in_a_magic")
 def test_url_and_context_conflict():
     with pytest.raises(BadArgument, match="either an engine URL or --context"):
         resolve("tcp://h:1", context="x", environ={})

@@ -23,7 +23,7 @@ from pathlib import Path
 from docker_magics.builds.context import AddSpec
 from docker_magics.builds.dockerignore import IgnoreMatcher, go_clean, read_patterns
 from docker_magics.builds.walk import ContextChanged, walk
-from docker_magics.errors import BadArgument
+from docker_magics.errors import BadArgument, usage
 
 
 @dataclass
@@ -91,7 +91,8 @@ def _merge(layers: list[Iterable[Entry]]) -> Iterator[Entry]:
                 if last[i] is not None and k <= last[i]:
                     raise BadArgument(  # e.g. names that are not UTF-8, sorted as text
                         f"Cannot send {heads[i].path!r} to BuildKit in order",
-                        "Rename it (file names that are not UTF-8), or use --builder classic",
+                        "Rename it (file names that are not UTF-8), or use "
+                        + usage("--builder", "classic"),
                     )
                 last[i] = k
                 heads[i] = next(its[i], None)
