@@ -11,17 +11,24 @@ import contextvars
 from collections.abc import Iterator
 
 
+class Quoting(str):
+    """A message that ends with output quoted as it was written (a command's last line,
+    ``make: *** [all] Error 2``): no full stop is added after it (it would read as part of
+    the output, or take the output's own away), so it carries no hint either."""
+
+
 class OneLine:
     """A one-line message made of what happened and what to do (``str(err)``)."""
 
     def __init__(self, what: str, hint: str = "") -> None:
-        self.what = what.rstrip(". ")
-        self.hint = hint.strip()
+        self.quoting = isinstance(what, Quoting)
+        self.what = str(what).rstrip() if self.quoting else what.rstrip(". ")
+        self.hint = "" if self.quoting else hint.strip()
         super().__init__(self.line)
 
     @property
     def line(self) -> str:
-        line = self.what + "."
+        line = self.what + ("" if self.quoting else ".")
         if self.hint:
             line += " " + self.hint.rstrip(".")
             line += "" if line.endswith(("?", "!")) else "."

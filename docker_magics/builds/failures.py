@@ -8,7 +8,7 @@ import re
 from collections.abc import Callable
 
 from docker_magics.engine.diagnose import clause, short
-from docker_magics.errors import how, option, usage
+from docker_magics.errors import Quoting, how, option, usage
 from docker_magics.registry.credentials import login_command
 from docker_magics.registry.failures import AUTH_PROBLEMS
 
@@ -78,7 +78,7 @@ def build_failure(
             return f"{failed}{printed}. Fix the command and run the cell again"
         # The line that says why, here: a view of the last lines may not show it (the
         # engine delivers stdout and stderr in no reliable order).
-        return f"{failed}: {short(clause(cause), CAUSE_WIDTH)}"
+        return Quoting(f"{failed}: {short(cause, CAUSE_WIDTH)}")
     missing = _NOT_IN_CONTEXT.search(message)
     if missing:
         name = missing.group(1) or missing.group(2)

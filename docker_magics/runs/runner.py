@@ -20,6 +20,7 @@ from docker_magics.errors import (
     DockerMagicsError,
     EngineError,
     Interrupted,
+    Quoting,
     RunFailed,
     how,
     option,
@@ -272,14 +273,15 @@ class _Run(Operation[RunResult]):
     def _failed(self, result: RunResult) -> RunFailed:
         last = _one_line(self.recorder.tail)
         what = "The script" if self.script is not None else "The command"
+        said = f"{what} in {self.spec.image} exited with code {self.exit_code}"
+        said += "" if last else " without output"
+        notes = [f"nothing was copied out with {option('--get')}"] if self.gets else []
+        if self.recorder.output.count > 3:
+            notes.append("all of its output: docker_magics.last_run().stdout and .stderr")
+        said += f" ({'; '.join(notes)})" if notes else ""
+        # Its output last, as written: no full stop after it.
         return RunFailed(
-            f"{what} in {self.spec.image} exited with code {self.exit_code}"
-            + (f"; its last output: {last}" if last else " without output")
-            + (" (nothing was copied out with --get)" if self.gets else ""),
-            "All of its output: docker_magics.last_run().stdout and .stderr"
-            if self.recorder.output.count > 3
-            else "",
-            result=result,
+            Quoting(f"{said}; its last output: {last}") if last else said, result=result
         )
 
 

@@ -52,7 +52,7 @@ def test_widget_progress_ends_red_and_the_error_line_says_why_once(kernel):
     )
     assert ex.status == "error"
     assert ex.usage_error == (
-        "Step 3/3 (RUN echo last words; exit 5) failed with exit code 5: last words."
+        "Step 3/3 (RUN echo last words; exit 5) failed with exit code 5: last words"
     )
     assert "Traceback" not in str(ex.error.get("traceback"))
     (shown,) = ex.displays()

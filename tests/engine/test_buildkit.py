@@ -115,7 +115,7 @@ def test_failing_step_and_missing_network(bk, busybox):
         "RUN echo about to fail; exit 6\n"
     ).usage_error
     assert msg == (
-        "Step [2/2] RUN echo about to fail; exit 6 failed with exit code 6: about to fail."
+        "Step [2/2] RUN echo about to fail; exit 6 failed with exit code 6: about to fail"
     )
     no_net = bk(f"%%docker_build --builder buildkit\nFROM {busybox}\nRUN true\n").usage_error
     assert no_net == (

@@ -39,7 +39,7 @@ def test_foreground_run_streams_and_cleans_up(dm, busybox):
 def test_non_zero_exit_is_one_line_with_the_last_output(dm, busybox):
     cell = dm(f"%docker_run {busybox} sh -c 'echo first; echo second; echo third; exit 3'")
     assert cell.usage_error == (
-        f"The command in {busybox} exited with code 3; its last output: first | second | third."
+        f"The command in {busybox} exited with code 3; its last output: first | second | third"
     )
     silent = dm(f"%docker_run {busybox} sh -c 'exit 4'")
     assert silent.usage_error == f"The command in {busybox} exited with code 4 without output."
@@ -214,7 +214,7 @@ def test_cell_options_after_the_image_when_a_value_equals_it(dm, busybox):
 def test_cell_script_failure_and_missing_result(dm, busybox, tmp_path):
     msg = dm(f"%%docker_run {busybox} --shell 'sh -e'\necho step one\nfalse\necho never\n")
     assert msg.usage_error == (
-        f"The script in {busybox} exited with code 1; its last output: step one."
+        f"The script in {busybox} exited with code 1; its last output: step one"
     )
     missing = dm(f"%%docker_run {busybox} --get /nothing/here.txt:{tmp_path}/x\ntrue\n")
     assert missing.usage_error == (
@@ -518,8 +518,9 @@ def test_output_is_kept_whole_and_reachable_after_a_failure(dm, busybox):
     )
     cell = dm(f'%docker_run {busybox} sh -c "{script}"')
     assert cell.usage_error == (
-        f"The command in {busybox} exited with code 5; its last output: 29999 | 30000 | "
-        "no newline. All of its output: docker_magics.last_run().stdout and .stderr."
+        f"The command in {busybox} exited with code 5 (all of its output: "
+        "docker_magics.last_run().stdout and .stderr); its last output: 29999 | 30000 | "
+        "no newline"
     )
     result = docker_magics.last_run()
     expected = "x" * 200000 + "\n10%\r20%\r30%\n" + "".join(f"{i}\n" for i in range(1, 30001))

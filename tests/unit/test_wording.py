@@ -45,8 +45,8 @@ def one_line(call) -> str:
         ),
         (
             lambda: dm.build(file="/no/such/Dockerfile"),
-            "file='/no/such/Dockerfile': no such file. Give a Dockerfile's path.",
-            "--file /no/such/Dockerfile: no such file. Give a Dockerfile's path.",
+            "file='/no/such/Dockerfile': no such file. Give the path of a Dockerfile.",
+            "--file /no/such/Dockerfile: no such file. Give the path of a Dockerfile.",
         ),
         (
             lambda: dm.build("FROM x\n", build_args=["A B=1"]),
@@ -92,4 +92,16 @@ def test_a_push_of_a_missing_image_says_how_to_make_it():
     assert magic == (
         f"There is no image {reference} on the engine. Build it with %%docker_build -t "
         f"{reference}, or name an existing image so with %docker_tag SOURCE {reference}"
+    )
+
+
+def test_output_quoted_at_the_end_gets_no_full_stop():
+    from docker_magics.errors import BuildFailed, EngineError, Quoting, RunFailed
+
+    make = "Step 2/3 (RUN make) failed with exit code 2: make: *** [all] Error 2"
+    assert str(BuildFailed(Quoting(make))) == make
+    said = "The command in app:1 exited with code 1; its last output: done."
+    assert str(RunFailed(Quoting(said + "  "))) == said  # its own full stop stays
+    assert str(EngineError("The engine refused it.", "Try again")) == (
+        "The engine refused it. Try again."
     )
