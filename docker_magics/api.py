@@ -56,7 +56,6 @@ def connect(
         headers = parse_headers(normalise.strings(headers, "headers"))
     elif headers is not None:
         headers = dict(normalise.pairs(headers, "headers"))
-    timeout = normalise.number(timeout, "timeout", minimum=1e-3, maximum=1e6)
     ssh_client = normalise.choice(ssh_client, "ssh_client", SSH_CLIENTS)
     endpoint = resolve(
         url, context=context, tls=tls, tlsverify=tlsverify, api_version=api_version,

@@ -19,7 +19,7 @@ from docker_magics.builds.options import BuildOptions
 from docker_magics.builds.progress import build_renderer
 from docker_magics.builds.result import BuildRecorder, BuildResult, Step
 from docker_magics.display.progress import NullRenderer, cut
-from docker_magics.display.tables import human_size
+from docker_magics.display.tables import counted, human_size
 from docker_magics.engine import events as ev
 from docker_magics.engine import streams
 from docker_magics.engine.diagnose import explain
@@ -56,7 +56,9 @@ def prepare_context(
             )
         path = Path(os.path.expanduser(file))
         if not path.is_file():
-            raise BadArgument(f"{usage('--file', file)}: no such file", "Give a Dockerfile's path")
+            raise BadArgument(
+                f"{usage('--file', file)}: no such file", "Give the path of a Dockerfile"
+            )
         try:
             text = path.read_text(encoding="utf-8", errors="replace")
         except OSError as exc:
@@ -131,7 +133,8 @@ def run_build(
     builder = choose_builder(conn, "buildkit" if secrets and builder == "auto" else builder)
     if secrets and builder != "buildkit":
         raise BadArgument(
-            f"Build secrets ({option('--secret')}) need BuildKit: the classic builder has none",
+            f"{how('--secret needs', 'secrets need')} BuildKit: the classic builder has no build "
+            "secrets",
             f"Add {usage('--builder', 'buildkit')} (or use {option('--secret-build-arg')}, which "
             "masks a build argument)",
         )
@@ -327,8 +330,14 @@ class _SendingNotes:
 
 
 def _print_tail(step: Step) -> None:
-    if step.tail:
-        print(f"--- the last {len(step.tail)} lines of step {step.label} ---", file=sys.stderr)
+    """How the step ended, as ``docker build -q`` shows it; not when its one line is what
+    the error line quotes."""
+    written = [text.strip() for _, text in step.tail if text.strip()]
+    if written and written != [step.tail.cause()]:
+        print(
+            f"--- the last {counted(len(step.tail), 'line')} of step {step.label} ---",
+            file=sys.stderr,
+        )
         for _stream, text in step.tail:
             print(cut(text), file=sys.stderr)
 

@@ -7,6 +7,7 @@ One ``Magics`` class per topic; :class:`DockerMagics` holds the settings they sh
 
 from __future__ import annotations
 
+from docker_magics.display.once import quiet_in_terminals, show_in_terminals
 from docker_magics.magics.builds import BuildMagics
 from docker_magics.magics.core import DockerMagics
 from docker_magics.magics.pictures import PictureMagics
@@ -19,6 +20,7 @@ __all__ = ["DockerMagics", "register", "unregister"]
 
 
 def register(ipython) -> None:
+    quiet_in_terminals(ipython)
     settings = DockerMagics(ipython)
     ipython.register_magics(settings)
     for topic in TOPICS:
@@ -26,6 +28,7 @@ def register(ipython) -> None:
 
 
 def unregister(ipython) -> None:
+    show_in_terminals(ipython)
     manager = ipython.magics_manager
     for cls in (DockerMagics, *TOPICS):
         instance = manager.registry.pop(cls.__name__, None)
