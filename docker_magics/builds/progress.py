@@ -68,7 +68,7 @@ class BuildText(ProgressText):
             self.end_step()
             self.say(f"#{number} ERROR: {event.message}", self.err)
         elif isinstance(event, ev.LayerProgress) and event.status.endswith("done"):
-            self.say(f"{event.layer} {event.status}")
+            self.say(_vertex_status(self.numbers.get(event.key or ""), event))
         elif isinstance(event, ev.Notice):
             self._notice(event.text, "WARNING: ")
 
@@ -215,6 +215,17 @@ class BuildWidget(WidgetRenderer):
             "<pre style='margin:0;max-height:16em;overflow:auto;font-size:85%;"
             f"background:rgba(128,128,128,.08);padding:4px'>{body}</pre>"
         )
+
+
+def _vertex_status(number: int | None, event: ev.LayerProgress) -> str:
+    """A step's finished task as buildx prints it: ``#1 transferring dockerfile: 37B done``,
+    ``#8 naming to docker.io/library/app:1 done`` (its ID, the bytes it moved, done)."""
+    amount = ""
+    if event.total:
+        amount = f" {human_size(event.current or 0)} / {human_size(event.total)}"
+    elif event.current:
+        amount = f" {human_size(event.current)}"
+    return f"{'' if number is None else f'#{number} '}{event.layer}{amount} done"
 
 
 def _took(step) -> str:
