@@ -93,7 +93,7 @@ def test_progress_like_buildx_and_cache_hits(bk, busybox):
         r"#(\d+) transferring dockerfile: [\d.]+k?B done", sent[0]
     )
     exporter = next(line.split()[0] for line in lines if line.endswith(" exporting to image"))
-    done = lines.index(f"{exporter} DONE", lines.index(f"{exporter} exporting to image"))
+    done = next(i for i, line in enumerate(lines) if line.startswith(f"{exporter} DONE "))
     naming = next(i for i, line in enumerate(lines) if line.startswith(f"{exporter} naming to "))
     assert naming < done, lines
     again = bk(

@@ -55,6 +55,22 @@ def test_a_text_build_says_its_summary_once(dm, busybox):
     dm("%docker_rmi dm-test/once")
 
 
+def test_quiet_says_the_id_alone_and_a_failure_once(dm, busybox):
+    """``-q`` as ``docker build -q``: the image ID and nothing else; a failure is the error
+    line, with the step's last lines before it only when there is more than that line."""
+    cell = dm(f"%%docker_build -q --no-cache\nFROM {busybox}\nRUN echo quiet\n")
+    assert cell.error is None, cell.err
+    assert cell.out == f"{cell.value.image_id}\n" and cell.err == ""
+    one = dm(f"%%docker_build -q --no-cache\nFROM {busybox}\nRUN echo quietfail >&2; exit 9\n")
+    assert one.usage_error.endswith("failed with exit code 9: quietfail")
+    assert len(one.err.splitlines()) == 1 and one.out == ""  # the error line alone
+    more = dm(f"%%docker_build -q --no-cache\nFROM {busybox}\nRUN echo a; echo b >&2; exit 9\n")
+    assert more.usage_error.endswith("failed with exit code 9: b")
+    head, *shown, error = more.err.splitlines()
+    assert head.startswith("--- the last 2 lines of step 2/2 ") and sorted(shown) == ["a", "b"]
+    assert error.startswith("UsageError: ")  # (the two streams come in no reliable order)
+
+
 def test_a_text_push_names_the_tag_and_ends_with_the_digest_then_the_summary(dm, busybox, registry):
     name = f"{registry.host}/dm/seen"
     dm(f"%docker_tag {busybox} {name}:7")
