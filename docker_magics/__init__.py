@@ -36,6 +36,9 @@ _API = (
     "stop",
     "remove",
     "remove_images",
+    "freeze",
+    "freeze_plan",
+    "run_notebook",
 )
 
 # The values the API returns, importable from the top: ``from docker_magics import BuildResult``.
@@ -44,6 +47,7 @@ _RESULTS = {
     "RunResult": "docker_magics.runs.result",
     "PushResult": "docker_magics.registry.result",
     "PullResult": "docker_magics.registry.result",
+    "NotebookResult": "docker_magics.reproduce.result",
 }
 
 __all__ = [

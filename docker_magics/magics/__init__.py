@@ -10,9 +10,10 @@ from __future__ import annotations
 from docker_magics.magics.builds import BuildMagics
 from docker_magics.magics.core import DockerMagics
 from docker_magics.magics.registry import RegistryMagics
+from docker_magics.magics.reproduce import ReproduceMagics
 from docker_magics.magics.runs import RunMagics
 
-TOPICS = (BuildMagics, RegistryMagics, RunMagics)
+TOPICS = (BuildMagics, RegistryMagics, RunMagics, ReproduceMagics)
 
 __all__ = ["DockerMagics", "register", "unregister"]
 

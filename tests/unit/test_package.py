@@ -24,6 +24,8 @@ MAGICS = {
         "docker_stop",
         "docker_rm",
         "docker_rmi",
+        "docker_freeze",
+        "docker_run_notebook",
     },
     "cell": {"docker_build", "docker_run"},
 }
