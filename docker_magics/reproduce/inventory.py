@@ -73,11 +73,11 @@ class Inventory:
     warnings: list[str] = field(default_factory=list)
 
 
-def installed() -> dict[str, Dist]:
-    """Every distribution on ``sys.path``, by normalised name; the first found wins, as
-    the import system's does."""
+def installed(path: list[str] | None = None) -> dict[str, Dist]:
+    """Every distribution on ``path`` (default ``sys.path``), by normalised name; the first
+    found wins, as the import system's does."""
     found: dict[str, Dist] = {}
-    for dist in metadata.distributions():
+    for dist in _found(path):
         name = dist.metadata["Name"]
         if not name or canonical(name) in found:
             continue
@@ -166,11 +166,32 @@ def closure(roots: dict[str, set[str]], dists: dict[str, Dist]) -> dict[str, set
     return taken
 
 
-def imported_roots(dists: dict[str, Dist], modules: Iterable[str]) -> set[str]:
+def _found(path: list[str] | None, **kwargs) -> Iterable[metadata.Distribution]:
+    return metadata.distributions(**kwargs, **({"path": path} if path is not None else {}))
+
+
+def _owners(path: list[str] | None) -> dict[str, list[str]]:
+    """Top-level module names -> the distributions that provide them, as Python 3.11's
+    ``importlib.metadata.packages_distributions`` finds them (``top_level.txt``, else the
+    ``.py`` files listed), on ``path``."""
+    owners: dict[str, list[str]] = {}
+    for dist in _found(path):
+        tops = (dist.read_text("top_level.txt") or "").split()
+        if not tops:
+            files = [f for f in dist.files or () if f.suffix == ".py"]
+            tops = sorted({f.parts[0] if len(f.parts) > 1 else f.stem for f in files})
+        for top in tops:
+            owners.setdefault(top, []).append(dist.metadata["Name"])
+    return owners
+
+
+def imported_roots(
+    dists: dict[str, Dist], modules: Iterable[str], path: list[str] | None = None
+) -> set[str]:
     """The distributions that provide the ``modules`` (dotted names) the session imported.
     A top-level name several distributions share (a namespace such as ``google``) is told
     apart by the next part of the module's name."""
-    owners = metadata.packages_distributions()
+    owners = _owners(path)
     roots: set[str] = set()
     for module in modules:
         top, _, rest = module.partition(".")
@@ -179,16 +200,14 @@ def imported_roots(dists: dict[str, Dist], modules: Iterable[str]) -> set[str]:
         names = {canonical(n) for n in owners[top]} & dists.keys()
         if len(names) > 1 and rest:
             sub = rest.partition(".")[0]
-            names = {n for n in names if _provides(n, top, sub)} or names
+            names = {n for n in names if _provides(n, top, sub, path)} or names
         roots |= names
     return roots
 
 
-def _provides(name: str, top: str, sub: str) -> bool:
-    try:
-        files = metadata.distribution(name).files or []
-    except metadata.PackageNotFoundError:
-        return False
+def _provides(name: str, top: str, sub: str, path: list[str] | None) -> bool:
+    dist = next(iter(_found(path, name=name)), None)
+    files = (dist.files or []) if dist is not None else []
     prefixes = (f"{top}/{sub}/", f"{top}/{sub}.")
     return any(str(f).startswith(prefixes) for f in files)
 
@@ -220,13 +239,15 @@ def collect(
     modules: dict[str, object] | None = None,
     cwd: str | None = None,
     included: Iterable[str] = (),
+    path: list[str] | None = None,
 ) -> Inventory:
     """The distributions to freeze (``packages``: all or imported), less ``exclude``.
-    ``included``: the real paths ``--include`` sends (local modules inside them need no
-    warning)."""
+    ``modules``: the session's (``sys.modules``); ``included``: the real paths
+    ``--include`` sends (local modules inside them need no warning); ``path``: where
+    distributions are looked for (``sys.path``)."""
     if packages not in MODES:
         raise BadArgument(f"Unknown --packages {packages!r}", "Use all or imported")
-    dists = installed()
+    dists = installed(path)
     modules = sys.modules if modules is None else modules
     warnings: list[str] = []
     excluded = {canonical(e) for e in exclude}
@@ -235,7 +256,7 @@ def collect(
     if packages == "all":
         roots = {key: set() for key in dists}
     else:
-        roots = {key: set() for key in imported_roots(dists, list(modules))}
+        roots = {key: set() for key in imported_roots(dists, list(modules), path)}
     roots |= {canonical(n): set() for n in ALWAYS if canonical(n) in dists}
     chosen = closure({k: v for k, v in roots.items() if k not in excluded}, dists)
     taken = [dists[k] for k in sorted(chosen) if k not in excluded]
