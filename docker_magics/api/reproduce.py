@@ -85,6 +85,8 @@ def freeze(
         raise BadArgument("The frozen image needs a name", "Give one with -t NAME[:TAG]")
     normalise.text(network, "network")
     normalise.flags(no_cache=no_cache, pull=pull)
+    if builder not in ("classic", "buildkit", "auto"):
+        raise BadArgument(f"Unknown builder {builder!r:.40}", "Use classic, buildkit or auto")
     frozen = freeze_plan(
         base=base, packages=packages, exclude=exclude, include=include, workdir=workdir
     )
@@ -158,19 +160,17 @@ def run_notebook(
     env_items = normalise.pairs(env, "env")
     if isinstance(env_items, dict):
         env_items = [f"{k}={v}" for k, v in env_items.items()]
-    adds, gets = normalise.strings(add, "add", paths=True), normalise.strings(get, "get")
+    gets = normalise.strings(get, "get")
     progress = normalise.progress(progress)
+    job = notebooks.prepare(notebook, values, output, normalise.strings(add, "add", paths=True))
     return notebooks.run_notebook(
         api.current(),
-        notebook,
+        job,
         image,
-        parameters=values,
-        output=output,
         timeout=seconds,
         kernel=kernel,
         env=parse_env(env_items),
         network=network,
-        adds=adds,
         gets=gets,
         progress=progress,
     )

@@ -10,6 +10,7 @@ from IPython.core.magic_arguments import argument, magic_arguments
 
 from docker_magics import api
 from docker_magics.display.progress import MODES
+from docker_magics.errors import BadArgument
 from docker_magics.magics.arguments import magic
 from docker_magics.magics.core import TopicMagics
 
@@ -115,6 +116,8 @@ class ReproduceMagics(TopicMagics):
                 print(f"Warning: {line}", file=sys.stderr)
             print(plan.dockerfile, end="")
             return None
+        if not args.tag:  # before connecting
+            raise BadArgument("The frozen image needs a name", "Give one with -t NAME[:TAG]")
         self.connection()
         result = api.freeze(
             args.tag,

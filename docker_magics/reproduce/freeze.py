@@ -135,18 +135,9 @@ def warn(lines: Iterable[str]) -> None:
         print(f"Warning: {line}", file=sys.stderr)
 
 
-def freeze(
-    conn,
-    frozen: FreezePlan,
-    options: BuildOptions,
-    *,
-    builder: str = "classic",
-    progress: str = "auto",
-) -> BuildResult:
-    """Check the base, fetch the wheels, build. Warnings (one line each) go to stderr."""
-    from docker_magics.builds import builder as building
-    from docker_magics.builds.dockerfile import classic_steps
-
+def stage(conn, frozen: FreezePlan, folder: Path, progress: str = "auto") -> str:
+    """Check the base and fetch the wheels into ``folder`` (with ``requirements.txt``);
+    the Dockerfile that installs them. Warnings (one line each) go to stderr."""
     say: Callable[[str], None] = print if progress != "none" else (lambda _text: None)
     inventory = frozen.inventory
     warn(frozen.warnings)
@@ -160,20 +151,35 @@ def freeze(
             f"No pip wheel for {target.label}: the image would have no installer",
             f"pip: {found.left_out.get('pip', 'not found')}",
         )
-    text = dockerfile.render(
+    python = ".".join(map(str, inventory.python))
+    say(f"Freezing {len(installed)} distributions of Python {python} onto {frozen.base}")
+    _link_wheels(found, folder, found.requirements(inventory.dists))
+    return dockerfile.render(
         frozen.base,
-        python=".".join(map(str, inventory.python)),
+        python=python,
         count=len(installed),
         workdir=frozen.workdir,
         files=bool(frozen.includes),
     )
-    say(
-        f"Freezing {len(installed)} distributions of Python "
-        f"{'.'.join(map(str, inventory.python))} onto {frozen.base} ({target.label})"
-    )
-    folder = Path(tempfile.mkdtemp(prefix="context-", dir=wheels.cache_dir()))
+
+
+def freeze(
+    conn,
+    frozen: FreezePlan,
+    options: BuildOptions,
+    *,
+    builder: str = "classic",
+    progress: str = "auto",
+) -> BuildResult:
+    """Stage the wheels, then build through the ordinary build path: the context is the
+    Dockerfile, ``wheels/`` and the ``--include`` files under ``files/``."""
+    from docker_magics.builds import builder as building
+    from docker_magics.builds.dockerfile import classic_steps
+
+    # Beside the cache: the context's wheels are hard links into it.
+    folder = Path(tempfile.mkdtemp(prefix="context-", dir=wheels.ready_cache()))
     try:
-        _link_wheels(found, folder, found.requirements(inventory.dists))
+        text = stage(conn, frozen, folder, progress)
         adds = [f"{folder}:{dockerfile.WHEELS}"]
         adds += [f"{i.src}:{dockerfile.FILES}/{i.dest}" for i in frozen.includes]
         built, instructions = building.prepare_context(text, file=None, context_dir=None, adds=adds)

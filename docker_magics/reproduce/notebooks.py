@@ -13,6 +13,7 @@ import json
 import os
 import shutil
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 
 from docker_magics.builds.context import AddSpec
@@ -69,6 +70,14 @@ def executed_path(notebook: Path, output: str | None) -> Path:
     return path
 
 
+def shown(path: Path) -> str:
+    """A path for messages: relative to the working folder when it is inside it."""
+    try:
+        return str(path.relative_to(Path.cwd()))
+    except ValueError:
+        return str(path)
+
+
 def planned(notebook: dict) -> list[Cell]:
     """The cells the runner will run (code cells with code), numbered from 1."""
     found = []
@@ -81,22 +90,22 @@ def planned(notebook: dict) -> list[Cell]:
     return found
 
 
-def run_notebook(
-    conn: Connection,
-    notebook: str,
-    image: str,
-    *,
-    parameters: dict[str, object],
-    output: str | None = None,
-    timeout: int | None = None,
-    kernel: str | None = None,
-    env: dict[str, str] | None = None,
-    network: str | None = None,
-    adds: list[str] = (),
-    gets: list[str] = (),
-    progress: str = "auto",
-) -> NotebookResult:
-    """Run ``notebook`` in a container of ``image``; see the module's docstring."""
+@dataclass
+class Prepared:
+    """A notebook checked and parameterised, ready to run (no engine needed so far)."""
+
+    path: Path
+    content: dict  # with the injected parameters
+    target: Path  # where the executed copy goes
+    parameters: dict[str, object]
+    warnings: list[str]
+    adds: list[AddSpec]
+
+
+def prepare(
+    notebook: str, parameters: dict[str, object], output: str | None, adds: list[str]
+) -> Prepared:
+    """Read ``notebook``, inject ``parameters``, check ``output`` and ``adds``."""
     path = Path(os.path.expanduser(notebook)).absolute()
     if not path.is_file():
         raise BadArgument(f"No notebook at {notebook}", "Give the path of an .ipynb file")
@@ -105,10 +114,25 @@ def run_notebook(
     target = executed_path(path, output)
     if not target.parent.is_dir():
         raise BadArgument(f"-o {output}: the folder {target.parent} does not exist")
-    add_specs = [AddSpec.parse(a) for a in adds]
-    cells = planned(content)
-    recorder = NotebookRecorder(f"{path.name} in {image}", cells)
-    recorder.warnings += warnings
+    specs = [AddSpec.parse(a) for a in adds]
+    return Prepared(path, content, target, dict(parameters), warnings, specs)
+
+
+def run_notebook(
+    conn: Connection,
+    job: Prepared,
+    image: str,
+    *,
+    timeout: int | None = None,
+    kernel: str | None = None,
+    env: dict[str, str] | None = None,
+    network: str | None = None,
+    gets: list[str] = (),
+    progress: str = "auto",
+) -> NotebookResult:
+    """Run a prepared notebook in a container of ``image``; see the module's docstring."""
+    recorder = NotebookRecorder(f"{job.path.name} in {image}", planned(job.content))
+    recorder.warnings += job.warnings
     spec = RunSpec(
         image=image,
         entrypoint=["python3"],
@@ -118,24 +142,24 @@ def run_notebook(
             f"{FOLDER}/output.ipynb",
             str(timeout or 0),
             kernel or "",
-        ],  # fmt: skip
+        ],
         env=env or {},
         network=network,
     )
     folder = Path(tempfile.mkdtemp(prefix="docker-magics-notebook-"))
     try:
         shutil.copy(RUNNER, folder / "inside.py")
-        (folder / "input.ipynb").write_text(json.dumps(content), encoding="utf-8")
+        (folder / "input.ipynb").write_text(json.dumps(job.content), encoding="utf-8")
         try:
             container_id = runner.create(conn, spec, progress)
         except DockerMagicsError:
             raise
         except Exception as exc:  # noqa: BLE001
             raise explain(exc, conn.endpoint) from None
-        job = _NotebookRun(conn, spec, container_id, recorder, folder, add_specs, gets)
-        job.notebook, job.target, job.parameters, job.timeout = path, target, parameters, timeout
-        job.renderer = notebook_renderer(progress, recorder)
-        return drive(job)
+        run = _NotebookRun(conn, spec, container_id, recorder, folder, job, gets)
+        run.timeout = timeout
+        run.renderer = notebook_renderer(progress, recorder)
+        return drive(run)
     finally:
         shutil.rmtree(folder, ignore_errors=True)
 
@@ -144,15 +168,13 @@ class _NotebookRun(Operation[NotebookResult]):
     """The runner's container, from the files going in to the executed notebook coming
     out, followed by :func:`~docker_magics.engine.drive.drive`."""
 
-    notebook: Path
-    target: Path
-    parameters: dict
-    timeout: int | None
+    timeout: int | None = None
 
-    def __init__(self, conn, spec, container_id, recorder, folder, adds, gets) -> None:
+    def __init__(self, conn, spec, container_id, recorder, folder, job, gets) -> None:
         self.conn, self.spec, self.container_id = conn, spec, container_id
         self.recorder: NotebookRecorder = recorder
-        self.folder, self.adds, self.gets = folder, adds, list(gets)
+        self.folder, self.adds, self.gets = folder, job.adds, list(gets)
+        self.notebook, self.target, self.parameters = job.path, job.target, job.parameters
         self.started = False
         self.exit_code: int | None = None
         self.workdir = "/"
@@ -201,7 +223,7 @@ class _NotebookRun(Operation[NotebookResult]):
                 api.kill(cid, "SIGINT")
                 api.wait(cid, timeout=GRACE)
                 self._copy_executed()
-                saved = f"; what ran is in {self.target}" if self.written else ""
+                saved = f"; what ran is in {shown(self.target)}" if self.written else ""
             except (Exception, KeyboardInterrupt):  # noqa: BLE001 - removed below anyway
                 pass
         cell = self.recorder.running
@@ -249,7 +271,7 @@ class _NotebookRun(Operation[NotebookResult]):
 
     def _failure(self, result: NotebookResult) -> DockerMagicsError | None:
         recorder, name, image = self.recorder, self.notebook.name, self.spec.image
-        kept = f"The executed notebook, up to that cell, is in {self.target}"
+        kept = f"The executed notebook, up to that cell, is in {shown(self.target)}"
         kept = kept if self.written else ""
         failure = recorder.failure
         if failure is not None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import html
 import json
+import os
 import time
 from collections import deque
 from dataclasses import dataclass, field
@@ -108,6 +109,12 @@ class NotebookRecorder:
             self.fatal = event
 
 
+def _shown(path: str) -> str:
+    """Relative to the working folder when it is inside it."""
+    relative = os.path.relpath(path)
+    return path if relative.startswith("..") else relative
+
+
 @dataclass
 class NotebookResult:
     """The value of ``%docker_run_notebook`` / ``docker_magics.run_notebook()``."""
@@ -143,13 +150,14 @@ class NotebookResult:
 
     def summary(self) -> str:
         ran = sum(1 for c in self.cells if c.status in ("ok", "failed"))
-        where = f"; executed copy: {self.output}" if self.output else ""
+        where = f"; executed copy: {_shown(self.output)}" if self.output else ""
+        notebook = _shown(self.notebook)
         if self.ok:
             return (
-                f"Ran {self.notebook} in {self.image}: {ran} cell{'s' if ran != 1 else ''} in "
+                f"Ran {notebook} in {self.image}: {ran} cell{'s' if ran != 1 else ''} in "
                 f"{self.duration:.1f}s{where}"
             )
-        return f"{self.notebook} {self.status} in {self.image} after {self.duration:.1f}s{where}"
+        return f"{notebook} {self.status} in {self.image} after {self.duration:.1f}s{where}"
 
     def __repr__(self) -> str:
         return self.summary()

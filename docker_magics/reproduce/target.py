@@ -8,7 +8,13 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 
-from docker_magics.errors import BadArgument, DockerMagicsError, EngineError, Interrupted
+from docker_magics.errors import (
+    BadArgument,
+    ConnectFailed,
+    DockerMagicsError,
+    EngineError,
+    Interrupted,
+)
 
 # Runs in the base image: the standard library only, any Python 3.
 PROBE = r"""
@@ -114,7 +120,7 @@ def probe(conn, image: str, progress: str = "auto") -> Target:
     try:
         result = runner.run(conn, spec, progress="none")
         facts = json.loads(result.stdout.strip().splitlines()[-1])
-    except Interrupted:
+    except (Interrupted, ConnectFailed):
         raise
     except (DockerMagicsError, ValueError, IndexError) as exc:
         reason = str(exc)[:1].lower() + str(exc)[1:] if str(exc) else "no answer"

@@ -49,6 +49,19 @@ def cache_dir() -> Path:
     return Path(base) / "docker-magics" / "wheels"
 
 
+def ready_cache() -> Path:
+    """The cache folder, made if needed."""
+    folder = cache_dir()
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise FetchFailed(
+            f"Cannot create the wheel cache {folder} ({exc.strerror})",
+            "Set DOCKER_MAGICS_WHEELS to a folder you can write to",
+        ) from None
+    return folder
+
+
 @dataclass
 class Wheels:
     """What a freeze installs: one wheel per distribution (by normalised name)."""
@@ -222,14 +235,7 @@ def resolve_added(names: list[str], pins: list[Dist], target: Target, folder: Pa
 def fetch(dists: list[Dist], added: list[str], target: Target, say=print) -> Wheels:
     """A wheel for each of ``dists`` (and ``added`` names, resolved), from the cache or
     fetched; what cannot be had is left out with a reason."""
-    folder = cache_dir()
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise FetchFailed(
-            f"Cannot create the wheel cache {folder} ({exc.strerror})",
-            "Set DOCKER_MAGICS_WHEELS to a folder you can write to",
-        ) from None
+    folder = ready_cache()
     wheels = Wheels()
     fetchable = []
     for dist in dists:

@@ -16,6 +16,7 @@ import queue
 import threading
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from jupyter_client import KernelManager
 
@@ -30,6 +31,25 @@ OUTPUT_KINDS = (
     "clear_output",
     "error",
 )
+
+
+def _manager_for(python: str) -> KernelManager:
+    """A manager whose ``python3`` kernelspec runs ``python -m ipykernel_launcher``."""
+    import json
+    import tempfile
+
+    from jupyter_client.kernelspec import KernelSpecManager
+
+    kernels = Path(tempfile.mkdtemp(prefix="dm-kernelspec-"))
+    spec = {
+        "argv": [python, "-m", "ipykernel_launcher", "-f", "{connection_file}"],
+        "display_name": f"Python ({python})",
+        "language": "python",
+    }
+    (kernels / "venv").mkdir()
+    (kernels / "venv" / "kernel.json").write_text(json.dumps(spec))
+    specs = KernelSpecManager(kernel_dirs=[str(kernels)], ensure_native_kernel=False)
+    return KernelManager(kernel_name="venv", kernel_spec_manager=specs)
 
 
 def sent_at(msg: dict) -> float:
@@ -112,8 +132,14 @@ class Execution:
 
 
 class Kernel:
-    def __init__(self, env: dict[str, str] | None = None, cwd: str | None = None):
+    def __init__(
+        self, env: dict[str, str] | None = None, cwd: str | None = None, python: str | None = None
+    ):
+        """``python``: the interpreter of another environment (a virtualenv with ipykernel)
+        to run the kernel with, instead of this one's."""
         self.km = KernelManager(kernel_name="python3")
+        if python is not None:
+            self.km = _manager_for(python)
         full_env = {**os.environ, **(env or {})}
         self.km.start_kernel(env=full_env, cwd=cwd)
         self.kc = self.km.client()

@@ -113,3 +113,26 @@ def test_only_nbformat_4_notebooks(tmp_path):
     bad.write_text(json.dumps({"nbformat": 3, "worksheets": []}))
     with pytest.raises(BadArgument, match="is not an nbformat 4 notebook. Convert it with"):
         read(bad)
+
+
+def test_widgets_show_the_running_cell_a_bar_and_a_table():
+    from docker_magics.reproduce.progress import NotebookWidgets
+
+    recorder = NotebookRecorder("analysis.ipynb in img", planned(the_notebook()))
+    widgets = NotebookWidgets(recorder)
+    events = iter(recorded_events())
+    for event in events:
+        recorder.handle(event)
+        if recorder.running is not None and recorder.running.number == 5:
+            break
+    assert "— cell 5 of 7" in widgets.header_html()
+    assert widgets.bar_state() == (4, 7)
+    table = widgets.panels_html()[0]
+    assert table.count("<tr>") == 5 and "running" in table
+    for event in events:  # the rest
+        recorder.handle(event)
+    recorder.finish()
+    assert widgets.bar_state() == (5, 7)
+    assert "ZeroDivisionError: division by zero" in widgets.panels_html()[0]
+    widgets.finish("the error line")
+    assert widgets.bar.bar_style == "danger"
