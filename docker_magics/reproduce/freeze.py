@@ -199,7 +199,7 @@ def freeze(
 def _left_out(inventory: Inventory, found: wheels.Wheels) -> None:
     """One warning line per distribution left out, and per one that needs it; an error
     when nothing is left."""
-    by_key = {d.key: d for d in inventory.dists}
+    by_key = {d.key: d for d in [*inventory.dists, *found.added]}
     lines = [f"{by_key[k].pin} is left out: {why}" for k, why in sorted(found.left_out.items())]
     for dist in inventory.dists:
         if dist.key in found.left_out:

@@ -128,7 +128,8 @@ def run_cells(client, notebook, numbers, kernel, meta, save):
         except DeadKernelError as exc:
             failure = dict(kind="dead", ename="DeadKernelError", evalue=str(exc))
         except TimeoutError as exc:  # nbclient's CellTimeoutError is one
-            failure = dict(kind="timeout", ename=type(exc).__name__, evalue=str(exc))
+            said = f"no result within {client.timeout}s"
+            failure = dict(kind="timeout", ename=type(exc).__name__, evalue=said)
         seconds = round(time.monotonic() - began, 3)
         cell.metadata["docker_magics"] = {
             "status": "failed" if failure else "ok",

@@ -294,8 +294,10 @@ class _NotebookRun(Operation[NotebookResult]):
                 result=result,
             )
         if fatal is not None:
+            hint = "Choose a kernel the image has with --kernel (python3, with ipykernel)"
+            hint = hint if "NoSuchKernel" in fatal["text"] else ""
             return NotebookFailed(
-                f"{name} could not run in {image}: {fatal['text']}", kept, result=result
+                f"{name} could not run in {image}: {fatal['text']}", hint, result=result
             )
         if self.exit_code:
             last = " | ".join(line.strip() for line in list(recorder.tail)[-3:] if line.strip())

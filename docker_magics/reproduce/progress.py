@@ -17,7 +17,8 @@ def _line(cell: Cell, total: int) -> str:
     width = len(str(total))
     number = f"[{cell.number:>{width}}/{total}]"
     if cell.status == "failed":
-        return f"{number} failed after {cell.elapsed():.1f}s: {cell.source}  -> {cell.error}"
+        error = cell.error.splitlines()[0] if cell.error else ""
+        return f"{number} failed after {cell.elapsed():.1f}s: {cell.source}  -> {error}"
     return f"{number} {cell.elapsed():6.1f}s  {cell.source}"
 
 

@@ -70,7 +70,6 @@ class Wheels:
     added: list[Dist] = field(default_factory=list)  # not in the kernel (ALWAYS), resolved
     left_out: dict[str, str] = field(default_factory=dict)  # name -> why (one line each)
     notes: list[str] = field(default_factory=list)  # warnings that are not a leaving out
-    fetched: int = 0  # wheels pip fetched (or built) this time
 
     def requirements(self, dists: list[Dist]) -> str:
         """``requirements.txt`` of what is installed: exact pins, sorted, no dates (the same
@@ -270,7 +269,6 @@ def fetch(dists: list[Dist], added: list[str], target: Target, say=print) -> Whe
                     f"{built.name} here, which runs in the image if its system libraries do"
                 )
         found = select(folder, fetchable, tags)
-        wheels.fetched = len([d for d in missing if d.key in found])
     for dist in fetchable:
         if dist.key in found:
             wheels.files[dist.key] = found[dist.key]

@@ -259,3 +259,22 @@ def test_imported_packages_only_fetched_by_pip(engine, python_pip_image, tmp_pat
         "('six', 'tabulate', 'attrs', 'ipykernel', 'nbclient', 'mine')])",
     )
     assert found.strip() == "[True, False, False, True, True, False]"
+
+
+def test_a_cell_over_its_timeout_is_one_line(kernel, frozen, folder, no_leftovers):
+    nb = nbformat.v4.new_notebook(
+        cells=[
+            nbformat.v4.new_code_cell("print('quick')"),
+            nbformat.v4.new_code_cell("import time\ntime.sleep(60)"),
+        ]
+    )
+    nbformat.write(nb, folder / "timeout.ipynb")
+    ex = kernel.run(f"%docker_run_notebook timeout.ipynb --image {FROZEN} --timeout 3")
+    assert ex.usage_error == (
+        "timeout.ipynb: cell 2 of 2 (import time) did not finish within 3s (the timeout). "
+        "The executed notebook, up to that cell, is in timeout.executed.ipynb."
+    )
+    assert ex.finished - ex.started < 50
+    done = nbformat.read(folder / "timeout.executed.ipynb", as_version=4)
+    assert done.cells[0].outputs[0]["text"] == "quick\n"
+    assert done.metadata.docker_magics.error.kind == "timeout"
