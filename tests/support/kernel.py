@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import os
 import queue
+import shutil
+import tempfile
 import threading
 import time
 from dataclasses import dataclass, field
@@ -33,14 +35,13 @@ OUTPUT_KINDS = (
 )
 
 
-def _manager_for(python: str) -> KernelManager:
-    """A manager whose ``python3`` kernelspec runs ``python -m ipykernel_launcher``."""
+def _manager_for(python: str, kernels: Path) -> KernelManager:
+    """A manager whose kernel runs ``python -m ipykernel_launcher`` (its kernelspec is
+    written in ``kernels``)."""
     import json
-    import tempfile
 
     from jupyter_client.kernelspec import KernelSpecManager
 
-    kernels = Path(tempfile.mkdtemp(prefix="dm-kernelspec-"))
     spec = {
         "argv": [python, "-m", "ipykernel_launcher", "-f", "{connection_file}"],
         "display_name": f"Python ({python})",
@@ -137,9 +138,11 @@ class Kernel:
     ):
         """``python``: the interpreter of another environment (a virtualenv with ipykernel)
         to run the kernel with, instead of this one's."""
-        self.km = KernelManager(kernel_name="python3")
+        self.kernelspecs = Path(tempfile.mkdtemp(prefix="dm-kernelspec-")) if python else None
         if python is not None:
-            self.km = _manager_for(python)
+            self.km = _manager_for(python, self.kernelspecs)
+        else:
+            self.km = KernelManager(kernel_name="python3")
         full_env = {**os.environ, **(env or {})}
         self.km.start_kernel(env=full_env, cwd=cwd)
         self.kc = self.km.client()
@@ -246,3 +249,5 @@ class Kernel:
         self._stop.set()
         self.kc.stop_channels()
         self.km.shutdown_kernel(now=True)
+        if self.kernelspecs is not None:
+            shutil.rmtree(self.kernelspecs, ignore_errors=True)
