@@ -186,12 +186,15 @@ def _owners(path: list[str] | None) -> dict[str, list[str]]:
 
 
 def imported_roots(
-    dists: dict[str, Dist], modules: Iterable[str], path: list[str] | None = None
+    dists: dict[str, Dist],
+    modules: Iterable[str],
+    path: list[str] | None = None,
+    owners: dict[str, list[str]] | None = None,
 ) -> set[str]:
     """The distributions that provide the ``modules`` (dotted names) the session imported.
     A top-level name several distributions share (a namespace such as ``google``) is told
     apart by the next part of the module's name."""
-    owners = _owners(path)
+    owners = _owners(path) if owners is None else owners
     roots: set[str] = set()
     for module in modules:
         top, _, rest = module.partition(".")
@@ -212,14 +215,17 @@ def _provides(name: str, top: str, sub: str, path: list[str] | None) -> bool:
     return any(str(f).startswith(prefixes) for f in files)
 
 
-def local_modules(modules: dict[str, object], cwd: str) -> dict[str, str]:
-    """Top-level modules the session imported from the working folder (the analysis' own
-    code, which no distribution carries): name -> file."""
+def local_modules(
+    modules: dict[str, object], cwd: str, owned: Iterable[str] = ()
+) -> dict[str, str]:
+    """Top-level modules the session imported from the working folder that no distribution
+    provides (``owned``: the top-level names distributions do): the analysis' own code.
+    Name -> what to include: the module's file, or its package's folder."""
     found: dict[str, str] = {}
     cwd = os.path.realpath(cwd)
+    skip = set(owned) | set(TOOLING)
     for name, module in list(modules.items()):
-        top = name.partition(".")[0]
-        if "." in name or top in found or top in TOOLING or top.startswith("_"):
+        if "." in name or name in found or name in skip or name.startswith("_"):
             continue
         path = getattr(module, "__file__", None)
         if not isinstance(path, str):
@@ -228,7 +234,7 @@ def local_modules(modules: dict[str, object], cwd: str) -> dict[str, str]:
         if real.startswith(cwd + os.sep) and not any(
             real.startswith(d + os.sep) for d in _site_dirs()
         ):
-            found[top] = real
+            found[name] = os.path.dirname(real) if real.endswith("__init__.py") else real
     return found
 
 
@@ -253,10 +259,11 @@ def collect(
     excluded = {canonical(e) for e in exclude}
     for name in sorted(excluded - dists.keys()):
         warnings.append(f"--exclude {name}: the kernel has no distribution of that name")
+    owners = _owners(path)
     if packages == "all":
         roots = {key: set() for key in dists}
     else:
-        roots = {key: set() for key in imported_roots(dists, list(modules), path)}
+        roots = {key: set() for key in imported_roots(dists, list(modules), path, owners)}
     roots |= {canonical(n): set() for n in ALWAYS if canonical(n) in dists}
     chosen = closure({k: v for k, v in roots.items() if k not in excluded}, dists)
     taken = [dists[k] for k in sorted(chosen) if k not in excluded]
@@ -270,12 +277,12 @@ def collect(
                     f"{dists[key].name} needs {dists[dep].name}, which --exclude leaves out"
                 )
     inside = [os.path.realpath(p) for p in included]
-    for name, path in sorted(local_modules(modules, cwd or os.getcwd()).items()):
-        if not any(path == p or path.startswith(p + os.sep) for p in inside):
-            where = os.path.relpath(path, cwd or os.getcwd())
+    for name, where in sorted(local_modules(modules, cwd or os.getcwd(), owners).items()):
+        if not any(where == p or where.startswith(p + os.sep) for p in inside):
+            shown = os.path.relpath(where, cwd or os.getcwd())
             warnings.append(
-                f"The session imported {name} from {where}, which no installed package "
-                f"provides: --include {where.split(os.sep)[0]} to have it in the image"
+                f"The session imported {name} from {shown}, which no installed package "
+                f"provides: --include {shown} to have it in the image"
             )
     version = sys.version_info
     return Inventory(

@@ -202,17 +202,17 @@ class _NotebookRun(Operation[NotebookResult]):
     def _copy_executed(self) -> None:
         from docker.errors import NotFound
 
+        get = f"{FOLDER}/output.ipynb"
         try:
-            copy_out(self.conn.client.api, self.container_id, [self._get()], self.workdir)
+            copy_out(self.conn.client.api, self.container_id, [f"{get}:{self.target}"], "/")
             self.written = True
         except NotFound:
             pass
         except BadArgument as exc:
-            if "has no" not in str(exc):  # the runner wrote nothing: said otherwise
-                raise
-
-    def _get(self) -> str:
-        return f"{FOLDER}/output.ipynb:{self.target}"
+            if exc.what.startswith(f"--get {get}: the container has no "):
+                return  # the runner wrote nothing: what went wrong is said otherwise
+            reason = exc.what.split(": ", 1)[-1]  # "cannot write PATH (why)"
+            raise BadArgument(f"The executed notebook: {reason}", "Give another -o PATH") from None
 
     def interrupted(self) -> Interrupted:
         """Let the runner save what ran (SIGINT, a few seconds), copy it out."""

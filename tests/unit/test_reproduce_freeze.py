@@ -103,15 +103,35 @@ def test_exclude_leaves_out_and_says_who_needs_it(site):
 
 
 def test_local_modules_are_named_unless_included(tmp_path):
+    """Modules imported from the working folder that no distribution provides: a file, or a
+    package's folder; one an installed distribution provides (even an editable one, which
+    has its own warning) is not named."""
     (tmp_path / "helpers.py").write_text("")
-    module = type("M", (), {"__file__": str(tmp_path / "helpers.py")})()
-    found = inventory.collect("all", path=[], modules={"helpers": module}, cwd=str(tmp_path))
+    (tmp_path / "pkg").mkdir()
+    (tmp_path / "pkg" / "__init__.py").write_text("")
+    site = tmp_path / "site"
+    direct = {"url": "file:///src/mine", "dir_info": {"editable": True}}
+    dist_info(site, "mine", "0.1", direct=direct, modules=["mine"])
+    (site / "mine").mkdir()
+    (site / "mine" / "__init__.py").write_text("")
+
+    def module(path):
+        return type("M", (), {"__file__": str(path)})()
+
+    modules = {
+        "helpers": module(tmp_path / "helpers.py"),
+        "pkg": module(tmp_path / "pkg" / "__init__.py"),
+        "mine": module(site / "mine" / "__init__.py"),
+    }
+    found = inventory.collect("all", path=[str(site)], modules=modules, cwd=str(tmp_path))
     assert found.warnings == [
         "The session imported helpers from helpers.py, which no installed package provides: "
-        "--include helpers.py to have it in the image"
+        "--include helpers.py to have it in the image",
+        "The session imported pkg from pkg, which no installed package provides: "
+        "--include pkg to have it in the image",
     ]
     included = inventory.collect(
-        "all", path=[], modules={"helpers": module}, cwd=str(tmp_path), included=[str(tmp_path)]
+        "all", path=[str(site)], modules=modules, cwd=str(tmp_path), included=[str(tmp_path)]
     )
     assert included.warnings == []
 
