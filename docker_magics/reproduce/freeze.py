@@ -143,7 +143,7 @@ def stage(conn, frozen: FreezePlan, folder: Path, progress: str = "auto") -> str
     warn(frozen.warnings)
     target = probe(conn, frozen.base, progress)
     check(target, inventory.python, inventory.implementation)
-    found = wheels.fetch(inventory.dists, inventory.added, target, say)
+    found = wheels.fetch(inventory.dists, inventory.added, target, say, inventory.installed)
     _left_out(inventory, found)
     installed = [d for d in inventory.dists if d.key in found.files] + found.added
     if "pip" not in found.files:

@@ -71,6 +71,7 @@ class Inventory:
     dists: list[Dist]
     added: list[str]  # ALWAYS names the interpreter lacks: pip resolves them
     warnings: list[str] = field(default_factory=list)
+    installed: list[Dist] = field(default_factory=list)  # all of the kernel's, taken or not
 
 
 def installed(path: list[str] | None = None) -> dict[str, Dist]:
@@ -291,4 +292,5 @@ def collect(
         taken,
         added,
         warnings,
+        list(dists.values()),
     )

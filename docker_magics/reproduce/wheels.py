@@ -193,17 +193,18 @@ def build(dist: Dist, target: Target, folder: Path) -> tuple[Path | None, str]:
         return final, ""
 
 
-def resolve_added(names: list[str], pins: list[Dist], target: Target, folder: Path) -> list[Dist]:
+def resolve_added(
+    names: list[str], pins: list[Dist], taken: set[str], target: Target, folder: Path
+) -> list[Dist]:
     """The versions of ``names`` (not in the kernel) and of what they need beyond the
-    kernel's distributions, resolved by pip against the kernel's versions as constraints;
-    remembered in the cache folder, so it is asked once per environment."""
+    ``taken`` distributions, resolved by pip with the kernel's versions (``pins``) as
+    constraints; remembered in the cache folder, so it is asked once per environment."""
     constraints = "".join(f"{d.pin}\n" for d in sorted(pins, key=lambda d: d.key))
-    asked = json.dumps([names, constraints, target.tags()[:50]]).encode()
+    asked = json.dumps([names, constraints, sorted(taken), target.tags()[:50]]).encode()
     key = hashlib.sha256(asked).hexdigest()[:16]
     memo = folder / f"resolved-{key}.json"
     if memo.is_file():
         return [Dist(n, v, "index") for n, v in json.loads(memo.read_text())]
-    kernel = {d.key for d in pins}
     with tempfile.TemporaryDirectory(prefix="resolve-", dir=folder) as tmp:
         (Path(tmp) / "constraints.txt").write_text(constraints)
         args = ["download", "--only-binary=:all:", *target.pip_options(), "--dest", tmp]
@@ -225,15 +226,18 @@ def resolve_added(names: list[str], pins: list[Dist], target: Target, folder: Pa
                 continue
             if not (folder / wheel.name).exists():
                 os.replace(wheel, folder / wheel.name)
-            if info[0] not in kernel:
+            if info[0] not in taken:
                 added.append(Dist(info[0], str(info[1]), "index"))
     memo.write_text(json.dumps([[d.name, d.version] for d in added]))
     return added
 
 
-def fetch(dists: list[Dist], added: list[str], target: Target, say=print) -> Wheels:
-    """A wheel for each of ``dists`` (and ``added`` names, resolved), from the cache or
-    fetched; what cannot be had is left out with a reason."""
+def fetch(
+    dists: list[Dist], added: list[str], target: Target, say=print, kernel: list[Dist] = ()
+) -> Wheels:
+    """A wheel for each of ``dists`` (and ``added`` names, resolved at the versions of the
+    ``kernel``'s distributions, where it has them), from the cache or fetched; what cannot
+    be had is left out with a reason."""
     folder = ready_cache()
     wheels = Wheels()
     fetchable = []
@@ -246,8 +250,9 @@ def fetch(dists: list[Dist], added: list[str], target: Target, say=print) -> Whe
         else:
             fetchable.append(dist)
     if added:
-        index_dists = [d for d in dists if d.origin == "index"]
-        wheels.added = resolve_added(added, index_dists, target, folder)
+        pins = [d for d in [*kernel] or dists if d.origin == "index"]
+        taken = {d.key for d in dists}
+        wheels.added = resolve_added(added, pins, taken, target, folder)
         fetchable += wheels.added
     tags = target.tags()
     found = select(folder, fetchable, tags)

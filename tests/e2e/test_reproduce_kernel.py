@@ -218,8 +218,10 @@ def test_an_interrupt_stops_and_removes_the_container(kernel, frozen, folder, en
 
 def test_imported_packages_only_fetched_by_pip(engine, python_pip_image, tmp_path, engine_api):
     """``--packages imported`` in a new session, with an empty wheel cache: pip fetches what
-    the session imported (six; tabulate is excluded; attrs never imported), with ipykernel
-    and nbclient; an editable install on the path is left out with one warning line."""
+    the session imported (six; tabulate is excluded; ipywidgets never imported) with
+    ipykernel, and nbclient, which the kernel lacks, resolved by pip with what it needs at
+    the kernel's versions (attrs 23.1.0); an editable install is left out with one warning
+    line."""
     site = tmp_path / "site"
     info = site / "mine-0.1.dist-info"
     info.mkdir(parents=True)
@@ -255,10 +257,11 @@ def test_imported_packages_only_fetched_by_pip(engine, python_pip_image, tmp_pat
     found = in_image(
         engine_api,
         "repro/imported:1",
-        "import importlib.util as u; print([bool(u.find_spec(n)) for n in "
-        "('six', 'tabulate', 'attrs', 'ipykernel', 'nbclient', 'mine')])",
+        "import importlib.util as u, importlib.metadata as m; print([bool(u.find_spec(n)) for n "
+        "in ('six', 'tabulate', 'ipywidgets', 'ipykernel', 'nbclient', 'mine')], "
+        "m.version('attrs'))",
     )
-    assert found.strip() == "[True, False, False, True, True, False]"
+    assert found.strip() == "[True, False, False, True, True, False] 23.1.0"
 
 
 def test_a_cell_over_its_timeout_is_one_line(kernel, frozen, folder, no_leftovers):
