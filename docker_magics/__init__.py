@@ -38,6 +38,9 @@ _API = (
     "remove_images",
     "history",
     "df",
+    "freeze",
+    "freeze_plan",
+    "run_notebook",
 )
 
 # The values the API returns, importable from the top: ``from docker_magics import BuildResult``.
@@ -49,6 +52,7 @@ _RESULTS = {
     "ContainerLog": "docker_magics.runs.result",
     "ImageHistory": "docker_magics.storage.layers",
     "DiskUsage": "docker_magics.storage.disk",
+    "NotebookResult": "docker_magics.reproduce.result",
 }
 
 __all__ = [

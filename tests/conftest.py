@@ -109,6 +109,16 @@ def busybox(engine) -> str:
     return BUSYBOX_TAG
 
 
+@pytest.fixture(scope="session")
+def python_pip_image(engine) -> str:
+    """Debian's Python 3.11 with pip and venv, made locally (debootstrap, cached)."""
+    from tests.support import build_python_pip_image
+
+    tag = "docker-magics-test/python-pip:3"
+    build_python_pip_image(engine.url, tag)
+    return tag
+
+
 @pytest.fixture
 def engine_api(engine):
     """A docker-py client of the engine, for checking what the magics did."""

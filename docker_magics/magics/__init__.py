@@ -11,9 +11,10 @@ from docker_magics.magics.builds import BuildMagics
 from docker_magics.magics.core import DockerMagics
 from docker_magics.magics.pictures import PictureMagics
 from docker_magics.magics.registry import RegistryMagics
+from docker_magics.magics.reproduce import ReproduceMagics
 from docker_magics.magics.runs import RunMagics
 
-TOPICS = (BuildMagics, RegistryMagics, RunMagics, PictureMagics)
+TOPICS = (BuildMagics, RegistryMagics, RunMagics, PictureMagics, ReproduceMagics)
 
 __all__ = ["DockerMagics", "register", "unregister"]
 

@@ -268,6 +268,19 @@ class _Run(Operation[RunResult]):
         )
 
 
+def create(conn: Connection, spec: RunSpec, progress: str = "auto") -> str:
+    """Create the container of ``spec`` (pulling its image if the engine lacks it) and
+    return its id; refusals are one line. For features that run a container their own way
+    (``reproduce``'s notebook runs); ``start`` starts it."""
+    parse_reference(spec.image)
+    return _create(conn, spec, progress)
+
+
+def start(api, container_id: str, spec: RunSpec) -> None:
+    """Start a container made by :func:`create` (a refusal is one line)."""
+    _start(api, container_id, spec)
+
+
 def _start(api, container_id: str, spec: RunSpec) -> None:
     from docker.errors import APIError
 

@@ -26,6 +26,8 @@ MAGICS = {
         "docker_rmi",
         "docker_history",
         "docker_df",
+        "docker_freeze",
+        "docker_run_notebook",
     },
     "cell": {"docker_build", "docker_run"},
 }

@@ -24,6 +24,7 @@ def test_there_are_four_tutorials():
         "02-remote-and-tls-engines.ipynb",
         "03-data-science-image.ipynb",
         "04-registries-and-credentials.ipynb",
+        "06-reproduce-your-analysis.ipynb",
     ]
 
 

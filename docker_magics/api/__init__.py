@@ -452,3 +452,8 @@ def _names(value: object, name: str) -> list[str]:
 
 def _optional_list(value: object) -> list[str] | None:
     return normalise.strings(value, "entrypoint") if value is not None else None
+
+
+# Later features keep their API in a module of their own here, re-exported: one facade, in
+# modules small enough to read.
+from docker_magics.api.reproduce import freeze, freeze_plan, run_notebook  # noqa: E402, F401
