@@ -146,7 +146,7 @@ def dockerfile_rejected(message: str, instructions=()) -> str | None:
     (``dockerfile.parse``) tell whether the line is in a heredoc."""
     from docker_magics.builds.dockerfile import heredoc_around
 
-    m = re.search(r"dockerfile parse error line (\d+): (.*)", message, re.I)
+    m = re.search(r"dockerfile parse error (?:on )?line (\d+): (.*)", message, re.I)
     if not m:
         return None
     line = int(m.group(1))

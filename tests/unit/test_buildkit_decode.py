@@ -99,6 +99,8 @@ def test_failing_step_names_the_vertex():
             "engine and cannot be pulled (dial tcp: lookup registry-1.docker.io",
         ),
         ("bk-parse-error", "Dockerfile line 2: unknown instruction: RUNN"),
+        # Engine 26 words it "parse error on line N"
+        ("bk-parse-error-26", "Dockerfile line 2: ENV requires at least one argument"),
     ],
 )
 def test_failures(name, expected):
