@@ -22,7 +22,7 @@ from docker_magics.display.progress import NullRenderer, cut
 from docker_magics.display.tables import human_size
 from docker_magics.engine import events as ev
 from docker_magics.engine import streams
-from docker_magics.engine.diagnose import explain
+from docker_magics.engine.diagnose import explain, short
 from docker_magics.engine.drive import Operation, drive
 from docker_magics.engine.session import Connection
 from docker_magics.errors import (
@@ -131,6 +131,8 @@ def run_build(
         session = _open_session(conn, secrets, context.local, fallback=requested == "auto")
         if session is None:  # auto, and the engine has no session for the files: classic
             builder = "classic"
+    if builder == "classic":
+        _refuse_heredocs(instructions)
     try:
         # BuildKit's steps (vertexes) are not the Dockerfile's instructions: no total up front.
         total = total_steps if builder == "classic" else None
@@ -141,6 +143,19 @@ def run_build(
             session.close()
         raise
     return drive(build)
+
+
+def _refuse_heredocs(instructions: Iterable[dockerfile.Instruction]) -> None:
+    """The classic builder never runs heredocs: Docker 20.10 fails on their first line, and
+    engines whose parser reads them (23 and later) drop their body without a word, running
+    ``RUN <<EOF`` as an empty command. Either way the user wants BuildKit."""
+    heredoc = next((ins for ins in instructions if ins.heredoc), None)
+    if heredoc is not None:
+        raise BadArgument(
+            f"Dockerfile line {heredoc.line}: {short(str(heredoc), 40)} has a heredoc, which the "
+            "classic builder does not run (newer engines silently leave its lines out)",
+            "Build with --builder buildkit, or put the commands on the RUN line (RUN a && b)",
+        )
 
 
 class _Build(Operation[BuildResult]):

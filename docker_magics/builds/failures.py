@@ -19,6 +19,10 @@ _NOT_IN_CONTEXT = re.compile(
 )
 
 
+# "secret ID not found" (20.10), "secret ID: not found" (26)
+_SECRET_MISSING = re.compile(r"\bsecret (\S+?):? not found")
+
+
 _MANIFEST_URL = re.compile(r'/v2/(?:library/)?([^"]+?)/manifests/([^"/]+)"')
 
 
@@ -60,6 +64,13 @@ def build_failure(
     rejected = dockerfile_rejected(message, instructions)
     if rejected:
         return rejected
+    secret = _SECRET_MISSING.search(message)
+    if secret:
+        name = secret.group(1)
+        return (
+            f"{where} failed: {clause(message)}. The Dockerfile mounts the build secret {name}: "
+            f"give it with --secret id={name},env=VAR (or src=FILE)"
+        )
     if "network bridge not found" in message:
         return (
             f"{where} failed: the engine has no default bridge network for RUN steps (its "
