@@ -104,3 +104,22 @@ def parse_reference(
     if len(name) > NAME_MAX:
         raise BadArgument(f"Invalid {what}: the name is longer than {NAME_MAX} characters")
     return Reference(domain, path, tag, digest)
+
+
+_HUB_DOMAINS = ("docker.io", "index.docker.io")
+
+
+def familiar(name: str, *, default_tag: str | None = None) -> str:
+    """A reference as the docker CLI shows it (distribution/reference's ``FamiliarString``):
+    Docker Hub's domain left out, and its ``library/`` too for one-part names
+    (``docker.io/library/x:1`` -> ``x:1``; ``docker.io/library/a/b`` stays ``library/a/b``).
+    ``default_tag`` is added to a name with neither tag nor digest, as the engine tags
+    ``-t demo/x`` as ``demo/x:latest``. Raises ``BadArgument`` for what is no reference."""
+    ref = parse_reference(name)
+    domain, path = ref.domain, ref.path
+    if domain in _HUB_DOMAINS:
+        domain = None
+    if domain is None and path.startswith("library/") and path.count("/") == 1:
+        path = path[len("library/") :]
+    tag = ref.tag or (default_tag if ref.digest is None else None)
+    return str(Reference(domain, path, tag, ref.digest))
