@@ -9,6 +9,7 @@ Docker Engine 26 (Debian 13's ``docker.io``, unpacked under /var/cache/docker-ma
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import signal
@@ -108,8 +109,10 @@ class Dockerd:
         tls: TLSMaterial | None = None,
         netns: str | None = None,
         version: str | None = None,
+        config: dict | None = None,
     ):
         self.root = root
+        self.config = config  # daemon.json, e.g. {"features": {"containerd-snapshotter": True}}
         self.version = version or engine_version()
         self.binary = dockerd_binary(self.version)
         self.tcp = list(tcp)
@@ -144,6 +147,8 @@ class Dockerd:
         ]
         for host in self.tcp:
             cmd += ["--host", host]
+        if self.config is not None:
+            cmd += ["--config-file", str(r / "daemon.json")]
         if self.tls:
             cmd += [
                 "--tlsverify",
@@ -158,6 +163,8 @@ class Dockerd:
 
     def start(self, timeout: float = 90) -> Dockerd:
         self.root.mkdir(parents=True, exist_ok=True)
+        if self.config is not None:
+            (self.root / "daemon.json").write_text(json.dumps(self.config))
         self.reap_orphans()  # after a SIGKILL
         shutil.rmtree(self.root / "exec", ignore_errors=True)  # stale after a SIGKILL
         self.log = open(self.root / "dockerd.log", "ab")
