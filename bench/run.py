@@ -3,8 +3,13 @@ private engine and registry started here. Writes bench/RESULTS.md (medians, rati
 facts). Timings on shared VMs are noisy: only ratios measured side by side mean anything.
 
     python bench/run.py [--repeat N] [--cases 1,2,3,4,5,6] [--floods "~5 s,~30 s"] [--note TEXT]
+                        [--engines 20.10,26] (the engines the engine cases run on, in turn)
                         [--rerun]  (only the given cases again, the others' rows kept)
                         [--report] (only RESULTS.md again, from results.json)
+
+The cases that use an engine (builds, floods, push and pull) run on each engine of
+``--engines`` (Docker Engine 20.10 and 26, as the tests: tests/support/engines.py); RESULTS.md
+shows the engines side by side. Packing and start-up use no engine and run once.
 """
 
 from __future__ import annotations
@@ -26,6 +31,7 @@ import uuid
 from pathlib import Path
 
 from tests.support import Dockerd, Registry, build_busybox, build_random_image
+from tests.support.engines import ENGINE_VERSIONS, dockerd_binary
 from tests.support.kernel import Kernel
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -33,6 +39,8 @@ ROOT = Path(__file__).resolve().parent.parent
 DOCKER = shutil.which("docker") or "docker"
 BASE = "bench/busybox:latest"
 ROWS: list[dict] = []
+ENGINE = ""  # the engine version the rows being measured are about ("": no engine)
+ENGINE_FREE = {"3", "5"}  # cases that use no engine
 
 
 def timed(func) -> float:
@@ -78,6 +86,7 @@ def row(
     ROWS.append(
         {
             "case": case,
+            "engine": ENGINE,
             "what": what,
             "value": value,
             "unit": unit,
@@ -89,7 +98,8 @@ def row(
         }
     )
     shown = f"{value:.3f} {unit}" + (f"  ratio {ratio:.3f}" if ratio else "")
-    print(f"[{case}] {what}: {stat} of {runs}: {shown} {target}", flush=True)
+    on = f" (engine {ENGINE})" if ENGINE else ""
+    print(f"[{case}]{on} {what}: {stat} of {runs}: {shown} {target}", flush=True)
 
 
 def cli(*args: str, env: dict, input: bytes | None = None) -> None:
@@ -658,7 +668,11 @@ def machine() -> list[str]:
         f"- CPU: {cpu}, {os.cpu_count()} cores; memory: "
         f"{rss_total_gb():.1f} GB; kernel {platform.release()}",
         f"- Python {platform.python_version()}; docker CLI {out(DOCKER, '--version')}",
-        f"- Engine: {out('dockerd', '--version')} (private, started by the benchmark)",
+        *(
+            f"- Engine {v}: {out(str(dockerd_binary(v)), '--version')} (private, started by "
+            "the benchmark)"
+            for v in engines_of(ROWS)
+        ),
         f"- Registry: {out('docker-registry', '--version')}",
     ]
 
@@ -681,7 +695,17 @@ def met(r: dict) -> str:
     return "yes" if measured is not None and measured <= limit else "**NO**"
 
 
+def engines_of(rows: list[dict]) -> list[str]:
+    return [v for v in ENGINE_VERSIONS if any(r.get("engine") == v for r in rows)]
+
+
 def write_report(notes: list[str]) -> None:
+    """One line per measurement, the engines side by side (a case that uses no engine has
+    its value in the first engine's column)."""
+    engines = engines_of(ROWS) or [ENGINE_VERSIONS[0]]
+    measured: dict[tuple[str, str], dict[str, dict]] = {}
+    for r in ROWS:
+        measured.setdefault((r["case"], r["what"]), {})[r.get("engine", "")] = r
     lines = [
         "# Benchmark results",
         "",
@@ -696,19 +720,33 @@ def write_report(notes: list[str]) -> None:
         *(line for note in notes for line in (note, "")),
         "## Results",
         "",
-        "| case | what | value | runs | ratio | target | met | note |",
-        "|---|---|---|---|---|---|---|---|",
+        "| case | what | "
+        + " | ".join(f"engine {v} | runs | ratio" for v in engines)
+        + " | target | met | note |",
+        "|---|---|" + "---|---|---|" * len(engines) + "---|---|---|",
     ]
-    for r in ROWS:
-        ratio = f"{r['ratio']:.3f}" if r["ratio"] else ""
-        value = f"{r['value']:.3f} {r['unit']}" + (" (max)" if r["stat"] == "max" else "")
+    for (case, what), by_engine in measured.items():
+        cells, first = [], next(iter(by_engine.values()))
+        for i, v in enumerate(engines):
+            r = by_engine.get(v) or (by_engine.get("") if i == 0 else None)
+            if r is None:
+                cells.append("(no engine) | |" if "" in by_engine else " | |")
+                continue
+            value = f"{r['value']:.3f} {r['unit']}" + (" (max)" if r["stat"] == "max" else "")
+            ratio = f"{r['ratio']:.3f}" if r["ratio"] else ""
+            cells.append(f"{value} | {r['runs']} | {ratio}")
+        verdicts = [met(r) for r in by_engine.values()]
         lines.append(
-            f"| {r['case']} | {r['what']} | {value} | {r['runs']} | {ratio} | "
-            f"{r['target']} | {met(r)} | {r['note']} |"
+            f"| {case} | {what} | {' | '.join(cells)} | {first['target']} | "
+            f"{' / '.join(verdicts) if any(verdicts) else ''} | {first['note']} |"
         )
     misses = [r for r in ROWS if met(r) == "**NO**"]
     lines += ["", "## Targets missed", ""]
-    lines += [f"- {r['case']}: {r['what']} ({r['target']})" for r in misses] or ["- none"]
+    lines += [
+        f"- {r['case']}{f' (engine {e})' if (e := r.get('engine')) else ''}: {r['what']} "
+        f"({r['target']})"
+        for r in misses
+    ] or ["- none"]
     (ROOT / "bench" / "RESULTS.md").write_text("\n".join(lines) + "\n")
     (ROOT / "bench" / "results.json").write_text(json.dumps(ROWS, indent=1))
 
@@ -729,6 +767,11 @@ def main() -> None:
     )
     parser.add_argument("--note", action="append", default=[], help="a line for RESULTS.md")
     parser.add_argument(
+        "--engines",
+        default=",".join(ENGINE_VERSIONS),
+        help=f"the engines the engine cases run on, in turn (of {', '.join(ENGINE_VERSIONS)})",
+    )
+    parser.add_argument(
         "--rerun",
         action="store_true",
         help="keep the other cases' rows of bench/results.json (a disturbed case run again)",
@@ -738,15 +781,39 @@ def main() -> None:
     )
     args = parser.parse_args()
     if args.report:
-        ROWS[:] = json.loads((ROOT / "bench" / "results.json").read_text())
+        ROWS[:] = previous_rows()
         write_report([SHARED, *args.note])
         return
     cases = set(args.cases.split(","))
+    engines = args.engines.split(",")
+    if not set(engines) <= set(ENGINE_VERSIONS):
+        parser.error(f"--engines: use some of {', '.join(ENGINE_VERSIONS)}")
     kept = []
-    if args.rerun:
-        previous = json.loads((ROOT / "bench" / "results.json").read_text())
-        kept = [r for r in previous if r["case"].split()[0] not in cases]
-    engine = Dockerd(Path("/tmp") / f"dm-bench-{uuid.uuid4().hex[:6]}").start()
+    if args.rerun:  # rows of the other cases, and of the engines not run now, stay
+        kept = [
+            r
+            for r in previous_rows()
+            if r["case"].split()[0] not in cases or (r["engine"] and r["engine"] not in engines)
+        ]
+    global ENGINE
+    try:
+        if "3" in cases:
+            case_context(args.repeat)
+        if "5" in cases:
+            case_import(args.repeat)
+        for version in engines if cases - ENGINE_FREE else []:
+            ENGINE = version
+            on_engine(version, cases, args)
+    finally:
+        ENGINE = ""
+        order = {v: i for i, v in enumerate(["", *ENGINE_VERSIONS])}
+        ROWS[:] = sorted(kept + ROWS, key=lambda r: (int(r["case"].split()[0]), order[r["engine"]]))
+        write_report([SHARED, *args.note])
+
+
+def on_engine(version: str, cases: set[str], args) -> None:
+    """The cases that use an engine, on a private engine of this version."""
+    engine = Dockerd(Path("/tmp") / f"dm-bench-{uuid.uuid4().hex[:6]}", version=version).start()
     kernel = None
     try:
         build_busybox(engine.url, BASE)
@@ -760,12 +827,8 @@ def main() -> None:
                 # The long variant takes half a minute a run: fewer runs.
                 runs = args.repeat if FLOODS[variant][1] < 0.2 else max(3, args.repeat // 2)
                 case_flood(engine, kernel, runs, [variant])
-        if "3" in cases:
-            case_context(args.repeat)
         if "4" in cases:
             case_transfer(engine, kernel, max(3, args.repeat // 2))
-        if "5" in cases:
-            case_import(args.repeat)
         if "6" in cases:
             from reproduce import case_reproduce  # bench/reproduce.py
 
@@ -774,9 +837,15 @@ def main() -> None:
         if kernel is not None:
             kernel.shutdown()
         engine.cleanup()
-        if kept:
-            ROWS[:] = sorted(kept + ROWS, key=lambda r: int(r["case"].split()[0]))
-        write_report([SHARED, *args.note])
+
+
+def previous_rows() -> list[dict]:
+    """bench/results.json; rows from before engines were recorded were measured on 20.10."""
+    rows = json.loads((ROOT / "bench" / "results.json").read_text())
+    for r in rows:
+        if "engine" not in r:
+            r["engine"] = "" if r["case"].split()[0] in ENGINE_FREE else "20.10"
+    return rows
 
 
 if __name__ == "__main__":

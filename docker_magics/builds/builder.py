@@ -13,16 +13,16 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 
 from docker_magics.builds import context as ctx
-from docker_magics.builds import dockerfile
+from docker_magics.builds import dockerfile, stages
 from docker_magics.builds.failures import build_failure, dockerfile_rejected
 from docker_magics.builds.options import BuildOptions
 from docker_magics.builds.progress import build_renderer
 from docker_magics.builds.result import BuildRecorder, BuildResult, Step
 from docker_magics.display.progress import NullRenderer, cut
-from docker_magics.display.tables import human_size
+from docker_magics.display.tables import counted, human_size
 from docker_magics.engine import events as ev
 from docker_magics.engine import streams
-from docker_magics.engine.diagnose import explain
+from docker_magics.engine.diagnose import explain, short
 from docker_magics.engine.drive import Operation, drive
 from docker_magics.engine.session import Connection
 from docker_magics.errors import (
@@ -34,7 +34,7 @@ from docker_magics.errors import (
     Interrupted,
 )
 from docker_magics.registry.credentials import CREDENTIALS
-from docker_magics.registry.references import older_engine_refusal, parse_reference
+from docker_magics.registry.references import familiar, older_engine_refusal, parse_reference
 
 
 def prepare_context(
@@ -131,6 +131,8 @@ def run_build(
         session = _open_session(conn, secrets, context.local, fallback=requested == "auto")
         if session is None:  # auto, and the engine has no session for the files: classic
             builder = "classic"
+    if builder == "classic":
+        _refuse_heredocs(instructions)
     try:
         # BuildKit's steps (vertexes) are not the Dockerfile's instructions: no total up front.
         total = total_steps if builder == "classic" else None
@@ -141,6 +143,19 @@ def run_build(
             session.close()
         raise
     return drive(build)
+
+
+def _refuse_heredocs(instructions: Iterable[dockerfile.Instruction]) -> None:
+    """The classic builder never runs heredocs: Docker 20.10 fails on their first line, and
+    engines whose parser reads them (23 and later) drop their body without a word, running
+    ``RUN <<EOF`` as an empty command. Either way the user wants BuildKit."""
+    heredoc = next((ins for ins in instructions if ins.heredoc), None)
+    if heredoc is not None:
+        raise BadArgument(
+            f"Dockerfile line {heredoc.line}: {short(str(heredoc), 40)} has a heredoc, which the "
+            "classic builder does not run (newer engines silently leave its lines out)",
+            "Build with --builder buildkit, or put the commands on the RUN line (RUN a && b)",
+        )
 
 
 class _Build(Operation[BuildResult]):
@@ -191,12 +206,18 @@ class _Build(Operation[BuildResult]):
     def conclude(self, error):
         recorder, session = self.recorder, self.session
         if self.synced:
-            files, size = session.sent.entries, session.sent.bytes
+            recorder.context = f"{self.context.description}: {_session_sent(session)}"
             if session.context_error is not None and not isinstance(error, Interrupted):
                 error = session.context_error  # what the engine reports as "error from sender"
         else:
             files, size = self.context.files, self.context.size
-        recorder.context = f"{self.context.description}: {files:,} entries, {human_size(size)} sent"
+            sent = f"{counted(files, 'entry', 'entries')}, {human_size(size)} sent"
+            recorder.context = f"{self.context.description}: {sent}"
+        if self.builder == "buildkit":
+            names = [step.name for step in recorder.steps.values()]
+            recorder.dockerfile_steps = stages.instructions_run(
+                self.instructions, names, self.options.target
+            )
         if error is None and recorder.failure is not None:
             error = self._failed()
         if error is None and recorder.image_id is None:
@@ -205,7 +226,9 @@ class _Build(Operation[BuildResult]):
             recorder.fail_current()
             error.result = recorder.result(error=str(error))  # the log so far, for last_build()
             raise error
-        result = recorder.result(size=_image_size(self.conn, recorder.image_id))
+        inspected = _inspect(self.conn, recorder.image_id)
+        recorder.tags = _tags(recorder.tags, self.options.tags, inspected)
+        result = recorder.result(size=inspected.get("Size"))
         return result, result.summary()
 
     def _failed(self) -> BuildFailed:
@@ -332,8 +355,43 @@ def _has_image(conn: Connection, image: str) -> bool:
         return False
 
 
-def _image_size(conn: Connection, image_id: str) -> int | None:
+def _inspect(conn: Connection, image_id: str) -> dict:
     try:
-        return conn.client.api.inspect_image(image_id).get("Size")
-    except Exception:  # noqa: BLE001 - the size is a nicety, the build succeeded
-        return None
+        return conn.client.api.inspect_image(image_id)
+    except Exception:  # noqa: BLE001 - its size and tags are niceties, the build succeeded
+        return {}
+
+
+def _tags(named: list[str], requested: list[str], inspected: dict) -> list[str]:
+    """The names the engine gave the image, as the CLI shows them, in the order asked for.
+    The stream names them (the classic builder's "Successfully tagged", BuildKit's "naming
+    to"; engines from 23 on send only the latter); a tag asked for that the stream did not
+    name is looked for in the image's own tags."""
+    seen = [_familiar(tag) for tag in named]
+    wanted = [_familiar(tag) for tag in requested]
+    if any(tag not in seen for tag in wanted):
+        on_image = {_familiar(tag) for tag in inspected.get("RepoTags") or ()}
+        seen += [tag for tag in wanted if tag in on_image and tag not in seen]
+    return [tag for tag in wanted if tag in seen] + [t for t in seen if t not in wanted]
+
+
+def _familiar(tag: str) -> str:
+    try:
+        return familiar(tag, default_tag="latest")
+    except BadArgument:  # no reference: as the engine said it
+        return tag
+
+
+def _session_sent(session) -> str:
+    """What went over the BuildKit session: the Dockerfile (its own source, as the CLI sends
+    it) and the context's entries (only the files the build asked for; unchanged files the
+    engine kept from an earlier build send no data)."""
+    parts = []
+    dockerfile = getattr(session, "dockerfile_sent", None)
+    if dockerfile is not None and dockerfile.entries:
+        parts.append(f"the Dockerfile ({human_size(dockerfile.bytes)})")
+    sent = session.sent
+    if sent.entries:
+        entries = counted(sent.entries, "context entry", "context entries")
+        parts.append(f"{entries} ({human_size(sent.bytes)})")
+    return f"{' and '.join(parts) or 'nothing'} sent over the BuildKit session"

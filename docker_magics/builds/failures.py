@@ -20,6 +20,10 @@ _NOT_IN_CONTEXT = re.compile(
 )
 
 
+# "secret ID not found" (20.10), "secret ID: not found" (26)
+_SECRET_MISSING = re.compile(r"\bsecret (\S+?):? not found")
+
+
 _MANIFEST_URL = re.compile(r'/v2/(?:library/)?([^"]+?)/manifests/([^"/]+)"')
 
 
@@ -61,6 +65,13 @@ def build_failure(
     rejected = dockerfile_rejected(message, instructions)
     if rejected:
         return rejected
+    secret = _SECRET_MISSING.search(message)
+    if secret:
+        name = secret.group(1)
+        return (
+            f"{where} failed: {clause(message)}. The Dockerfile mounts the build secret {name}: "
+            f"give it with --secret id={name},env=VAR (or src=FILE)"
+        )
     if "network bridge not found" in message:
         return (
             f"{where} failed: the engine has no default bridge network for RUN steps (its "
@@ -141,7 +152,7 @@ def dockerfile_rejected(message: str, instructions=()) -> str | None:
     (``dockerfile.parse``) tell whether the line is in a heredoc."""
     from docker_magics.builds.dockerfile import heredoc_around
 
-    m = re.search(r"dockerfile parse error line (\d+): (.*)", message, re.I)
+    m = re.search(r"dockerfile parse error (?:on )?line (\d+): (.*)", message, re.I)
     if not m:
         return None
     line = int(m.group(1))

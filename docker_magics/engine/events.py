@@ -255,7 +255,8 @@ class ClassicBuildParser:
                 self._open = False
                 return [StepFinished(self.key)]
             return []
-        if line.startswith("Removing intermediate container "):
+        # 20.10 says "Removing intermediate container ID"; 23 and later " ---> Removed ...".
+        if line.startswith(("Removing intermediate container ", " ---> Removed intermediate ")):
             return []
         if line.startswith("Successfully built "):
             return [] if self._image_seen else [ImageId(line.split()[-1])]

@@ -134,5 +134,12 @@ def test_widgets_show_the_running_cell_a_bar_and_a_table():
     recorder.finish()
     assert widgets.bar_state() == (5, 7)
     assert "ZeroDivisionError: division by zero" in widgets.panels_html()[0]
+
+    class Handle:  # where IPython displayed the widgets: the record of the end replaces them
+        def update(self, record):
+            self.record = record
+
+    widgets.display_handle = Handle()
     widgets.finish("the error line")
-    assert widgets.bar.bar_style == "danger"
+    record = widgets.display_handle.record._repr_html_()
+    assert "docker-magics-bar-danger" in record and "ZeroDivisionError" in record

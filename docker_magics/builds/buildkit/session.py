@@ -122,6 +122,7 @@ class BuildSession:
         self.error: BaseException | None = None  # why the session ended early, if it did
         self.context_error: DockerMagicsError | None = None  # a file that could not be sent
         self._sent: list[Sent] = []  # what each transfer of the build context sent
+        self.dockerfile_sent: Sent | None = None  # what the Dockerfile's transfer sent
         self._closing = False
         self._response = None
         self._thread: threading.Thread | None = None
@@ -289,6 +290,8 @@ class BuildSession:
             sent = Sent()
             if name == "context":
                 self._sent.append(sent)
+            else:
+                self.dockerfile_sent = sent
             call.transfer = transfer(source, metadata, call.inbox, sent)
 
     def _messages(self, call: _Call) -> None:

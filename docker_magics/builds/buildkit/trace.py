@@ -196,6 +196,21 @@ def decode(aux: str | bytes) -> StatusResponse:
 _STEP_NAME = re.compile(r"^\[(?:(?P<stage>[^\]\s]+) )?(?P<n>\d+)/(?P<m>\d+)\] (?P<what>.*)$", re.S)
 
 
+_NAMING = "naming to "
+
+
+def _familiar(name: str) -> str:
+    """``docker.io/demo/x:latest`` -> ``demo/x:latest``, as the CLI shows it (20.10's
+    BuildKit says "naming to docker.io/demo/x" for ``demo/x:latest``)."""
+    from docker_magics.errors import BadArgument
+    from docker_magics.registry.references import familiar
+
+    try:
+        return familiar(name, default_tag="latest")
+    except BadArgument:  # not a reference we know how to read: the engine's words
+        return name
+
+
 @dataclass
 class _VertexState:
     started: bool = False
@@ -213,6 +228,7 @@ class BuildKitParser:
     def __init__(self) -> None:
         self.vertexes: dict[str, _VertexState] = {}
         self._statuses: dict[str, str] = {}
+        self._named: set[str] = set()
 
     def feed(self, message: dict) -> list[ev.Event]:
         failed = ev.failure(message)
@@ -228,7 +244,7 @@ class BuildKitParser:
             return [ev.ImageId(aux["ID"])]
         text = message.get("stream")
         if isinstance(text, str) and text.startswith("Successfully tagged "):
-            return [ev.Tagged(text[len("Successfully tagged ") :].strip())]
+            return [ev.Tagged(_familiar(text[len("Successfully tagged ") :].strip()))]
         return []
 
     def _trace(self, status: StatusResponse) -> list[ev.Event]:
@@ -255,6 +271,11 @@ class BuildKitParser:
             if self._statuses.get(s.id) != label:
                 self._statuses[s.id] = label
                 out.append(ev.LayerProgress(s.id, label, s.current or None, s.total or None))
+            # The exporter tags the image ("naming to docker.io/demo/x:latest"); engines from
+            # 23 on say it only here (20.10 also sends "Successfully tagged").
+            if s.completed and s.id.startswith(_NAMING) and s.id not in self._named:
+                self._named.add(s.id)
+                out.append(ev.Tagged(_familiar(s.id[len(_NAMING) :])))
         for entry in status.logs:
             state = self.vertexes.setdefault(entry.vertex, _VertexState())
             stream = "stderr" if entry.stream == 2 else "stdout"
