@@ -2,13 +2,14 @@
 
 ``%load_ext docker_magics`` registers the magics. The Python API (``connect``, ``client``,
 ``build``, ``run``, ...) lives in :mod:`docker_magics.api` and is reachable from here, as are
-the result types (``BuildResult``, ``RunResult``, ``PushResult``, ``PullResult``); they are
-imported on first use so that importing this package, and loading the extension, stays fast:
-neither ``docker`` nor ``ipywidgets`` is imported until a magic needs it.
+the result types (``BuildResult``, ``RunResult``, ``PushResult``, ``PullResult``,
+``JobResult``); they are imported on first use so that importing this package, and loading
+the extension, stays fast: neither ``docker`` nor ``ipywidgets`` is imported until a magic
+needs it.
 
 The package, by folder: ``magics/`` (the IPython glue), ``engine/`` (connections and the
-engine's streams), ``display/`` (progress views, tables, logs), ``builds/``, ``registry/``
-and ``runs/`` (the features); see the README's package tree.
+engine's streams), ``display/`` (progress views, tables, logs), ``builds/``, ``registry/``,
+``runs/`` and ``jobs/`` (the features); see the README's package tree.
 """
 
 __version__ = "0.1.0"
@@ -36,6 +37,9 @@ _API = (
     "stop",
     "remove",
     "remove_images",
+    "job",
+    "last_job",
+    "nodes",
 )
 
 # The values the API returns, importable from the top: ``from docker_magics import BuildResult``.
@@ -44,6 +48,7 @@ _RESULTS = {
     "RunResult": "docker_magics.runs.result",
     "PushResult": "docker_magics.registry.result",
     "PullResult": "docker_magics.registry.result",
+    "JobResult": "docker_magics.jobs.result",
 }
 
 __all__ = [

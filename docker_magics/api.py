@@ -25,6 +25,7 @@ if TYPE_CHECKING:  # pragma: no cover
 SESSION = Session()
 _last_build = None
 _last_run = None
+_last_job = None
 
 
 def connect(
@@ -343,6 +344,71 @@ def last_run():
     """The result of the last foreground run, failed ones included (their whole output is
     kept: ``last_run().stdout``)."""
     return _last_result(_last_run, "run", "%docker_run")
+
+
+def job(
+    image: str,
+    command: str | Iterable[str] | None = None,
+    *,
+    script: str | None = None,
+    shell: str = "sh",
+    each: Mapping[str, Iterable] | str | Iterable[str] | Iterable[Mapping] | None = None,
+    replicas: int | None = None,
+    env: Mapping[str, str] | str | Iterable[str] | None = None,
+    env_files: str | Iterable[str] = (),
+    max_concurrent: int | None = None,
+    constraints: str | Iterable[str] = (),
+    name: str | None = None,
+    reserve_cpu: float | None = None,
+    reserve_memory: str | int | None = None,
+    timeout: float | None = None,
+    resolve_image: bool = True,
+    progress: str = "auto",
+):
+    """Run ``command`` (or ``script`` with ``shell``) in ``image`` as the tasks of one job on
+    the Docker Swarm the current engine manages; returns a :class:`~docker_magics.JobResult`.
+    ``each``: one task per combination of values (``{"X": [1, 2], "Y": ["a", "b"]}``, or
+    ``"X=1,2"`` strings as ``--each``; a list of dicts: one task each), as environment
+    variables; ``replicas``: N tasks. Failed tasks raise ``JobFailed`` (``.result``, like
+    :func:`last_job`, has every task). The whole story: docs/swarm.md."""
+    from docker_magics.jobs import runner
+    from docker_magics.jobs.options import job_spec
+
+    for key, value in {"script": script, "shell": shell, "name": name}.items():
+        normalise.text(value, key)
+    normalise.flags(resolve_image=resolve_image)
+    counts = {"replicas": replicas, "max_concurrent": max_concurrent}
+    for key, value in {**counts, "reserve_cpu": reserve_cpu, "timeout": timeout}.items():
+        if value is not None:  # counts are whole: at least 1
+            normalise.number(value, key, minimum=0.001, maximum=1e9, integer=key in counts)
+    spec = job_spec(
+        _required(image, "image"), normalise.command(command), script=script, shell=shell,
+        each=each, replicas=replicas, env=normalise.pairs(env, "env"),
+        env_files=normalise.strings(env_files, "env_files", paths=True),
+        max_concurrent=max_concurrent, constraints=normalise.strings(constraints, "constraints"),
+        name=name, reserve_cpu=reserve_cpu, reserve_memory=reserve_memory, timeout=timeout,
+        resolve_image=resolve_image,
+    )  # fmt: skip
+    progress = normalise.progress(progress)
+    global _last_job
+    try:
+        _last_job = runner.run(current(), spec, progress=progress)
+    except BaseException as exc:  # Interrupted is a KeyboardInterrupt
+        _last_job = getattr(exc, "result", None)
+        raise
+    return _last_job
+
+
+def last_job():
+    """The last job's result, failed or interrupted ones included (every task's output)."""
+    return _last_result(_last_job, "job", "%docker_job")
+
+
+def nodes() -> Table:
+    """The current engine's swarm's nodes, like ``docker node ls`` (``.objects``: records)."""
+    from docker_magics.jobs import runner
+
+    return runner.nodes(current())
 
 
 def _last_result(result, what: str, magic: str):

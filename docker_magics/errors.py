@@ -79,6 +79,14 @@ class RunFailed(EngineError):
         self.result = result
 
 
+class JobFailed(EngineError):
+    """Tasks of a job failed, or it could not go on; ``result`` has every task's outcome."""
+
+    def __init__(self, what: str, hint: str = "", *, result=None) -> None:
+        super().__init__(what, hint)
+        self.result = result
+
+
 class Interrupted(OneLine, KeyboardInterrupt):
     """The user interrupted the work; it was stopped on the engine.
 

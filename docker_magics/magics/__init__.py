@@ -9,10 +9,11 @@ from __future__ import annotations
 
 from docker_magics.magics.builds import BuildMagics
 from docker_magics.magics.core import DockerMagics
+from docker_magics.magics.jobs import JobMagics
 from docker_magics.magics.registry import RegistryMagics
 from docker_magics.magics.runs import RunMagics
 
-TOPICS = (BuildMagics, RegistryMagics, RunMagics)
+TOPICS = (BuildMagics, RegistryMagics, RunMagics, JobMagics)
 
 __all__ = ["DockerMagics", "register", "unregister"]
 

@@ -24,8 +24,10 @@ MAGICS = {
         "docker_stop",
         "docker_rm",
         "docker_rmi",
+        "docker_job",
+        "docker_nodes",
     },
-    "cell": {"docker_build", "docker_run"},
+    "cell": {"docker_build", "docker_run", "docker_job"},
 }
 
 

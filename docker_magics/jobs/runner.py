@@ -1,0 +1,194 @@
+"""A job from start to end: check that the engine manages a swarm, pin the image, start the
+job's service, follow its tasks (state, node, exit code, output) to the end, stop and remove
+it on every path, and return a ``JobResult`` or raise one clear line. Shared by
+``%docker_job``, ``%%docker_job`` and ``docker_magics.job()``."""
+
+from __future__ import annotations
+
+import time
+
+from docker_magics.display.tables import Table, counted
+from docker_magics.engine.diagnose import explain
+from docker_magics.engine.drive import Operation, drive
+from docker_magics.engine.session import Connection
+from docker_magics.errors import DockerMagicsError, EngineError, Interrupted, JobFailed
+from docker_magics.jobs import images, swarm
+from docker_magics.jobs.options import JobSpec
+from docker_magics.jobs.progress import job_renderer
+from docker_magics.jobs.result import ENDED, JobNote, JobRecorder, JobResult, TaskChanged
+
+UNSCHEDULABLE = 5.0  # seconds every waiting task may say "no suitable node" before we give up
+SHOWN_FAILURES = 3
+KEEP_PARTIAL = 50  # running tasks whose output so far is read when a job is cut short
+
+
+def nodes(conn: Connection) -> Table:
+    return _explained(conn, swarm.nodes, conn)
+
+
+def run(conn: Connection, spec: JobSpec, *, progress: str = "auto") -> JobResult:
+    """Run ``spec`` on the swarm ``conn`` manages; see the module's docstring."""
+    info = _explained(conn, swarm.manager_info, conn)
+    image = _explained(
+        conn,
+        images.resolve,
+        conn,
+        spec.image,
+        pin=spec.resolve_image,
+        other_nodes=lambda: swarm.other_nodes(conn, info),
+    )
+    backend = swarm.SwarmJob(conn, spec, image)
+    recorder = JobRecorder(spec, image.reference)
+    recorder.name = backend.name
+    job = _Job(conn, spec, backend, recorder)
+    job.renderer = job_renderer(progress, recorder)
+    return drive(job)
+
+
+def _explained(conn: Connection, func, *args, **kwargs):
+    try:
+        return func(*args, **kwargs)
+    except DockerMagicsError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - transport errors and refusals: one line
+        raise explain(exc, conn.endpoint) from None
+
+
+class _Job(Operation[JobResult]):
+    """A job's service, followed by :func:`~docker_magics.engine.drive.drive`: created in
+    ``events()``, polled until every task ended, stopped and removed in ``cleanup()``."""
+
+    def __init__(self, conn, spec: JobSpec, backend: swarm.SwarmJob, recorder: JobRecorder):
+        self.conn, self.spec, self.backend, self.recorder = conn, spec, backend, recorder
+        self.lost = False  # the manager went away
+        self.removed = False
+
+    def events(self):
+        backend, spec = self.backend, self.spec
+        backend.start()
+        backend.follow()
+        known: dict[int, TaskChanged] = {}
+        stuck_since: float | None = None
+        while True:
+            for change in backend.poll():
+                was = known.get(change.index)
+                if was == change:
+                    continue
+                known[change.index] = change
+                if change.state in ENDED and (was is None or was.state not in ENDED):
+                    yield from self._output(change.index)  # its output, then how it ended
+                yield change
+            yield from backend.live_lines()
+            ended = sum(c.state in ENDED for c in known.values())
+            if ended == spec.size:
+                return
+            elapsed = self.recorder.elapsed()
+            if spec.timeout is not None and elapsed > spec.timeout:
+                raise JobFailed(self._progress_line(f"did not finish within {spec.timeout:g}s"))
+            stuck_since = self._unschedulable(known, stuck_since)
+            time.sleep(min(1.0, max(0.1, elapsed / 20, spec.size / 2000)))
+
+    def _output(self, index: int):
+        from docker.errors import APIError
+
+        try:
+            yield from self.backend.output(index)
+        except APIError as exc:  # the node that has it is gone, say
+            text = " ".join(str(exc.explanation or exc).split())
+            label = self.spec.label(index)
+            yield JobNote(f"The output of {label} could not be read: {text}")
+
+    def _unschedulable(self, known: dict[int, TaskChanged], since: float | None) -> float | None:
+        """When no task runs and every waiting one says Swarm has no node for it, for a few
+        seconds: one line (a --constraint no node meets, more --reserve-cpu than any has)."""
+        waiting = [c for c in known.values() if c.state not in ENDED]
+        if not waiting or any(
+            c.state != "pending" or not c.message.startswith("no suitable node") for c in waiting
+        ):
+            return None
+        now = time.monotonic()
+        if since is None:
+            return now
+        if now - since < UNSCHEDULABLE:
+            return since
+        why = waiting[0].message
+        raise JobFailed(
+            self._progress_line(f"cannot place its tasks: Swarm says {why}"),
+            "Check --constraint (`docker node inspect` shows the nodes' labels) and "
+            "--reserve-cpu/--reserve-memory against what the nodes have",
+        )
+
+    def _progress_line(self, what: str) -> str:
+        n, done = self.spec.size, self.recorder.done()
+        return f"The job {self.backend.name} {what}: {done} of {counted(n, 'task')} ended"
+
+    def interrupted(self) -> Interrupted:
+        return Interrupted(f"Interrupted the job {self.backend.name}")
+
+    def explain(self, exc: Exception) -> DockerMagicsError:
+        error = explain(exc, self.conn.endpoint)
+        if self.backend.service_id is None:
+            return error
+        self.lost = True
+        what = error.what[:1].lower() + error.what[1:]
+        return EngineError(
+            f"Lost the swarm manager during the job {self.backend.name}: {what}",
+            "Its tasks may still run on the other nodes; the service is removed when the "
+            "manager answers again (at the next %docker_job or %docker_nodes)",
+        )
+
+    def cleanup(self, error) -> None:
+        if self.lost:
+            self.backend.orphan()
+            return
+        try:
+            if error is not None:
+                self._keep_partial_output()
+            self.backend.stop()
+            self.removed = True
+        except Exception:  # noqa: BLE001 - the manager went away meanwhile
+            self.backend.orphan()
+
+    def _keep_partial_output(self) -> None:
+        """The job was cut short: what the running tasks wrote so far goes in the result
+        (their containers go with the service)."""
+        running = [t.index for t in self.recorder.tasks if t.state == "running"]
+        try:
+            for index in running[:KEEP_PARTIAL]:
+                for event in self.backend.output(index):
+                    self.recorder.handle(event)
+        except (Exception, KeyboardInterrupt):  # noqa: BLE001 - a node gone, a 2nd Ctrl-C
+            pass
+
+    def conclude(self, error):
+        recorder, backend = self.recorder, self.backend
+        if error is not None:
+            recorder.stop_live("the job was stopped" if self.removed else "the job was cut off")
+        result = JobResult(recorder, backend.service_id or "", recorder.elapsed())
+        if isinstance(error, Interrupted):
+            stopped = "its tasks were stopped and its service removed"
+            if not self.removed:
+                stopped = "its service could not be removed now: it is when the manager answers"
+            error = Interrupted(f"{error.what}: {stopped}", "docker_magics.last_job() has the rest")
+        if error is not None:
+            error.result = result  # type: ignore[union-attr]
+            raise error
+        if result.failed:
+            raise failure(result)
+        return result, result.summary()
+
+
+def failure(result: JobResult) -> JobFailed:
+    """``2 of 6 tasks failed: X=2 exited 7 on node N: its last line; ...`` (one line)."""
+    failed = result.failed
+    shown = "; ".join(task.outcome() for task in failed[:SHOWN_FAILURES])
+    more = len(failed) - SHOWN_FAILURES
+    if more > 0:
+        shown += f"; {more} more"
+    ended = all(t.state in ("failed", "rejected") for t in failed)
+    verb = "failed" if ended else "did not complete"
+    return JobFailed(
+        f"{len(failed)} of {counted(len(result), 'task')} {verb}: {shown} "
+        "(docker_magics.last_job() has every result)",
+        result=result,
+    )
