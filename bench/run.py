@@ -2,7 +2,7 @@
 private engine and registry started here. Writes bench/RESULTS.md (medians, ratios, machine
 facts). Timings on shared VMs are noisy: only ratios measured side by side mean anything.
 
-    python bench/run.py [--repeat N] [--cases 1,2,3,4,5] [--floods "~5 s,~30 s"] [--note TEXT]
+    python bench/run.py [--repeat N] [--cases 1,2,3,4,5,8] [--floods "~5 s,~30 s"] [--note TEXT]
                         [--rerun]  (only the given cases again, the others' rows kept)
                         [--report] (only RESULTS.md again, from results.json)
 """
@@ -723,7 +723,7 @@ SHARED = (
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--repeat", type=int, default=5)
-    parser.add_argument("--cases", default="1,2,3,4,5")
+    parser.add_argument("--cases", default="1,2,3,4,5,8")
     parser.add_argument(
         "--floods", default=",".join(FLOODS), help=f"case 2's variants, of {list(FLOODS)}"
     )
@@ -766,6 +766,10 @@ def main() -> None:
             case_transfer(engine, kernel, max(3, args.repeat // 2))
         if "5" in cases:
             case_import(args.repeat)
+        if "8" in cases:  # a swarm of its own (bench/swarm.py)
+            from swarm import case_swarm
+
+            case_swarm(args.repeat, row)
     finally:
         if kernel is not None:
             kernel.shutdown()

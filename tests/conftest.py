@@ -264,7 +264,8 @@ def docker_cli():
 @pytest.fixture(scope="session")
 def swarm():
     """A swarm of three private engines on loopback (``tests.support.swarm``): a manager and
-    two workers, each with its own swarm port; they leave the swarm before they are removed."""
+    two workers, each with its own swarm port; they leave the swarm before they are removed.
+    ``DOCKER_MAGICS_SWARM_DOCKERD`` runs them from another dockerd (another version)."""
     _require_private()
     from tests.support.swarm import Swarm
 
