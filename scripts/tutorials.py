@@ -1,4 +1,4 @@
-"""Everything the four tutorials need, on loopback, then JupyterLab on them; Ctrl-C stops it
+"""Everything the tutorials need, on loopback, then JupyterLab on them; Ctrl-C stops it
 all and removes what it started. Run through scripts/tutorials.sh (which installs what a
 fresh Debian machine lacks). The engines and registries are the test suite's own
 (tests/support): private dockerds without a bridge, Docker Distribution registries."""
@@ -20,6 +20,7 @@ from tests.support import (
     build_python_image,
     free_port,
 )
+from tests.support.swarm import Swarm
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -32,6 +33,8 @@ def main() -> int:
         tcp = f"tcp://127.0.0.1:{free_port()}"
         engine = Dockerd(root / "engine", tcp=[tcp]).start()
         started.append(engine)
+        print("Making it the manager of a swarm of three engines (tutorial 05)...", flush=True)
+        started.append(Swarm(root / "swarm", manager=engine).start())
         print("Starting an engine that requires TLS with client certificates...", flush=True)
         certs = TLSMaterial(root / "tls")
         tls_url = f"tcp://127.0.0.1:{free_port()}"

@@ -18,7 +18,7 @@ from docker_magics.display.progress import (
 )
 from docker_magics.display.tables import counted
 from docker_magics.engine import events as ev
-from docker_magics.jobs.result import ENDED, JobNote, JobRecorder, TaskChanged, TaskOutput
+from docker_magics.jobs.result import ENDED, JobNote, JobRecorder, TaskChanged
 
 COLORS = {"complete": GREEN, "failed": RED, "rejected": RED, "running": "#0969da"}
 BONUSES = 10  # the first tasks to start or end earn the view room to show it (a redraw)
@@ -46,7 +46,6 @@ class JobText(ProgressText):
     def __init__(self, recorder: JobRecorder, out=None, err=None, clock=None) -> None:
         super().__init__(recorder, out, err, clock)
         self.states: dict[int, str] = {}
-        self.live: set[int] = set()  # tasks whose output came live
         self.bonuses = BONUSES
         self.totals_at = self.clock()
 
@@ -70,11 +69,8 @@ class JobText(ProgressText):
                 line = _transition(task)
                 self.log([line], self.err if event.state in ENDED and not task.ok else self.out)
             self._maybe_totals()
-        elif isinstance(event, ev.Log) and event.key is not None:
-            self.live.add(int(event.key))
+        elif isinstance(event, ev.Log) and event.key is not None:  # (as it came, or whole)
             self._output(int(event.key), event.lines, event.stream)
-        elif isinstance(event, TaskOutput) and event.index not in self.live:
-            self._output(event.index, event.lines, event.stream)
         elif isinstance(event, JobNote):
             self.say(event.text)
 

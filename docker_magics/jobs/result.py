@@ -35,8 +35,8 @@ class TaskChanged:
 
 @dataclass(frozen=True)
 class TaskOutput:
-    """A finished task's own output, whole (a live view may have shown some of it already
-    as ``ev.Log`` events keyed by the task's index)."""
+    """A finished task's own output, whole, for the result. What is shown comes as
+    ``ev.Log`` events keyed by the task's index (live, or this output once the task ends)."""
 
     index: int
     lines: list[str]

@@ -8,6 +8,7 @@ from __future__ import annotations
 import time
 
 from docker_magics.display.tables import Table, counted
+from docker_magics.engine import events as ev
 from docker_magics.engine.diagnose import explain
 from docker_magics.engine.drive import Operation, drive
 from docker_magics.engine.session import Connection
@@ -15,7 +16,14 @@ from docker_magics.errors import DockerMagicsError, EngineError, Interrupted, Jo
 from docker_magics.jobs import images, swarm
 from docker_magics.jobs.options import JobSpec
 from docker_magics.jobs.progress import job_renderer
-from docker_magics.jobs.result import ENDED, JobNote, JobRecorder, JobResult, TaskChanged
+from docker_magics.jobs.result import (
+    ENDED,
+    JobNote,
+    JobRecorder,
+    JobResult,
+    TaskChanged,
+    TaskOutput,
+)
 
 UNSCHEDULABLE = 5.0  # seconds every waiting task may say "no suitable node" before we give up
 SHOWN_FAILURES = 3
@@ -68,6 +76,8 @@ class _Job(Operation[JobResult]):
         backend.start()
         backend.follow()
         known: dict[int, TaskChanged] = {}
+        live: set[int] = set()  # tasks whose output came live
+        shown: set[int] = set()  # tasks whose output was shown whole when they ended
         stuck_since: float | None = None
         while True:
             for change in backend.poll():
@@ -76,11 +86,17 @@ class _Job(Operation[JobResult]):
                     continue
                 known[change.index] = change
                 if change.state in ENDED and (was is None or was.state not in ENDED):
-                    yield from self._output(change.index)  # its output, then how it ended
+                    outputs = list(self._output(change.index))
+                    yield from outputs  # kept whole in the result
+                    if change.index not in live:  # shown now, if it did not come live
+                        shown.add(change.index)
+                        yield from _shown(outputs)
                 yield change
-            yield from backend.live_lines()
-            ended = sum(c.state in ENDED for c in known.values())
-            if ended == spec.size:
+            for lines in backend.live_lines():
+                if int(lines.key) not in shown:  # (the live stream lags behind)
+                    live.add(int(lines.key))
+                    yield lines
+            if sum(c.state in ENDED for c in known.values()) == spec.size:
                 return
             elapsed = self.recorder.elapsed()
             if spec.timeout is not None and elapsed > spec.timeout:
@@ -176,6 +192,11 @@ class _Job(Operation[JobResult]):
         if result.failed:
             raise failure(result)
         return result, result.summary()
+
+
+def _shown(outputs: list) -> list[ev.Log]:
+    """A finished task's output, as lines to show (``TaskOutput`` events are kept)."""
+    return [ev.Log(o.lines, str(o.index), o.stream) for o in outputs if isinstance(o, TaskOutput)]
 
 
 def failure(result: JobResult) -> JobFailed:

@@ -1,5 +1,5 @@
-"""Docker Swarm, the one module of ``jobs/`` that knows it: the nodes, the manager check, the
-image resolved to a digest, and a job as ONE service in ``replicated-job`` mode.
+"""Docker Swarm, the one module of ``jobs/`` that knows it: the nodes, the manager check,
+and a job as ONE service in ``replicated-job`` mode.
 
 How Swarm is made to run each task exactly once, with its own values:
 
@@ -13,9 +13,10 @@ How Swarm is made to run each task exactly once, with its own values:
   nothing reruns. A parked task counts against ``MaxConcurrent``; if as many are parked as
   may run at once while tasks still wait, the job moves on to a new iteration of the
   service that holds only the waiting tasks (nothing is running then: nothing is lost).
-- Removing a job's service does not stop its tasks on engines before 2023 (moby/swarmkit
-  75e563b: "the tasks for that service would hang around indefinitely"): a new iteration
-  with no tasks stops them first, on every engine, then the service is removed.
+- Removing a job's service does not stop its tasks on engines whose Swarm predates
+  moby/swarmkit#3112 (February 2023; Debian 12's 20.10 among them: "the tasks for that
+  service would hang around indefinitely"): a new iteration with no tasks stops them
+  first, on every engine, then the service is removed.
 """
 
 from __future__ import annotations
@@ -48,8 +49,7 @@ STATES = {
     **dict.fromkeys(("shutdown", "remove"), "stopped"),
     "orphaned": "lost",
 }
-LIVE = {"new", "allocated", "pending", "assigned", "accepted", "preparing", "ready", "starting"}
-LIVE |= {"running"}
+LIVE = {state for state, ours in STATES.items() if ours in ("pending", "starting", "running")}
 HELD = 500  # live lines kept for tasks not seen yet
 # Services of jobs cut off when their manager went away, by engine URL: removed when it answers.
 ORPHANS: dict[str, list[SwarmJob]] = {}
@@ -135,6 +135,7 @@ class SwarmJob:
         self.service_id: str | None = None
         self.config_id: str | None = None
         self.concurrency = min(spec.max_concurrent or spec.size, spec.size)
+        self.limit = self.concurrency  # the latest iteration's MaxConcurrent
         self.iterations: dict[int, dict[int, int]] = {}  # iteration -> slot -> task index
         self.attempt: dict[int, dict] = {}  # task index -> its (first) Swarm task
         self.seen: dict[str, dict[str, float]] = {}  # Swarm task ID -> state -> timestamp
@@ -249,7 +250,7 @@ class SwarmJob:
             elif iteration == latest and task["Status"]["State"] in LIVE:
                 parked += 1
         waiting = [i for i in self.iterations[latest].values() if i not in started]
-        if waiting and parked >= self.concurrency:
+        if waiting and parked >= self.limit:
             self._next_iteration(waiting)
         return [self._changed(index, task) for index, task in self.attempt.items()]
 
@@ -281,23 +282,20 @@ class SwarmJob:
     def _next_iteration(self, waiting: list[int]) -> None:
         """As many failed tasks are parked as may run at once: the waiting tasks go on in
         a new iteration of the service (nothing runs now, so nothing is cut short)."""
-        labels = {k: v for k, v in self._spec["Labels"].items() if ".slot." not in k}
-        iteration = self._respec(len(waiting), {**labels, **self._slots(waiting)})
+        iteration = self._respec(waiting)
         self.iterations[iteration] = dict(enumerate(waiting))
 
-    @property
-    def _spec(self) -> dict:
-        return self.api.inspect_service(self.service_id)["Spec"]
-
-    def _respec(self, tasks: int, labels: dict | None = None) -> int:
-        """A new iteration of the job of ``tasks`` tasks (Swarm reruns a job whose spec
-        changes): its index. The previous iteration's tasks that still run are stopped."""
+    def _respec(self, tasks: list[int]) -> int:
+        """A new iteration of the job (Swarm reruns a job whose spec changes) that runs
+        ``tasks``; its index. The previous iteration's tasks that still run are stopped."""
         api = self.api
         found = api.inspect_service(self.service_id)
         spec = found["Spec"]
-        spec["Labels"] = labels or spec["Labels"]
-        concurrency = min(self.concurrency, tasks)
-        spec["Mode"] = {"ReplicatedJob": {"MaxConcurrent": concurrency, "TotalCompletions": tasks}}
+        labels = {k: v for k, v in spec["Labels"].items() if not k.startswith(f"{LABEL}.slot.")}
+        spec["Labels"] = {**labels, **self._slots(tasks)}
+        self.limit = min(self.concurrency, len(tasks))
+        total = len(tasks)
+        spec["Mode"] = {"ReplicatedJob": {"MaxConcurrent": self.limit, "TotalCompletions": total}}
         url = api._url("/services/{0}/update", self.service_id)
         params = {"version": found["Version"]["Index"]}
         api._raise_for_status(api._post_json(url, data=spec, params=params))
@@ -399,14 +397,13 @@ class SwarmJob:
         """Stop whatever still runs or waits (parked replacements too), then remove the
         service and the cell's config."""
         self._stop_following()
-        if self.service_id is None:
-            return
-        # Stopped first: on engines before 2023 a removed job's tasks would run on. If this
-        # fails (the manager went away), the service stays, to be stopped later (orphan()).
-        tasks = self.api.tasks(filters={"service": self.service_id})
-        if any(t["Status"]["State"] in LIVE for t in tasks):
-            self._respec(0)
-            self._wait_stopped(wait)
+        # Stopped first: on older engines a removed job's tasks would run on. If this fails
+        # (the manager went away), the service stays, to be stopped later (orphan()).
+        if self.service_id is not None:
+            tasks = self.api.tasks(filters={"service": self.service_id})
+            if any(t["Status"]["State"] in LIVE for t in tasks):
+                self._respec([])
+                self._wait_stopped(wait)
         remove(self.api, self.service_id, self.config_id)
 
     def _wait_stopped(self, wait: float) -> None:
@@ -422,15 +419,16 @@ class SwarmJob:
 
     def orphan(self) -> None:
         """The manager went away: remove the service when it answers again."""
-        if self.service_id is not None:
+        if self.service_id is not None or self.config_id is not None:
             ORPHANS.setdefault(self.conn.endpoint.url, []).append(self)
 
 
-def remove(api, service_id: str, config_id: str | None) -> None:
+def remove(api, service_id: str | None, config_id: str | None) -> None:
     from docker.errors import NotFound
 
     try:
-        api.remove_service(service_id)
+        if service_id is not None:
+            api.remove_service(service_id)
     except NotFound:
         pass
     if config_id is not None:

@@ -31,11 +31,22 @@ class Engine(Dockerd):
 
 
 class Swarm:
-    """``size`` engines in one swarm: ``engines[0]`` is the manager, the others workers."""
+    """``size`` engines in one swarm: ``engines[0]`` is the manager, the others workers.
+    ``manager``: a running engine to make the manager (it is left running at the end)."""
 
-    def __init__(self, root: Path | None = None, size: int = 3, dockerd: str = DOCKERD) -> None:
+    def __init__(
+        self,
+        root: Path | None = None,
+        size: int = 3,
+        dockerd: str = DOCKERD,
+        manager: Dockerd | None = None,
+    ) -> None:
         self.root = root or Path("/tmp") / f"dm-swarm-{uuid.uuid4().hex[:6]}"
         self.engines = [Engine(self.root / f"n{i}", dockerd) for i in range(size)]
+        self.owned = list(self.engines)  # what cleanup() stops and removes
+        if manager is not None:
+            self.engines[0] = manager
+            self.owned = self.engines[1:]
         self.ports = [free_port() for _ in range(size)]
         self.node_ids: list[str] = []
 
@@ -54,7 +65,7 @@ class Swarm:
     def start(self, timeout: float = 90) -> Swarm:
         self.root.mkdir(parents=True, exist_ok=True)
         try:
-            for engine in self.engines:
+            for engine in self.owned:
                 engine.start()
             address = f"127.0.0.1:{self.ports[0]}"
             self.docker(0, "swarm", "init", "--advertise-addr", address, "--listen-addr", address)
@@ -146,6 +157,6 @@ class Swarm:
         for i in reversed(range(len(self.engines))):
             if self.engines[i].proc is not None:
                 self.docker(i, "swarm", "leave", "--force", check=False)
-        for engine in self.engines:
+        for engine in self.owned:
             engine.cleanup()
         subprocess.run(["rm", "-rf", str(self.root)], check=False)

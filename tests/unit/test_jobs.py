@@ -226,7 +226,7 @@ def test_text_progress_of_a_small_job_shows_everything():
         ended = TaskChanged(i, "complete" if code == 0 else "failed", "vm (abc)", code, "",
                             100.0, 101.5)  # fmt: skip
         output = TaskOutput(i, [f"hello {i}"], "stdout", f"hello {i}\n")
-        for event in (output, ended):  # already shown live: not twice
+        for event in (output, ended):  # kept, not shown (what shows comes as ev.Log)
             recorder.handle(event), view.handle(event)
     view.finish("2 of 2 failed")
     assert out.getvalue().splitlines() == [
@@ -253,7 +253,7 @@ def test_text_progress_of_a_big_noisy_job_stays_bounded():
         clock.t += 0.1
         for event in (
             TaskChanged(i, "running", "vm (abc)", started=clock.t),
-            TaskOutput(i, [f"{i} line {n}" for n in range(100)], "stdout", ""),
+            ev.Log([f"{i} line {n}" for n in range(100)], str(i), "stdout"),
             TaskChanged(i, "complete", "vm (abc)", 0, "", clock.t, clock.t + 1),
         ):
             recorder.handle(event), view.handle(event)
