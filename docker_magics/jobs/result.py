@@ -114,13 +114,15 @@ class TaskResult:
 
     def outcome(self) -> str:
         """``exited 7 on node vm (abc123): its last line``, for error lines."""
+        where = f" on node {self.node}" if self.node else ""
         if self.state == "failed" and self.exit_code is not None:
             what = f"exited {self.exit_code}"
         elif self.state == "rejected":
             what = f"could not start ({self.message or 'rejected'})"
+        elif self.state == "lost":  # the message says where
+            what, where = f"was lost: {self.message}" if self.message else "was lost", ""
         else:
             what = self.state + (f" ({self.message})" if self.message else "")
-        where = f" on node {self.node}" if self.node else ""
         last = self.last_line()
         if len(last) > 80:
             last = last[:79] + "…"

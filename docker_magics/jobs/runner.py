@@ -27,6 +27,7 @@ from docker_magics.jobs.result import (
 
 UNSCHEDULABLE = 5.0  # seconds every waiting task may say "no suitable node" before we give up
 SHOWN_FAILURES = 3
+READERS = 4  # outputs read at once
 KEEP_PARTIAL = 50  # running tasks whose output so far is read when a job is cut short
 
 
@@ -36,16 +37,16 @@ def nodes(conn: Connection) -> Table:
 
 def run(conn: Connection, spec: JobSpec, *, progress: str = "auto") -> JobResult:
     """Run ``spec`` on the swarm ``conn`` manages; see the module's docstring."""
-    info = _explained(conn, swarm.manager_info, conn)
+    found = _explained(conn, swarm.manager_nodes, conn)
     image = _explained(
         conn,
         images.resolve,
         conn,
         spec.image,
         pin=spec.resolve_image,
-        other_nodes=lambda: swarm.other_nodes(conn, info),
+        other_nodes=lambda: swarm.other_nodes(conn, found),
     )
-    backend = swarm.SwarmJob(conn, spec, image)
+    backend = swarm.SwarmJob(conn, spec, image, found)
     recorder = JobRecorder(spec, image.reference)
     recorder.name = backend.name
     job = _Job(conn, spec, backend, recorder)
@@ -80,17 +81,21 @@ class _Job(Operation[JobResult]):
         shown: set[int] = set()  # tasks whose output was shown whole when they ended
         stuck_since: float | None = None
         while True:
+            changes = []
             for change in backend.poll():
                 was = known.get(change.index)
-                if was == change:
-                    continue
-                known[change.index] = change
-                if change.state in ENDED and (was is None or was.state not in ENDED):
-                    outputs = list(self._output(change.index))
-                    yield from outputs  # kept whole in the result
+                if was != change:
+                    known[change.index] = change
+                    ended = change.state in ENDED and (was is None or was.state not in ENDED)
+                    changes.append((change, ended))
+            # Outputs of the tasks that just ended, read side by side (they often end at once).
+            outputs = self._outputs([c.index for c, ended in changes if ended])
+            for change, _ in changes:
+                if change.index in outputs:
+                    yield from outputs[change.index]  # kept whole in the result
                     if change.index not in live:  # shown now, if it did not come live
                         shown.add(change.index)
-                        yield from _shown(outputs)
+                        yield from _shown(outputs[change.index])
                 yield change
             for lines in backend.live_lines():
                 if int(lines.key) not in shown:  # (the live stream lags behind)
@@ -102,17 +107,29 @@ class _Job(Operation[JobResult]):
             if spec.timeout is not None and elapsed > spec.timeout:
                 raise JobFailed(self._progress_line(f"did not finish within {spec.timeout:g}s"))
             stuck_since = self._unschedulable(known, stuck_since)
-            time.sleep(min(1.0, max(0.1, elapsed / 20, spec.size / 2000)))
+            # Every 0.1 s at first, then less often (1 s after 40 s): the manager serves others.
+            time.sleep(min(1.0, max(0.1, elapsed / 40, spec.size / 2000)))
 
-    def _output(self, index: int):
+    def _outputs(self, indices: list[int]) -> dict[int, list]:
+        """The outputs of these finished tasks, read a few at a time."""
+        if len(indices) < 2:
+            return {i: self._output(i) for i in indices}
+        from concurrent.futures import ThreadPoolExecutor
+
+        pool = ThreadPoolExecutor(max_workers=READERS, thread_name_prefix="docker-magics-job")
+        try:
+            return dict(zip(indices, pool.map(self._output, indices), strict=True))
+        finally:
+            pool.shutdown(wait=False, cancel_futures=True)  # an interrupt does not wait
+
+    def _output(self, index: int) -> list:
         from docker.errors import APIError
 
         try:
-            yield from self.backend.output(index)
+            return self.backend.output(index)
         except APIError as exc:  # the node that has it is gone, say
             text = " ".join(str(exc.explanation or exc).split())
-            label = self.spec.label(index)
-            yield JobNote(f"The output of {label} could not be read: {text}")
+            return [JobNote(f"The output of {self.spec.label(index)} could not be read: {text}")]
 
     def _unschedulable(self, known: dict[int, TaskChanged], since: float | None) -> float | None:
         """When no task runs and every waiting one says Swarm has no node for it, for a few

@@ -21,10 +21,7 @@ How Swarm is made to run each task exactly once, with its own values:
 
 from __future__ import annotations
 
-import queue
 import re
-import struct
-import threading
 import time
 from datetime import datetime
 
@@ -33,6 +30,7 @@ from docker_magics.engine import events as ev
 from docker_magics.engine.session import Connection
 from docker_magics.errors import BadArgument, EngineError
 from docker_magics.jobs.images import Image
+from docker_magics.jobs.logstream import Follower, frames
 from docker_magics.jobs.options import JobSpec, shell_words, text
 from docker_magics.jobs.result import TaskChanged, TaskOutput
 
@@ -51,17 +49,31 @@ STATES = {
 }
 LIVE = {state for state, ours in STATES.items() if ours in ("pending", "starting", "running")}
 HELD = 500  # live lines kept for tasks not seen yet
+NODES_EVERY = 2.0  # seconds between two looks at the nodes (is one down?)
 # Services of jobs cut off when their manager went away, by engine URL: removed when it answers.
 ORPHANS: dict[str, list[SwarmJob]] = {}
 
 
+def manager_nodes(conn: Connection) -> list[dict]:
+    """The swarm's nodes, from its manager's engine (one line if it is not one)."""
+    from docker.errors import APIError
+
+    try:
+        found = conn.client.api.nodes()
+    except APIError as exc:
+        if exc.status_code == 503:  # "This node is not a swarm manager": say why, and what to do
+            manager_info(conn)
+        raise
+    _reap_orphans(conn)
+    return found
+
+
 def manager_info(conn: Connection) -> dict:
-    """The engine's ``/info``, after checking that it is a swarm manager (one line if not)."""
+    """The engine's swarm ``/info``, after checking that it is a manager (one line if not)."""
     where = conn.endpoint.url
     swarm = conn.client.api.info().get("Swarm") or {}
     state = swarm.get("LocalNodeState") or "inactive"
     if state == "active" and swarm.get("ControlAvailable"):
-        _reap_orphans(conn)
         return swarm
     if state == "active":
         raise EngineError(
@@ -84,31 +96,25 @@ def manager_info(conn: Connection) -> dict:
 def nodes(conn: Connection) -> Table:
     """The swarm's nodes, like ``docker node ls`` (``.objects``: the engine's records)."""
     me = manager_info(conn).get("NodeID")
-    found = conn.client.api.nodes()
+    found = manager_nodes(conn)
     rows = []
     for node in sorted(found, key=lambda n: (n["Spec"].get("Role") != "manager", n["ID"])):
-        spec, status = node["Spec"], node.get("Status") or {}
+        spec, status, about = node["Spec"], node.get("Status") or {}, node["Description"]
         manager = node.get("ManagerStatus") or {}
         rows.append(
-            (
-                node["ID"] + (" *" if node["ID"] == me else ""),
-                node["Description"].get("Hostname", ""),
-                spec.get("Role", ""),
-                status.get("State", ""),
-                spec.get("Availability", ""),
-                "Leader" if manager.get("Leader") else manager.get("Reachability", ""),
-                node["Description"].get("Engine", {}).get("EngineVersion", ""),
-            )
-        )
+            (node["ID"] + (" *" if node["ID"] == me else ""), about.get("Hostname", ""),
+             spec.get("Role", ""), status.get("State", ""), spec.get("Availability", ""),
+             "Leader" if manager.get("Leader") else manager.get("Reachability", ""),
+             about.get("Engine", {}).get("EngineVersion", ""))
+        )  # fmt: skip
     columns = ["id", "hostname", "role", "status", "availability", "manager status", "engine"]
     table = Table(columns, rows, title=f"Swarm nodes (managed from {conn.endpoint.url})")
     table.objects = found  # type: ignore[attr-defined]
     return table
 
 
-def node_names(api) -> dict[str, str]:
+def node_names(found: list[dict]) -> dict[str, str]:
     """Node ID -> how to name it: its hostname, with the ID's start when several share it."""
-    found = api.nodes()
     hosts = [n["Description"].get("Hostname", "") for n in found]
     return {
         n["ID"]: h if hosts.count(h) == 1 and h else f"{h or 'node'} ({n['ID'][:10]})"
@@ -116,20 +122,21 @@ def node_names(api) -> dict[str, str]:
     }
 
 
-def other_nodes(conn: Connection, swarm: dict) -> int:
+def other_nodes(conn: Connection, found: list[dict]) -> int:
     """How many nodes besides this manager may be given tasks (ready and active)."""
+    me = manager_info(conn).get("NodeID")
     return sum(
-        n["ID"] != swarm.get("NodeID")
+        n["ID"] != me
         and (n.get("Status") or {}).get("State") == "ready"
         and n["Spec"].get("Availability") == "active"
-        for n in conn.client.api.nodes()
+        for n in found
     )
 
 
 class SwarmJob:
     """One job as one replicated-job service: start it, read its tasks, stop and remove it."""
 
-    def __init__(self, conn: Connection, spec: JobSpec, image: Image) -> None:
+    def __init__(self, conn: Connection, spec: JobSpec, image: Image, nodes: list[dict]) -> None:
         self.conn, self.api, self.spec, self.image = conn, conn.client.api, spec, image
         self.name = spec.name or f"dm-job-{_random()}"
         self.service_id: str | None = None
@@ -139,11 +146,9 @@ class SwarmJob:
         self.iterations: dict[int, dict[int, int]] = {}  # iteration -> slot -> task index
         self.attempt: dict[int, dict] = {}  # task index -> its (first) Swarm task
         self.seen: dict[str, dict[str, float]] = {}  # Swarm task ID -> state -> timestamp
-        self.node_names: dict[str, str] = {}
-        self.live: queue.SimpleQueue = queue.SimpleQueue()  # (task ID, stream, line)
-        self.held: list[tuple[str, str, str]] = []
-        self._follower: threading.Thread | None = None
-        self._response = self._sock = None
+        self._read_nodes(nodes)
+        self.follower: Follower | None = None  # the tasks' output, live
+        self.held: list[tuple[str, str, str]] = []  # (task ID, stream, line) of unknown tasks
 
     # -- starting ---------------------------------------------------------------------------
 
@@ -151,7 +156,6 @@ class SwarmJob:
         from docker import types
 
         spec, api = self.spec, self.api
-        self.node_names = node_names(api)
         configs, entrypoint, args = None, None, spec.command
         if spec.script is not None:  # the cell, as a config the nodes get with the task
             cell = f"{self.name}-cell"
@@ -232,8 +236,18 @@ class SwarmJob:
 
     # -- following --------------------------------------------------------------------------
 
+    def _read_nodes(self, found: list[dict] | None = None) -> None:
+        found = self.api.nodes() if found is None else found
+        self.node_names: dict[str, str] = node_names(found)
+        self.down: set[str] = {
+            n["ID"] for n in found if (n.get("Status") or {}).get("State") == "down"
+        }
+        self.nodes_seen = time.monotonic()
+
     def poll(self) -> list[TaskChanged]:
         """Every task's state now (the first attempt of each: replacements are parked)."""
+        if time.monotonic() - self.nodes_seen > NODES_EVERY:
+            self._read_nodes()
         tasks = self.api.tasks(filters={"service": self.service_id})
         tasks.sort(key=lambda t: (_timestamp(t.get("CreatedAt")) or 0, t["ID"]))
         parked, started = 0, set()
@@ -247,7 +261,7 @@ class SwarmJob:
             if first["ID"] == task["ID"]:
                 self.attempt[index] = task  # its latest state
                 started.add(index)
-            elif iteration == latest and task["Status"]["State"] in LIVE:
+            elif iteration == latest and _live(task):
                 parked += 1
         waiting = [i for i in self.iterations[latest].values() if i not in started]
         if waiting and parked >= self.limit:
@@ -267,11 +281,14 @@ class SwarmJob:
         exit_code = (status.get("ContainerStatus") or {}).get("ExitCode") if ended else None
         node = task.get("NodeID")
         if node and node not in self.node_names:
-            self.node_names = node_names(self.api)
+            self._read_nodes()
         message = status.get("Err") or ("" if ended else status.get("Message", ""))
+        ours = STATES.get(state, "pending")
+        if not ended and node in self.down:  # Swarm would wait for it: the job does not
+            ours, message = "lost", f"its node {self.node_names.get(node, node)} is down"
         return TaskChanged(
             index,
-            STATES.get(state, "pending"),
+            ours,
             self.node_names.get(node) if node else None,
             exit_code if state in ("complete", "failed") else None,
             message,
@@ -305,8 +322,8 @@ class SwarmJob:
     def output(self, index: int) -> list:
         """A finished task's own output (its node keeps it until the task is removed)."""
         task = self.attempt[index]
-        if task["Status"]["State"] == "rejected":
-            return []
+        if task["Status"]["State"] == "rejected" or task.get("NodeID") in self.down:
+            return []  # it never ran, or its node (which has its output) is gone
         api = self.api
         response = api._get(
             api._url("/tasks/{0}/logs", task["ID"]), params={"stdout": 1, "stderr": 1}, stream=True
@@ -315,7 +332,7 @@ class SwarmJob:
         try:
             api._raise_for_status(response)
             splitter = ev.OutputSplitter(keep_raw=True)
-            for stream, data in _frames(response):
+            for stream, data in frames(response):
                 events += splitter.feed(stream, data)
             events += splitter.close()
         finally:
@@ -326,60 +343,29 @@ class SwarmJob:
         """Stream every task's output as it comes, for the live view (best effort: the
         result takes each task's output from ``output`` when it ends)."""
         api = self.api
+        params = {"stdout": 1, "stderr": 1, "follow": 1, "details": 1}  # details: the task
+        url = api._url("/services/{0}/logs", self.service_id)
         try:
-            self._response = api._get(
-                api._url("/services/{0}/logs", self.service_id),
-                params={"stdout": 1, "stderr": 1, "follow": 1, "details": 1},
-                stream=True,
-                timeout=None,
-            )
-            api._raise_for_status(self._response)
-            # A task may be silent for hours: no read timeout on this stream.
-            api._disable_socket_timeout(api._get_raw_response_socket(self._response))
-            self._sock = api._get_raw_response_socket(self._response)
+            response = api._get(url, params=params, stream=True, timeout=None)
+            api._raise_for_status(response)
+            self.follower = Follower(api, response)
         except Exception:  # noqa: BLE001 - no live output then; the results have it all
             return
-        self._follower = threading.Thread(target=self._read_live, daemon=True)
-        self._follower.start()
 
     def _stop_following(self) -> None:
-        """End the live stream: its reader thread is blocked in a read, which only a
-        shutdown of the socket ends (closing the response would wait for that read)."""
-        import socket
-
-        if self._response is None:
-            return
-        for sock in (self._sock, getattr(self._sock, "_sock", None)):  # SocketIO wraps one
-            try:
-                sock.shutdown(socket.SHUT_RDWR)  # type: ignore[union-attr]
-                break
-            except Exception:  # noqa: BLE001 - not a socket (ssh): the stream ends later
-                continue
-        if self._follower is not None:
-            self._follower.join(2)
-        if self._follower is None or not self._follower.is_alive():
-            self._response.close()
-        self._response = None
-
-    def _read_live(self) -> None:
-        try:
-            for stream, data in _frames(self._response):
-                details, _, line = data.decode("utf-8", "replace").partition(" ")
-                task_id = details.partition("com.docker.swarm.task.id=")[2].partition(",")[0]
-                self.live.put((task_id, stream, line.rstrip("\n")))
-        except Exception:  # noqa: BLE001 - closed at the end, or the manager went away
-            pass
+        if self.follower is not None:
+            self.follower.stop()
+            self.follower = None
 
     def live_lines(self) -> list[ev.Log]:
         """The live lines that came since the last call, per task (the task's index as key)."""
         by_id = {task["ID"]: index for index, task in self.attempt.items()}
         out: list[ev.Log] = []
         came, self.held = self.held, []
-        while True:
-            try:
-                came.append(self.live.get_nowait())
-            except queue.Empty:
-                break
+        for stream, data in self.follower.drain() if self.follower else ():
+            details, _, line = data.decode("utf-8", "replace").partition(" ")
+            task_id = details.partition("com.docker.swarm.task.id=")[2].partition(",")[0]
+            came.append((task_id, stream, line.rstrip("\n")))
         for task_id, stream, line in came:
             index = by_id.get(task_id)
             if index is None:  # a task not polled yet: its lines wait for the next call
@@ -401,7 +387,7 @@ class SwarmJob:
         # (the manager went away), the service stays, to be stopped later (orphan()).
         if self.service_id is not None:
             tasks = self.api.tasks(filters={"service": self.service_id})
-            if any(t["Status"]["State"] in LIVE for t in tasks):
+            if any(_live(t) for t in tasks):
                 self._respec([])
                 self._wait_stopped(wait)
         remove(self.api, self.service_id, self.config_id)
@@ -411,14 +397,15 @@ class SwarmJob:
         try:
             while time.monotonic() < deadline:
                 tasks = self.api.tasks(filters={"service": self.service_id})
-                if not any(t["Status"]["State"] in LIVE for t in tasks):
-                    return
+                if not any(_live(t) and t.get("NodeID") not in self.down for t in tasks):
+                    return  # (a node that is down stops its tasks when it is back)
                 time.sleep(0.2)
         except KeyboardInterrupt:  # a second Ctrl-C: remove the service without waiting
             return
 
     def orphan(self) -> None:
         """The manager went away: remove the service when it answers again."""
+        self._stop_following()
         if self.service_id is not None or self.config_id is not None:
             ORPHANS.setdefault(self.conn.endpoint.url, []).append(self)
 
@@ -454,15 +441,8 @@ def _reap_orphans(conn: Connection) -> None:
         left.remove(job)
 
 
-def _frames(response):
-    """The multiplexed frames of a logs response: (stream, bytes)."""
-    raw = response.raw
-    while header := raw.read(8):
-        if len(header) < 8:
-            return
-        stream_id, length = struct.unpack(">BxxxL", header)
-        data = raw.read(length) if length else b""
-        yield ("stderr" if stream_id == 2 else "stdout"), data
+def _live(task: dict) -> bool:
+    return task["Status"]["State"] in LIVE
 
 
 _TIME = re.compile(r"^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(?:\.(\d+))?(Z|[+-]\d\d:\d\d)$")

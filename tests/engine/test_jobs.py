@@ -301,3 +301,38 @@ def test_manager_lost_mid_job_is_one_line_and_its_service_goes_when_it_is_back(
         time.sleep(0.5)
     assert small_swarm.running() == []
     assert worker.proc is not None
+
+
+def test_a_worker_lost_mid_job_ends_its_tasks_in_one_line(run, small_swarm, swarm_image):
+    """Swarm would wait for a node that went away: the job counts its tasks as lost once
+    the manager sees the node down, and ends when the others have."""
+    import threading
+
+    worker = small_swarm.workers[0]
+    run(f"%docker_connect {small_swarm.url}")
+
+    def kill_when_running():
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            names = small_swarm.docker(1, "ps", "--format", "{{.Names}}", check=False).split()
+            if names:
+                break
+            time.sleep(0.2)
+        worker.kill()
+
+    killer = threading.Thread(target=kill_when_running)
+    killer.start()
+    start = time.monotonic()
+    cell = run(f"%docker_job --replicas 4 -q {swarm_image} sh -c 'echo up; sleep 25'")
+    killer.join()
+    assert time.monotonic() - start < 120
+    line = cell.usage_error
+    assert re.fullmatch(
+        r"2 of 4 tasks did not complete: task \d was lost: its node vm \(\w+\) is down; task \d "
+        r"was lost: its node vm \(\w+\) is down \(docker_magics\.last_job\(\) has every "
+        r"result\)\.",
+        line,
+    ), line
+    job = run("import docker_magics; docker_magics.last_job()").value
+    assert sorted(t.state for t in job.tasks) == ["complete", "complete", "lost", "lost"]
+    assert small_swarm.services() == []
