@@ -378,9 +378,9 @@ def job(
         normalise.text(value, key)
     normalise.flags(resolve_image=resolve_image)
     counts = {"replicas": replicas, "max_concurrent": max_concurrent}
-    for key, value in {**counts, "reserve_cpu": reserve_cpu, "timeout": timeout}.items():
-        if value is not None:  # counts are whole: at least 1
-            normalise.number(value, key, minimum=0.001, maximum=1e9, integer=key in counts)
+    for key, number in {**counts, "reserve_cpu": reserve_cpu, "timeout": timeout}.items():
+        if number is not None:  # counts are whole: at least 1
+            normalise.number(number, key, minimum=0.001, maximum=1e9, integer=key in counts)
     spec = job_spec(
         _required(image, "image"), normalise.command(command), script=script, shell=shell,
         each=each, replicas=replicas, env=normalise.pairs(env, "env"),

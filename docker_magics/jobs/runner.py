@@ -98,8 +98,9 @@ class _Job(Operation[JobResult]):
                         yield from _shown(outputs[change.index])
                 yield change
             for lines in backend.live_lines():
-                if int(lines.key) not in shown:  # (the live stream lags behind)
-                    live.add(int(lines.key))
+                index = int(lines.key or 0)  # (always set: the task's index)
+                if index not in shown:  # (the live stream lags behind)
+                    live.add(index)
                     yield lines
             if sum(c.state in ENDED for c in known.values()) == spec.size:
                 return

@@ -145,7 +145,7 @@ class SwarmJob:
         self.limit = self.concurrency  # the latest iteration's MaxConcurrent
         self.iterations: dict[int, dict[int, int]] = {}  # iteration -> slot -> task index
         self.attempt: dict[int, dict] = {}  # task index -> its (first) Swarm task
-        self.seen: dict[str, dict[str, float]] = {}  # Swarm task ID -> state -> timestamp
+        self.seen: dict[str, dict[str, float | None]] = {}  # task ID -> state -> when
         self._read_nodes(nodes)
         self.follower: Follower | None = None  # the tasks' output, live
         self.held: list[tuple[str, str, str]] = []  # (task ID, stream, line) of unknown tasks
@@ -451,7 +451,7 @@ _TIME = re.compile(r"^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(?:\.(\d+))?(Z|[+-]\d\d:\d
 def _timestamp(value: str | None) -> float | None:
     """Swarm's RFC 3339 times (nanoseconds, ``Z``) as seconds since the epoch."""
     found = _TIME.match(value or "")
-    if not found or value.startswith("0001-"):  # Go's zero time: not set
+    if not found or found.group(1).startswith("0001-"):  # Go's zero time: not set
         return None
     whole, fraction, zone = found.groups()
     zone = "+00:00" if zone == "Z" else zone
