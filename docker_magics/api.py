@@ -365,22 +365,22 @@ def job(
     resolve_image: bool = True,
     progress: str = "auto",
 ):
-    """Run ``command`` (or ``script`` with ``shell``) in ``image`` as the tasks of one job on
-    the Docker Swarm the current engine manages; returns a :class:`~docker_magics.JobResult`.
-    ``each``: one task per combination of values (``{"X": [1, 2], "Y": ["a", "b"]}``, or
-    ``"X=1,2"`` strings as ``--each``; a list of dicts: one task each), as environment
-    variables; ``replicas``: N tasks. Failed tasks raise ``JobFailed`` (``.result``, like
-    :func:`last_job`, has every task). The whole story: docs/swarm.md."""
+    """Run ``command`` (or ``script`` with ``shell``) in ``image`` as one job on the Docker
+    Swarm the current engine manages: a :class:`~docker_magics.JobResult`. ``each``: a task
+    per combination of values, in its environment (``{"X": [1, 2], "Y": ["a"]}``; a list of
+    dicts: a task each). Failed tasks raise ``JobFailed``; see docs/swarm.md."""
     from docker_magics.jobs import runner
-    from docker_magics.jobs.options import job_spec
+    from docker_magics.jobs.options import MAX_TASKS, job_spec
 
     for key, value in {"script": script, "shell": shell, "name": name}.items():
         normalise.text(value, key)
     normalise.flags(resolve_image=resolve_image)
-    counts = {"replicas": replicas, "max_concurrent": max_concurrent}
-    for key, number in {**counts, "reserve_cpu": reserve_cpu, "timeout": timeout}.items():
-        if number is not None:  # counts are whole: at least 1
-            normalise.number(number, key, minimum=0.001, maximum=1e9, integer=key in counts)
+    counts, sizes = (1, MAX_TASKS), (1e-3, 1e9)  # counts are whole
+    numbers = {"replicas": replicas, "max_concurrent": max_concurrent, "reserve_cpu": reserve_cpu}
+    for key, number in {**numbers, "timeout": timeout}.items():
+        if number is not None:
+            low, high = counts if key in ("replicas", "max_concurrent") else sizes
+            normalise.number(number, key, minimum=low, maximum=high, integer=low == 1)
     spec = job_spec(
         _required(image, "image"), normalise.command(command), script=script, shell=shell,
         each=each, replicas=replicas, env=normalise.pairs(env, "env"),

@@ -42,11 +42,6 @@ class JobSpec:
     def size(self) -> int:
         return len(self.combos)
 
-    def task_env(self, index: int) -> dict[str, str]:
-        """What task ``index`` finds in its environment besides ``env``."""
-        values = {name: text(value) for name, value in self.combos[index].items()}
-        return {**values, "TASK_INDEX": str(index), "TASK_COUNT": str(self.size)}
-
     def label(self, index: int) -> str:
         """How a task is named in progress and errors: its values, or its index."""
         return task_label(self.combos[index], index)
@@ -185,7 +180,7 @@ def parse_each(item: object) -> tuple[str, list[Any]] | list[Mapping[str, Any]]:
         raise BadArgument(f"Invalid --each {_short(item, 40)!r}", "Use --each NAME=V1,V2,...")
     _check_name(name, "--each")
     values = values.strip()
-    if len(values) >= 2 and values[0] == values[-1] and values[0] in "'\"":
+    if len(values) > 2 and values[0] == values[-1] and values[0] in "'\"" and values[1] == "[":
         values = values[1:-1]  # --each "X={values}" quoted the expanded list once more
     if values.startswith("["):
         return name, _values(_literal(values, f"--each {name}"), name)

@@ -136,12 +136,10 @@ class JobRecorder:
         self.spec = spec
         self.image = image
         self.name = spec.name or ""
-        self.nodes = 0
         self.started = time.monotonic()
         self.tasks = [TaskResult(i, dict(c)) for i, c in enumerate(spec.combos)]
         self.tail: deque[tuple[str, str]] = deque(maxlen=TAIL)  # (stream, "[task] line")
-        self.notes: list[str] = []
-        self.changes = 0  # bumped on every task transition (views redraw on it)
+        self.notes: list[str] = []  # e.g. an output that could not be read
 
     def elapsed(self) -> float:
         return time.monotonic() - self.started
@@ -154,7 +152,6 @@ class JobRecorder:
             task.exit_code = event.exit_code if event.exit_code is not None else task.exit_code
             task.started = event.started or task.started
             task.finished = event.finished or task.finished
-            self.changes += 1
         elif isinstance(event, TaskOutput):
             task = self.tasks[event.index]
             task.output_log.write(event.raw)
@@ -198,6 +195,7 @@ class JobResult:
         self.tasks: list[TaskResult] = list(recorder.tasks)
         self.duration = duration
         self.nodes = sorted({t.node for t in self.tasks if t.node})
+        self.notes = list(recorder.notes)
 
     def __len__(self) -> int:
         return len(self.tasks)

@@ -109,7 +109,7 @@ def test_bad_each_is_one_line(each, replicas, message):
 
 def test_task_environment_and_labels():
     spec = JobSpec("img", [{"X": 1, "FLAG": True}, {"X": 2, "FLAG": False}], swept=["X", "FLAG"])
-    assert spec.task_env(1) == {"X": "2", "FLAG": "false", "TASK_INDEX": "1", "TASK_COUNT": "2"}
+    assert [options.text(v) for v in (2, False, 0.5, "a b")] == ["2", "false", "0.5", "a b"]
     assert spec.label(0) == "X=1, FLAG=true"
     assert spec.describe() == "2 tasks (X × FLAG)"
     assert JobSpec("img", [{}]).label(0) == "task 0"
