@@ -336,3 +336,33 @@ def test_a_worker_lost_mid_job_ends_its_tasks_in_one_line(run, small_swarm, swar
     job = run("import docker_magics; docker_magics.last_job()").value
     assert sorted(t.state for t in job.tasks) == ["complete", "complete", "lost", "lost"]
     assert small_swarm.services() == []
+
+
+def test_nodes_pull_from_a_private_registry_with_the_session_login(
+    on_swarm, swarm, swarm_image, auth_registry, monkeypatch
+):
+    import docker
+
+    from tests.support import REGISTRY_USER
+
+    password = auth_registry.users[REGISTRY_USER]
+    private = f"{auth_registry.host}/dm-test/private-bb"
+    api = docker.APIClient(base_url=swarm.url, version="auto")
+    api.tag(swarm_image, private, "1")
+    auth = {"username": REGISTRY_USER, "password": password}
+    for message in api.push(private, "1", stream=True, decode=True, auth_config=auth):
+        assert "error" not in message, message
+    api.remove_image(f"{private}:1")  # in the registry only: every node must pull it
+    line = on_swarm(f"%docker_job --replicas 3 {private}:1 echo hi").usage_error
+    assert line.startswith(f"Cannot run the job: the registry {auth_registry.host} requires a ")
+    assert "%docker_login" in line
+    monkeypatch.setenv("DM_PW", password)
+    on_swarm(f"%docker_login {auth_registry.host} -u {REGISTRY_USER} --password-env DM_PW")
+    try:
+        cell = on_swarm(f"%docker_job --replicas 3 {private}:1 echo hi")
+    finally:  # the session's logins outlive the shell: other tests expect none
+        on_swarm(f"%docker_logout {auth_registry.host}")
+    assert cell.error is None, cell.err
+    assert cell.value.outputs == ["hi\n"] * 3
+    assert len({t.node for t in cell.value.tasks}) > 1  # workers pulled it too, logged in
+    assert password not in cell.out + cell.err
