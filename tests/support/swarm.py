@@ -6,6 +6,7 @@ swarm before its folders go (a swarm member's state would otherwise outlive it).
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import time
 import uuid
@@ -106,18 +107,6 @@ class Swarm:
                 raise TimeoutError(f"swarm nodes not ready after {timeout}s: {lines}")
             time.sleep(0.3)
 
-    def load(self, image: str) -> None:
-        """Copy ``image`` from the manager into every worker (for tests about something else
-        than the registry: a job needs the image on every node)."""
-        saved = subprocess.run(
-            ["docker", "--host", self.manager.url, "save", image], capture_output=True, check=True
-        ).stdout
-        for worker in self.workers:
-            subprocess.run(
-                ["docker", "--host", worker.url, "load"], input=saved, capture_output=True,
-                check=True,
-            )  # fmt: skip
-
     def services(self) -> list[str]:
         return self.docker(0, "service", "ls", "-q").split()
 
@@ -159,4 +148,4 @@ class Swarm:
                 self.docker(i, "swarm", "leave", "--force", check=False)
         for engine in self.owned:
             engine.cleanup()
-        subprocess.run(["rm", "-rf", str(self.root)], check=False)
+        shutil.rmtree(self.root, ignore_errors=True)
