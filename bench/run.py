@@ -2,7 +2,7 @@
 private engine and registry started here. Writes bench/RESULTS.md (medians, ratios, machine
 facts). Timings on shared VMs are noisy: only ratios measured side by side mean anything.
 
-    python bench/run.py [--repeat N] [--cases 1,2,3,4,5,6] [--floods "~5 s,~30 s"] [--note TEXT]
+    python bench/run.py [--repeat N] [--cases 1,2,3,4,5,6,8] [--floods "~5 s,~30 s"] [--note TEXT]
                         [--engines 20.10,26] (the engines the engine cases run on, in turn)
                         [--rerun]  (only the given cases again, the others' rows kept)
                         [--report] (only RESULTS.md again, from results.json)
@@ -761,7 +761,7 @@ SHARED = (
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--repeat", type=int, default=5)
-    parser.add_argument("--cases", default="1,2,3,4,5,6")
+    parser.add_argument("--cases", default="1,2,3,4,5,6,8")
     parser.add_argument(
         "--floods", default=",".join(FLOODS), help=f"case 2's variants, of {list(FLOODS)}"
     )
@@ -801,9 +801,14 @@ def main() -> None:
             case_context(args.repeat)
         if "5" in cases:
             case_import(args.repeat)
-        for version in engines if cases - ENGINE_FREE else []:
+        for version in engines if cases - ENGINE_FREE - {"8"} else []:
             ENGINE = version
             on_engine(version, cases, args)
+        if "8" in cases:  # a swarm of its own, of the default engines (bench/swarm.py)
+            from swarm import case_swarm
+
+            ENGINE = ENGINE_VERSIONS[0]
+            case_swarm(args.repeat, row)
     finally:
         ENGINE = ""
         order = {v: i for i, v in enumerate(["", *ENGINE_VERSIONS])}

@@ -306,3 +306,39 @@ def docker_cli():
     if path is None:
         pytest.skip("the docker CLI is not installed")
     return path
+
+
+# -- A Docker Swarm of three private engines (jobs) ---------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def swarm():
+    """A swarm of three private engines on loopback (``tests.support.swarm``): a manager and
+    two workers, each with its own swarm port; they leave the swarm before they are removed.
+    ``DOCKER_MAGICS_SWARM_DOCKERD`` runs them from another dockerd (another version)."""
+    _require_private()
+    from tests.support.swarm import Swarm
+
+    cluster = Swarm().start()
+    try:
+        yield cluster
+    finally:
+        cluster.cleanup()
+
+
+@pytest.fixture(scope="session")
+def swarm_image(swarm, registry) -> str:
+    """busybox in the loopback registry, which every node of the swarm pulls from."""
+    import docker
+
+    local = "dm-test/swarm-bb:1"
+    build_busybox(swarm.url, local)
+    api = docker.APIClient(base_url=swarm.url, version="auto")
+    try:
+        api.tag(local, f"{registry.host}/dm-test/swarm-bb", "1")
+        for message in api.push(f"{registry.host}/dm-test/swarm-bb", "1", stream=True, decode=True):
+            if "error" in message:
+                raise RuntimeError(f"pushing the swarm's image failed: {message['error']}")
+    finally:
+        api.close()
+    return f"{registry.host}/dm-test/swarm-bb:1"

@@ -456,4 +456,5 @@ def _optional_list(value: object) -> list[str] | None:
 
 # Later features keep their API in a module of their own here, re-exported: one facade, in
 # modules small enough to read.
+from docker_magics.api.jobs import job, last_job, nodes  # noqa: E402, F401
 from docker_magics.api.reproduce import freeze, freeze_plan, run_notebook  # noqa: E402, F401

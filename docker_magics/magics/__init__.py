@@ -9,12 +9,13 @@ from __future__ import annotations
 
 from docker_magics.magics.builds import BuildMagics
 from docker_magics.magics.core import DockerMagics
+from docker_magics.magics.jobs import JobMagics
 from docker_magics.magics.pictures import PictureMagics
 from docker_magics.magics.registry import RegistryMagics
 from docker_magics.magics.reproduce import ReproduceMagics
 from docker_magics.magics.runs import RunMagics
 
-TOPICS = (BuildMagics, RegistryMagics, RunMagics, PictureMagics, ReproduceMagics)
+TOPICS = (BuildMagics, RegistryMagics, RunMagics, PictureMagics, JobMagics, ReproduceMagics)
 
 __all__ = ["DockerMagics", "register", "unregister"]
 

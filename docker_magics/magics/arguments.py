@@ -145,12 +145,13 @@ class _Help(argparse.Action):
         raise HelpShown
 
 
-def magic(func=None, *, secret_arguments: bool = False):
+def magic(func=None, *, secret_arguments: bool = False, lists: bool = False):
     """Parse the magic's line with its ``magic_arguments``; map our errors to one redacted
     UsageError line. With ``secret_arguments``, parse errors do not echo the line (someone
-    may have typed a password into it)."""
+    may have typed a password into it). With ``lists``, ``{var}`` of a list expands to one
+    word holding the list as a Python literal (``--each X={values}``)."""
     if func is None:
-        return functools.partial(magic, secret_arguments=secret_arguments)
+        return functools.partial(magic, secret_arguments=secret_arguments, lists=lists)
     name = func.__name__
     if secret_arguments:
         func.parser.allow_abbrev = False  # "--password X" must not pass for "--password-env X"
@@ -170,7 +171,7 @@ def magic(func=None, *, secret_arguments: bool = False):
                 f"%{name}: the options line is {len(line):,} characters long. Put long "
                 "content in the cell or in a file"
             )
-        line = _expand(self.shell, line, local_ns)
+        line = _expand(self.shell, line, local_ns, lists=lists)
         try:
             args = parse_line(func.parser, line, name, secret=secret_arguments)
         except HelpShown:
@@ -197,14 +198,22 @@ def magic(func=None, *, secret_arguments: bool = False):
     return wrapper
 
 
-def _expand(shell, line: str, local_ns: dict | None) -> str:
+def _expand(shell, line: str, local_ns: dict | None, *, lists: bool = False) -> str:
     """IPython's usual expansion of the options line (what ``var_expand`` does)."""
     from IPython.utils.text import DollarFormatter
 
     if shell is None:
         return line
+
+    class ListFormatter(DollarFormatter):
+        def format_field(self, value, format_spec):
+            listed = value.tolist() if hasattr(value, "tolist") else value  # numpy, pandas
+            if not format_spec and isinstance(listed, (list, tuple, range)):
+                return shlex.quote(repr(list(listed)))  # one word, read back as a literal
+            return super().format_field(value, format_spec)
+
     try:
-        return DollarFormatter().vformat(
+        return (ListFormatter() if lists else DollarFormatter()).vformat(
             line, args=[], kwargs={**shell.user_ns, **(local_ns or {})}
         )
     except Exception:  # noqa: BLE001 - as IPython: a line that does not expand stays as is

@@ -46,7 +46,7 @@ def registry_failure(
         )
     if "manifest unknown" in message or "not found" in message and "manifest" in message:
         ref = re.search(r"manifest for (\S+) not found", message)
-        what = ref.group(1) if ref else "The image"
+        what = ref.group(1) if ref else reference or "The image"
         return (
             f"{what} is not in the registry {name}: no such repository or tag. Check the name "
             "and the tag"

@@ -107,6 +107,9 @@ def test_tutorial_runs_top_to_bottom(path, tutorial_env, tmp_path, monkeypatch, 
         from tests.support.images import PYTHON_ROOTFS_CACHE
 
         tutorial_env["DOCKER_MAGICS_WHEELS"] = str(PYTHON_ROOTFS_CACHE / "wheels")
+    if "swarm" in path.name:  # the test swarm's manager; its base image from the registry
+        tutorial_env["DOCKER_HOST"] = request.getfixturevalue("swarm").url
+        tutorial_env["BASE_IMAGE"] = request.getfixturevalue("swarm_image")
     nb = execute(path, tmp_path, tutorial_env, monkeypatch)  # raises on any cell error
     text = text_of(nb)
     if "reproduce" in path.name:  # the image has the kernel's jinja2, on its major.minor
@@ -153,6 +156,15 @@ def test_tutorial_runs_top_to_bottom(path, tutorial_env, tmp_path, monkeypatch, 
             "token in the image: False",
             "token in its history: False",
         ],
+        "05-scale-out-with-swarm": [
+            "Swarm nodes",
+            "12 tasks (N × SEED)",
+            "N=1000000 SEED=3 pi=3.1",
+            "<svg",
+            "shard 2 of 3",
+            "UsageError: 1 of 2 tasks failed: N=0, SEED=1 exited 1 on node",
+            "Division by zero",
+            "is only on this engine, not in a registry: the 2 other nodes could not pull it",
         "06-reproduce-your-analysis": [
             "FROM docker-magics-test/python:3 AS packages",
             "COPY --from=packages /opt/venv /opt/venv",
