@@ -165,6 +165,7 @@ def test_tutorial_runs_top_to_bottom(path, tutorial_env, tmp_path, monkeypatch, 
             "UsageError: 1 of 2 tasks failed: N=0, SEED=1 exited 1 on node",
             "Division by zero",
             "is only on this engine, not in a registry: the 2 other nodes could not pull it",
+        ],
         "06-reproduce-your-analysis": [
             "FROM docker-magics-test/python:3 AS packages",
             "COPY --from=packages /opt/venv /opt/venv",
