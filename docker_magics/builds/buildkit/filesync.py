@@ -4,7 +4,7 @@ calls ``/moby.filesync.v1.FileSync/DiffCopy`` on our session, once per "local so
 (``dir-name`` ``dockerfile`` or ``context``, with the ``followpaths`` / ``include-patterns``
 it needs), and we answer with tonistiigi/fsutil's protocol:
 
-- a ``STAT`` packet per entry (:mod:`docker_magics.localsource` says which, in what order),
+- a ``STAT`` packet per entry (:mod:`localsource` says which, in what order),
   then an empty ``STAT``;
 - for each ``REQ`` packet (its ID is the entry's index in the walk; only regular files are
   asked for, and only those the engine's copy from an earlier build lacks), ``DATA`` packets
@@ -15,10 +15,9 @@ The Dockerfile goes in its own source, so it never is in the context. The engine
 ``exclude-patterns`` (the .dockerignore it read from us) are not needed: the context is
 already filtered, and ``--add`` files must not be.
 
-Packets are a few fields of protobuf (fsutil ``types/wire.proto``, ``types/stat.proto``): a
-small encoder here and :func:`buildkit.fields` to read, like the rest of the session, rather
-than a generated protobuf module. Pure (files in, packets out); the HTTP/2 side is
-:mod:`docker_magics.buildkit_session`.
+Packets are a few fields of protobuf (fsutil ``types/wire.proto``, ``types/stat.proto``),
+written and read with :mod:`wire`, like the rest of the session, rather than a generated
+protobuf module. Pure (files in, packets out); the HTTP/2 side is :mod:`session`.
 """
 
 from __future__ import annotations
@@ -31,7 +30,14 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from docker_magics.builds.buildkit.localsource import Entry, LocalSource
-from docker_magics.builds.buildkit.trace import fields
+from docker_magics.builds.buildkit.wire import (
+    bytes_field,
+    fields,
+    int_field,
+    message_field,
+    signed,
+    varint,
+)
 from docker_magics.builds.walk import changed_while_sent, unreadable
 
 CHUNK = 256 * 1024  # file bytes per DATA packet (gRPC's default limit is 4 MiB a message)
@@ -73,29 +79,6 @@ def go_mode(mode: int) -> int:
     return out
 
 
-# -- wire format ------------------------------------------------------------------------------
-
-
-def _varint(n: int) -> bytes:
-    n &= (1 << 64) - 1  # int64 fields: negative values as two's complement, 10 bytes
-    if n < 0x80:
-        return bytes((n,))
-    out = bytearray()
-    while n >= 0x80:
-        out.append(n & 0x7F | 0x80)
-        n >>= 7
-    out.append(n)
-    return bytes(out)
-
-
-def _bytes(number: int, data: bytes) -> bytes:
-    return _varint(number << 3 | 2) + _varint(len(data)) + data
-
-
-def _signed(value: int) -> int:
-    return value - (1 << 64) if value >= 1 << 63 else value
-
-
 @dataclass
 class Stat:
     """fsutil ``types.Stat``: ``mode`` is a Go ``os.FileMode``, ``mtime`` in nanoseconds."""
@@ -117,21 +100,23 @@ class Stat:
         return not self.mode & _GO_TYPE
 
     def encode(self) -> bytes:
-        out = [_bytes(1, os.fsencode(self.path))] if self.path else []
-        for number, value in ((2, self.mode), (3, self.uid), (4, self.gid), (5, self.size)):
-            if value:
-                out.append(bytes((number << 3,)) + _varint(value))
-        if self.mtime:
-            out.append(b"\x30" + _varint(self.mtime))
-        if self.linkname:
-            out.append(_bytes(7, os.fsencode(self.linkname)))
-        if self.devmajor:
-            out.append(b"\x40" + _varint(self.devmajor))
-        if self.devminor:
-            out.append(b"\x48" + _varint(self.devminor))
-        for key, value in sorted(self.xattrs.items()):  # map<string, bytes>: entries
-            out.append(_bytes(10, _bytes(1, key.encode()) + _bytes(2, value)))
-        return b"".join(out)
+        return b"".join(
+            [
+                bytes_field(1, os.fsencode(self.path)),
+                int_field(2, self.mode),
+                int_field(3, self.uid),
+                int_field(4, self.gid),
+                int_field(5, self.size),
+                int_field(6, self.mtime),
+                bytes_field(7, os.fsencode(self.linkname)),
+                int_field(8, self.devmajor),
+                int_field(9, self.devminor),
+                *(  # map<string, bytes>: one entry message each
+                    message_field(10, bytes_field(1, key) + bytes_field(2, value))
+                    for key, value in sorted(self.xattrs.items())
+                ),
+            ]
+        )
 
     @classmethod
     def decode(cls, buf: bytes) -> Stat:
@@ -143,7 +128,7 @@ class Stat:
                 setattr(s, ("mode", "uid", "gid")[number - 2], value & 0xFFFFFFFF)
             elif number in (5, 6, 8, 9):
                 name = {5: "size", 6: "mtime", 8: "devmajor", 9: "devminor"}[number]
-                setattr(s, name, _signed(value))
+                setattr(s, name, signed(value))
             elif number == 7:
                 s.linkname = os.fsdecode(value)
             elif number == 10:
@@ -182,19 +167,13 @@ class Packet:
 def encode_packet(kind: int, stat: Stat | None = None, id: int = 0, data: bytes = b"") -> bytes:
     """Proto3: zero fields are left out, so the end of the walk (``STAT`` without a stat) is
     the empty message; a stat is always sent, even an empty one."""
-    out = b"\x08" + _varint(kind) if kind else b""
-    if stat is not None:
-        out += _bytes(2, stat.encode())
-    if id:
-        out += b"\x18" + _varint(id)
-    if data:
-        out += b"\x22" + _varint(len(data)) + data
-    return out
+    stat_field = message_field(2, stat.encode()) if stat is not None else b""
+    return int_field(1, kind) + stat_field + int_field(3, id) + bytes_field(4, data)
 
 
 def _data_header(id: int, size: int) -> bytes:
     """A DATA packet up to its payload (the payload follows, uncopied)."""
-    return b"\x08\x02" + (b"\x18" + _varint(id) if id else b"") + b"\x22" + _varint(size)
+    return b"\x08\x02" + int_field(3, id) + b"\x22" + varint(size)
 
 
 # -- the sender side of DiffCopy --------------------------------------------------------------

@@ -3,16 +3,16 @@ as ``docker buildx`` serves them, over a hijacked ``POST /session`` connection o
 engine speaks gRPC (HTTP/2) and we answer:
 
 - ``moby.filesync.v1.FileSync/DiffCopy``: the build context and the Dockerfile
-  (:mod:`docker_magics.filesync`), a stream each way;
+  (:mod:`filesync`), a stream each way;
 - ``moby.buildkit.secrets.v1.Secrets/GetSecret``: build secrets (``RUN --mount=type=secret``),
   which reach the ``RUN`` step only, never a layer or the image's history;
 - ``moby.filesync.v1.Auth/Credentials``: registry credentials for the build's own pulls;
 - ``grpc.health.v1.Health/Check``: the engine's liveness probe.
 
 Any other method answers UNIMPLEMENTED, which BuildKit handles (token auth falls back to
-credentials, for example). The messages are a few small strings: a few lines of protobuf
-wire format (and :func:`buildkit.fields` to read) instead of a generated gRPC stack. HTTP/2
-framing comes from the pure-Python ``h2`` package.
+credentials, for example). The messages are a few small strings, written and read with
+:mod:`wire` instead of a generated gRPC stack. HTTP/2 framing comes from the pure-Python
+``h2`` package.
 
 One thread owns the connection: it does every read and write (so a TLS socket is never used
 from two threads at once), answers the small calls, and drives the file transfers, which are
@@ -40,7 +40,7 @@ from docker_magics.builds.buildkit.filesync import (
     encode_packet,
     transfer,
 )
-from docker_magics.builds.buildkit.trace import fields
+from docker_magics.builds.buildkit.wire import bytes_field, string
 from docker_magics.builds.walk import ContextChanged
 from docker_magics.errors import DockerMagicsError
 
@@ -53,25 +53,6 @@ OUT_LIMIT = 512 * 1024  # bytes a transfer may have queued before it is paused
 
 # gRPC status codes
 OK, UNKNOWN, NOT_FOUND, UNIMPLEMENTED, INTERNAL = 0, 2, 5, 12, 13
-
-
-def _varint(n: int) -> bytes:
-    out = bytearray()
-    while True:
-        low, n = n & 0x7F, n >> 7
-        out.append(low | (0x80 if n else 0))
-        if not n:
-            return bytes(out)
-
-
-def _field(number: int, value: bytes | str) -> bytes:
-    """A length-delimited protobuf field (strings and bytes); empty ones are left out."""
-    data = value.encode() if isinstance(value, str) else value
-    return _varint(number << 3 | 2) + _varint(len(data)) + data if data else b""
-
-
-def _string(message: bytes, number: int) -> str:
-    return next((v.decode() for n, v in fields(message) if n == number), "")
 
 
 def _trailers(status: int, message: str) -> list[tuple[str, str]]:
@@ -322,16 +303,16 @@ class BuildSession:
         if path == HEALTH:
             return OK, "", b"\x08\x01"  # HealthCheckResponse{status: SERVING}
         if path == SECRETS:
-            secret_id = _string(request, 1)
+            secret_id = string(request, 1)
             if secret_id in self.secrets:
-                return OK, "", _field(1, self.secrets[secret_id])
+                return OK, "", bytes_field(1, self.secrets[secret_id])
             return NOT_FOUND, f"secret {secret_id} not found", b""
         if path == CREDENTIALS:
             try:
-                found = self.credentials(_string(request, 1))
+                found = self.credentials(string(request, 1))
             except Exception:  # noqa: BLE001 - e.g. a broken credential helper: anonymous
                 found = None
-            return OK, "", (_field(1, found[0]) + _field(2, found[1])) if found else b""
+            return OK, "", (bytes_field(1, found[0]) + bytes_field(2, found[1])) if found else b""
         return UNIMPLEMENTED, f"{path} is not served by docker_magics", b""
 
     def _queue(self, call: _Call, data: bytes) -> None:
