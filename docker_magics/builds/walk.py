@@ -87,15 +87,140 @@ def walk(
 _name = operator.attrgetter("name")
 
 
-def _listing(path: str) -> Iterator[os.DirEntry]:
-    """A folder's entries sorted by name, as an iterator the walk can leave and come back to."""
+def _listing(path: str, quiet: bool = False) -> Iterator[os.DirEntry]:
+    """A folder's entries sorted by name, as an iterator the walk can leave and come back to.
+    ``quiet``: nothing, rather than an error, when it cannot be read or is gone."""
     try:
         with os.scandir(path) as entries:
             return iter(sorted(entries, key=_name))
-    except PermissionError:
-        raise BadArgument(
-            f"Cannot read the folder {path} (permission denied)",
-            "Fix its permissions, or exclude it in .dockerignore",
-        ) from None
-    except OSError as exc:  # removed or replaced since its parent was listed
+    except OSError as exc:
+        if quiet and isinstance(exc, (PermissionError, FileNotFoundError, NotADirectoryError)):
+            return iter(())
+        if isinstance(exc, PermissionError):
+            raise BadArgument(
+                f"Cannot read the folder {path} (permission denied)",
+                "Fix its permissions, or exclude it in .dockerignore",
+            ) from None
+        # removed or replaced since its parent was listed
         raise changed_while_sent(f"The folder {path}", exc.strerror or str(exc)) from None
+
+
+# -- BuildKit's client: fsutil's walk ------------------------------------------------------------
+
+_SENT, _PENDING, _MADE_UP = range(3)  # a folder on the way: sent / include-skipped / excluded
+_GLOB = "*[]?^\\"  # what makes a pattern more than a path (fsutil's patternChars on Unix)
+
+
+def _reach(matcher: IgnoreMatcher | None, exclusion: bool) -> list[str] | None:
+    """What fsutil checks before it passes over a folder a pattern set leaves out: the paths
+    (plus "/") of its patterns of that kind (exceptions, or include patterns), or None when
+    one has wildcards (then every such folder is looked into: ``onlyPrefix...``)."""
+    if matcher is None:
+        return []
+    paths = []
+    for p in matcher.patterns:
+        if p.exclusion != exclusion:
+            continue
+        text = p.text.removesuffix("/**")
+        text = text.removesuffix("/*")  # fsutil's patternWithoutTrailingGlob
+        if any(c in text for c in _GLOB):
+            return None
+        paths.append(text + "/")
+    return paths
+
+
+def fsutil_walk(
+    root: Path | str,
+    excludes: IgnoreMatcher | None = None,
+    includes: IgnoreMatcher | None = None,
+) -> Iterator[tuple[str, str, os.stat_result | None]]:
+    """``(relative path, full path, lstat)`` of what BuildKit's client sends of ``root``
+    (tonistiigi/fsutil ``filter.go``, ``filterFS.Walk``), in its order: names sorted, each
+    folder before what is in it.
+
+    Unlike the CLI's walk: a folder the excludes leave out is looked into when an exception
+    could match below it, which is always when an exception has wildcards (``!**/*.py``); a
+    folder that is not sent but holds something that is comes just before that: with its
+    lstat when the include patterns (what the engine asks for) passed over it, as fsutil
+    sends it; with None (a folder made 0755, as the classic builder makes it when unpacking)
+    when the excludes did. Folders that no include pattern can reach are not read at all,
+    and an unreadable folder that is not sent is passed over, as fsutil does."""
+    inc_reach, exc_reach = _reach(includes, False), _reach(excludes, True)
+    if excludes is not None and not excludes.has_exclusions:
+        exc_reach = []
+    inc = includes if includes else None
+    exc = excludes if excludes else None
+    # Per open folder: its listing, its path + "/", the matchers' results for it, and the
+    # folder itself as [rel, DirEntry, state] (None for the root).
+    stack: list[tuple] = [(_listing(str(root)), "", None, None, None)]
+    while stack:
+        entries, rel_dir, inc_info, exc_info, _ = stack[-1]
+        for entry in entries:
+            rel = rel_dir + entry.name
+            try:
+                is_dir = entry.is_dir(follow_symlinks=False)
+            except OSError:
+                is_dir = False
+            skipped = state = None
+            if inc is not None:
+                if is_dir:
+                    hit, here_inc = inc.match(rel, inc_info)
+                else:
+                    hit, here_inc = inc.excluded(rel, inc_info), None  # (no folder: matched)
+                if not hit:
+                    if is_dir and inc_reach is not None and not _under(inc_reach, rel):
+                        continue  # nothing asked for can be in there: not read
+                    skipped, state = True, _PENDING
+            else:
+                here_inc = None
+            if exc is not None:
+                if is_dir:
+                    hit, here_exc = exc.match(rel, exc_info)
+                else:
+                    hit, here_exc = exc.excluded(rel, exc_info), None
+                if hit:
+                    if is_dir and (exc_reach is not None and not _under(exc_reach, rel)):
+                        continue
+                    skipped, state = True, _MADE_UP
+            else:
+                here_exc = None
+            if skipped:
+                if is_dir:
+                    # Not sent, looked into: unreadable, it is passed over (nothing in it is).
+                    listing = _listing(entry.path, quiet=True)
+                    stack.append((listing, rel + "/", here_inc, here_exc, [rel, entry, state]))
+                    break
+                continue
+            yield from _parents(stack)
+            try:
+                st = entry.stat(follow_symlinks=False)
+            except FileNotFoundError:  # listed a moment ago: deleted while being sent
+                raise changed_while_sent(rel, "it was deleted") from None
+            yield rel, entry.path, st
+            if is_dir:
+                stack.append((_listing(entry.path), rel + "/", here_inc, here_exc, None))
+                break
+        else:
+            stack.pop()
+
+
+def _under(paths: list[str], folder: str) -> bool:
+    prefix = folder + "/"
+    return any(p.startswith(prefix) for p in paths)
+
+
+def _parents(stack: list[tuple]) -> Iterator[tuple[str, str, os.stat_result | None]]:
+    """The folders on the way that were not sent yet, now that something in them is."""
+    for frame in stack:
+        record = frame[4]
+        if record is None or record[2] == _SENT:
+            continue
+        rel, entry, state = record
+        record[2] = _SENT
+        if state == _MADE_UP:
+            yield rel, entry.path, None
+            continue
+        try:
+            yield rel, entry.path, entry.stat(follow_symlinks=False)
+        except FileNotFoundError:
+            raise changed_while_sent(rel, "it was deleted") from None

@@ -9,7 +9,7 @@ import re
 import shlex
 import sys
 
-from docker_magics.builds.context import AddSpec
+from docker_magics.builds.plan import AddSpec
 from docker_magics.display.progress import NullRenderer
 from docker_magics.engine import streams
 from docker_magics.engine.diagnose import explain
