@@ -27,7 +27,7 @@ from docker_magics.builds import gnutar
 from docker_magics.builds import plan as planning
 from docker_magics.builds.plan import HIDDEN_DOCKERFILE, AddSpec, Plan  # noqa: F401 (theirs)
 from docker_magics.builds.tar import TarWriter
-from docker_magics.builds.walk import ContextChanged, changed_while_sent, walk
+from docker_magics.builds.walk import ContextChanged, DataRoot, changed_while_sent, walk
 
 
 @dataclass
@@ -43,6 +43,19 @@ class BuildContext:
     watch: Callable[[BuildContext, bool], None] | None = field(repr=False, default=None)
     # The same files for BuildKit's file sync (a localsource.Sources), set by builder.py.
     local: object = field(repr=False, default=None)
+    plan: Plan | None = field(repr=False, default=None)  # what it sends
+    guard: DataRoot | None = field(repr=False, default=None)  # what it must never send
+
+    def avoid(self, guard: DataRoot | None) -> None:
+        """Refuse now what holds ``guard`` (the engine's data root, if it is on this
+        machine), and stop the walk should it meet it by another path (a bind mount): the
+        engine writes what it receives in there, so such a context grows without end."""
+        if guard is None or self.plan is None:
+            return
+        self.plan.check_data_root(guard)
+        self.guard = guard
+        if self.local is not None:
+            self.local.avoid(guard)
 
     @property
     def files(self) -> int:
@@ -74,20 +87,23 @@ def pack(plan: Plan) -> BuildContext:
     tar = TarWriter()
     ahead = {name for name, _, _ in plan.classic_ahead()}
 
-    def stream() -> Iterator[bytes]:
+    def stream(built: BuildContext) -> Iterator[bytes]:
+        guard = built.guard  # set (or not) by the time the stream starts
         for name, data, mode in plan.classic_ahead():
             yield from tar.add_bytes(name, data, mode)
         for add in plan.adds:
-            yield from tar.add_tree(add.dest, str(add.src))
+            yield from tar.add_tree(add.dest, str(add.src), guard)
         if plan.root is None:
             yield from tar.close()
             return
-        entries = walk(plan.root, plan.classic_matcher(), lazy_files=True)
+        entries = walk(plan.root, plan.classic_matcher(), lazy_files=True, guard=guard)
         if ahead:  # sent above, the hidden Dockerfile listed: not twice
             entries = (e for e in entries if e[0] not in ahead)
         yield from _pack_walk(gnutar.available(), plan.root, entries, tar)
 
-    return BuildContext(plan.classic_name, plan.description, stream(), tar)
+    built = BuildContext(plan.classic_name, plan.description, None, tar, plan=plan)
+    built._source = stream(built)
+    return built
 
 
 def from_cell(dockerfile: str, adds: list[AddSpec] = ()) -> BuildContext:

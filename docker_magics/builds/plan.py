@@ -31,6 +31,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from docker_magics.builds.dockerignore import IgnoreMatcher, go_clean, read_patterns
+from docker_magics.builds.walk import DataRoot
 from docker_magics.errors import BadArgument
 
 CELL_DOCKERFILE = "Dockerfile"  # the cell's Dockerfile in a context of its own
@@ -115,6 +116,16 @@ class Plan:
         forced = ["!" + DOCKERIGNORE] + (["!" + self.inside] if self.inside else [])
         return IgnoreMatcher(self.patterns + forced)
 
+    def check_data_root(self, guard: DataRoot) -> None:
+        """Refuse a folder (``--context`` or ``--add``) that holds the engine's data root."""
+        real = os.path.realpath(guard.path)
+        if self.root is not None and _holds(self.root, real):
+            raise guard.refusal(f"--context {self.root} holds the engine's own data ({real})")
+        for add in self.adds:
+            if _holds(add.src, real, follow=False):
+                what = f"--add {add.text or add.src}"
+                raise guard.refusal(f"{what} holds the engine's own data ({real})")
+
     # -- BuildKit: two local sources ---------------------------------------------------------
 
     @property
@@ -195,6 +206,15 @@ def _read(path: Path, failed: Callable[[str], str]) -> bytes:
         return path.read_bytes()
     except OSError as exc:
         raise BadArgument(failed(exc.strerror or str(exc))) from None
+
+
+def _holds(folder: Path, real: str, *, follow: bool = True) -> bool:
+    """Whether ``folder`` holds the path ``real`` (a link to a folder counts when it is
+    ``follow``ed: ``--context`` is, an ``--add`` goes as the link itself)."""
+    if not folder.is_dir() or (not follow and folder.is_symlink()):
+        return False
+    mine = os.path.realpath(folder)
+    return os.path.commonpath([mine, real]) == mine
 
 
 def _text(data: bytes) -> str:

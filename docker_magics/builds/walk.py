@@ -8,6 +8,7 @@ import operator
 import os
 import stat
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 from docker_magics.builds.dockerignore import IgnoreMatcher
@@ -34,8 +35,52 @@ def unreadable(path: str, arcname: str, exc: OSError) -> ContextChanged:
     )
 
 
+@dataclass(frozen=True)
+class DataRoot:
+    """The engine's data root, on this machine: what no context may hold. The engine writes
+    what it receives in there, so a walk that reaches it sends the engine's copy of what it
+    sent, which grows as it goes, without end."""
+
+    path: str
+    dev: int
+    ino: int
+
+    @classmethod
+    def of(cls, path: str | None) -> DataRoot | None:
+        """None when there is no such folder here (the engine is elsewhere)."""
+        try:
+            st = os.stat(path) if path else None
+        except OSError:
+            return None
+        return cls(path, st.st_dev, st.st_ino) if st is not None else None
+
+    def check(self, st: os.stat_result, path: str) -> None:
+        """Stop the walk at the data root, whichever path led there (a bind mount)."""
+        if st.st_ino == self.ino and st.st_dev == self.dev:
+            raise self.refusal(f"{path}, in the context, is the engine's own data ({self.path})")
+
+    def check_entry(self, entry: os.DirEntry) -> None:
+        """``check`` of a listed folder the walk has no lstat of yet (gone: not here)."""
+        try:
+            st = entry.stat(follow_symlinks=False)
+        except OSError:
+            return
+        self.check(st, entry.path)
+
+    def refusal(self, what: str) -> BadArgument:
+        return BadArgument(
+            f"{what}: the build would send the engine what it writes as it receives it, "
+            "without end",
+            f"Give a folder that does not contain {self.path}",
+        )
+
+
 def walk(
-    root: Path, matcher: IgnoreMatcher, *, lazy_files: bool = False
+    root: Path,
+    matcher: IgnoreMatcher,
+    *,
+    lazy_files: bool = False,
+    guard: DataRoot | None = None,
 ) -> Iterator[tuple[str, str, os.stat_result | None]]:
     """``(relative path, full path, lstat)`` of what the context includes, in the CLI's
     order and with its rules for skipping excluded directories.
@@ -46,6 +91,8 @@ def walk(
     the caller opens it and asks the open file (one path lookup fewer)."""
     match = matcher.match if matcher else None
     prune = not (matcher and matcher.has_exclusions)  # an excluded folder is skipped whole
+    if guard is not None:
+        guard.check(os.stat(root), str(root))
     stack = [(_listing(str(root)), "", None)]
     while stack:
         entries, rel_dir, parent = stack[-1]
@@ -66,6 +113,8 @@ def walk(
                     skip = matcher.excluded(rel, parent)
                 if skip:
                     if is_dir and not prune and matcher.may_reinclude_below(rel):
+                        if guard is not None:
+                            guard.check_entry(entry)
                         stack.append((_listing(entry.path), rel + "/", info))
                         break
                     continue  # left out whatever it is (or whether it still exists)
@@ -78,6 +127,8 @@ def walk(
                 raise changed_while_sent(rel, "it was deleted") from None
             yield rel, entry.path, st
             if stat.S_ISDIR(st.st_mode):
+                if guard is not None:
+                    guard.check(st, entry.path)
                 stack.append((_listing(entry.path), rel + "/", info))
                 break
         else:
@@ -133,6 +184,7 @@ def fsutil_walk(
     root: Path | str,
     excludes: IgnoreMatcher | None = None,
     includes: IgnoreMatcher | None = None,
+    guard: DataRoot | None = None,
 ) -> Iterator[tuple[str, str, os.stat_result | None]]:
     """``(relative path, full path, lstat)`` of what BuildKit's client sends of ``root``
     (tonistiigi/fsutil ``filter.go``, ``filterFS.Walk``), in its order: names sorted, each
@@ -152,6 +204,8 @@ def fsutil_walk(
     exc = excludes if excludes else None
     # Per open folder: its listing, its path + "/", the matchers' results for it, and the
     # folder itself as [rel, DirEntry, state] (None for the root).
+    if guard is not None:
+        guard.check(os.stat(root), str(root))
     stack: list[tuple] = [(_listing(str(root)), "", None, None, None)]
     while stack:
         entries, rel_dir, inc_info, exc_info, _ = stack[-1]
@@ -187,6 +241,8 @@ def fsutil_walk(
             if skipped:
                 if is_dir:
                     # Not sent, looked into: unreadable, it is passed over (nothing in it is).
+                    if guard is not None:
+                        guard.check_entry(entry)
                     listing = _listing(entry.path, quiet=True)
                     stack.append((listing, rel + "/", here_inc, here_exc, [rel, entry, state]))
                     break
@@ -198,6 +254,8 @@ def fsutil_walk(
                 raise changed_while_sent(rel, "it was deleted") from None
             yield rel, entry.path, st
             if is_dir:
+                if guard is not None:
+                    guard.check(st, entry.path)
                 stack.append((_listing(entry.path), rel + "/", here_inc, here_exc, None))
                 break
         else:

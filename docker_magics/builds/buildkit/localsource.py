@@ -23,7 +23,7 @@ from pathlib import Path
 from docker_magics.builds import plan as planning
 from docker_magics.builds.dockerignore import IgnoreMatcher, go_clean
 from docker_magics.builds.plan import AddSpec, Plan
-from docker_magics.builds.walk import ContextChanged, fsutil_walk
+from docker_magics.builds.walk import ContextChanged, DataRoot, fsutil_walk
 from docker_magics.errors import BadArgument
 
 
@@ -48,11 +48,15 @@ def _sorted_names(path: str) -> list[str]:
     return sorted(os.listdir(path), key=os.fsencode)
 
 
-def _tree(path: str, source: str) -> Iterator[Entry]:
-    """A file or folder from disk at ``path``, as ``--add`` packs it (no .dockerignore)."""
+def _tree(path: str, source: str, guard: DataRoot | None) -> Iterator[Entry]:
+    """A file or folder from disk at ``path``, as ``--add`` packs it (no .dockerignore),
+    never reaching into ``guard`` (the engine's data root)."""
     try:
         st = os.lstat(source)
-        names = _sorted_names(source) if st_.S_ISDIR(st.st_mode) else []
+        is_dir = st_.S_ISDIR(st.st_mode)
+        if is_dir and guard is not None:
+            guard.check(st, source)
+        names = _sorted_names(source) if is_dir else []
     except OSError as exc:
         raise ContextChanged(
             f"Cannot read {source} ({exc.strerror or exc})",
@@ -60,14 +64,14 @@ def _tree(path: str, source: str) -> Iterator[Entry]:
         ) from None
     yield Entry(path, st, source)
     for name in names:
-        yield from _tree(f"{path}/{name}", os.path.join(source, name))
+        yield from _tree(f"{path}/{name}", os.path.join(source, name), guard)
 
 
-def _add_layer(add: AddSpec) -> Iterator[Entry]:
+def _add_layer(add: AddSpec, guard: DataRoot | None = None) -> Iterator[Entry]:
     parts = add.dest.split("/")
     for n in range(1, len(parts)):  # its parents first: they win over a file of that name
         yield Entry("/".join(parts[:n]))
-    yield from _tree(add.dest, str(add.src))
+    yield from _tree(add.dest, str(add.src), guard)
 
 
 def _merge(layers: list[Iterable[Entry]]) -> Iterator[Entry]:
@@ -292,14 +296,16 @@ class _Links:
 @dataclass
 class LocalSource:
     """One local source of a build: what the engine may ask for under one ``dir-name``: a
-    folder (walked with ``excludes``, fsutil's way) and layers on top of it (``--add``
-    files, or data), each a function giving its entries in walk order."""
+    folder (walked with ``excludes``, as fsutil walks it), then the ``adds`` on top, or
+    ``files`` given in memory (the Dockerfile); never the engine's data root (``guard``)."""
 
     root: Path | None = None
     excludes: list[str] = field(default_factory=list)
-    layers: list[Callable[[], Iterable[Entry]]] = field(default_factory=list)
+    adds: list[AddSpec] = field(default_factory=list)
+    files: list[Entry] = field(default_factory=list)  # in walk order
     lookup: Callable[[str], str | None] = lambda path: None
     listdir: Callable[[str], list[str]] = lambda path: []
+    guard: DataRoot | None = None
 
     def __post_init__(self) -> None:
         self._excludes = IgnoreMatcher(self.excludes) if self.excludes else None
@@ -318,10 +324,12 @@ class LocalSource:
         wanted = IgnoreMatcher(patterns) if patterns else None
         layers: list[Iterable[Entry]] = []
         if self.root is not None:
-            walked = fsutil_walk(self.root, self._excludes, wanted)
+            walked = fsutil_walk(self.root, self._excludes, wanted, self.guard)
             layers.append(Entry(rel, st, full if st else None) for rel, full, st in walked)
-        for layer in self.layers:
-            layers.append(_included(layer(), wanted) if wanted else layer())
+        added = [_add_layer(add, self.guard) for add in self.adds]
+        if self.files:
+            added.append(iter(self.files))
+        layers += [_included(layer, wanted) if wanted else layer for layer in added]
         if len(layers) == 1:
             return _no_sockets(layers[0])
         return _no_sockets(_with_parents(_merge(layers)))
@@ -348,6 +356,10 @@ class Sources:
 
     def get(self, name: str) -> LocalSource | None:
         return {"context": self.context, "dockerfile": self.dockerfile}.get(name)
+
+    def avoid(self, guard: DataRoot | None) -> None:
+        """Never send ``guard`` (the engine's data root), wherever the walk meets it."""
+        self.context.guard = guard
 
 
 def from_plan(plan: Plan) -> Sources:
@@ -376,10 +388,9 @@ def from_plan(plan: Plan) -> Sources:
             names.update(_listdir(str(root / path)))
         return sorted(names)
 
-    layers = [lambda add=add: _add_layer(add) for add in adds]
-    context = LocalSource(root, plan.buildkit_patterns, layers, lookup, listdir)
+    context = LocalSource(root, plan.buildkit_patterns, adds, [], lookup, listdir)
     files = [Entry(name, data=data) for name, data in plan.buildkit_dockerfile_files()]
-    dockerfile = LocalSource(layers=[lambda: iter(files)])
+    dockerfile = LocalSource(files=files)
     origin = f"folder:{root}" if root is not None else "cell"
     return Sources(plan.buildkit_name, context, dockerfile, origin)
 
