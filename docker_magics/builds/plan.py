@@ -120,11 +120,11 @@ class Plan:
         """Refuse a folder (``--context`` or ``--add``) that holds the engine's data root."""
         real = os.path.realpath(guard.path)
         if self.root is not None and _holds(self.root, real):
-            raise guard.refusal(f"--context {self.root} holds the engine's own data ({real})")
+            raise guard.refusal(f"--context {self.root} holds the engine's own data ({guard.path})")
         for add in self.adds:
             if _holds(add.src, real, follow=False):
                 what = f"--add {add.text or add.src}"
-                raise guard.refusal(f"{what} holds the engine's own data ({real})")
+                raise guard.refusal(f"{what} holds the engine's own data ({guard.path})")
 
     # -- BuildKit: two local sources ---------------------------------------------------------
 
