@@ -173,7 +173,12 @@ def encode_packet(kind: int, stat: Stat | None = None, id: int = 0, data: bytes 
 
 def _data_header(id: int, size: int) -> bytes:
     """A DATA packet up to its payload (the payload follows, uncopied)."""
-    return b"\x08\x02" + int_field(3, id) + b"\x22" + varint(size)
+    return b"\x08\x02" + (b"\x18" + varint(id) if id else b"") + b"\x22" + varint(size)
+
+
+def _data_end(id: int) -> bytes:
+    """The empty DATA packet that ends a file (``encode_packet(DATA, id=id)``)."""
+    return b"\x08\x02\x18" + varint(id) if id else b"\x08\x02"
 
 
 # -- the sender side of DiffCopy --------------------------------------------------------------
@@ -187,35 +192,61 @@ class Sent:
     bytes: int = 0
 
 
-def _stat(item: Entry, links: dict[tuple[int, int], str]) -> Stat:
-    """The entry as fsutil describes it: owned by 0:0 (like the CLI's tar for the classic
-    builder), no xattrs (neither has the classic context), hard links to the first path."""
+_GO_KIND = {
+    st_.S_IFDIR: GO_DIR,
+    st_.S_IFLNK: GO_SYMLINK,
+    st_.S_IFBLK: GO_DEVICE,
+    st_.S_IFCHR: GO_DEVICE | GO_CHARDEV,
+    st_.S_IFIFO: GO_PIPE,
+    st_.S_IFSOCK: GO_SOCKET,
+}
+_STAT_HEAD = b"\x12"  # Packet field 2, the stat (a STAT packet's type, 0, is left out)
+
+
+def _stat_packet(item: Entry, links: dict[tuple[int, int], str]) -> tuple[bytes, tuple | None]:
+    """The entry's STAT packet as fsutil describes it: owned by 0:0 (like the CLI's tar for
+    the classic builder), no xattrs (neither has the classic context), hard links to the
+    first path; and, for a file the engine may ask for, ``(source or data, size, mtime)``.
+    Written field by field (``Stat.encode``'s bytes, without the object: this runs once
+    per entry)."""
+    linkname = b""
+    dev = b""
     if item.data is not None:
         # A new mtime each time: an engine's copy from an earlier build is never reused.
-        return Stat(item.path, 0o644, size=len(item.data), mtime=time.time_ns())
-    s = item.st
-    if s is None:
-        return Stat(item.path, GO_DIR | 0o755, mtime=time.time_ns())
-    mode = go_mode(s.st_mode)
-    out = Stat(item.path, mode, mtime=s.st_mtime_ns)
-    kind = st_.S_IFMT(s.st_mode)
-    if kind == st_.S_IFREG:
-        out.size = s.st_size
-        if s.st_nlink > 1:
+        mode, size, mtime = 0o644, len(item.data), time.time_ns()
+    elif item.st is None:  # a made-up folder
+        mode, size, mtime = GO_DIR | 0o755, 0, time.time_ns()
+    else:
+        s = item.st
+        kind = s.st_mode & 0o170000
+        mode, mtime = go_mode(s.st_mode), s.st_mtime_ns
+        size = s.st_size if kind in (st_.S_IFREG, st_.S_IFLNK) else 0
+        if kind == st_.S_IFREG and s.st_nlink > 1:
             key = (s.st_dev, s.st_ino)
             if key in links:  # (fsutil's stat keeps the size: the engine compares it)
-                out.linkname = links[key]
+                linkname = os.fsencode(links[key])
             else:
                 links[key] = item.path
-    elif kind == st_.S_IFLNK:
-        try:
-            out.linkname = os.readlink(item.source)
-        except OSError as exc:
-            raise changed_while_sent(item.source, exc.strerror or str(exc)) from None
-        out.size = s.st_size
-    elif kind in (st_.S_IFCHR, st_.S_IFBLK):
-        out.devmajor, out.devminor = os.major(s.st_rdev), os.minor(s.st_rdev)
-    return out
+        elif kind == st_.S_IFLNK:
+            try:
+                linkname = os.fsencode(os.readlink(item.source))
+            except OSError as exc:
+                raise changed_while_sent(item.source, exc.strerror or str(exc)) from None
+        elif kind in (st_.S_IFCHR, st_.S_IFBLK):
+            dev = int_field(8, os.major(s.st_rdev)) + int_field(9, os.minor(s.st_rdev))
+    path = os.fsencode(item.path)
+    # Fields 1 (path), 2 (mode), 5 (size), 6 (mtime), 7 (linkname), 8 and 9 (the device).
+    stat = b"".join(
+        (
+            b"\x0a", varint(len(path)), path, b"\x10", varint(mode),
+            b"\x28" + varint(size) if size else b"", b"\x30" + varint(mtime) if mtime else b"",
+            bytes_field(7, linkname), dev,
+        )
+    )  # fmt: skip
+    packet = _STAT_HEAD + varint(len(stat)) + stat
+    if mode & _GO_TYPE or linkname:
+        return packet, None  # not a file the engine can ask for (fileCanRequestData)
+    return packet, (item.data if item.data is not None else item.source, size, mtime)
 
 
 class EngineAborted(Exception):
@@ -230,31 +261,38 @@ def transfer(
     metadata: dict[str, list[str]],
     inbox: deque[Packet | None],
     sent: Sent | None = None,
-) -> Iterator[bytes | None]:
+) -> Iterator[bytes | bytearray | None]:
     """One DiffCopy call, as a generator driven by the connection: it yields our messages
     one at a time (so files are read only as fast as the engine takes them), or ``WAIT``
     when it needs the engine's next packet in ``inbox`` (None there: the engine's side of
-    the stream ended). Raises ``ContextChanged``/``BadArgument`` for a problem with the
-    files (the caller tells the engine), ``EngineAborted`` when the engine gives up. Closing
-    it closes the file being sent."""
+    the stream ended). Files the engine asks for while the walk goes on are sent at once,
+    between the walk's entries (as fsutil's sender does, from goroutines of its own), so
+    the engine writes them while the rest is walked. Raises ``ContextChanged`` or
+    ``BadArgument`` for a problem with the files (the caller tells the engine),
+    ``EngineAborted`` when the engine gives up. Closing it closes the file being sent."""
     sent = sent if sent is not None else Sent()
     items = source.items(metadata.get("include-patterns"), metadata.get("followpaths"))
     files: dict[int, tuple[str | bytes, int, int]] = {}  # REQ id -> (source or data, size, mtime)
     links: dict[tuple[int, int], str] = {}
     for index, item in enumerate(items):
-        stat = _stat(item, links)
-        yield encode_packet(STAT, stat)
+        packet, file = _stat_packet(item, links)
+        if file is not None:
+            files[index] = file
+        yield packet
         sent.entries += 1
-        if stat.regular and not stat.linkname:
-            files[index] = (
-                item.data if item.data is not None else item.source,
-                stat.size,
-                stat.mtime,
-            )
-    yield encode_packet(STAT)
+        if inbox and (yield from _answer(inbox, files, sent)):
+            return
+    yield encode_packet(STAT)  # the end of the walk
     while True:
         while not inbox:
             yield WAIT
+        if (yield from _answer(inbox, files, sent)):
+            return
+
+
+def _answer(inbox: deque, files: dict, sent: Sent) -> Iterator[bytes]:
+    """What the engine's packets in ``inbox`` ask for; returns True once it said FIN."""
+    while inbox:
         packet = inbox.popleft()
         if packet is None:
             raise EngineAborted("the engine closed the transfer")
@@ -267,16 +305,17 @@ def transfer(
                     yield _data_header(packet.id, size) + what
             else:
                 yield from _file_data(what, size, mtime, packet.id)
-            yield encode_packet(DATA, id=packet.id)
+            yield _data_end(packet.id)
             sent.bytes += size
         elif packet.type == FIN:
             yield encode_packet(FIN)
-            return
+            return True
         elif packet.type == ERR:
             raise EngineAborted(packet.data.decode("utf-8", "replace"))
+    return False
 
 
-def _file_data(path: str, size: int, mtime: int, id: int) -> Iterator[bytes]:
+def _file_data(path: str, size: int, mtime: int, id: int) -> Iterator[bytes | bytearray]:
     """A file's DATA packets, checked against what its STAT said: a file deleted, grown,
     shrunk or rewritten meanwhile fails the build rather than sending something else."""
     try:
@@ -293,11 +332,18 @@ def _file_data(path: str, size: int, mtime: int, id: int) -> Iterator[bytes]:
             raise changed_while_sent(path, "it was modified")
         remaining = size
         while remaining:
-            data = os.read(fd, min(remaining, CHUNK))
-            if not data:
+            # Read into the packet itself, behind its header: no copy of the file's bytes.
+            want = min(remaining, CHUNK)
+            head = _data_header(id, want)
+            packet = bytearray(len(head) + want)
+            packet[: len(head)] = head
+            got = os.readv(fd, [memoryview(packet)[len(head) :]])
+            if not got:
                 raise changed_while_sent(path, f"it shrank from {size} bytes")
-            remaining -= len(data)
-            yield _data_header(id, len(data)) + data
+            if got < want:  # rarely (a file that shrank says so at its next read)
+                packet = _data_header(id, got) + packet[len(head) : len(head) + got]
+            remaining -= got
+            yield packet
         after = os.fstat(fd)
         if after.st_nlink == 0:
             raise changed_while_sent(path, "it was deleted")
