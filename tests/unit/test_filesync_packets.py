@@ -83,3 +83,29 @@ def test_data_packets_are_what_encode_packet_writes(tmp_path):
     data = [p for p in packets if p.type == fs.DATA]
     assert [len(p.data) for p in data] == [fs.CHUNK, fs.CHUNK, 9, 0]
     assert b"".join(p.data for p in data) == big.read_bytes()
+
+
+def walked(context, metadata) -> list[str]:
+    """The paths of the STAT packets, up to the end of the walk."""
+    paths = []
+    for message in fs.transfer(context, metadata, deque()):
+        if not message:  # the end of the walk (b""), then WAIT
+            return paths
+        paths.append(fs.Packet.decode(message).stat.path)
+    return paths
+
+
+def test_metadata_the_engine_percent_encoded(tmp_path):
+    """BuildKit 0.12+ (Docker 25+) sends a non-ASCII followpath as Go's url.QueryEscape
+    writes it, with ``followpaths-encoded: 1`` (session/filesync/filesync.go)."""
+    for name in ("my file é.txt", "café.txt", "other.txt"):
+        (tmp_path / name).write_text(name)
+    context = sources(b"", directory=tmp_path).context
+    metadata = {
+        "followpaths": ["my+file+%C3%A9.txt", "caf%C3%A9.txt"],
+        "followpaths-encoded": ["1"],
+    }
+    assert walked(context, metadata) == ["café.txt", "my file é.txt"]
+    # Not said to be encoded: taken as it is (a name may hold "%" or "+").
+    (tmp_path / "100%+.txt").write_text("x")
+    assert walked(context, {"followpaths": ["100%+.txt"]}) == ["100%+.txt"]

@@ -249,6 +249,20 @@ def _stat_packet(item: Entry, links: dict[tuple[int, int], str]) -> tuple[bytes,
     return packet, (item.data if item.data is not None else item.source, size, mtime)
 
 
+def decode_metadata(metadata: dict[str, list[str]]) -> dict[str, list[str]]:
+    """The call's metadata as the engine meant it: BuildKit 0.12 and later (Docker 25+)
+    percent-encode values that are not ASCII (file names in ``followpaths``) and say so in
+    ``KEY-encoded`` (moby/buildkit session/filesync/filesync.go, ``decodeOpts``)."""
+    from urllib.parse import unquote_plus
+
+    out = {}
+    for key, values in metadata.items():
+        flag = metadata.get(key + "-encoded") or ["false"]
+        encoded = flag[0].strip().lower() in ("1", "t", "true")
+        out[key] = [unquote_plus(v) for v in values] if encoded else values
+    return out
+
+
 class EngineAborted(Exception):
     """The engine ended the transfer (an error on its side, or the build was cancelled)."""
 
@@ -271,6 +285,7 @@ def transfer(
     ``BadArgument`` for a problem with the files (the caller tells the engine),
     ``EngineAborted`` when the engine gives up. Closing it closes the file being sent."""
     sent = sent if sent is not None else Sent()
+    metadata = decode_metadata(metadata)
     items = source.items(metadata.get("include-patterns"), metadata.get("followpaths"))
     files: dict[int, tuple[str | bytes, int, int]] = {}  # REQ id -> (source or data, size, mtime)
     links: dict[tuple[int, int], str] = {}
