@@ -542,7 +542,9 @@ def case_buildkit_context(engine: Dockerd, kernel: Kernel, repeat: int) -> None:
         outside.write_text(dockerfile)  # the CLI's Dockerfile, outside the folder
 
         def cold(tag: str) -> None:
-            cli("builder", "prune", "-af", env=env)
+            subprocess.run(
+                [DEBIAN_CLI, "builder", "prune", "-af"], env=env, check=True, capture_output=True
+            )
             subprocess.run([DEBIAN_CLI, "rmi", "-f", tag], env=env, capture_output=True)
 
         def the_cli() -> float:

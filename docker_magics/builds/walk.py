@@ -138,12 +138,16 @@ def walk(
 _name = operator.attrgetter("name")
 
 
-def _listing(path: str, quiet: bool = False) -> Iterator[os.DirEntry]:
+def _name_bytes(entry: os.DirEntry) -> bytes:
+    return os.fsencode(entry.name)
+
+
+def _listing(path: str, quiet: bool = False, key=_name) -> Iterator[os.DirEntry]:
     """A folder's entries sorted by name, as an iterator the walk can leave and come back to.
     ``quiet``: nothing, rather than an error, when it cannot be read or is gone."""
     try:
         with os.scandir(path) as entries:
-            return iter(sorted(entries, key=_name))
+            return iter(sorted(entries, key=key))
     except OSError as exc:
         if quiet and isinstance(exc, (PermissionError, FileNotFoundError, NotADirectoryError)):
             return iter(())
@@ -206,7 +210,9 @@ def fsutil_walk(
     # folder itself as [rel, DirEntry, state] (None for the root).
     if guard is not None:
         guard.check(os.stat(root), str(root))
-    stack: list[tuple] = [(_listing(str(root)), "", None, None, None)]
+    # Names in byte order, as Go sorts them (and fsutil's receiver checks): not the same as
+    # text order for names that are not UTF-8.
+    stack: list[tuple] = [(_listing(str(root), key=_name_bytes), "", None, None, None)]
     while stack:
         entries, rel_dir, inc_info, exc_info, _ = stack[-1]
         for entry in entries:
@@ -243,7 +249,7 @@ def fsutil_walk(
                     # Not sent, looked into: unreadable, it is passed over (nothing in it is).
                     if guard is not None:
                         guard.check_entry(entry)
-                    listing = _listing(entry.path, quiet=True)
+                    listing = _listing(entry.path, quiet=True, key=_name_bytes)
                     stack.append((listing, rel + "/", here_inc, here_exc, [rel, entry, state]))
                     break
                 continue
@@ -256,7 +262,8 @@ def fsutil_walk(
             if is_dir:
                 if guard is not None:
                     guard.check(st, entry.path)
-                stack.append((_listing(entry.path), rel + "/", here_inc, here_exc, None))
+                listing = _listing(entry.path, key=_name_bytes)
+                stack.append((listing, rel + "/", here_inc, here_exc, None))
                 break
         else:
             stack.pop()

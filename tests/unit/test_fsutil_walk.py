@@ -220,3 +220,13 @@ def test_the_walks_stop_at_the_engines_data_root(tmp_path):
     assert DataRoot.of(str(tmp_path / "nowhere")) is None  # the engine is elsewhere
     # Left out whole, it is not reached, and not refused.
     assert [r for r, _, _ in walk(tmp_path, IgnoreMatcher(["engine"]), guard=guard)] == ["a.txt"]
+
+
+def test_names_come_in_byte_order(tmp_path):
+    """Go sorts names as bytes, and BuildKit's receiver checks it: a name that is not UTF-8
+    (b"\\x80") comes before "中" (e4 b8 ad), though as text (U+DC80) it sorts after."""
+    for raw in ("中".encode(), b"\x80", b"a"):
+        (tmp_path / os.fsdecode(raw)).write_text("x")
+    got = [os.fsencode(rel) for rel, _, _ in fsutil_walk(tmp_path)]
+    assert got == [b"a", b"\x80", "中".encode()]
+    assert got == sorted(got)
