@@ -190,3 +190,18 @@ def test_a_context_holding_the_engines_data_root_is_refused(cells, engine, busyb
                 subprocess.run(["umount", str(folder / "mnt")], check=True)
     finally:
         watchdog.cancel()
+
+
+def test_copy_of_names_that_are_not_ascii(cells, engine, busybox, tmp_path):
+    """BuildKit 0.12+ (Docker 25+) percent-encodes such followpaths: COPY café.txt failed
+    with '"/café.txt": not found' on Docker 26 until they were decoded."""
+    folder = tmp_path / "context"
+    folder.mkdir()
+    (folder / "café.txt").write_text("x\n")
+    (folder / "other.txt").write_text("y\n")
+    cell = cells(
+        f"%%docker_build -t dm-test/utf8 --builder buildkit --context {folder} --progress none"
+        f"\nFROM {busybox}\nCOPY café.txt /ctx/\n"
+    )
+    assert cell.error is None, cell.err
+    assert names_in(engine, "dm-test/utf8") == [".", "./café.txt"]
