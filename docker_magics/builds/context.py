@@ -3,9 +3,9 @@ Dockerfile and ``--add`` files, or a folder honouring its ``.dockerignore``).
 
 Files in, bytes out. Nothing is held whole in memory: file contents are read in chunks and
 handed out in pieces of about ``CHUNK`` bytes, so a 1 GB context costs about one chunk of
-RAM. A folder's walk and ``.dockerignore`` are always ours; where GNU tar is installed it
-copies the members the walk chose (``gnutar``: the interpreter's cost per file was most of
-packing time), otherwise ``TarWriter`` does. Either way the engine unpacks the same files
+RAM. A folder's walk and ``.dockerignore`` are always ours; where GNU tar is installed and a
+core is free for it, it copies the members the walk chose (``gnutar`` says when that pays),
+otherwise ``TarWriter`` does. Either way the engine unpacks the same files
 with the same modes, times, owners and links (tested, and its cache agrees).
 
 Like the docker CLI: entries are owned by 0:0 with no user/group names (so the classic
@@ -99,7 +99,7 @@ def pack(plan: Plan) -> BuildContext:
         entries = walk(plan.root, plan.classic_matcher(), lazy_files=True, guard=guard)
         if ahead:  # sent above, the hidden Dockerfile listed: not twice
             entries = (e for e in entries if e[0] not in ahead)
-        yield from _pack_walk(gnutar.available(), plan.root, entries, tar)
+        yield from _pack_walk(gnutar.chosen(), plan.root, entries, tar)
 
     built = BuildContext(plan.classic_name, plan.description, None, tar, plan=plan)
     built._source = stream(built)

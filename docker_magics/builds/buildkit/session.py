@@ -333,8 +333,8 @@ class BuildSession:
         call.queued += 5 + len(message)
 
     def _pump(self) -> bool:
-        """Moves what flow control allows to h2, pulling up to ``ROUND`` more messages from
-        each transfer while little of it is queued; a finished call gets its trailers.
+        """Sends what flow control allows, pulling up to ``ROUND`` more messages from each
+        transfer while little of it is queued; a finished call gets its trailers.
         True when a transfer could go on at once (the round ended, not the room)."""
         more = False
         for stream_id, call in list(self._calls.items()):
