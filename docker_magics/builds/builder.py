@@ -19,7 +19,6 @@ from docker_magics.builds.failures import build_failure, dockerfile_rejected
 from docker_magics.builds.options import BuildOptions
 from docker_magics.builds.progress import build_renderer
 from docker_magics.builds.result import BuildRecorder, BuildResult, Step
-from docker_magics.builds.walk import DataRoot
 from docker_magics.display.progress import NullRenderer, cut
 from docker_magics.display.tables import human_size
 from docker_magics.engine import events as ev
@@ -110,9 +109,8 @@ def run_build(
     will number (``dockerfile.classic_steps``); ``instructions`` help explain failures."""
     for tag in options.tags:
         parse_reference(tag, what="tag", allow_digest=False)
-    plan = context.plan
-    if plan is not None and (plan.root is not None or plan.adds) and _on_this_machine(conn):
-        context.avoid(DataRoot.of(conn.data_root))
+    if context.plan is not None and (context.plan.root is not None or context.plan.adds):
+        context.avoid(planning.engine_data_root(conn))
     requested = builder
     builder = choose_builder(conn, "buildkit" if secrets and builder == "auto" else builder)
     if secrets and builder != "buildkit":
@@ -255,15 +253,6 @@ def _open_session(conn: Connection, secrets: dict[str, bytes] | None, sources, *
             error.hint or "Use --builder classic",
         ) from None
     return session
-
-
-def _on_this_machine(conn: Connection) -> bool:
-    """Whether the engine may share this machine's files (its socket, or loopback)."""
-    endpoint = conn.endpoint
-    host = endpoint.host or ""
-    return (
-        endpoint.scheme == "unix" or host == "localhost" or host.startswith("127.") or host == "::1"
-    )
 
 
 def _interrupted(conn: Connection, recorder: BuildRecorder) -> Interrupted:

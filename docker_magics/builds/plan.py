@@ -29,10 +29,14 @@ import stat
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from docker_magics.builds.dockerignore import IgnoreMatcher, go_clean, read_patterns
 from docker_magics.builds.walk import DataRoot
 from docker_magics.errors import BadArgument
+
+if TYPE_CHECKING:  # pragma: no cover
+    from docker_magics.engine.session import Connection
 
 CELL_DOCKERFILE = "Dockerfile"  # the cell's Dockerfile in a context of its own
 HIDDEN_DOCKERFILE = ".dockerfile.docker_magics"  # the cell's Dockerfile beside a folder
@@ -121,10 +125,7 @@ class Plan:
         real = os.path.realpath(guard.path)
         if self.root is not None and _holds(self.root, real):
             raise guard.refusal(f"--context {self.root} holds the engine's own data ({guard.path})")
-        for add in self.adds:
-            if _holds(add.src, real, follow=False):
-                what = f"--add {add.text or add.src}"
-                raise guard.refusal(f"{what} holds the engine's own data ({guard.path})")
+        check_adds_data_root(self.adds, guard)
 
     # -- BuildKit: two local sources ---------------------------------------------------------
 
@@ -206,6 +207,26 @@ def _read(path: Path, failed: Callable[[str], str]) -> bytes:
         return path.read_bytes()
     except OSError as exc:
         raise BadArgument(failed(exc.strerror or str(exc))) from None
+
+
+def engine_data_root(conn: Connection) -> DataRoot | None:
+    """The engine's data root, when the engine runs on this machine (its socket, or a
+    loopback address) and that folder is here; None otherwise."""
+    host = conn.endpoint.host or ""
+    if conn.endpoint.scheme == "unix" or host in ("localhost", "::1") or host.startswith("127."):
+        return DataRoot.of(conn.data_root)
+    return None
+
+
+def check_adds_data_root(adds: Iterable[AddSpec], guard: DataRoot) -> None:
+    """Refuse an ``--add`` folder (of a build or a run) that holds the engine's data root:
+    what the engine writes in there (the build's context, the run's container) as it
+    receives it would be sent too, without end."""
+    real = os.path.realpath(guard.path)
+    for add in adds:
+        if _holds(add.src, real, follow=False):
+            what = f"--add {add.text or add.src}"
+            raise guard.refusal(f"{what} holds the engine's own data ({guard.path})")
 
 
 def _holds(folder: Path, real: str, *, follow: bool = True) -> bool:

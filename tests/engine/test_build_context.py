@@ -151,8 +151,9 @@ def test_buildkit_reads_only_what_the_build_asks_for(engine, busybox, tmp_path, 
 def test_a_context_holding_the_engines_data_root_is_refused(cells, engine, busybox, tmp_path):
     """``--context ~`` under rootless Docker: the engine's data root is in the folder, and
     what the engine writes there as it receives the context would be sent too, without end.
-    Refused in one line before anything is sent, for --add too, and wherever the walk meets
-    that folder by another path (a bind mount)."""
+    Refused in one line before anything is sent (no container left either), for --add of a
+    build or a run too, and wherever the walk meets that folder by another path (a bind
+    mount)."""
     if engine.dockerd is None:
         pytest.skip("needs a private engine whose data root is known")
     holder, data = engine.dockerd.root, engine.dockerd.root / "data"
@@ -170,6 +171,9 @@ def test_a_context_holding_the_engines_data_root_is_refused(cells, engine, busyb
             assert msg == f"--context {holder} {refused}"
             msg = cells(f"{base} --add {holder}:h\nFROM {busybox}\nCOPY h /h\n").usage_error
             assert msg == f"--add {holder}:h {refused}"
+        # A run's --add too: the engine writes it into the container, in its data root.
+        msg = cells(f"%%docker_run {busybox} --add {holder}:h\nls h\n").usage_error
+        assert msg == f"--add {holder}:h {refused}"
         if os.geteuid() == 0:  # the same folder, reached through a bind mount
             folder = tmp_path / "context"
             (folder / "mnt").mkdir(parents=True)
