@@ -81,10 +81,11 @@ def available() -> str | None:
 def chosen() -> str | None:
     """The copier of a folder's members now: GNU tar's path (:func:`available`), or None for
     Python's packer: by default (unset or ``auto``) only while a core is free for tar."""
-    path = available()
-    if path is None or os.environ.get("DOCKER_MAGICS_PACKER", "auto").lower() != "auto":
-        return path
-    return path if _core_to_spare() else None
+    if os.environ.get("DOCKER_MAGICS_PACKER", "auto").lower() != "auto":
+        return available()
+    # The load first: asking tar its version starts a process, which a busy machine makes
+    # cost as much as a small context's packing.
+    return available() if _core_to_spare() else None
 
 
 def _core_to_spare() -> bool:
