@@ -202,16 +202,14 @@ def fsutil_walk(
     when the excludes did. Folders that no include pattern can reach are not read at all,
     and an unreadable folder that is not sent is passed over, as fsutil does."""
     inc_reach, exc_reach = _reach(includes, False), _reach(excludes, True)
-    if excludes is not None and not excludes.has_exclusions:
-        exc_reach = []
     inc = includes if includes else None
     exc = excludes if excludes else None
-    # Per open folder: its listing, its path + "/", the matchers' results for it, and the
-    # folder itself as [rel, DirEntry, state] (None for the root).
     if guard is not None:
         guard.check(os.stat(root), str(root))
-    # Names in byte order, as Go sorts them (and fsutil's receiver checks): not the same as
-    # text order for names that are not UTF-8.
+    # Per open folder: its listing, its path + "/", the matchers' results for it, and the
+    # folder itself as [rel, DirEntry, state] (None for the root and a folder sent). Names
+    # in byte order, as Go sorts them (and fsutil's receiver checks): not text order, for
+    # names that are not UTF-8.
     stack: list[tuple] = [(_listing(str(root), key=_name_bytes), "", None, None, None)]
     while stack:
         entries, rel_dir, inc_info, exc_info, _ = stack[-1]
@@ -221,7 +219,7 @@ def fsutil_walk(
                 is_dir = entry.is_dir(follow_symlinks=False)
             except OSError:
                 is_dir = False
-            skipped = state = None
+            state = None  # left out (for now): _PENDING or _MADE_UP
             if inc is not None:
                 if is_dir:
                     hit, here_inc = inc.match(rel, inc_info)
@@ -230,7 +228,7 @@ def fsutil_walk(
                 if not hit:
                     if is_dir and inc_reach is not None and not _under(inc_reach, rel):
                         continue  # nothing asked for can be in there: not read
-                    skipped, state = True, _PENDING
+                    state = _PENDING
             else:
                 here_inc = None
             if exc is not None:
@@ -241,10 +239,10 @@ def fsutil_walk(
                 if hit:
                     if is_dir and (exc_reach is not None and not _under(exc_reach, rel)):
                         continue
-                    skipped, state = True, _MADE_UP
+                    state = _MADE_UP
             else:
                 here_exc = None
-            if skipped:
+            if state is not None:
                 if is_dir:
                     # Not sent, looked into: unreadable, it is passed over (nothing in it is).
                     if guard is not None:

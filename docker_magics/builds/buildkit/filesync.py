@@ -58,18 +58,19 @@ GO_STICKY = 1 << 20
 _GO_TYPE = GO_DIR | GO_SYMLINK | GO_DEVICE | GO_PIPE | GO_SOCKET | GO_CHARDEV
 
 
+_GO_KIND = {
+    st_.S_IFDIR: GO_DIR,
+    st_.S_IFLNK: GO_SYMLINK,
+    st_.S_IFBLK: GO_DEVICE,
+    st_.S_IFCHR: GO_DEVICE | GO_CHARDEV,
+    st_.S_IFIFO: GO_PIPE,
+    st_.S_IFSOCK: GO_SOCKET,
+}
+
+
 def go_mode(mode: int) -> int:
     """A ``st_mode`` as Go's ``os.FileMode`` (what ``fi.Mode()`` gives fsutil)."""
-    out = mode & 0o777
-    kind = st_.S_IFMT(mode)
-    out |= {
-        st_.S_IFDIR: GO_DIR,
-        st_.S_IFLNK: GO_SYMLINK,
-        st_.S_IFBLK: GO_DEVICE,
-        st_.S_IFCHR: GO_DEVICE | GO_CHARDEV,
-        st_.S_IFIFO: GO_PIPE,
-        st_.S_IFSOCK: GO_SOCKET,
-    }.get(kind, 0)
+    out = mode & 0o777 | _GO_KIND.get(st_.S_IFMT(mode), 0)
     if mode & st_.S_ISUID:
         out |= GO_SETUID
     if mode & st_.S_ISGID:
@@ -192,14 +193,6 @@ class Sent:
     bytes: int = 0
 
 
-_GO_KIND = {
-    st_.S_IFDIR: GO_DIR,
-    st_.S_IFLNK: GO_SYMLINK,
-    st_.S_IFBLK: GO_DEVICE,
-    st_.S_IFCHR: GO_DEVICE | GO_CHARDEV,
-    st_.S_IFIFO: GO_PIPE,
-    st_.S_IFSOCK: GO_SOCKET,
-}
 _STAT_HEAD = b"\x12"  # Packet field 2, the stat (a STAT packet's type, 0, is left out)
 
 

@@ -126,9 +126,9 @@ def _no_sockets(items: Iterable[Entry]) -> Iterator[Entry]:
 
 
 def _with_parents(items: Iterable[Entry]) -> Iterator[Entry]:
-    """Every parent directory before its children, as fsutil's receiver requires: a folder
-    that .dockerignore excludes but whose files it re-includes is not in the walk, and the
-    classic builder makes it with mode 0755 when unpacking; so do we."""
+    """Every parent directory before its children, as fsutil's receiver requires, should the
+    merged layers lack one (each layer has them: this is the merge's safety net): made up
+    with mode 0755, as the classic builder makes a missing folder when unpacking."""
     open_dirs = [""]
     for item in items:
         parent = item.path.rpartition("/")[0]
