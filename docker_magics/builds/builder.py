@@ -14,6 +14,7 @@ from pathlib import Path
 
 from docker_magics.builds import context as ctx
 from docker_magics.builds import dockerfile, stages
+from docker_magics.builds import plan as planning
 from docker_magics.builds.failures import build_failure, dockerfile_rejected
 from docker_magics.builds.options import BuildOptions
 from docker_magics.builds.progress import build_renderer
@@ -40,8 +41,12 @@ from docker_magics.registry.references import familiar, older_engine_refusal, pa
 def prepare_context(
     text: str | None, *, file: str | None, context_dir: str | None, adds: Iterable[str]
 ) -> tuple[ctx.BuildContext, list[dockerfile.Instruction]]:
-    """Check the Dockerfile (cell text or --file) and make the context to send."""
-    add_specs = [ctx.AddSpec.parse(a) for a in adds]
+    """Check the Dockerfile (cell text or --file) and plan what the build sends: the tar
+    for the classic builder, with the same plan's files for BuildKit in its ``local``."""
+    from docker_magics.builds.buildkit import localsource
+
+    add_specs = [planning.AddSpec.parse(a) for a in adds]
+    raw = None
     if file is not None:
         if text is not None and text.strip():
             raise BadArgument(
@@ -51,37 +56,22 @@ def prepare_context(
         if not path.is_file():
             raise BadArgument(f"--file {file}: no such file", "Give the path of a Dockerfile")
         try:
-            text = path.read_text(encoding="utf-8", errors="replace")
+            raw = path.read_bytes()
         except OSError as exc:
             raise BadArgument(f"--file {file}: cannot read it ({exc.strerror})") from None
+        text = planning.as_text(raw)
     if text is None or not text.strip():
         raise BadArgument(
             "The cell is empty: there is no Dockerfile to build",
             "Write a Dockerfile in the cell (FROM ...), or pass --file PATH",
         )
     instructions = dockerfile.parse(text)
-    if context_dir is not None:
-        built = ctx.from_directory(
-            context_dir,
-            dockerfile_text=None if file else text,
-            dockerfile_path=file,
-            adds=add_specs,
-        )
-    else:
-        built = ctx.from_cell(text, add_specs)
-    built.local = _local_sources(text, file, context_dir, add_specs)
+    plan = planning.make(
+        raw if raw is not None else text.encode(), file=file, folder=context_dir, adds=add_specs
+    )
+    built = ctx.pack(plan)
+    built.local = localsource.from_plan(plan)
     return built, instructions
-
-
-def _local_sources(text: str, file: str | None, context_dir: str | None, adds):
-    """The same files for a BuildKit build, which gets them over its session."""
-    from docker_magics.builds.buildkit import localsource
-
-    try:
-        raw = Path(os.path.expanduser(file)).read_bytes() if file else text.encode()
-    except OSError as exc:
-        raise BadArgument(f"--file {file}: cannot read it ({exc.strerror})") from None
-    return localsource.sources(raw, directory=context_dir, dockerfile_path=file, adds=adds)
 
 
 BUILDERS = ("classic", "buildkit", "auto")
@@ -119,6 +109,8 @@ def run_build(
     will number (``dockerfile.classic_steps``); ``instructions`` help explain failures."""
     for tag in options.tags:
         parse_reference(tag, what="tag", allow_digest=False)
+    if context.plan is not None and (context.plan.root is not None or context.plan.adds):
+        context.avoid(planning.engine_data_root(conn))
     requested = builder
     builder = choose_builder(conn, "buildkit" if secrets and builder == "auto" else builder)
     if secrets and builder != "buildkit":

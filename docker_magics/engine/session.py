@@ -54,6 +54,15 @@ class Connection:
     def api_version(self) -> str:
         return self.client.api.api_version
 
+    @functools.cached_property
+    def data_root(self) -> str | None:
+        """The engine's data root (``DockerRootDir`` in GET /info), asked once per
+        connection; None when the engine does not say."""
+        try:
+            return self.client.api.info().get("DockerRootDir") or None
+        except Exception:  # noqa: BLE001 - a nicety: builds check contexts against it
+            return None
+
     @property
     def tls_label(self) -> str:
         tls = self.endpoint.tls

@@ -13,7 +13,7 @@ import tarfile
 import tempfile
 from pathlib import Path
 
-from docker_magics.builds.context import AddSpec
+from docker_magics.builds.plan import AddSpec
 from docker_magics.builds.tar import TarWriter
 from docker_magics.errors import BadArgument, EngineError
 

@@ -9,7 +9,7 @@ import re
 import shlex
 import sys
 
-from docker_magics.builds.context import AddSpec
+from docker_magics.builds.plan import AddSpec, check_adds_data_root, engine_data_root
 from docker_magics.display.progress import NullRenderer
 from docker_magics.engine import streams
 from docker_magics.engine.diagnose import explain
@@ -152,6 +152,9 @@ def run(
     """Run ``spec``; with ``script``, run it with ``shell`` inside the container instead."""
     parse_reference(spec.image, allow_id=True)
     add_specs = [AddSpec.parse(a) for a in adds]
+    guard = engine_data_root(conn) if add_specs else None
+    if guard is not None:
+        check_adds_data_root(add_specs, guard)
     if spec.detach and gets:
         raise BadArgument("--get needs the run to finish: it cannot be used with --detach")
     if script is not None:

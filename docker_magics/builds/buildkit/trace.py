@@ -5,64 +5,21 @@ Each ``{"id": "moby.buildkit.trace", "aux": "<base64>"}`` message carries a prot
 ``StatusResponse`` (moby/buildkit ``api/services/control/control.proto``): vertexes (the
 steps), statuses (progress counters), logs (RUN output) and warnings.
 
-We decode it with a small wire-format reader of our own rather than the ``protobuf``
-package: we only ever read four small messages, a generated module would pin a protobuf
-runtime version (a common source of conflicts in data-science environments), and the wire
-format (varints and length-delimited fields) is stable and simple.
+We decode it with the small wire-format reader in :mod:`wire` rather than the ``protobuf``
+package (it says why).
 """
 
 from __future__ import annotations
 
 import base64
 import re
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 
+from docker_magics.builds.buildkit.wire import fields
+from docker_magics.builds.buildkit.wire import signed as _signed
 from docker_magics.engine import events as ev
 
 TRACE_ID = "moby.buildkit.trace"
-
-
-# -- protobuf wire format -------------------------------------------------------------------
-
-
-def _varint(buf: bytes, pos: int) -> tuple[int, int]:
-    result = shift = 0
-    while True:
-        byte = buf[pos]
-        pos += 1
-        result |= (byte & 0x7F) << shift
-        if not byte & 0x80:
-            return result, pos
-        shift += 7
-        if shift > 63:
-            raise ValueError("varint too long")
-
-
-def fields(buf: bytes) -> Iterator[tuple[int, int | bytes]]:
-    """``(field number, value)`` for each field: ints for varints and fixed-size values,
-    bytes for length-delimited ones (strings, bytes, nested messages)."""
-    pos, end = 0, len(buf)
-    while pos < end:
-        key, pos = _varint(buf, pos)
-        number, wire = key >> 3, key & 7
-        if wire == 0:
-            value, pos = _varint(buf, pos)
-        elif wire == 2:
-            length, pos = _varint(buf, pos)
-            value = buf[pos : pos + length]
-            if len(value) != length:
-                raise ValueError("truncated field")
-            pos += length
-        elif wire == 1:
-            value = int.from_bytes(buf[pos : pos + 8], "little")
-            pos += 8
-        elif wire == 5:
-            value = int.from_bytes(buf[pos : pos + 4], "little")
-            pos += 4
-        else:
-            raise ValueError(f"unsupported wire type {wire}")
-        yield number, value
 
 
 def _timestamp(buf: bytes) -> float:
@@ -73,10 +30,6 @@ def _timestamp(buf: bytes) -> float:
         elif number == 2:
             nanos = value
     return seconds + nanos / 1e9
-
-
-def _signed(value: int) -> int:
-    return value - (1 << 64) if value >= 1 << 63 else value
 
 
 # -- control.proto messages -----------------------------------------------------------------
