@@ -487,7 +487,7 @@ def test_api_version_not_supported(run, connected, engine):
         ),
         (
             "ssh://me:secret@host",
-            "Passwords do not belong in the engine URL. Use an SSH key "
+            "Passwords do not belong in the engine URL (not shown). Use an SSH key "
             "(ssh-agent or ~/.ssh/id_*) and ssh://USER@HOST.",
         ),
         ("ssh:///nohost", "Malformed engine URL 'ssh:///nohost'. Use ssh://[USER@]HOST[:PORT]."),
