@@ -22,6 +22,10 @@ if TYPE_CHECKING:  # pragma: no cover
     import docker
 
 DEFAULT_TIMEOUT = 60.0
+# Seconds a request may wait for the engine: below a tenth of a second nothing answers; the
+# week above is far beyond any registry, and far below what the clocks behind the HTTP
+# stack can count (a huge value ends in an OverflowError deep inside it).
+TIMEOUT_RANGE = (0.1, 7 * 24 * 3600.0)
 SSH_CLIENTS = ("auto", "paramiko", "openssh")
 
 
@@ -172,8 +176,7 @@ def open_connection(
     """Create a docker-py client for ``endpoint``, negotiate the API version, ping it."""
     if ssh_client not in SSH_CLIENTS:
         raise BadArgument(f"Unknown SSH client {ssh_client!r}", f"Use one of {SSH_CLIENTS}")
-    if not (isinstance(timeout, (int, float)) and math.isfinite(timeout) and timeout > 0):
-        raise BadArgument(f"Invalid timeout {timeout!r}", "Give a positive number of seconds")
+    check_timeout(timeout)
     if endpoint.scheme == "tcp" and endpoint.tls is None and not endpoint.is_local:
         warnings.warn(
             UnencryptedEngineWarning(
@@ -216,6 +219,19 @@ def open_connection(
         client.close()
         raise explain(exc, endpoint) from None
     return Connection(alias, endpoint, client, version)
+
+
+def check_timeout(timeout: object, name: str = "timeout") -> float:
+    """A request timeout in :data:`TIMEOUT_RANGE`, or one line saying the range."""
+    low, high = TIMEOUT_RANGE
+    if isinstance(timeout, bool) or not isinstance(timeout, (int, float)):
+        raise BadArgument(f"{name} must be a number of seconds, not {type(timeout).__name__}")
+    if not (math.isfinite(timeout) and low <= timeout <= high):
+        shown = f"{timeout:g}" if math.isfinite(timeout) else str(timeout)
+        raise BadArgument(
+            f"{name} must be between {low:g} and {high:,.0f} seconds (a week), not {shown}"
+        )
+    return float(timeout)
 
 
 def _protect_credential_headers(headers: dict[str, str]) -> None:

@@ -187,10 +187,17 @@ def _each(conn: Connection, targets: list[str], action, what: str) -> Lines:
 
 
 def stop(conn: Connection, targets: list[str], timeout: int = 10) -> Lines:
-    """``.objects``: the stopped containers (docker-py ``Container``)."""
+    """``.objects``: the stopped containers (docker-py ``Container``). ``timeout`` -1 waits
+    for each to stop however long it takes, as ``docker stop -t -1`` does."""
+    api = conn.client.api
 
     def stop_one(target: str):
-        conn.client.api.stop(target, timeout=timeout)
+        # docker-py would wait for the answer api.timeout + timeout seconds: 59 for -1.
+        wait = None if timeout < 0 else api.timeout + timeout
+        response = api._post(
+            api._url("/containers/{0}/stop", target), params={"t": timeout}, timeout=wait
+        )
+        api._raise_for_status(response)
         return f"Stopped {target}", conn.client.containers.get(target)
 
     return _each(conn, targets, stop_one, "container")

@@ -515,7 +515,7 @@ def test_malformed_urls(run, connected, url, expected):
             "Invalid API version 'latest'. Use MAJOR.MINOR (e.g. 1.41) or auto.",
         ),
         ("--header NoEquals", "Invalid header 'NoEquals'. Use --header NAME=VALUE."),
-        ("--timeout 0", "Invalid timeout 0.0. Give a positive number of seconds."),
+        ("--timeout 0", "timeout must be between 0.1 and 604,800 seconds (a week), not 0."),
         (
             "'unclosed",
             "%docker_connect: cannot split the arguments (No closing quotation): check the quotes",

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import re
 import secrets
+import time
 
 import pytest
 
@@ -101,3 +102,79 @@ def test_a_secret_typed_where_a_name_goes_leaves_the_history(
     assert secret not in cell.out + cell.err
     assert history_holding(ip, secret) == []
     assert run("print('still here')").out == "still here\n"
+
+
+# -- numbers out of range ----------------------------------------------------------------------
+
+
+@pytest.fixture
+def running(engine_api, busybox):
+    """A running container that takes 6 s to stop once asked (its own SIGTERM handler)."""
+    container = engine_api.create_container(
+        busybox, ["sh", "-c", "trap 'sleep 6; exit 0' TERM; while :; do sleep 0.2; done"]
+    )["Id"]
+    engine_api.start(container)
+    yield container
+    engine_api.remove_container(container, force=True)
+
+
+@pytest.mark.parametrize(
+    "line, expected",
+    [
+        (
+            "%docker_connect {url} --timeout 1e308",
+            "timeout must be between 0.1 and 604,800 seconds (a week), not 1e+308.",
+        ),
+        (
+            "%docker_connect {url} --timeout 0",
+            "timeout must be between 0.1 and 604,800 seconds (a week), not 0.",
+        ),
+        (
+            "%docker_stop {c} -t 99999999999999",
+            "timeout must be between -1 and 2,147,483,647 seconds, not 99,999,999,999,999. "
+            "-1 waits for the container to stop however long it takes.",
+        ),
+        (
+            "%docker_stop {c} -t -2",
+            "timeout must be between -1 and 2,147,483,647 seconds, not -2. -1 waits for the "
+            "container to stop however long it takes.",
+        ),
+        (
+            "%docker_logs {c} -n 99999999999999",
+            "tail must be between 0 and 2,147,483,647 lines, not 99,999,999,999,999.",
+        ),
+    ],
+)
+def test_out_of_range_numbers_are_refused_up_front(
+    run, engine, engine_api, running, line, expected
+):
+    """Item 13 (and 14's negative values): the allowed range, at once, nothing touched."""
+    assert run(f"%docker_connect {engine.url}").error is None
+    started = time.monotonic()
+    cell = run(line.format(url=engine.url, c=running))
+    assert cell.usage_error == expected
+    assert time.monotonic() - started < 5
+    assert engine_api.inspect_container(running)["State"]["Running"]
+
+
+def test_a_huge_configured_timeout_is_refused_with_its_range(run, ip, engine, caplog):
+    run("%config DockerMagics.timeout = 1e308")
+    assert [r.getMessage() for r in caplog.records] == [
+        "DockerMagics.timeout must be between 0.1 and 604,800 seconds (a week), not 1e+308."
+    ]
+    assert ip.magics_manager.registry["DockerMagics"].timeout == 60
+    assert run(f"%docker_connect {engine.url}").error is None
+
+
+def test_stop_minus_one_waits_however_long_it_takes(run, engine, engine_api, running):
+    """Item 14: -1 is the CLI's "wait forever": the request waits as long as the container
+    takes to stop (6 s here), beyond the connection's own timeout (2 s), and it is not
+    killed."""
+    assert run(f"%docker_connect {engine.url}").error is None
+    run("%config DockerMagics.timeout = 2")
+    started = time.monotonic()
+    cell = run(f"%docker_stop {running} -t -1")
+    assert cell.error is None, cell.err
+    assert time.monotonic() - started >= 5
+    state = engine_api.inspect_container(running)["State"]
+    assert (state["Running"], state["ExitCode"]) == (False, 0)  # it stopped on its own
