@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import re
 import secrets
+import subprocess
 import time
 
 import pytest
@@ -178,3 +179,111 @@ def test_stop_minus_one_waits_however_long_it_takes(run, engine, engine_api, run
     assert time.monotonic() - started >= 5
     state = engine_api.inspect_container(running)["State"]
     assert (state["Running"], state["ExitCode"]) == (False, 0)  # it stopped on its own
+
+
+# -- -p read as the docker CLI reads it --------------------------------------------------------
+
+# go-connections' own cases (nat/nat_test.go: TestParsePortSpecFull, TestPartPortSpecIPV6,
+# TestParsePortSpecs, TestParsePortSpecsWithRange, TestParseNetworkOpts*, TestStringer) and
+# hostile ones from the hunt; what the docker CLI (+ engine) makes of each is the reference.
+PORT_SPECS = [
+    "0.0.0.0:1234-1235:3333-3334/tcp",
+    "[2001:4860:0:2001::68]::333",
+    "[::1]:80:80",
+    "2001:4860:0:2001::68::333",
+    "::1:80:80",
+    "::::80",
+    "1234/tcp",
+    "2345/udp",
+    "3456/sctp",
+    "1234:1234/tcp",
+    "0.0.0.0:2345:2345/udp",
+    "localhost:1234:1234/tcp",
+    "1234-1236/tcp",
+    "1234-1236:1234-1236/tcp",
+    "0.0.0.0:3456-3458:3456-3458/sctp",
+    "localhost:1234-1236:1234-1236/tcp",
+    "192.168.1.100::80",
+    "192.168.1.100:8080:80",
+    "192.168.1.100",
+    "192.168.1.100:-1:-1",
+    "192.168.1.100::6000/udp",
+    ":8080:6000/tcp",
+    "[::1]::6000/udp",
+    "::::6000/udp",
+    # the hunt's, and more hostile ones
+    "1.2.3.4:80:80:80",
+    "1.2.3.400:80:80",
+    "01.2.3.4:80:80",
+    "8000-8010:80",
+    "8000-8001:80-82",
+    "82-80",
+    "1-2-3:80",
+    "0123:80",
+    "65535:65536",
+    "80/ftp",
+    "80/UDP",
+    "80/",
+    "/udp",
+    ":80",
+    "80:",
+    "",
+    "abc",
+    "+80",
+    "８０",
+    "[::1:80:80",
+    "published=8080,target=80",
+    "published=8080,target=80,protocol=udp,mode=host",
+    "target=80",
+    "published=8080,oops",
+]
+
+
+def cli_ports(docker_cli, engine, busybox, spec: str):
+    """What ``docker create -p SPEC`` did: None if the CLI refused it before asking the
+    engine, else the ports the engine was given (or "refused by the engine")."""
+    env = {"DOCKER_HOST": engine.url, "PATH": "/usr/bin:/bin", "HOME": "/tmp"}
+    done = subprocess.run(
+        [docker_cli, "create", "-p", spec, busybox, "true"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+    )
+    if done.returncode != 0:
+        return "refused by the engine" if "Error response from daemon" in done.stderr else None
+    container = done.stdout.strip()
+    api = engine.api()
+    try:
+        info = api.inspect_container(container)
+        return info["Config"].get("ExposedPorts") or {}, info["HostConfig"]["PortBindings"]
+    finally:
+        api.remove_container(container, force=True)
+        api.close()
+
+
+@pytest.mark.parametrize("spec", PORT_SPECS)
+def test_ports_are_read_as_the_docker_cli_reads_them(docker_cli, engine, busybox, spec):
+    """Item 15: the same specs accepted (with the same bindings) and refused."""
+    from docker_magics.errors import BadArgument
+    from docker_magics.runs.options import parse_ports
+
+    expected = cli_ports(docker_cli, engine, busybox, spec)
+    try:
+        ours = parse_ports([spec])
+    except BadArgument as exc:
+        assert expected is None, f"refused, but the CLI took it: {exc}"
+        assert str(exc).startswith(f"Invalid -p value {spec!r}: ")
+        return
+    assert expected is not None, f"the CLI refuses {spec!r}, we took it: {ours}"
+    if expected != "refused by the engine":
+        assert ours == expected
+
+
+def test_a_bad_ip_in_p_is_one_line_and_creates_nothing(run, engine, busybox, no_leftovers):
+    assert run(f"%docker_connect {engine.url}").error is None
+    cell = run(f"%docker_run -p 1.2.3.4:80:80:80 {busybox} true")
+    assert cell.usage_error == (
+        "Invalid -p value '1.2.3.4:80:80:80': invalid IP address 1.2.3.4:80. Use -p "
+        "[IP:][HOST_PORT:]CONTAINER_PORT[/PROTOCOL], e.g. -p 8080:80 or -p 53:53/udp."
+    )
