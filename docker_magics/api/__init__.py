@@ -146,7 +146,7 @@ def build(
     them (``id=ID[,env=VAR|,src=FILE]``), for ``RUN --mount=type=secret,id=ID``.
     """
     from docker_magics.builds import builder as building
-    from docker_magics.builds.dockerfile import classic_steps
+    from docker_magics.builds.dockerfile import check_target, classic_steps
     from docker_magics.builds.options import (
         BuildOptions,
         parse_pairs,
@@ -166,6 +166,7 @@ def build(
         context_dir=normalise.path(context, "context"),
         adds=normalise.strings(add, "add", paths=True),
     )
+    check_target(instructions, target)
     options = BuildOptions(
         tags=normalise.strings(tags, "tags"),
         build_args={

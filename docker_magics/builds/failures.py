@@ -23,7 +23,10 @@ _NOT_IN_CONTEXT = re.compile(
 _MANIFEST_URL = re.compile(r'/v2/(?:library/)?([^"]+?)/manifests/([^"/]+)"')
 
 
+# The registry took the connection and then said nothing (the engine gives up after a while).
+_HUNG = ("Client.Timeout", "request canceled", "deadline exceeded", "TLS handshake timeout")
 _PULL_PROBLEMS = (
+    *_HUNG,
     "pull access denied",
     "manifest unknown",
     "not found",
@@ -31,7 +34,6 @@ _PULL_PROBLEMS = (
     "dial tcp",
     "i/o timeout",
     "connection refused",
-    "TLS handshake timeout",
     "server gave HTTP response",
     "unauthorized",
 )
@@ -110,6 +112,13 @@ def build_failure(
             return (
                 f"{where} failed: the registry {registry or 'of the base image'} wants a login "
                 f"to pull the base image {image} ({why}). Log in with {login} and build again"
+            )
+        if any(p in message for p in _HUNG):
+            registry = _registry_of(image) or "of the base image"
+            return (
+                f"{where} failed: the registry {registry} did not answer in time for the base "
+                f"image {image} ({clause(reason)}): it may be hung. Check that it runs and "
+                "answers, or build from an image the engine has (%docker_images lists them)"
             )
         if pull and on_engine is not None and on_engine(image):
             return (

@@ -102,6 +102,16 @@ def _create_failure(exc, spec: RunSpec) -> str:
         )
     if "network" in message and "not found" in message:
         return f"No network named {spec.network} on the engine (see `docker network ls`)"
+    if message.startswith("Invalid container name"):
+        return (
+            f"The container name {spec.name!r} is not allowed. Use at least two letters, "
+            "digits, '_', '.' or '-', starting with a letter or a digit (e.g. --name my-job_2)"
+        )
+    if "working directory" in message and "absolute path" in message:
+        return (
+            f"-w {spec.workdir}: the working directory must be an absolute path inside the "
+            f"container. Write -w /{spec.workdir.lstrip('./')} (or the path you meant)"
+        )
     return f"The engine refused to create the container: {message}"
 
 

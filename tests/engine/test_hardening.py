@@ -7,6 +7,7 @@ from __future__ import annotations
 import re
 import secrets
 import subprocess
+import threading
 import time
 
 import pytest
@@ -286,4 +287,125 @@ def test_a_bad_ip_in_p_is_one_line_and_creates_nothing(run, engine, busybox, no_
     assert cell.usage_error == (
         "Invalid -p value '1.2.3.4:80:80:80': invalid IP address 1.2.3.4:80. Use -p "
         "[IP:][HOST_PORT:]CONTAINER_PORT[/PROTOCOL], e.g. -p 8080:80 or -p 53:53/udp."
+    )
+
+
+# -- the engine's refusals, passed on with what to do -----------------------------------------
+
+STATUSES = "created, restarting, running, removing, paused, exited, dead"
+
+
+@pytest.mark.parametrize(
+    "line, expected",
+    [
+        (
+            "%%docker_build --target nope\nFROM {B} AS base\nFROM {B} AS app\nRUN true\n",
+            "--target 'nope': the Dockerfile has no such stage (its stages: base, app). Give "
+            "one of them, or leave out --target to build the last stage.",
+        ),
+        (
+            "%%docker_build --builder buildkit --target nope\nFROM {B} AS base\nRUN true\n",
+            "--target 'nope': the Dockerfile has no such stage (its stages: base). Give one "
+            "of them, or leave out --target to build the last stage.",
+        ),
+        (
+            "%%docker_build --target base\nFROM {B}\nRUN true\n",
+            "--target 'base': the Dockerfile names no stage. Name the stage to build (FROM "
+            "IMAGE AS NAME), or leave out --target.",
+        ),
+        (
+            "%docker_ps --filter bogus=1",
+            "The engine refused --filter bogus=1: Invalid filter 'bogus'. The filters of "
+            "%docker_ps: id, name, label, status, exited, ancestor, before, since, volume, "
+            "network, publish, expose, health, isolation, is-task (--filter KEY=VALUE, "
+            "repeatable).",
+        ),
+        (
+            "%docker_images --filter bogus=1",
+            "The engine refused --filter bogus=1: Invalid filter 'bogus'. The filters of "
+            "%docker_images: dangling, label, before, since, reference (--filter KEY=VALUE, "
+            "repeatable).",
+        ),
+        (
+            "%docker_ps -a --filter status=weird",
+            f"The engine refused --filter status=weird: Invalid filter 'status=weird'. A "
+            f"status is one of {STATUSES}.",
+        ),
+        (
+            "%docker_ps --filter exited=zero",
+            'The engine refused --filter exited=zero: strconv.Atoi: parsing "zero": invalid '
+            "syntax. Check the value: a number, a name or an ID, true or false, as the filter "
+            "takes.",
+        ),
+        (
+            "%docker_run --name 'bad name!' {B} true",
+            "The container name 'bad name!' is not allowed. Use at least two letters, digits, "
+            "'_', '.' or '-', starting with a letter or a digit (e.g. --name my-job_2).",
+        ),
+        (
+            "%docker_run -w work/dir {B} pwd",
+            "-w work/dir: the working directory must be an absolute path inside the "
+            "container. Write -w /work/dir (or the path you meant).",
+        ),
+    ],
+    ids=lambda s: s.split("\n")[0][:50],
+)
+def test_the_engines_refusals_say_what_to_do(run, engine, busybox, no_leftovers, line, expected):
+    assert run(f"%docker_connect {engine.url}").error is None
+    assert run(line.replace("{B}", busybox)).usage_error == expected
+
+
+def test_the_filters_named_are_filters_the_engine_knows(engine_api):
+    """The hint's lists, checked against the engine: each key is known to it."""
+    from docker.errors import APIError
+
+    from docker_magics.runs.containers import _FILTERS
+
+    for magic, listing in (("%docker_ps", engine_api.containers), ("%docker_images", None)):
+        for key in _FILTERS[magic].split(", "):
+            try:
+                if listing is None:
+                    engine_api.images(filters={key: ["x"]})
+                else:
+                    listing(all=True, filters={key: ["x"]})
+            except APIError as exc:  # a value it cannot read is fine: the key is known
+                assert f"Invalid filter '{key}'" not in str(exc.explanation), (magic, key)
+
+
+@pytest.fixture
+def hung_registry():
+    """A registry that takes connections and never answers: its host:port."""
+    import socket
+
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(16)
+    held, stop = [], threading.Event()
+
+    def accept():
+        server.settimeout(0.2)
+        while not stop.is_set():
+            try:
+                held.append(server.accept()[0])
+            except OSError:
+                continue
+
+    threading.Thread(target=accept, daemon=True).start()
+    yield f"127.0.0.1:{server.getsockname()[1]}"
+    stop.set()
+    server.close()
+    for conn in held:
+        conn.close()
+
+
+def test_a_hung_base_image_registry_is_named(run, engine, hung_registry, no_leftovers):
+    assert run(f"%docker_connect {engine.url}").error is None
+    message = run(f"%%docker_build\nFROM {hung_registry}/dm/base:1\nRUN true\n").usage_error
+    assert message.startswith(
+        f"Step 1/2 (FROM {hung_registry}/dm/base:1) failed: the registry {hung_registry} did "
+        f"not answer in time for the base image {hung_registry}/dm/base:1 ("
+    ), message
+    assert message.endswith(
+        "): it may be hung. Check that it runs and answers, or build from an image the "
+        "engine has (%docker_images lists them)."
     )
