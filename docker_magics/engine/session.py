@@ -281,6 +281,8 @@ def _check_pem_files(files: TLSFiles) -> None:
             ) from None
         except OSError as exc:
             raise BadArgument(f"Cannot read the TLS {label} {path}: {exc.strerror}") from None
+    if files.key:
+        _refuse_encrypted_key(files.key)
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
     if files.ca:
         try:
@@ -292,13 +294,46 @@ def _check_pem_files(files: TLSFiles) -> None:
             ) from None
     if files.cert:
         try:
-            ctx.load_cert_chain(files.cert, files.key)
-        except (ssl.SSLError, ValueError) as exc:
+            # A password callback, so that OpenSSL never prompts on the terminal (it would
+            # block a terminal IPython; a kernel has no one to answer).
+            ctx.load_cert_chain(files.cert, files.key, password=_no_passphrase)
+        except _Encrypted:
+            raise _encrypted_key(files.key or files.cert) from None
+        except (ssl.SSLError, ValueError, OSError) as exc:
             raise BadArgument(
                 f"The client certificate {files.cert} and key {files.key} cannot be used "
                 f"({getattr(exc, 'reason', None) or exc})",
                 "They must be PEM files and belong together (cert.pem with its key.pem)",
             ) from None
+
+
+class _Encrypted(Exception):
+    pass
+
+
+def _no_passphrase() -> str:
+    raise _Encrypted
+
+
+def _refuse_encrypted_key(path: str) -> None:
+    """A passphrase-protected PEM key (PKCS#8 ``ENCRYPTED PRIVATE KEY``, or OpenSSL's
+    ``Proc-Type: 4,ENCRYPTED``) is refused before anything loads it: requests and OpenSSL
+    would ask for the passphrase on the terminal, at every connection."""
+    try:
+        with open(path, "rb") as f:
+            head = f.read(64 * 1024)
+    except OSError:
+        return  # said by the checks that follow
+    if b"-----BEGIN ENCRYPTED PRIVATE KEY-----" in head or b"Proc-Type: 4,ENCRYPTED" in head:
+        raise _encrypted_key(path)
+
+
+def _encrypted_key(path: str) -> BadArgument:
+    return BadArgument(
+        f"The TLS client key {path} is protected by a passphrase, which cannot be asked for here",
+        f"Give an unencrypted copy of the key: `openssl pkey -in {path} -out key.pem` asks "
+        "for the passphrase once and writes it (keep it private: chmod 600 key.pem)",
+    )
 
 
 def _keep_tls_settings(api) -> None:

@@ -409,3 +409,110 @@ def test_a_hung_base_image_registry_is_named(run, engine, hung_registry, no_left
         "): it may be hung. Check that it runs and answers, or build from an image the "
         "engine has (%docker_images lists them)."
     )
+
+
+# -- a passphrase-protected TLS key ------------------------------------------------------------
+
+
+def in_a_terminal(code: str, env: dict[str, str], timeout: float = 30) -> str:
+    """Run ``code`` in terminal IPython with a pseudo-terminal as its controlling terminal
+    (where OpenSSL asks for a passphrase); what the terminal showed. A prompt that blocks
+    ends in TimeoutError."""
+    import fcntl
+    import os
+    import pty
+    import select
+    import sys
+    import termios
+
+    master, slave = pty.openpty()
+
+    def own_terminal():
+        os.setsid()
+        fcntl.ioctl(0, termios.TIOCSCTTY, 0)
+
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "IPython", "--quick", "--no-banner", "--colors=NoColor", "-c", code],
+        stdin=slave,
+        stdout=slave,
+        stderr=slave,
+        preexec_fn=own_terminal,
+        env={**os.environ, **env},
+    )
+    os.close(slave)
+    shown, deadline = b"", time.monotonic() + timeout
+    try:
+        while proc.poll() is None or select.select([master], [], [], 0)[0]:
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"blocked; the terminal shows {shown.decode()!r}")
+            if select.select([master], [], [], 0.2)[0]:
+                try:
+                    shown += os.read(master, 65536)
+                except OSError:  # the terminal closed
+                    break
+    finally:
+        proc.kill()
+        proc.wait()
+        os.close(master)
+    text = shown.decode(errors="replace").replace("\r\n", "\n")
+    return re.sub(r"\x1b\][^\x07]*\x07|\x1b\[[0-9;?]*[A-Za-z]", "", text)  # terminal codes
+
+
+@pytest.mark.parametrize("form", ["pkcs8", "traditional"])
+def test_a_passphrase_protected_key_is_refused_without_a_prompt(tls_engine, tmp_path, form):
+    """Item 12: OpenSSL never gets to ask for the passphrase (terminal IPython blocked on
+    it); one line says to give an unencrypted key, and the command it gives makes one that
+    connects."""
+    client = tls_engine.certs.client_dir
+    encrypted = tmp_path / "enc-key.pem"
+    command = ["openssl", "pkey", "-in", str(client / "key.pem"), "-aes256"]
+    if form == "traditional":  # "Proc-Type: 4,ENCRYPTED" headers
+        command = ["openssl", "ec", "-in", str(client / "key.pem"), "-aes256"]
+    subprocess.run(
+        [*command, "-passout", "pass:open-sesame", "-out", str(encrypted)],
+        check=True,
+        capture_output=True,
+    )
+    assert b"ENCRYPTED" in encrypted.read_bytes()
+    options = f"--tlscacert {client}/ca.pem --tlscert {client}/cert.pem --tlskey {encrypted}"
+    shown = in_a_terminal(
+        f"%load_ext docker_magics\n%docker_connect {tls_engine.url} {options}",
+        {"DOCKER_CONFIG": str(tmp_path)},
+    )
+    assert "pass phrase" not in shown.lower()
+    expected = (
+        f"UsageError: The TLS client key {encrypted} is protected by a passphrase, which cannot "
+        f"be asked for here. Give an unencrypted copy of the key: `openssl pkey -in {encrypted} "
+        "-out key.pem` asks for the passphrase once and writes it (keep it private: chmod 600 "
+        "key.pem)."
+    )
+    assert [line for line in shown.splitlines() if line.strip()] == [expected]
+    # What the line says to do works (the passphrase given on the command line here).
+    plain = tmp_path / "key.pem"
+    subprocess.run(
+        [
+            "openssl",
+            "pkey",
+            "-in",
+            str(encrypted),
+            "-out",
+            str(plain),
+            "-passin",
+            "pass:open-sesame",
+        ],
+        check=True,
+        capture_output=True,
+    )
+    from docker_magics import api
+
+    conn = api.connect(
+        tls_engine.url,
+        alias="decrypted",
+        tlscacert=str(client / "ca.pem"),
+        tlscert=str(client / "cert.pem"),
+        tlskey=str(plain),
+    )
+    try:
+        assert conn.version["ApiVersion"]
+    finally:
+        api.close("decrypted")
