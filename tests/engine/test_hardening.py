@@ -9,6 +9,7 @@ import secrets
 import subprocess
 import threading
 import time
+import warnings
 
 import pytest
 
@@ -516,3 +517,39 @@ def test_a_passphrase_protected_key_is_refused_without_a_prompt(tls_engine, tmp_
         assert conn.version["ApiVersion"]
     finally:
         api.close("decrypted")
+
+
+# -- process globals -----------------------------------------------------------------------------
+
+
+def test_magics_at_once_in_threads_leave_showwarning_alone(
+    ip, engine, busybox, no_leftovers, capsys
+):
+    """Item 9: two magics running at once in threads (the second ending last) left
+    warnings.showwarning replaced by the first one's for the rest of the session."""
+    ip.run_line_magic("docker_connect", engine.url)
+    before = warnings.showwarning
+    errors = []
+
+    def run_for(seconds):
+        try:
+            ip.run_line_magic("docker_run", f"-q {busybox} sleep {seconds}")
+        except BaseException as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+
+    first = threading.Thread(target=run_for, args=(2,))
+    second = threading.Thread(target=run_for, args=(4,))
+    first.start()
+    time.sleep(1)
+    second.start()
+    first.join(60)
+    second.join(60)
+    assert errors == []
+    assert warnings.showwarning is before
+    # ...and our warnings are still one line each, every time.
+    from docker_magics.errors import CredentialHelperWarning
+
+    capsys.readouterr()
+    for _ in range(2):
+        warnings.warn(CredentialHelperWarning("a helper could not be asked"), stacklevel=1)
+    assert capsys.readouterr().err == "Warning: a helper could not be asked\n" * 2
