@@ -8,7 +8,7 @@ import re
 from collections.abc import Callable
 
 from docker_magics.engine.diagnose import clause, short
-from docker_magics.registry.failures import AUTH_PROBLEMS
+from docker_magics.registry.failures import AUTH_PROBLEMS, engine_disk_full
 
 _NONZERO = re.compile(r"(?:returned a non-zero code|exit code): (\d+)")
 CAUSE_WIDTH = 120  # characters of a failing step's last line quoted in the error
@@ -63,6 +63,9 @@ def build_failure(
     rejected = dockerfile_rejected(message, instructions)
     if rejected:
         return rejected
+    full = engine_disk_full(message)
+    if full:
+        return f"{where} failed: {full[:1].lower()}{full[1:]}"
     if "network bridge not found" in message:
         return (
             f"{where} failed: the engine has no default bridge network for RUN steps (its "

@@ -553,3 +553,51 @@ def test_magics_at_once_in_threads_leave_showwarning_alone(
     for _ in range(2):
         warnings.warn(CredentialHelperWarning("a helper could not be asked"), stacklevel=1)
     assert capsys.readouterr().err == "Warning: a helper could not be asked\n" * 2
+
+
+# -- the engine's own disk full ------------------------------------------------------------------
+
+
+@pytest.fixture
+def small_engine(tmp_path_factory):
+    """A private engine whose data root is a 40 MB tmpfs."""
+    import uuid
+    from pathlib import Path
+
+    from tests.support import Dockerd
+
+    root = Path("/tmp") / f"dm-small-{uuid.uuid4().hex[:6]}"
+    (root / "data").mkdir(parents=True)
+    subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=40m", "tmpfs", str(root / "data")], check=True
+    )
+    dockerd = Dockerd(root)
+    try:
+        yield dockerd.start()
+    finally:
+        dockerd.cleanup()  # unmounts what is under its root
+
+
+def test_a_full_engine_disk_during_a_pull_names_the_engine(run, engine, registry, small_engine):
+    """Item 8: "no space left on device" is the engine's disk, not the registry's doing."""
+    from tests.support import build_random_image
+
+    image = f"{registry.host}/dm/fill:1"
+    build_random_image(engine.url, image, megabytes=60)
+    api = engine.api()
+    try:
+        for message in api.push(f"{registry.host}/dm/fill", tag="1", stream=True, decode=True):
+            assert "error" not in message, message
+    finally:
+        api.remove_image(image, force=True)
+        api.close()
+    assert run(f"%docker_connect {small_engine.url}").error is None
+    message = run(f"%docker_pull {image} --progress none").usage_error
+    assert re.fullmatch(
+        r"The engine's disk is full: no space left where it keeps images \("
+        + re.escape(str(small_engine.root / "data"))
+        + r"/\S+ on the engine's host\)\. Free space there \(docker system prune removes what "
+        r"no container uses\), then try again\.",
+        message,
+    ), message
+    assert run(f"%docker_connect {engine.url}").error is None
