@@ -204,6 +204,26 @@ def _output(api, response) -> Iterator[ev.Event]:
     yield from splitter.close()
 
 
+def archive(api, container_id: str, path: str) -> tuple[object, Iterator[bytes]]:
+    """``GET /containers/{id}/archive``: a tar of ``path`` in the container. Returns the HTTP
+    response, which the caller must close on every path (while it is open the engine holds
+    the container: inspecting or removing it waits), and its chunks. Raises docker-py's
+    ``NotFound``/``APIError`` as ``get_archive`` does."""
+    response = api._get(
+        api._url("/containers/{0}/archive", container_id),
+        params={"path": path},
+        stream=True,
+        headers={"Accept-Encoding": "identity"},
+    )
+    try:
+        api._raise_for_status(response)
+        api._disable_socket_timeout(api._get_raw_response_socket(response))
+    except BaseException:
+        response.close()
+        raise
+    return response, response.iter_content(64 * 1024, False)
+
+
 def remove_container(api, container_id: str) -> None:
     """Kill and remove, whatever state it is in."""
     from docker.errors import NotFound

@@ -601,3 +601,35 @@ def test_a_full_engine_disk_during_a_pull_names_the_engine(run, engine, registry
         message,
     ), message
     assert run(f"%docker_connect {engine.url}").error is None
+
+
+# -- faults ------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def full_disk(tmp_path):
+    """A 1 MB filesystem of our own (a tmpfs), to fill up."""
+    mount = tmp_path / "small"
+    mount.mkdir()
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(mount)], check=True)
+    yield mount
+    subprocess.run(["umount", str(mount)], check=True)
+
+
+def test_a_get_that_cannot_be_written_fails_at_once(run, engine, busybox, no_leftovers, full_disk):
+    """Item 5: the local write fails mid-copy (a full disk): one line at once (it came after
+    60 s, the archive's response left open), the container removed (it stayed), and the
+    engine answers about it at once (it blocked `docker ps -a`)."""
+    assert run(f"%docker_connect {engine.url}").error is None
+    started = time.monotonic()
+    cell = run(
+        f"%docker_run --get /big:{full_disk}/ {busybox} dd if=/dev/zero of=/big bs=1048576 count=8"
+    )
+    assert cell.usage_error == (
+        f"--get /big: cannot write {full_disk} (No space left on device). Free space there, "
+        "or choose another destination."
+    )
+    assert time.monotonic() - started < 20
+    listed = run("%docker_ps -a")
+    assert listed.error is None and time.monotonic() - started < 25
+    assert list(full_disk.iterdir()) == []  # no half-written archive left
