@@ -633,3 +633,33 @@ def test_a_get_that_cannot_be_written_fails_at_once(run, engine, busybox, no_lef
     listed = run("%docker_ps -a")
     assert listed.error is None and time.monotonic() - started < 25
     assert list(full_disk.iterdir()) == []  # no half-written archive left
+
+
+def test_a_secret_across_the_line_cut_is_masked(run, engine, busybox, monkeypatch, no_leftovers):
+    """Item 4: output lines are cut at 64 KiB; a known secret split by the cut was not masked
+    (RunResult.stdout held it whole, .output its first characters)."""
+    import docker_magics
+
+    secret = "tok" + secrets.token_hex(10)  # 23 characters: cuts land inside it
+    monkeypatch.setenv("DM_TOKEN", secret)
+    assert run(f"%docker_connect {engine.url}").error is None
+    built = run(f"%%docker_build -q --secret-build-arg DM_TOKEN\nFROM {busybox}\nARG DM_TOKEN\n")
+    assert built.error is None, built.err  # the value is a known secret from now on
+    script = (
+        'yes "$DM_TOKEN" | head -n 9000 | tr -d "\\n"; echo\n'  # one 207 KB line, in 4 KB writes
+        "printf 'x%.0s' $(seq 65530); echo \"$DM_TOKEN\"\n"  # one across 64 KiB
+        'printf %s "$DM_TOKEN" >&2\n'
+    )
+    cell = run(f"%%docker_run -e DM_TOKEN {busybox}\n{script}")
+    assert cell.error is None, cell.err
+    result = docker_magics.last_run()
+    shown = {
+        "stdout": result.stdout,
+        "stderr": result.stderr,
+        "output": result.output.text(),
+        "the cell's output": cell.out + cell.err,
+    }
+    for where, text in shown.items():
+        for piece in (secret, secret[:8], secret[-8:]):
+            assert piece not in text, f"{piece!r} is in {where}"
+    assert shown["stdout"].count("******") == 9001  # the secret was there, masked
