@@ -22,7 +22,17 @@ from docker_magics.errors import BadArgument
 if TYPE_CHECKING:  # pragma: no cover
     import docker
 
-SESSION = Session()
+
+def _remove_leftovers(conn: Connection) -> None:
+    """On every new connection: the containers of runs whose kernel died go, in one line."""
+    from docker_magics.runs.leftovers import remove_leftovers
+
+    said = remove_leftovers(conn.client.api)
+    if said:
+        print(said)
+
+
+SESSION = Session(on_connect=[_remove_leftovers])
 _last_build = None
 _last_run = None
 

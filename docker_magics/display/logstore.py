@@ -29,7 +29,7 @@ _spill: tuple[int, str] | None = None  # (pid, folder) of this process
 _warned = False  # said that the temp folder cannot take logs: memory only from then on
 
 
-def _start_time(pid: int) -> str:
+def start_time(pid: int) -> str:
     """The process's start time in clock ticks since boot (Linux), "" elsewhere or if it
     is gone."""
     try:
@@ -39,7 +39,7 @@ def _start_time(pid: int) -> str:
         return ""
 
 
-def _alive(pid: int, start: str) -> bool:
+def alive(pid: int, start: str) -> bool:
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -48,7 +48,7 @@ def _alive(pid: int, start: str) -> bool:
         return True
     except OSError:
         return True
-    return not start or _start_time(pid) in ("", start)
+    return not start or start_time(pid) in ("", start)
 
 
 def remove_stale_spills(base: str) -> list[str]:
@@ -62,7 +62,7 @@ def remove_stale_spills(base: str) -> list[str]:
         return removed
     for name in names:
         m = _SPILL_NAME.match(name)
-        if not m or int(m[1]) != os.getuid() or _alive(int(m[2]), m[3]):
+        if not m or int(m[1]) != os.getuid() or alive(int(m[2]), m[3]):
             continue
         path = os.path.join(base, name)
         try:
@@ -88,7 +88,7 @@ def spill_dir() -> str:
         return _spill[1]
     base = tempfile.gettempdir()
     remove_stale_spills(base)
-    path = os.path.join(base, f"docker-magics-{os.getuid()}-{pid}-{_start_time(pid)}")
+    path = os.path.join(base, f"docker-magics-{os.getuid()}-{pid}-{start_time(pid)}")
     try:
         os.mkdir(path, 0o700)
     except FileExistsError:

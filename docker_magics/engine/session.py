@@ -10,6 +10,7 @@ import functools
 import math
 import ssl
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -84,9 +85,12 @@ class Connection:
 
 
 class Session:
-    """Named connections, one of them current."""
+    """Named connections, one of them current. ``on_connect``: what the features do with
+    every new connection (e.g. remove what a dead kernel left), after it is opened; their
+    failures never fail the connection."""
 
-    def __init__(self) -> None:
+    def __init__(self, on_connect: list[Callable[[Connection], None]] | None = None) -> None:
+        self.on_connect = list(on_connect or [])
         self._connections: dict[str, Connection] = {}
         self._current: str | None = None
         # Orphans of closed or replaced connections, by engine URL: a reconnect reaps them.
@@ -110,6 +114,11 @@ class Session:
         self._connections[alias] = conn
         self._current = alias
         conn.reap_orphans()
+        for hook in self.on_connect:
+            try:
+                hook(conn)
+            except Exception:  # noqa: BLE001 - a chore: the connection is what was asked
+                pass
         return conn
 
     def _let_go(self, conn: Connection) -> None:

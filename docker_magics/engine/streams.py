@@ -155,6 +155,33 @@ def attach(api, container_id: str) -> tuple[object, Iterator[ev.Event]]:
     return response, _output(api, response)
 
 
+def wait(api, container_id: str, *, removed: bool = False):
+    """``POST /containers/{id}/wait``, sent before the container starts: the engine answers
+    the headers at once and the exit code when it ends (``removed``: once it has removed it,
+    for AutoRemove containers). Returns the response, for :func:`exit_code`; close it on
+    every path."""
+    response = api._post(
+        api._url("/containers/{0}/wait", container_id),
+        params={"condition": "removed" if removed else "next-exit"},
+        stream=True,
+        timeout=None,  # a container may run for hours
+    )
+    try:
+        api._raise_for_status(response)
+    except BaseException:
+        response.close()
+        raise
+    return response
+
+
+def exit_code(response) -> int:
+    """The exit code a :func:`wait` response brings (it blocks until the container ends)."""
+    import json
+
+    answer = json.loads(response.raw.read() or b"{}")
+    return int(answer.get("StatusCode", -1))
+
+
 def logs(
     api, container_id: str, *, tty: bool, follow: bool, tail: int | None, timestamps: bool
 ) -> tuple[object, Iterator[ev.Event]]:

@@ -18,6 +18,7 @@ from docker_magics.engine.session import Connection
 from docker_magics.errors import BadArgument, DockerMagicsError, EngineError, Interrupted, RunFailed
 from docker_magics.registry.references import parse_reference
 from docker_magics.runs.files import SCRIPT_PATH, copy_out, put_files
+from docker_magics.runs.leftovers import owner_label
 from docker_magics.runs.options import RunSpec, parse_ports
 from docker_magics.runs.progress import RunText
 from docker_magics.runs.result import RunRecorder, RunResult
@@ -25,17 +26,22 @@ from docker_magics.runs.result import RunRecorder, RunResult
 LABEL = {"org.docker-magics.run": "1"}
 
 
-def _create(conn: Connection, spec: RunSpec, progress: str, **extra) -> str:
+def _create(conn: Connection, spec: RunSpec, progress: str, *, auto_remove: bool) -> str:
+    """The container, created (its image pulled when missing). ``auto_remove``: the engine
+    removes it when it ends (``docker run --rm``), even if this kernel is gone by then."""
     from docker.errors import APIError, ImageNotFound, InvalidArgument
 
     api = conn.client.api
     ports, bindings = parse_ports(spec.ports)
+    labels = dict(LABEL)
+    if not spec.detach and spec.remove:  # ours to remove: said whose, should we die first
+        labels.update(owner_label())
     try:
         host_config = api.create_host_config(
             binds=spec.volumes or None,
             port_bindings=bindings or None,
             network_mode=spec.network,
-            auto_remove=spec.detach and spec.remove,
+            auto_remove=auto_remove,
         )
     except InvalidArgument as exc:  # e.g. "host" network_mode is incompatible with -p
         raise BadArgument(f"Options that do not go together: {exc}") from None
@@ -49,8 +55,7 @@ def _create(conn: Connection, spec: RunSpec, progress: str, **extra) -> str:
         name=spec.name,
         entrypoint=spec.entrypoint,
         host_config=host_config,
-        labels=LABEL,
-        **extra,
+        labels=labels,
     )
     if spec.platform:
         kwargs["platform"] = spec.platform
@@ -174,8 +179,11 @@ def run(
         spec.command = [SCRIPT_PATH]
     title = spec.image + (f" {shlex.join(spec.command)}" if spec.command else "")
     recorder = RunRecorder(title)
+    # The engine removes the container at its end when nothing is to be copied out of it:
+    # a kernel killed during the run leaves nothing behind (the CLI's --rm does the same).
+    auto_remove = spec.remove and (spec.detach or not gets)
     try:
-        container_id = _create(conn, spec, progress)
+        container_id = _create(conn, spec, progress, auto_remove=auto_remove)
     except DockerMagicsError:
         raise
     except Exception as exc:  # noqa: BLE001
@@ -193,6 +201,7 @@ class _Run(Operation[RunResult]):
         self.conn, self.spec, self.container_id, self.recorder = conn, spec, container_id, recorder
         self.adds, self.gets, self.script, self.shell = adds, list(gets), script, shell
         self.keep = spec.detach or not spec.remove
+        self.auto_remove = spec.remove and not spec.detach and not gets
         self.started = False
         self.exit_code: int | None = None
         self.files: list[str] = []
@@ -207,13 +216,19 @@ class _Run(Operation[RunResult]):
             _start(api, cid, spec)
             return
         response, output = streams.attach(api, cid)
+        waiting = None
         try:
+            # Asked before the start, as the CLI does: a container the engine removes at
+            # its end (AutoRemove) may be gone before a later wait could ask for its code.
+            waiting = streams.wait(api, cid, removed=self.auto_remove)
             _start(api, cid, spec)
             self.started = True
             yield from output
+            self.exit_code = streams.exit_code(waiting)
         finally:
             response.close()
-        self.exit_code = api.wait(cid, timeout=None)["StatusCode"]
+            if waiting is not None:
+                waiting.close()
         if self.exit_code == 0 and self.gets:
             self.files = copy_out(api, cid, self.gets, workdir)
 
@@ -305,7 +320,12 @@ def _start(api, container_id: str, spec: RunSpec) -> None:
 def _warn_if_unpublished(api, container_id: str) -> None:
     """The engine accepts -p on networks that cannot publish (an engine without its bridge
     network, --network none or host) and says nothing: say it."""
-    settings = api.inspect_container(container_id)
+    from docker.errors import NotFound
+
+    try:
+        settings = api.inspect_container(container_id)
+    except NotFound:  # ended and removed already (AutoRemove): nothing to tell
+        return
     if not settings["State"].get("Running") or any(settings["NetworkSettings"].get("Ports") or {}):
         return  # (an exited container's ports are gone either way: nothing to tell)
     mode = settings["HostConfig"].get("NetworkMode") or "default"

@@ -30,7 +30,7 @@ def test_spilled_logs_live_in_a_folder_of_this_process_and_stale_ones_go(tmp_pat
     stale = tmp_path / f"docker-magics-{uid}-{dead_pid()}-12345"
     stale.mkdir()
     (stale / "docker-magics-abc.log").write_text("old")
-    alive = tmp_path / f"docker-magics-{uid}-{os.getppid()}-{results._start_time(os.getppid())}"
+    alive = tmp_path / f"docker-magics-{uid}-{os.getppid()}-{results.start_time(os.getppid())}"
     alive.mkdir()
     (alive / "docker-magics-def.log").write_text("in use")
     reused = tmp_path / f"docker-magics-{uid}-{os.getppid()}-1"  # a reused pid: stale
@@ -46,7 +46,7 @@ def test_spilled_logs_live_in_a_folder_of_this_process_and_stale_ones_go(tmp_pat
     store = LogStore()
     store.extend(["x" * 1000] * 2000)  # 2 MB: spilled
     folder = Path(store.path).parent
-    assert folder.name == f"docker-magics-{uid}-{os.getpid()}-{results._start_time(os.getpid())}"
+    assert folder.name == f"docker-magics-{uid}-{os.getpid()}-{results.start_time(os.getpid())}"
     assert store.text().count("\n") == 2000 and store.count == 2000
     assert not stale.exists() and not reused.exists()
     assert (alive / "docker-magics-def.log").exists()
