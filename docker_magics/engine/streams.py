@@ -22,11 +22,13 @@ def build(
     body: Iterator[bytes] | None,
     parser,
     registry_config: str | None = None,
+    on_response=None,
 ) -> Iterator[ev.Event]:
     """``POST /build`` with ``params``, sending ``body`` (the context's tar chunks; None when
     a BuildKit session serves the files), and yield what ``parser`` (the classic builder's or
     BuildKit's) makes of the engine's messages as they arrive. ``registry_config``: the
-    credentials header for pulling base images from private registries.
+    credentials header for pulling base images from private registries. ``on_response(api,
+    response)``: called once the engine has answered (a watch may shut its socket down).
 
     Raises what docker-py/requests raise for transport errors (the caller explains them);
     failures the engine reports in the stream come out as ``EngineFailure`` events.
@@ -48,6 +50,8 @@ def build(
             timeout=None,  # a silent RUN step may take as long as it takes
         )
         api._raise_for_status(response)
+        if on_response is not None:
+            on_response(api, response)
         for message in api._stream_helper(response, decode=True):
             for event in parser.feed(message):
                 if isinstance(event, ev.StepContainer):

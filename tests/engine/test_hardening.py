@@ -663,3 +663,24 @@ def test_a_secret_across_the_line_cut_is_masked(run, engine, busybox, monkeypatc
         for piece in (secret, secret[:8], secret[-8:]):
             assert piece not in text, f"{piece!r} is in {where}"
     assert shown["stdout"].count("******") == 9001  # the secret was there, masked
+
+
+def test_a_hung_base_image_registry_stops_a_buildkit_build(
+    run, engine, hung_registry, no_leftovers
+):
+    """BuildKit's resolver waits forever on a registry that never answers (a build hung for
+    10 minutes and more): stopped after the connection's timeout of silence, named."""
+    assert run(f"%docker_connect {engine.url}").error is None
+    run("%config DockerMagics.timeout = 5")
+    started = time.monotonic()
+    message = run(
+        f"%%docker_build --builder buildkit --progress none\nFROM {hung_registry}/dm/base:1\n"
+        "RUN true\n"
+    ).usage_error
+    assert message == (
+        f"The registry {hung_registry} has not answered for 5s about the base image "
+        f"{hung_registry}/dm/base:1: it may be hung. The build was stopped. Check that the "
+        "registry runs and answers, or allow more time with %config DockerMagics.timeout."
+    )
+    assert time.monotonic() - started < 30
+    assert run("%docker_images").error is None  # the engine is not stuck
