@@ -235,8 +235,9 @@ def classic_steps(
 
 def check_target(instructions: list[Instruction], target: str | None) -> None:
     """``--target`` must name a stage (``FROM IMAGE AS NAME``; case does not matter, as for
-    both builders): said before anything is sent, with the stages there are."""
-    if not target:
+    both builders): said before anything is sent, with the stages there are. A file left
+    to another frontend (``# syntax=``) is that frontend's to judge."""
+    if not target or getattr(instructions, "frontend", None) is not None:
         return
     names = [_stage_name(ins) for ins in instructions if ins.keyword == "FROM"]
     named = [n for n in names if n]

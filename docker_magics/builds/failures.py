@@ -107,7 +107,7 @@ def build_failure(
         reason = re.sub(r'^.*?(?:Get|Head) "[^"]*": ', "", message)
         if needs_login:
             host = re.search(r"pulling from host (\S+)", message)
-            registry = registry_of_image(host.group(1) + "/x" if host else image)
+            registry = _registry_of(host.group(1) + "/x" if host else image)
             login = {"Docker Hub": "%docker_login", None: "%docker_login REGISTRY"}.get(
                 registry, f"%docker_login {registry}"
             )
@@ -117,7 +117,7 @@ def build_failure(
                 f"to pull the base image {image} ({why}). Log in with {login} and build again"
             )
         if any(p in message for p in _HUNG):
-            registry = registry_of_image(image) or "of the base image"
+            registry = _registry_of(image) or "of the base image"
             return (
                 f"{where} failed: the registry {registry} did not answer in time for the base "
                 f"image {image} ({clause(reason)}): it may be hung. Check that it runs and "
@@ -136,7 +136,7 @@ def build_failure(
     return f"{where} failed: {clause(message)}"
 
 
-def registry_of_image(image: str) -> str | None:
+def _registry_of(image: str) -> str | None:
     """The registry of ``image`` as the user names it (Docker Hub by name)."""
     from docker_magics.registry.credentials import display_name, registry_of
 

@@ -56,10 +56,10 @@ class BaseImageWatch:
                 return
 
     def error(self) -> EngineError:
-        from docker_magics.builds.failures import registry_of_image
+        from docker_magics.builds.failures import _registry_of
 
         image = self.hung or "the base image"
-        registry = registry_of_image(image) or "of the base image"
+        registry = _registry_of(image) or "of the base image"
         return EngineError(
             f"The registry {registry} has not answered for {self.timeout:g}s about the base "
             f"image {image}: it may be hung. The build was stopped",
