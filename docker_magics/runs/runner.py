@@ -180,8 +180,9 @@ def run(
     title = spec.image + (f" {shlex.join(spec.command)}" if spec.command else "")
     recorder = RunRecorder(title)
     # The engine removes the container at its end when nothing is to be copied out of it:
-    # a kernel killed during the run leaves nothing behind (the CLI's --rm does the same).
-    auto_remove = spec.remove and (spec.detach or not gets)
+    # a kernel killed during the run leaves nothing behind (the CLI's --rm does the same;
+    # engines older than API 1.30 cannot wait for a removal).
+    auto_remove = spec.remove and (spec.detach or not gets and _waits_for_removal(conn))
     try:
         container_id = _create(conn, spec, progress, auto_remove=auto_remove)
     except DockerMagicsError:
@@ -189,8 +190,14 @@ def run(
     except Exception as exc:  # noqa: BLE001
         raise explain(exc, conn.endpoint) from None
     job = _Run(conn, spec, container_id, recorder, add_specs, gets, script, shell)
+    job.auto_remove = auto_remove and not spec.detach
     job.renderer = NullRenderer(recorder) if progress == "none" else RunText(recorder)
     return drive(job)
+
+
+def _waits_for_removal(conn: Connection) -> bool:
+    """``POST /containers/{id}/wait?condition=...`` (next-exit, removed): API 1.30 on."""
+    return tuple(int(p) for p in conn.api_version.split(".")) >= (1, 30)
 
 
 class _Run(Operation[RunResult]):
@@ -201,7 +208,7 @@ class _Run(Operation[RunResult]):
         self.conn, self.spec, self.container_id, self.recorder = conn, spec, container_id, recorder
         self.adds, self.gets, self.script, self.shell = adds, list(gets), script, shell
         self.keep = spec.detach or not spec.remove
-        self.auto_remove = spec.remove and not spec.detach and not gets
+        self.auto_remove = False  # the engine removes it at its end (set by run())
         self.started = False
         self.exit_code: int | None = None
         self.files: list[str] = []
@@ -220,11 +227,15 @@ class _Run(Operation[RunResult]):
         try:
             # Asked before the start, as the CLI does: a container the engine removes at
             # its end (AutoRemove) may be gone before a later wait could ask for its code.
-            waiting = streams.wait(api, cid, removed=self.auto_remove)
+            if _waits_for_removal(self.conn):
+                waiting = streams.wait(api, cid, removed=self.auto_remove)
             _start(api, cid, spec)
             self.started = True
             yield from output
-            self.exit_code = streams.exit_code(waiting)
+            if waiting is not None:
+                self.exit_code = streams.exit_code(waiting)
+            else:  # an engine older than API 1.30: no AutoRemove, it waits for us
+                self.exit_code = api.wait(cid, timeout=None)["StatusCode"]
         finally:
             response.close()
             if waiting is not None:
