@@ -128,7 +128,7 @@ class _Spilling:
         self._size = 0
         self._fd: int | None = None
         self._written = 0  # bytes in the file
-        self._remove = None  # the file's finalizer
+        self._remove: weakref.finalize | None = None  # closes and removes the file
         self._bounded = False  # the temp folder failed: memory only, its tail kept
         self._cut = False  # text was left out to keep the bound
         self.path: str | None = None

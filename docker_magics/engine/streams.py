@@ -10,6 +10,7 @@ from __future__ import annotations
 import struct
 import time
 from collections.abc import Iterator
+from typing import Any
 
 from docker_magics.engine import events as ev
 
@@ -235,7 +236,7 @@ def _output(api, response) -> Iterator[ev.Event]:
     yield from splitter.close()
 
 
-def archive(api, container_id: str, path: str) -> tuple[object, Iterator[bytes]]:
+def archive(api, container_id: str, path: str) -> tuple[Any, Iterator[bytes]]:
     """``GET /containers/{id}/archive``: a tar of ``path`` in the container. Returns the HTTP
     response, which the caller must close on every path (while it is open the engine holds
     the container: inspecting or removing it waits), and its chunks. Raises docker-py's

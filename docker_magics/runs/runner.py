@@ -113,9 +113,10 @@ def _create_failure(exc, spec: RunSpec) -> str:
             "digits, '_', '.' or '-', starting with a letter or a digit (e.g. --name my-job_2)"
         )
     if "working directory" in message and "absolute path" in message:
+        workdir = spec.workdir or ""
         return (
-            f"-w {spec.workdir}: the working directory must be an absolute path inside the "
-            f"container. Write -w /{spec.workdir.lstrip('./')} (or the path you meant)"
+            f"-w {workdir}: the working directory must be an absolute path inside the "
+            f"container. Write -w /{workdir.lstrip('./')} (or the path you meant)"
         )
     return f"The engine refused to create the container: {message}"
 
