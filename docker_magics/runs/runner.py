@@ -26,9 +26,10 @@ from docker_magics.runs.result import RunRecorder, RunResult
 LABEL = {"org.docker-magics.run": "1"}
 
 
-def _create(conn: Connection, spec: RunSpec, progress: str, *, auto_remove: bool) -> str:
+def _create(conn: Connection, spec: RunSpec, progress: str, *, auto_remove: bool = False) -> str:
     """The container, created (its image pulled when missing). ``auto_remove``: the engine
-    removes it when it ends (``docker run --rm``), even if this kernel is gone by then."""
+    removes it when it ends (``docker run --rm``), even if this kernel is gone by then; else
+    a foreground one carries its kernel's label (:mod:`~docker_magics.runs.leftovers`)."""
     from docker.errors import APIError, ImageNotFound, InvalidArgument
 
     api = conn.client.api
