@@ -19,6 +19,7 @@ from docker_magics.builds.failures import build_failure, dockerfile_rejected
 from docker_magics.builds.options import BuildOptions
 from docker_magics.builds.progress import build_renderer
 from docker_magics.builds.result import BuildRecorder, BuildResult, Step
+from docker_magics.builds.stall import BaseImageWatch
 from docker_magics.display.progress import NullRenderer, cut
 from docker_magics.display.tables import counted, human_size
 from docker_magics.engine import events as ev
@@ -164,13 +165,17 @@ class _Build(Operation[BuildResult]):
         self.recorder.engine, self.recorder.network = conn.endpoint.url, options.network
         folder = context.description.startswith("the folder")
         context.watch = _SendingNotes(self._show, always=folder)
+        # BuildKit waits forever on a base image's registry that never answers: stop it.
+        timeout = conn.client.api.timeout
+        self.stall = BaseImageWatch(self.recorder, timeout) if builder == "buildkit" else None
 
     def _show(self, event: ev.Event) -> None:
         self.recorder.handle(event)
         self.renderer.handle(event)
 
     def events(self):
-        stream = _stream(self.conn, self.context, self.options, self.builder, self.session)
+        watch = self.stall.attach if self.stall is not None else None
+        stream = _stream(self.conn, self.context, self.options, self.builder, self.session, watch)
         # What the local reading has to say first (a # syntax= frontend that reads the file).
         notes = [ev.Notice(text) for text in dockerfile.notices(self.instructions, self.builder)]
         return _after(notes, stream) if notes else stream
@@ -179,6 +184,8 @@ class _Build(Operation[BuildResult]):
         return _interrupted(self.conn, self.recorder)
 
     def explain(self, exc: Exception) -> DockerMagicsError:
+        if self.stall is not None and self.stall.hung:
+            return self.stall.error()
         said = str(getattr(exc, "explanation", "") or "")
         rejected = dockerfile_rejected(said, self.instructions)
         version = self.conn.version.get("Version", "?")
@@ -192,11 +199,15 @@ class _Build(Operation[BuildResult]):
         return error
 
     def cleanup(self, error) -> None:
+        if self.stall is not None:
+            self.stall.stop()
         if self.session is not None:
             self.session.close()
 
     def conclude(self, error):
         recorder, session = self.recorder, self.session
+        if self.stall is not None and self.stall.hung and not isinstance(error, Interrupted):
+            error = self.stall.error()  # (the stream may have ended without an error)
         if self.synced:
             recorder.context = f"{self.context.description}: {_session_sent(session)}"
             if session.context_error is not None and not isinstance(error, Interrupted):
@@ -248,7 +259,7 @@ def _after(notes: list[ev.Event], stream):
         stream.close()
 
 
-def _stream(conn: Connection, context, options, builder: str, session):
+def _stream(conn: Connection, context, options, builder: str, session, on_response=None):
     """The build's events. With a session that serves the files, the engine reads the
     context and the Dockerfile from it, as the CLI's does (``remote=client-session``), and
     no tar is sent."""
@@ -261,7 +272,8 @@ def _stream(conn: Connection, context, options, builder: str, session):
     params += [("remote", "client-session")] if synced else []
     parser = BuildKitParser() if builder == "buildkit" else ev.ClassicBuildParser()
     body = None if synced else context.chunks()
-    return streams.build(conn.client, params, body, parser, CREDENTIALS.config_header())
+    config = CREDENTIALS.config_header()
+    return streams.build(conn.client, params, body, parser, config, on_response)
 
 
 def _open_session(conn: Connection, secrets: dict[str, bytes] | None, sources, *, fallback: bool):

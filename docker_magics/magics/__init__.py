@@ -7,6 +7,7 @@ One ``Magics`` class per topic; :class:`DockerMagics` holds the settings they sh
 
 from __future__ import annotations
 
+from docker_magics.magics.arguments import show_warnings_as_lines, stop_showing_warnings_as_lines
 from docker_magics.magics.builds import BuildMagics
 from docker_magics.magics.core import DockerMagics
 from docker_magics.magics.jobs import JobMagics
@@ -21,6 +22,7 @@ __all__ = ["DockerMagics", "register", "unregister"]
 
 
 def register(ipython) -> None:
+    show_warnings_as_lines()
     settings = DockerMagics(ipython)
     ipython.register_magics(settings)
     for topic in TOPICS:
@@ -37,3 +39,4 @@ def unregister(ipython) -> None:
             for name in names:
                 manager.magics[kind].pop(name, None)
         ipython.configurables[:] = [c for c in ipython.configurables if c is not instance]
+    stop_showing_warnings_as_lines()

@@ -7,7 +7,6 @@ every expected failure turned into one ``UsageError`` line.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import functools
 import shlex
 import sys
@@ -111,23 +110,37 @@ def parse_line(parser, line: str, name: str, *, secret: bool = False):
         raise UsageError(f"%{name}: {exc}. See %{name}? for the options.") from None
 
 
-@contextlib.contextmanager
-def _warnings_as_lines():
-    """Show our warnings as one plain line on stderr, when they happen (before the
-    connection's summary line); pass any other warning on."""
-    with warnings.catch_warnings():
-        show = warnings.showwarning
+_AS_LINES = (UnencryptedEngineWarning, CredentialHelperWarning)
 
-        def showwarning(message, category, *args, **kwargs):
-            if issubclass(category, (UnencryptedEngineWarning, CredentialHelperWarning)):
-                print(f"Warning: {message}", file=sys.stderr)
-            else:
-                show(message, category, *args, **kwargs)
 
-        warnings.showwarning = showwarning
-        warnings.simplefilter("always", UnencryptedEngineWarning)
-        warnings.simplefilter("always", CredentialHelperWarning)
-        yield
+def show_warnings_as_lines() -> None:
+    """From now on (the extension is loaded), our warnings are one plain line on stderr
+    when they happen (before the connection's summary line), every time; any other warning
+    goes where it went. Installed once, not per call: swapping ``warnings.showwarning``
+    around each magic is not thread-safe (two magics at once in threads left it replaced
+    for good)."""
+    if getattr(warnings.showwarning, "_docker_magics_previous", None) is not None:
+        return
+    previous = warnings.showwarning
+
+    def showwarning(message, category, filename, lineno, file=None, line=None):
+        if issubclass(category, _AS_LINES):
+            print(f"Warning: {message}", file=sys.stderr)
+        else:
+            previous(message, category, filename, lineno, file, line)
+
+    showwarning._docker_magics_previous = previous  # type: ignore[attr-defined]
+    warnings.showwarning = showwarning
+    for category in _AS_LINES:
+        warnings.filterwarnings("always", category=category)
+
+
+def stop_showing_warnings_as_lines() -> None:
+    """Undo :func:`show_warnings_as_lines` (``%unload_ext``), if nobody wrapped it since
+    (our warnings keep their "always" filters: they are ours alone)."""
+    previous = getattr(warnings.showwarning, "_docker_magics_previous", None)
+    if previous is not None:
+        warnings.showwarning = previous
 
 
 class HelpShown(Exception):
@@ -180,17 +193,16 @@ def magic(func=None, *, secret_arguments: bool = False, lists: bool = False):
             if secret_arguments:
                 forget_input(self.shell, name)
             raise
-        with _warnings_as_lines():
-            try:
-                return func(self, args) if cell is None else func(self, args, cell)
-            except (DockerMagicsError, Interrupted) as exc:  # Interrupted: a KeyboardInterrupt
-                if isinstance(exc, ConnectFailed):
-                    self._explain_missing_engine()
-                if isinstance(exc, MaybeSecretArgument):
-                    forget_input(self.shell, name)
-                raise UsageError(redact(str(exc))) from None
-            except KeyboardInterrupt:  # outside the work's own handlers (a prompt, a lookup)
-                raise UsageError(f"%{name} interrupted") from None
+        try:
+            return func(self, args) if cell is None else func(self, args, cell)
+        except (DockerMagicsError, Interrupted) as exc:  # Interrupted: a KeyboardInterrupt
+            if isinstance(exc, ConnectFailed):
+                self._explain_missing_engine()
+            if isinstance(exc, MaybeSecretArgument):
+                forget_input(self.shell, name)
+            raise UsageError(redact(str(exc))) from None
+        except KeyboardInterrupt:  # outside the work's own handlers (a prompt, a lookup)
+            raise UsageError(f"%{name} interrupted") from None
 
     # We expand {var} and $var ourselves (after the length check), in the caller's scope.
     wrapper._ipython_magic_no_var_expand = True

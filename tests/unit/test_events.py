@@ -187,3 +187,27 @@ def test_output_splitter_keeps_the_raw_text_exactly():
     assert shown[0] == "30%" and shown[-1] == "ü end without newline"
     assert all(len(line) <= ev.MAX_LINE for line in shown)
     assert ev.OutputSplitter().feed("stdout", b"a\n")[0].raw == ""  # off unless asked
+
+
+def test_a_secret_is_never_split_by_the_line_cut():
+    """Over-long lines are passed on in pieces; a known secret across a piece's end is kept
+    whole for the next one, so each piece (masked on its own) shows none of it."""
+    import secrets
+
+    from docker_magics.redaction import protect_value, redact
+
+    secret = "cut-" + secrets.token_hex(9)
+    protect_value(secret)
+    written = (secret * 30_000 + "\n" + "x" * (ev.MAX_LINE - 5) + secret + "\n").encode()
+    for frame in (1000, 4096, 65_536, 100_003):
+        splitter, classic = ev.OutputSplitter(keep_raw=True), ev.ClassicBuildParser()
+        events = classic.feed({"stream": "Step 1/1 : RUN x\n"})
+        for i in range(0, len(written), frame):
+            events += splitter.feed("stdout", written[i : i + frame])
+            events += classic.feed({"stream": written[i : i + frame].decode()})
+        events += splitter.close() + classic.close()
+        logs = [e for e in events if isinstance(e, ev.Log)]
+        pieces = [redact(e.raw) for e in logs] + [redact(line) for e in logs for line in e.lines]
+        for piece in pieces:
+            assert secret[:6] not in piece and secret[-6:] not in piece, frame
+        assert "".join(redact(e.raw) for e in logs).count("******") == 30_001, frame
