@@ -2,9 +2,14 @@
 private engine and registry started here. Writes bench/RESULTS.md (medians, ratios, machine
 facts). Timings on shared VMs are noisy: only ratios measured side by side mean anything.
 
-    python bench/run.py [--repeat N] [--cases 1,2,3,4,5] [--floods "~5 s,~30 s"] [--note TEXT]
+    python bench/run.py [--repeat N] [--cases 1,2,3,4,5,6,7,8] [--floods "~5 s,~30 s"] [--note TEXT]
+                        [--engines 20.10,26] (the engines the engine cases run on, in turn)
                         [--rerun]  (only the given cases again, the others' rows kept)
                         [--report] (only RESULTS.md again, from results.json)
+
+The cases that use an engine (builds, floods, push and pull) run on each engine of
+``--engines`` (Docker Engine 20.10 and 26, as the tests: tests/support/engines.py); RESULTS.md
+shows the engines side by side. Packing and start-up use no engine and run once.
 """
 
 from __future__ import annotations
@@ -26,6 +31,7 @@ import uuid
 from pathlib import Path
 
 from tests.support import Dockerd, Registry, build_busybox, build_random_image
+from tests.support.engines import ENGINE_VERSIONS, dockerd_binary
 from tests.support.kernel import Kernel
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -33,6 +39,8 @@ ROOT = Path(__file__).resolve().parent.parent
 DOCKER = shutil.which("docker") or "docker"
 BASE = "bench/busybox:latest"
 ROWS: list[dict] = []
+ENGINE = ""  # the engine version the rows being measured are about ("": no engine)
+ENGINE_FREE = {"3", "5"}  # cases that use no engine
 
 
 def timed(func) -> float:
@@ -78,6 +86,7 @@ def row(
     ROWS.append(
         {
             "case": case,
+            "engine": ENGINE,
             "what": what,
             "value": value,
             "unit": unit,
@@ -89,7 +98,8 @@ def row(
         }
     )
     shown = f"{value:.3f} {unit}" + (f"  ratio {ratio:.3f}" if ratio else "")
-    print(f"[{case}] {what}: {stat} of {runs}: {shown} {target}", flush=True)
+    on = f" (engine {ENGINE})" if ENGINE else ""
+    print(f"[{case}]{on} {what}: {stat} of {runs}: {shown} {target}", flush=True)
 
 
 def cli(*args: str, env: dict, input: bytes | None = None) -> None:
@@ -430,7 +440,7 @@ def case_context(repeat: int) -> None:
 
         # Ours and docker-py write their tar stream to a pipe too, as tar does.
         ours_code = (
-            "import subprocess\nfrom docker_magics.context import from_directory\n"
+            "import subprocess\nfrom docker_magics.builds.context import from_directory\n"
             "def work():\n"
             "    cat = subprocess.Popen('cat > /dev/null', shell=True, stdin=subprocess.PIPE)\n"
             f"    for chunk in from_directory({str(root)!r}, dockerfile_text='FROM scratch')"
@@ -446,8 +456,11 @@ def case_context(repeat: int) -> None:
             "    shutil.copyfileobj(f, cat.stdin, 1 << 20); f.close()\n"
             "    cat.stdin.close(); cat.wait()\n"
         )
-        times: dict[str, list[float]] = {"whole": [], "same": [], "ours": [], "pure": [], "py": []}
-        rss: dict[str, list[float]] = {"ours": [], "pure": [], "py": []}
+        times: dict[str, list[float]] = {
+            n: [] for n in ("whole", "same", "ours", "tar", "pure", "py")
+        }
+        rss: dict[str, list[float]] = {"ours": [], "tar": [], "pure": [], "py": []}
+        loads: list[float] = []  # what the default's choice of packer goes by
 
         def shell(command: str) -> float:
             return timed(lambda: subprocess.run(command, shell=True, check=True))
@@ -460,16 +473,21 @@ def case_context(repeat: int) -> None:
         tools = {
             "whole": lambda: shell(whole),
             "same": lambda: shell(same),
-            "ours": lambda: in_python("ours", ours_code, {"DOCKER_MAGICS_PACKER": ""}),
+            "ours": lambda: in_python("ours", ours_code, {"DOCKER_MAGICS_PACKER": "auto"}),
+            "tar": lambda: in_python("tar", ours_code, {"DOCKER_MAGICS_PACKER": "tar"}),
             "pure": lambda: in_python("pure", ours_code, {"DOCKER_MAGICS_PACKER": "python"}),
             "py": lambda: in_python("py", py_code),
         }
         names = list(tools)
         for i in range(repeat):  # in turn, rotating the order: drift hits all alike
             for name in names[i % len(names) :] + names[: i % len(names)]:
+                if name == "ours":
+                    loads.append(os.getloadavg()[0])
                 times[name].append(tools[name]())
         t = {name: statistics.median(values) for name, values in times.items()}
         listed.unlink()
+        cores = len(os.sched_getaffinity(0))
+        with_tar = sum(load + 1 <= cores for load in loads)
         case = f"3 pack a context (a folder of {count} files, {size:.0f} MB, with .dockerignore)"
         what = f"{m_files} files + {len(members) - m_files} folders, {m_size:.0f} MB"
         row(case, f"GNU tar of the whole folder ({count} files, {size:.0f} MB)", t["whole"],
@@ -484,17 +502,28 @@ def case_context(repeat: int) -> None:
         row(
             case,
             f"docker_magics, streamed, .dockerignore applied ({what}): the walk in Python, "
-            "GNU tar copying the members",
+            "then GNU tar copying the members while a core is free, else Python's packer",
             t["ours"],
             "s",
             t["same"],
-            "target <= 1.5",
+            "target <= 1.15",
+            f"ratio to GNU tar of the same members; GNU tar copied in {with_tar} of {repeat} "
+            f"runs (load average {min(loads):.1f}-{max(loads):.1f} on {cores} cores)",
+            runs=repeat,
+        )
+        row(
+            case,
+            "docker_magics with DOCKER_MAGICS_PACKER=tar (GNU tar copying, always)",
+            t["tar"],
+            "s",
+            t["same"],
+            "",
             "ratio to GNU tar of the same members",
             runs=repeat,
         )
         row(
             case,
-            "docker_magics with DOCKER_MAGICS_PACKER=python (the packer used without GNU tar)",
+            "docker_magics with DOCKER_MAGICS_PACKER=python (Python's packer, always)",
             t["pure"],
             "s",
             t["same"],
@@ -513,12 +542,87 @@ def case_context(repeat: int) -> None:
             runs=repeat,
         )
         row(case, "docker_magics peak extra RSS (tar's own ~3 MB not counted)",
-            max(rss["ours"]), "MB", None, "target <= 32 MB", runs=repeat, stat="max")  # fmt: skip
+            max(rss["ours"] + rss["tar"]), "MB", None, "target <= 32 MB", runs=repeat,
+            stat="max")  # fmt: skip
         row(case, "docker_magics peak extra RSS, DOCKER_MAGICS_PACKER=python", max(rss["pure"]),
             "MB", None, "target <= 32 MB", runs=repeat, stat="max")  # fmt: skip
         row(case, "docker-py peak extra RSS", max(rss["py"]), "MB", runs=repeat, stat="max")
     finally:
         shutil.rmtree(root, ignore_errors=True)
+
+
+# -- case 6: a BuildKit build's context transfer, cold -----------------------------------------
+
+DEBIAN_CLI = "/usr/bin/docker"  # Debian 12's docker.io 20.10: BuildKit's client built in
+
+
+def case_buildkit_context(engine: Dockerd, kernel: Kernel, repeat: int) -> None:
+    """``COPY . /ctx`` of a ~344 MB, ~14,400-file folder under BuildKit, the builder cache
+    pruned before each run: the engine asks for every file over the session. Side by side
+    with the docker CLI's own BuildKit client (``DOCKER_BUILDKIT=1``)."""
+    root = Path(tempfile.mkdtemp(prefix="bench-bkctx-"))
+    outside = Path(tempfile.mkdtemp(prefix="bench-bkdf-")) / "Dockerfile"
+    env = {**os.environ, "DOCKER_HOST": engine.url, "DOCKER_BUILDKIT": "1"}
+    dockerfile = f"FROM {BASE}\nCOPY . /ctx\n"
+    try:
+        make_tree(root, files=14400, total_mb=328)
+        (root / ".dockerignore").unlink()  # the whole folder goes
+        files = [p for p in root.rglob("*") if p.is_file()]
+        count, size = len(files), sum(p.stat().st_size for p in files) / 1e6
+        outside.write_text(dockerfile)  # the CLI's Dockerfile, outside the folder
+
+        def cold(tag: str) -> None:
+            subprocess.run(
+                [DEBIAN_CLI, "builder", "prune", "-af"], env=env, check=True, capture_output=True
+            )
+            subprocess.run([DEBIAN_CLI, "rmi", "-f", tag], env=env, capture_output=True)
+
+        def the_cli() -> float:
+            cold("bench/bkctx:cli")
+            return timed(
+                lambda: subprocess.run(
+                    [
+                        DEBIAN_CLI,
+                        "build",
+                        "-q",
+                        "-t",
+                        "bench/bkctx:cli",
+                        "-f",
+                        str(outside),
+                        str(root),
+                    ],
+                    env=env,
+                    check=True,
+                    capture_output=True,
+                )  # fmt: skip
+            )
+
+        def ours() -> float:
+            cold("bench/bkctx:ours")
+            cell = (
+                f"%%docker_build -t bench/bkctx:ours --builder buildkit --context {root}\n"
+                f"{dockerfile}"
+            )
+            return timed(lambda: check(kernel.run(cell)))
+
+        subprocess.run(["tar", "-cf", "/dev/null", "-C", str(root), "."], check=True)
+        ours(), the_cli()  # warm the page cache (and the kernel's imports) for both
+        times: dict[str, list[float]] = {"cli": [], "ours": []}
+        for i in range(repeat):  # in turn, so that drift hits both alike
+            for tool in ("cli", "ours") if i % 2 == 0 else ("ours", "cli"):
+                times[tool].append(the_cli() if tool == "cli" else ours())
+        t_cli, t_ours = (statistics.median(times[t]) for t in ("cli", "ours"))
+        case = (
+            f"7 BuildKit build, COPY . of a folder of {count} files, {size:.0f} MB, "
+            "builder cache pruned before each run"
+        )
+        row(case, "docker CLI 20.10, DOCKER_BUILDKIT=1 (its own BuildKit client)", t_cli, "s",
+            runs=repeat)  # fmt: skip
+        row(case, "%%docker_build --builder buildkit --context DIR in a kernel", t_ours, "s",
+            t_cli, "target <= 1.05", runs=repeat)  # fmt: skip
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+        shutil.rmtree(outside.parent, ignore_errors=True)
 
 
 # -- case 4: push and pull of a 300 MB image ------------------------------------------------
@@ -658,7 +762,11 @@ def machine() -> list[str]:
         f"- CPU: {cpu}, {os.cpu_count()} cores; memory: "
         f"{rss_total_gb():.1f} GB; kernel {platform.release()}",
         f"- Python {platform.python_version()}; docker CLI {out(DOCKER, '--version')}",
-        f"- Engine: {out('dockerd', '--version')} (private, started by the benchmark)",
+        *(
+            f"- Engine {v}: {out(str(dockerd_binary(v)), '--version')} (private, started by "
+            "the benchmark)"
+            for v in engines_of(ROWS)
+        ),
         f"- Registry: {out('docker-registry', '--version')}",
     ]
 
@@ -681,7 +789,17 @@ def met(r: dict) -> str:
     return "yes" if measured is not None and measured <= limit else "**NO**"
 
 
+def engines_of(rows: list[dict]) -> list[str]:
+    return [v for v in ENGINE_VERSIONS if any(r.get("engine") == v for r in rows)]
+
+
 def write_report(notes: list[str]) -> None:
+    """One line per measurement, the engines side by side (a case that uses no engine has
+    its value in the first engine's column)."""
+    engines = engines_of(ROWS) or [ENGINE_VERSIONS[0]]
+    measured: dict[tuple[str, str], dict[str, dict]] = {}
+    for r in ROWS:
+        measured.setdefault((r["case"], r["what"]), {})[r.get("engine", "")] = r
     lines = [
         "# Benchmark results",
         "",
@@ -696,19 +814,33 @@ def write_report(notes: list[str]) -> None:
         *(line for note in notes for line in (note, "")),
         "## Results",
         "",
-        "| case | what | value | runs | ratio | target | met | note |",
-        "|---|---|---|---|---|---|---|---|",
+        "| case | what | "
+        + " | ".join(f"engine {v} | runs | ratio" for v in engines)
+        + " | target | met | note |",
+        "|---|---|" + "---|---|---|" * len(engines) + "---|---|---|",
     ]
-    for r in ROWS:
-        ratio = f"{r['ratio']:.3f}" if r["ratio"] else ""
-        value = f"{r['value']:.3f} {r['unit']}" + (" (max)" if r["stat"] == "max" else "")
+    for (case, what), by_engine in measured.items():
+        cells, first = [], next(iter(by_engine.values()))
+        for i, v in enumerate(engines):
+            r = by_engine.get(v) or (by_engine.get("") if i == 0 else None)
+            if r is None:
+                cells.append("(no engine) | |" if "" in by_engine else " | |")
+                continue
+            value = f"{r['value']:.3f} {r['unit']}" + (" (max)" if r["stat"] == "max" else "")
+            ratio = f"{r['ratio']:.3f}" if r["ratio"] else ""
+            cells.append(f"{value} | {r['runs']} | {ratio}")
+        verdicts = [met(r) for r in by_engine.values()]
         lines.append(
-            f"| {r['case']} | {r['what']} | {value} | {r['runs']} | {ratio} | "
-            f"{r['target']} | {met(r)} | {r['note']} |"
+            f"| {case} | {what} | {' | '.join(cells)} | {first['target']} | "
+            f"{' / '.join(verdicts) if any(verdicts) else ''} | {first['note']} |"
         )
     misses = [r for r in ROWS if met(r) == "**NO**"]
     lines += ["", "## Targets missed", ""]
-    lines += [f"- {r['case']}: {r['what']} ({r['target']})" for r in misses] or ["- none"]
+    lines += [
+        f"- {r['case']}{f' (engine {e})' if (e := r.get('engine')) else ''}: {r['what']} "
+        f"({r['target']})"
+        for r in misses
+    ] or ["- none"]
     (ROOT / "bench" / "RESULTS.md").write_text("\n".join(lines) + "\n")
     (ROOT / "bench" / "results.json").write_text(json.dumps(ROWS, indent=1))
 
@@ -723,11 +855,16 @@ SHARED = (
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--repeat", type=int, default=5)
-    parser.add_argument("--cases", default="1,2,3,4,5")
+    parser.add_argument("--cases", default="1,2,3,4,5,6,7,8")
     parser.add_argument(
         "--floods", default=",".join(FLOODS), help=f"case 2's variants, of {list(FLOODS)}"
     )
     parser.add_argument("--note", action="append", default=[], help="a line for RESULTS.md")
+    parser.add_argument(
+        "--engines",
+        default=",".join(ENGINE_VERSIONS),
+        help=f"the engines the engine cases run on, in turn (of {', '.join(ENGINE_VERSIONS)})",
+    )
     parser.add_argument(
         "--rerun",
         action="store_true",
@@ -738,19 +875,48 @@ def main() -> None:
     )
     args = parser.parse_args()
     if args.report:
-        ROWS[:] = json.loads((ROOT / "bench" / "results.json").read_text())
+        ROWS[:] = previous_rows()
         write_report([SHARED, *args.note])
         return
     cases = set(args.cases.split(","))
+    engines = args.engines.split(",")
+    if not set(engines) <= set(ENGINE_VERSIONS):
+        parser.error(f"--engines: use some of {', '.join(ENGINE_VERSIONS)}")
     kept = []
-    if args.rerun:
-        previous = json.loads((ROOT / "bench" / "results.json").read_text())
-        kept = [r for r in previous if r["case"].split()[0] not in cases]
-    engine = Dockerd(Path("/tmp") / f"dm-bench-{uuid.uuid4().hex[:6]}").start()
+    if args.rerun:  # rows of the other cases, and of the engines not run now, stay
+        kept = [
+            r
+            for r in previous_rows()
+            if r["case"].split()[0] not in cases or (r["engine"] and r["engine"] not in engines)
+        ]
+    global ENGINE
+    try:
+        if "3" in cases:
+            case_context(args.repeat)
+        if "5" in cases:
+            case_import(args.repeat)
+        for version in engines if cases - ENGINE_FREE - {"8"} else []:
+            ENGINE = version
+            on_engine(version, cases, args)
+        if "8" in cases:  # a swarm of its own, of the default engines (bench/swarm.py)
+            from swarm import case_swarm
+
+            ENGINE = ENGINE_VERSIONS[0]
+            case_swarm(args.repeat, row)
+    finally:
+        ENGINE = ""
+        order = {v: i for i, v in enumerate(["", *ENGINE_VERSIONS])}
+        ROWS[:] = sorted(kept + ROWS, key=lambda r: (int(r["case"].split()[0]), order[r["engine"]]))
+        write_report([SHARED, *args.note])
+
+
+def on_engine(version: str, cases: set[str], args) -> None:
+    """The cases that use an engine, on a private engine of this version."""
+    engine = Dockerd(Path("/tmp") / f"dm-bench-{uuid.uuid4().hex[:6]}", version=version).start()
     kernel = None
     try:
         build_busybox(engine.url, BASE)
-        if cases & {"1", "2", "4"}:
+        if cases & {"1", "2", "4", "6"}:
             kernel = Kernel(env={"DOCKER_HOST": engine.url})
             kernel.run("%load_ext docker_magics\n%docker_connect")
         if "1" in cases:
@@ -760,19 +926,27 @@ def main() -> None:
                 # The long variant takes half a minute a run: fewer runs.
                 runs = args.repeat if FLOODS[variant][1] < 0.2 else max(3, args.repeat // 2)
                 case_flood(engine, kernel, runs, [variant])
-        if "3" in cases:
-            case_context(args.repeat)
         if "4" in cases:
             case_transfer(engine, kernel, max(3, args.repeat // 2))
-        if "5" in cases:
-            case_import(args.repeat)
+        if "6" in cases:
+            from reproduce import case_reproduce  # bench/reproduce.py
+
+            case_reproduce(engine, args.repeat, row)
+        if "7" in cases:
+            case_buildkit_context(engine, kernel, max(3, args.repeat))
     finally:
         if kernel is not None:
             kernel.shutdown()
         engine.cleanup()
-        if kept:
-            ROWS[:] = sorted(kept + ROWS, key=lambda r: int(r["case"].split()[0]))
-        write_report([SHARED, *args.note])
+
+
+def previous_rows() -> list[dict]:
+    """bench/results.json; rows from before engines were recorded were measured on 20.10."""
+    rows = json.loads((ROOT / "bench" / "results.json").read_text())
+    for r in rows:
+        if "engine" not in r:
+            r["engine"] = "" if r["case"].split()[0] in ENGINE_FREE else "20.10"
+    return rows
 
 
 if __name__ == "__main__":

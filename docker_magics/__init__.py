@@ -2,13 +2,15 @@
 
 ``%load_ext docker_magics`` registers the magics. The Python API (``connect``, ``client``,
 ``build``, ``run``, ...) lives in :mod:`docker_magics.api` and is reachable from here, as are
-the result types (``BuildResult``, ``RunResult``, ``PushResult``, ``PullResult``); they are
-imported on first use so that importing this package, and loading the extension, stays fast:
-neither ``docker`` nor ``ipywidgets`` is imported until a magic needs it.
+the result types (``BuildResult``, ``RunResult``, ``PushResult``, ``PullResult``,
+``JobResult``); they are imported on first use so that importing this package, and loading
+the extension, stays fast: neither ``docker`` nor ``ipywidgets`` is imported until a magic
+needs it.
 
 The package, by folder: ``magics/`` (the IPython glue), ``engine/`` (connections and the
 engine's streams), ``display/`` (progress views, tables, logs, charts), ``builds/``,
-``registry/``, ``runs/`` and ``storage/`` (the features); see the README's package tree.
+``registry/``, ``runs/``, ``storage/``, ``jobs/`` and ``reproduce/`` (the features); see the
+README's package tree.
 """
 
 __version__ = "0.1.0"
@@ -38,6 +40,12 @@ _API = (
     "remove_images",
     "history",
     "df",
+    "freeze",
+    "freeze_plan",
+    "run_notebook",
+    "job",
+    "last_job",
+    "nodes",
 )
 
 # The values the API returns, importable from the top: ``from docker_magics import BuildResult``.
@@ -49,6 +57,8 @@ _RESULTS = {
     "ContainerLog": "docker_magics.runs.result",
     "ImageHistory": "docker_magics.storage.layers",
     "DiskUsage": "docker_magics.storage.disk",
+    "NotebookResult": "docker_magics.reproduce.result",
+    "JobResult": "docker_magics.jobs.result",
 }
 
 __all__ = [

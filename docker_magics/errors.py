@@ -141,6 +141,23 @@ class RunFailed(EngineError):
         self.result = result
 
 
+class FetchFailed(DockerMagicsError):
+    """Packages could not be fetched from the package index (``%docker_freeze``)."""
+
+
+class NotebookFailed(EngineError):
+    """A notebook run in a container failed (a cell raised, timed out, or its kernel died);
+    ``result`` has each cell's status and the path of the executed copy, which is kept."""
+
+
+class JobFailed(EngineError):
+    """Tasks of a job failed, or it could not go on; ``result`` has every task's outcome."""
+
+    def __init__(self, what: str, hint: str = "", *, result=None) -> None:
+        super().__init__(what, hint)
+        self.result = result
+
+
 class Interrupted(OneLine, KeyboardInterrupt):
     """The user interrupted the work; it was stopped on the engine.
 

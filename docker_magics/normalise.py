@@ -82,16 +82,37 @@ def progress(value: object) -> str:
 
 
 def number(
-    value: object, name: str, *, minimum: float, maximum: float, integer: bool = False
+    value: object,
+    name: str,
+    *,
+    minimum: float,
+    maximum: float,
+    integer: bool = False,
+    unit: str = "",
+    hint: str = "",
 ) -> float:
-    """A number within ``[minimum, maximum]`` (no NaN, no infinity, no bool)."""
+    """A number within ``[minimum, maximum]`` (no NaN, no infinity, no bool); out of range,
+    the line gives the range (``unit``: e.g. "seconds"; ``hint``: what a special value
+    means)."""
     kinds = (int,) if integer else (int, float)
     if isinstance(value, bool) or not isinstance(value, kinds):
         what = "a whole number" if integer else "a number"
-        raise BadArgument(f"{name} must be {what}, not {type(value).__name__}")
+        raise BadArgument(f"{name} must be {what}, not {type(value).__name__}", hint)
     if not (math.isfinite(value) and minimum <= value <= maximum):  # type: ignore[operator]
-        raise BadArgument(f"{name} must be between {minimum:g} and {maximum:g}, not {value!r:.40}")
+        unit = f" {unit}" if unit else ""
+        raise BadArgument(
+            f"{name} must be between {shown(minimum)} and {shown(maximum)}{unit}, "
+            f"not {shown(value)}",  # type: ignore[arg-type]
+            hint,
+        )
     return value  # type: ignore[return-value]
+
+
+def shown(value: float) -> str:
+    """A number as people write it: 2,147,483,647, 0.5, 1e+308."""
+    if isinstance(value, int) or (math.isfinite(value) and value.is_integer() and value < 1e15):
+        return f"{int(value):,}"
+    return f"{value:.6g}"
 
 
 def command(value: object, name: str = "command") -> list[str] | None:

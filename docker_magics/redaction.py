@@ -82,6 +82,13 @@ def redact(text: str) -> str:
     return text
 
 
+def longest() -> int:
+    """The length of the longest known secret (in any of its forms); 0 when none is known.
+    A text cut into pieces must keep this much minus one back to never split one."""
+    with _LOCK:
+        return len(_SORTED[0]) if _SORTED else 0
+
+
 def _b64_forms(*parts: str) -> list[str]:
     raw = ":".join(parts).encode()
     return [base64.b64encode(raw).decode(), base64.urlsafe_b64encode(raw).decode()]

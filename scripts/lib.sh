@@ -58,6 +58,40 @@ ensure_venv() {
     "$VENV/bin/python" -m pip install -q --disable-pip-version-check -e "$REPO[$extras]"
 }
 
+# Docker Engine 26 (Debian 13's docker.io, API 1.45), for running the tests on a current
+# engine next to Debian 12's 20.10. Downloaded with a temporary apt sources list for trixie
+# (the machine's own sources are left alone) and unpacked, not installed, under
+# $DOCKER26_ROOT; skipped when it is there. It runs with Debian 12's containerd and runc.
+DOCKER26_ROOT="${DOCKER_MAGICS_CACHE:-/var/cache/docker-magics}/docker-26"
+ensure_docker26() {
+    [ -x "$DOCKER26_ROOT/usr/sbin/dockerd" ] && return 0
+    log "Downloading Docker Engine 26 (Debian 13's docker.io) into $DOCKER26_ROOT"
+    local mirror work
+    mirror="$(sed -n 's/^URIs:[[:space:]]*//p' /etc/apt/sources.list.d/debian.sources 2>/dev/null \
+        | awk '{print $1; exit}')"
+    mirror="${mirror:-http://deb.debian.org/debian}"
+    work="$(mktemp -d)"
+    mkdir -p "$work/lists/partial" "$work/cache/archives/partial" "$work/deb"
+    echo "deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] $mirror trixie main" \
+        >"$work/sources.list"
+    local apt=(apt-get -qq -o "Dir::Etc::SourceList=$work/sources.list"
+        -o Dir::Etc::SourceParts=/dev/null -o "Dir::State::Lists=$work/lists"
+        -o "Dir::Cache=$work/cache" -o APT::Sandbox::User=root)
+    if ! "${apt[@]}" update \
+        || ! (cd "$work/deb" && "${apt[@]}" download docker.io/trixie); then
+        echo "Could not download docker.io from $mirror (trixie)" >&2
+        rm -rf "$work"; return 1
+    fi
+    $SUDO rm -rf "$DOCKER26_ROOT.partial"
+    $SUDO mkdir -p "$DOCKER26_ROOT.partial"
+    $SUDO dpkg-deb -x "$work"/deb/docker.io_*.deb "$DOCKER26_ROOT.partial"
+    rm -rf "$work"
+    # Appears whole or not at all (an interrupted run leaves only the .partial folder).
+    $SUDO rm -rf "$DOCKER26_ROOT"
+    $SUDO mv "$DOCKER26_ROOT.partial" "$DOCKER26_ROOT"
+    log "$("$DOCKER26_ROOT/usr/sbin/dockerd" --version)"
+}
+
 engine_answers() { DOCKER_HOST="$1" docker version --format '{{.Server.Version}}' >/dev/null 2>&1; }
 
 # Export DOCKER_HOST for an engine that answers: $DOCKER_HOST, the default socket, or a

@@ -31,6 +31,7 @@ from tests.support import (
     free_port,
 )
 from tests.support.images import PYTHON_ROOTFS_CACHE
+from tests.support.swarm import Swarm
 
 REPO = Path(__file__).resolve().parent.parent
 TUTORIALS = REPO / "notebooks"
@@ -158,6 +159,10 @@ def main() -> int:
         engine = Dockerd(root / "engine", tcp=[tcp])
         started.append(engine)  # before it starts: a Ctrl-C while it starts must remove it
         engine.start()
+        print("Making it the manager of a swarm of three engines (tutorial 05)...", flush=True)
+        swarm = Swarm(root / "swarm", manager=engine)
+        started.append(swarm)
+        swarm.start()
         print("Starting an engine that requires TLS with client certificates...", flush=True)
         certs = TLSMaterial(root / "tls")
         tls_url = f"tcp://127.0.0.1:{free_port()}"

@@ -4,6 +4,10 @@ the end, and a real IPython shell with the extension loaded.
 Set ``DOCKER_MAGICS_TEST_ENGINE`` (e.g. ``unix:///var/run/docker.sock``) to run the tests
 that need one ordinary engine against an existing one (Docker Desktop, a CI service...)
 instead of a private dockerd; tests that need the private TLS/tcp engines are then skipped.
+
+``--engine-version 20.10|26`` (or ``DOCKER_MAGICS_ENGINE_VERSION``; default 20.10) picks the
+Docker Engine every private engine runs: Debian 12's 20.10 or Debian 13's 26.1
+(``tests/support/engines.py``).
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ from pathlib import Path
 import pytest
 
 from tests.support import REGISTRY_USER, Dockerd, Registry, TLSMaterial, build_busybox, free_port
+from tests.support.engines import ENGINE_VERSIONS, engine_version
 
 EXTERNAL_ENGINE = os.environ.get("DOCKER_MAGICS_TEST_ENGINE")
 BUSYBOX_TAG = "docker-magics-test/busybox:latest"
@@ -29,6 +34,30 @@ DOCKER_ENV = (
     "DOCKER_API_VERSION",
     "DOCKER_CONFIG",
 )
+
+
+def pytest_addoption(parser):
+    parser.addoption(
+        "--engine-version",
+        choices=ENGINE_VERSIONS,
+        default=None,
+        help="the Docker Engine the private test engines run (default: "
+        "$DOCKER_MAGICS_ENGINE_VERSION, else 20.10)",
+    )
+
+
+def pytest_configure(config):
+    # Through the environment, so every Dockerd (fixtures, tests, kernels) starts the same.
+    chosen = config.getoption("--engine-version")
+    if chosen:
+        os.environ["DOCKER_MAGICS_ENGINE_VERSION"] = chosen
+    engine_version()  # an unknown version in the environment fails here, once
+
+
+def pytest_report_header(config):
+    if EXTERNAL_ENGINE:
+        return f"engine: {EXTERNAL_ENGINE} (DOCKER_MAGICS_TEST_ENGINE)"
+    return f"engine: private dockerd, Docker Engine {engine_version()}"
 
 
 def _short_root(name: str) -> Path:
@@ -50,6 +79,17 @@ class EngineHandle:
         import docker
 
         return docker.APIClient(base_url=self.url, version="auto")
+
+    @property
+    def api_version(self) -> tuple[int, int]:
+        """The engine's newest API version, e.g. (1, 41) for 20.10, (1, 45) for 26: for the
+        few tests where engines differ (each asserts what its engine does)."""
+        client = self.api()
+        try:
+            major, minor = client.version()["ApiVersion"].split(".")
+        finally:
+            client.close()
+        return int(major), int(minor)
 
 
 def _require_private():
@@ -107,6 +147,16 @@ def busybox(engine) -> str:
     """A busybox base image made locally (these machines cannot pull from Docker Hub)."""
     build_busybox(engine.url, BUSYBOX_TAG)
     return BUSYBOX_TAG
+
+
+@pytest.fixture(scope="session")
+def python_pip_image(engine) -> str:
+    """Debian's Python 3.11 with pip and venv, made locally (debootstrap, cached)."""
+    from tests.support import build_python_pip_image
+
+    tag = "docker-magics-test/python-pip:3"
+    build_python_pip_image(engine.url, tag)
+    return tag
 
 
 @pytest.fixture
@@ -256,3 +306,39 @@ def docker_cli():
     if path is None:
         pytest.skip("the docker CLI is not installed")
     return path
+
+
+# -- A Docker Swarm of three private engines (jobs) ---------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def swarm():
+    """A swarm of three private engines on loopback (``tests.support.swarm``): a manager and
+    two workers, each with its own swarm port; they leave the swarm before they are removed.
+    ``DOCKER_MAGICS_SWARM_DOCKERD`` runs them from another dockerd (another version)."""
+    _require_private()
+    from tests.support.swarm import Swarm
+
+    cluster = Swarm().start()
+    try:
+        yield cluster
+    finally:
+        cluster.cleanup()
+
+
+@pytest.fixture(scope="session")
+def swarm_image(swarm, registry) -> str:
+    """busybox in the loopback registry, which every node of the swarm pulls from."""
+    import docker
+
+    local = "dm-test/swarm-bb:1"
+    build_busybox(swarm.url, local)
+    api = docker.APIClient(base_url=swarm.url, version="auto")
+    try:
+        api.tag(local, f"{registry.host}/dm-test/swarm-bb", "1")
+        for message in api.push(f"{registry.host}/dm-test/swarm-bb", "1", stream=True, decode=True):
+            if "error" in message:
+                raise RuntimeError(f"pushing the swarm's image failed: {message['error']}")
+    finally:
+        api.close()
+    return f"{registry.host}/dm-test/swarm-bb:1"

@@ -13,16 +13,18 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 
 from docker_magics.builds import context as ctx
-from docker_magics.builds import dockerfile
+from docker_magics.builds import dockerfile, stages
+from docker_magics.builds import plan as planning
 from docker_magics.builds.failures import build_failure, dockerfile_rejected
 from docker_magics.builds.options import BuildOptions
 from docker_magics.builds.progress import build_renderer
 from docker_magics.builds.result import BuildRecorder, BuildResult, Step
+from docker_magics.builds.stall import BaseImageWatch
 from docker_magics.display.progress import NullRenderer, cut
 from docker_magics.display.tables import counted, human_size
 from docker_magics.engine import events as ev
 from docker_magics.engine import streams
-from docker_magics.engine.diagnose import explain
+from docker_magics.engine.diagnose import explain, short
 from docker_magics.engine.drive import Operation, drive
 from docker_magics.engine.session import Connection
 from docker_magics.errors import (
@@ -37,14 +39,18 @@ from docker_magics.errors import (
     usage,
 )
 from docker_magics.registry.credentials import CREDENTIALS
-from docker_magics.registry.references import older_engine_refusal, parse_reference
+from docker_magics.registry.references import familiar, older_engine_refusal, parse_reference
 
 
 def prepare_context(
     text: str | None, *, file: str | None, context_dir: str | None, adds: Iterable[str]
 ) -> tuple[ctx.BuildContext, list[dockerfile.Instruction]]:
-    """Check the Dockerfile (cell text or --file) and make the context to send."""
-    add_specs = [ctx.AddSpec.parse(a) for a in adds]
+    """Check the Dockerfile (cell text or --file) and plan what the build sends: the tar
+    for the classic builder, with the same plan's files for BuildKit in its ``local``."""
+    from docker_magics.builds.buildkit import localsource
+
+    add_specs = [planning.AddSpec.parse(a) for a in adds]
+    raw = None
     if file is not None:
         if text is not None and text.strip():
             raise BadArgument(
@@ -60,9 +66,10 @@ def prepare_context(
                 f"{usage('--file', file)}: no such file", "Give the path of a Dockerfile"
             )
         try:
-            text = path.read_text(encoding="utf-8", errors="replace")
+            raw = path.read_bytes()
         except OSError as exc:
             raise BadArgument(f"{usage('--file', file)}: cannot read it ({exc.strerror})") from None
+        text = planning.as_text(raw)
     if text is None or not text.strip():
         raise BadArgument(
             how("The cell is empty: there is no Dockerfile to build", "The Dockerfile is empty"),
@@ -70,28 +77,12 @@ def prepare_context(
                 "Pass its text (FROM ...), or file='PATH'"),
         )  # fmt: skip
     instructions = dockerfile.parse(text)
-    if context_dir is not None:
-        built = ctx.from_directory(
-            context_dir,
-            dockerfile_text=None if file else text,
-            dockerfile_path=file,
-            adds=add_specs,
-        )
-    else:
-        built = ctx.from_cell(text, add_specs)
-    built.local = _local_sources(text, file, context_dir, add_specs)
+    plan = planning.make(
+        raw if raw is not None else text.encode(), file=file, folder=context_dir, adds=add_specs
+    )
+    built = ctx.pack(plan)
+    built.local = localsource.from_plan(plan)
     return built, instructions
-
-
-def _local_sources(text: str, file: str | None, context_dir: str | None, adds):
-    """The same files for a BuildKit build, which gets them over its session."""
-    from docker_magics.builds.buildkit import localsource
-
-    try:
-        raw = Path(os.path.expanduser(file)).read_bytes() if file else text.encode()
-    except OSError as exc:
-        raise BadArgument(f"{usage('--file', file)}: cannot read it ({exc.strerror})") from None
-    return localsource.sources(raw, directory=context_dir, dockerfile_path=file, adds=adds)
 
 
 BUILDERS = ("classic", "buildkit", "auto")
@@ -129,6 +120,8 @@ def run_build(
     will number (``dockerfile.classic_steps``); ``instructions`` help explain failures."""
     for tag in options.tags:
         parse_reference(tag, what="tag", allow_digest=False)
+    if context.plan is not None and (context.plan.root is not None or context.plan.adds):
+        context.avoid(planning.engine_data_root(conn))
     requested = builder
     builder = choose_builder(conn, "buildkit" if secrets and builder == "auto" else builder)
     if secrets and builder != "buildkit":
@@ -143,6 +136,8 @@ def run_build(
         session = _open_session(conn, secrets, context.local, fallback=requested == "auto")
         if session is None:  # auto, and the engine has no session for the files: classic
             builder = "classic"
+    if builder == "classic":
+        _refuse_heredocs(instructions)
     try:
         # BuildKit's steps (vertexes) are not the Dockerfile's instructions: no total up front.
         total = total_steps if builder == "classic" else None
@@ -153,6 +148,19 @@ def run_build(
             session.close()
         raise
     return drive(build)
+
+
+def _refuse_heredocs(instructions: Iterable[dockerfile.Instruction]) -> None:
+    """The classic builder never runs heredocs: Docker 20.10 fails on their first line, and
+    engines whose parser reads them (23 and later) drop their body without a word, running
+    ``RUN <<EOF`` as an empty command. Either way the user wants BuildKit."""
+    heredoc = next((ins for ins in instructions if ins.heredoc), None)
+    if heredoc is not None:
+        raise BadArgument(
+            f"Dockerfile line {heredoc.line}: {short(str(heredoc), 40)} has a heredoc, which the "
+            "classic builder does not run (newer engines silently leave its lines out)",
+            "Build with --builder buildkit, or put the commands on the RUN line (RUN a && b)",
+        )
 
 
 class _Build(Operation[BuildResult]):
@@ -169,13 +177,17 @@ class _Build(Operation[BuildResult]):
         self.recorder.engine, self.recorder.network = conn.endpoint.url, options.network
         folder = context.description.startswith("the folder")
         context.watch = _SendingNotes(self._show, always=folder)
+        # BuildKit waits forever on a base image's registry that never answers: stop it.
+        timeout = conn.client.api.timeout
+        self.stall = BaseImageWatch(self.recorder, timeout) if builder == "buildkit" else None
 
     def _show(self, event: ev.Event) -> None:
         self.recorder.handle(event)
         self.renderer.handle(event)
 
     def events(self):
-        stream = _stream(self.conn, self.context, self.options, self.builder, self.session)
+        watch = self.stall.attach if self.stall is not None else None
+        stream = _stream(self.conn, self.context, self.options, self.builder, self.session, watch)
         # What the local reading has to say first (a # syntax= frontend that reads the file).
         notes = [ev.Notice(text) for text in dockerfile.notices(self.instructions, self.builder)]
         return _after(notes, stream) if notes else stream
@@ -184,6 +196,8 @@ class _Build(Operation[BuildResult]):
         return _interrupted(self.conn, self.recorder)
 
     def explain(self, exc: Exception) -> DockerMagicsError:
+        if self.stall is not None and self.stall.hung:
+            return self.stall.error()
         said = str(getattr(exc, "explanation", "") or "")
         rejected = dockerfile_rejected(said, self.instructions)
         version = self.conn.version.get("Version", "?")
@@ -197,18 +211,28 @@ class _Build(Operation[BuildResult]):
         return error
 
     def cleanup(self, error) -> None:
+        if self.stall is not None:
+            self.stall.stop()
         if self.session is not None:
             self.session.close()
 
     def conclude(self, error):
         recorder, session = self.recorder, self.session
+        if self.stall is not None and self.stall.hung and not isinstance(error, Interrupted):
+            error = self.stall.error()  # (the stream may have ended without an error)
         if self.synced:
-            files, size = session.sent.entries, session.sent.bytes
+            recorder.context = f"{self.context.description}: {_session_sent(session)}"
             if session.context_error is not None and not isinstance(error, Interrupted):
                 error = session.context_error  # what the engine reports as "error from sender"
         else:
             files, size = self.context.files, self.context.size
-        recorder.context = f"{self.context.description}: {files:,} entries, {human_size(size)} sent"
+            sent = f"{counted(files, 'entry', 'entries')}, {human_size(size)} sent"
+            recorder.context = f"{self.context.description}: {sent}"
+        if self.builder == "buildkit":
+            names = [step.name for step in recorder.steps.values()]
+            recorder.dockerfile_steps = stages.instructions_run(
+                self.instructions, names, self.options.target
+            )
         if error is None and recorder.failure is not None:
             error = self._failed()
         if error is None and recorder.image_id is None:
@@ -217,7 +241,9 @@ class _Build(Operation[BuildResult]):
             recorder.fail_current()
             error.result = recorder.result(error=str(error))  # the log so far, for last_build()
             raise error
-        result = recorder.result(size=_image_size(self.conn, recorder.image_id))
+        inspected = _inspect(self.conn, recorder.image_id)
+        recorder.tags = _tags(recorder.tags, self.options.tags, inspected)
+        result = recorder.result(size=inspected.get("Size"))
         return result, result.summary()
 
     def _failed(self) -> BuildFailed:
@@ -245,7 +271,7 @@ def _after(notes: list[ev.Event], stream):
         stream.close()
 
 
-def _stream(conn: Connection, context, options, builder: str, session):
+def _stream(conn: Connection, context, options, builder: str, session, on_response=None):
     """The build's events. With a session that serves the files, the engine reads the
     context and the Dockerfile from it, as the CLI's does (``remote=client-session``), and
     no tar is sent."""
@@ -258,7 +284,8 @@ def _stream(conn: Connection, context, options, builder: str, session):
     params += [("remote", "client-session")] if synced else []
     parser = BuildKitParser() if builder == "buildkit" else ev.ClassicBuildParser()
     body = None if synced else context.chunks()
-    return streams.build(conn.client, params, body, parser, CREDENTIALS.config_header())
+    config = CREDENTIALS.config_header()
+    return streams.build(conn.client, params, body, parser, config, on_response)
 
 
 def _open_session(conn: Connection, secrets: dict[str, bytes] | None, sources, *, fallback: bool):
@@ -350,8 +377,43 @@ def _has_image(conn: Connection, image: str) -> bool:
         return False
 
 
-def _image_size(conn: Connection, image_id: str) -> int | None:
+def _inspect(conn: Connection, image_id: str) -> dict:
     try:
-        return conn.client.api.inspect_image(image_id).get("Size")
-    except Exception:  # noqa: BLE001 - the size is a nicety, the build succeeded
-        return None
+        return conn.client.api.inspect_image(image_id)
+    except Exception:  # noqa: BLE001 - its size and tags are niceties, the build succeeded
+        return {}
+
+
+def _tags(named: list[str], requested: list[str], inspected: dict) -> list[str]:
+    """The names the engine gave the image, as the CLI shows them, in the order asked for.
+    The stream names them (the classic builder's "Successfully tagged", BuildKit's "naming
+    to"; engines from 23 on send only the latter); a tag asked for that the stream did not
+    name is looked for in the image's own tags."""
+    seen = [_familiar(tag) for tag in named]
+    wanted = [_familiar(tag) for tag in requested]
+    if any(tag not in seen for tag in wanted):
+        on_image = {_familiar(tag) for tag in inspected.get("RepoTags") or ()}
+        seen += [tag for tag in wanted if tag in on_image and tag not in seen]
+    return [tag for tag in wanted if tag in seen] + [t for t in seen if t not in wanted]
+
+
+def _familiar(tag: str) -> str:
+    try:
+        return familiar(tag, default_tag="latest")
+    except BadArgument:  # no reference: as the engine said it
+        return tag
+
+
+def _session_sent(session) -> str:
+    """What went over the BuildKit session: the Dockerfile (its own source, as the CLI sends
+    it) and the context's entries (only the files the build asked for; unchanged files the
+    engine kept from an earlier build send no data)."""
+    parts = []
+    dockerfile = getattr(session, "dockerfile_sent", None)
+    if dockerfile is not None and dockerfile.entries:
+        parts.append(f"the Dockerfile ({human_size(dockerfile.bytes)})")
+    sent = session.sent
+    if sent.entries:
+        entries = counted(sent.entries, "context entry", "context entries")
+        parts.append(f"{entries} ({human_size(sent.bytes)})")
+    return f"{' and '.join(parts) or 'nothing'} sent over the BuildKit session"

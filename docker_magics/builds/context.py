@@ -1,20 +1,18 @@
-"""Build contexts as streams of tar bytes: a cell's Dockerfile (plus ``--add`` files) or a
-directory honouring its ``.dockerignore``.
+"""The classic builder's context: a :class:`plan.Plan` as a stream of tar bytes (a cell's
+Dockerfile and ``--add`` files, or a folder honouring its ``.dockerignore``).
 
 Files in, bytes out. Nothing is held whole in memory: file contents are read in chunks and
 handed out in pieces of about ``CHUNK`` bytes, so a 1 GB context costs about one chunk of
-RAM. A folder's walk and ``.dockerignore`` are always ours; where GNU tar is installed it
-copies the members the walk chose (``gnutar``: the interpreter's cost per file was most of
-packing time), otherwise ``TarWriter`` does. Either way the engine unpacks the same files
+RAM. A folder's walk and ``.dockerignore`` are always ours; where GNU tar is installed and a
+core is free for it, it copies the members the walk chose (``gnutar`` says when that pays),
+otherwise ``TarWriter`` does. Either way the engine unpacks the same files
 with the same modes, times, owners and links (tested, and its cache agrees).
 
 Like the docker CLI: entries are owned by 0:0 with no user/group names (so the classic
 builder's cache keys do not depend on who packed them), directories are walked in lexical
 order, sockets are skipped, hard links are kept as links, and a Dockerfile that does not
 come from the directory gets a hidden name listed in the ``.dockerignore`` sent along, so the
-engine drops it (and the ``.dockerignore``) from what ``COPY .`` sees. Unlike the CLI's random
-name, ours is always the same, so an unchanged re-run sends the same ``.dockerignore`` and
-``COPY .`` stays cached.
+engine drops it (and the ``.dockerignore``) from what ``COPY .`` sees (``plan`` says which).
 """
 
 from __future__ import annotations
@@ -26,104 +24,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from docker_magics.builds import gnutar
-from docker_magics.builds.dockerignore import IgnoreMatcher, go_clean, read_patterns
+from docker_magics.builds import plan as planning
+from docker_magics.builds.plan import HIDDEN_DOCKERFILE, AddSpec, Plan  # noqa: F401 (theirs)
 from docker_magics.builds.tar import TarWriter
-from docker_magics.builds.walk import ContextChanged, changed_while_sent, walk
-from docker_magics.errors import BadArgument, option, usage
-
-CELL_DOCKERFILE = "Dockerfile"  # the cell's Dockerfile in a context of its own
-HIDDEN_DOCKERFILE = ".dockerfile.docker_magics"  # the cell's Dockerfile beside a folder
-
-
-@dataclass(frozen=True)
-class AddSpec:
-    """``--add SRC[:DEST]``: a local file or folder placed at DEST in the context."""
-
-    src: Path
-    dest: str
-    text: str = field(default="", compare=False)  # as given, for messages
-
-    @classmethod
-    def parse(cls, value: str) -> AddSpec:
-        src, dest = value, ""
-        if not os.path.exists(os.path.expanduser(value)) and ":" in value:
-            src, _, dest = value.rpartition(":")
-        path = Path(os.path.expanduser(src))
-        if not path.exists():
-            raise BadArgument(f"{usage('--add', value)}: {src} does not exist", "Check the path")
-        dest = go_clean(dest or path.resolve().name).lstrip("/")
-        if dest in ("", ".") or dest == ".." or dest.startswith("../"):
-            raise BadArgument(
-                f"{usage('--add', value)}: {dest!r} is not a place inside the context",
-                "Give a relative DEST such as data/ or src/app.py",
-            )
-        return cls(path, dest, value)
-
-
-def check_adds(
-    adds: list[AddSpec],
-    taken: dict[str, str],
-    folder: Path | None = None,
-    matcher: IgnoreMatcher | None = None,
-) -> None:
-    """Refuse ``--add`` DESTs that would put two entries at one path in the tar (the engine
-    would silently keep the last one): the same DEST twice, a DEST inside another ``--add``,
-    one of the names in ``taken`` (what we generate), or a path the ``--context`` folder
-    sends."""
-
-    def clash(add: AddSpec, what: str, hint: str = ""):
-        hint = hint or f"Give each {option('--add')} a DEST of its own"
-        raise BadArgument(f"{usage('--add', add.text or add.dest)}: {add.dest} {what}", hint)
-
-    for i, add in enumerate(adds):
-        for name, what in taken.items():
-            if add.dest != name and not add.dest.startswith(name + "/"):
-                continue
-            if name == ".dockerignore":
-                clash(
-                    add,
-                    f"cannot come from {option('--add')}: the build makes its own .dockerignore",
-                    f"To leave files out, send a folder with {usage('--context', 'DIR')} and "
-                    "write DIR/.dockerignore",
-                )
-            clash(add, f"is {what}", "Give another DEST")
-        for other in adds[:i]:
-            source = f"(from {usage('--add', other.text or other.dest)})"
-            if add.dest == other.dest:
-                clash(add, f"is already in the context {source}")
-            for outer, inner in ((other, add), (add, other)):
-                if inner.dest.startswith(outer.dest + "/"):
-                    rel = inner.dest[len(outer.dest) + 1 :]
-                    if _occupied(outer.src, rel) is not None:
-                        clash(add, f"overlaps {other.dest} {source}")
-        if folder is not None:
-            path = _occupied(folder, add.dest, matcher)
-            if path is not None:
-                clash(
-                    add,
-                    f"is already in the {option('--context')} folder ({path})",
-                    f"Give the {option('--add')} another DEST, or leave that path out with the "
-                    "folder's .dockerignore",
-                )
-
-
-def _occupied(root: Path, rel: str, matcher: IgnoreMatcher | None = None) -> Path | None:
-    """What in ``root`` (a folder or a file) the tar would already have at ``rel``, or in
-    its way (a file or link where ``rel`` needs a folder); None if nothing."""
-    if not root.is_dir() or stat.S_ISLNK(os.lstat(root).st_mode):
-        return root  # a file (or link) cannot have anything below it
-    parts = rel.split("/")
-    for n in range(1, len(parts) + 1):
-        prefix = "/".join(parts[:n])
-        path = root / prefix
-        try:
-            mode = os.lstat(path).st_mode
-        except OSError:
-            return None
-        sent = not (matcher and matcher.excludes(prefix))
-        if sent and (n == len(parts) or not stat.S_ISDIR(mode)):
-            return path
-    return None
+from docker_magics.builds.walk import ContextChanged, DataRoot, changed_while_sent, walk
 
 
 @dataclass
@@ -139,6 +43,19 @@ class BuildContext:
     watch: Callable[[BuildContext, bool], None] | None = field(repr=False, default=None)
     # The same files for BuildKit's file sync (a localsource.Sources), set by builder.py.
     local: object = field(repr=False, default=None)
+    plan: Plan | None = field(repr=False, default=None)  # what it sends
+    guard: DataRoot | None = field(repr=False, default=None)  # what it must never send
+
+    def avoid(self, guard: DataRoot | None) -> None:
+        """Refuse now what holds ``guard`` (the engine's data root, if it is on this
+        machine), and stop the walk should it meet it by another path (a bind mount): the
+        engine writes what it receives in there, so such a context grows without end."""
+        if guard is None or self.plan is None:
+            return
+        self.plan.check_data_root(guard)
+        self.guard = guard
+        if self.local is not None:
+            self.local.avoid(guard)
 
     @property
     def files(self) -> int:
@@ -163,28 +80,35 @@ class BuildContext:
             self.watch(self, True)
 
 
-def _dockerignore_for(name: str, original: bytes = b"") -> bytes:
-    # As the CLI does for a Dockerfile from stdin: list it so the engine drops it.
-    base = original if original else b".dockerignore"
-    return base + f"\n{name}\n".encode()
+def pack(plan: Plan) -> BuildContext:
+    """The tar stream of ``plan``: what it puts ahead (a Dockerfile from elsewhere and its
+    .dockerignore), the ``--add`` files, then the folder's walk, the last (GNU tar's archive,
+    if it packs them, ends the stream)."""
+    tar = TarWriter()
+    ahead = {name for name, _, _ in plan.classic_ahead()}
+
+    def stream(built: BuildContext) -> Iterator[bytes]:
+        guard = built.guard  # set (or not) by the time the stream starts
+        for name, data, mode in plan.classic_ahead():
+            yield from tar.add_bytes(name, data, mode)
+        for add in plan.adds:
+            yield from tar.add_tree(add.dest, str(add.src), guard)
+        if plan.root is None:
+            yield from tar.close()
+            return
+        entries = walk(plan.root, plan.classic_matcher(), lazy_files=True, guard=guard)
+        if ahead:  # sent above, the hidden Dockerfile listed: not twice
+            entries = (e for e in entries if e[0] not in ahead)
+        yield from _pack_walk(gnutar.chosen(), plan.root, entries, tar)
+
+    built = BuildContext(plan.classic_name, plan.description, None, tar, plan=plan)
+    built._source = stream(built)
+    return built
 
 
 def from_cell(dockerfile: str, adds: list[AddSpec] = ()) -> BuildContext:
     """A context holding the cell's Dockerfile and the ``--add`` files."""
-    name = CELL_DOCKERFILE
-    check_adds(list(adds), {name: "where the Dockerfile being built goes", ".dockerignore": ""})
-
-    tar = TarWriter()
-
-    def stream() -> Iterator[bytes]:
-        yield from tar.add_bytes(name, dockerfile.encode())
-        yield from tar.add_bytes(".dockerignore", _dockerignore_for(name))
-        for add in adds:
-            yield from tar.add_tree(add.dest, str(add.src))
-        yield from tar.close()
-
-    what = "the Dockerfile" + (f" and {', '.join(a.dest for a in adds)}" if adds else "")
-    return BuildContext(name, what, stream(), tar)
+    return pack(planning.make(dockerfile.encode(), adds=adds))
 
 
 def from_directory(
@@ -196,59 +120,8 @@ def from_directory(
 ) -> BuildContext:
     """A directory context, walked lazily. The Dockerfile is either text (the cell) sent
     under a hidden name, or ``dockerfile_path`` (inside or outside the directory)."""
-    root = Path(os.path.expanduser(str(directory))).absolute()
-    if not root.is_dir():
-        what = "does not exist" if not root.exists() else "is not a directory"
-        raise BadArgument(f"{usage('--context', str(directory))}: {root} {what}", "Give a folder")
-    ignore_file = root / ".dockerignore"
-    try:
-        ignore_bytes = ignore_file.read_bytes() if ignore_file.is_file() else b""
-    except OSError as exc:
-        raise BadArgument(f"Cannot read {ignore_file}: {exc.strerror}") from None
-    patterns = read_patterns(ignore_bytes.decode("utf-8", "replace"))
-
-    extra: tuple[str, bytes] | None = None
-    if dockerfile_path is not None:
-        path = Path(os.path.expanduser(dockerfile_path))
-        try:
-            inside = path.resolve().relative_to(root.resolve()).as_posix()
-        except ValueError:
-            inside = None
-        if inside is not None:
-            name = inside
-            # The CLI always sends the Dockerfile and .dockerignore, whatever they say.
-            patterns += ["!.dockerignore", "!" + name]
-        else:
-            name = HIDDEN_DOCKERFILE
-            try:
-                extra = (name, path.read_bytes())
-            except OSError as exc:
-                raise BadArgument(
-                    f"{usage('--file', str(dockerfile_path))}: cannot read it ({exc.strerror})"
-                ) from None
-    else:
-        name = HIDDEN_DOCKERFILE
-        extra = (name, (dockerfile_text or "").encode())
-        patterns += ["!.dockerignore"]
-    matcher = IgnoreMatcher(patterns)
-    taken = {name: "where the Dockerfile being built goes", ".dockerignore": ""}
-    check_adds(list(adds), taken, root, matcher)
-
-    tar = TarWriter()
-
-    def stream() -> Iterator[bytes]:
-        if extra is not None:
-            yield from tar.add_bytes(extra[0], extra[1], 0o600)
-            yield from tar.add_bytes(".dockerignore", _dockerignore_for(extra[0], ignore_bytes))
-        entries = walk(root, matcher, lazy_files=True)
-        if extra is not None:  # sent above, with the hidden Dockerfile listed
-            entries = (e for e in entries if e[0] not in (".dockerignore", extra[0]))
-        # The folder's entries last: GNU tar's archive, if it packs them, ends the stream.
-        for add in adds:
-            yield from tar.add_tree(add.dest, str(add.src))
-        yield from _pack_walk(gnutar.available(), root, entries, tar)
-
-    return BuildContext(name, f"the folder {root}", stream(), tar)
+    text = None if dockerfile_path is not None else (dockerfile_text or "").encode()
+    return pack(planning.make(text, file=dockerfile_path, folder=directory, adds=adds))
 
 
 def _pack_walk(

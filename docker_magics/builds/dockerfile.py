@@ -233,6 +233,28 @@ def classic_steps(
     return meta_args + sum(map(len, stages)) + labels
 
 
+def check_target(instructions: list[Instruction], target: str | None) -> None:
+    """``--target`` must name a stage (``FROM IMAGE AS NAME``; case does not matter, as for
+    both builders): said before anything is sent, with the stages there are. A file left
+    to another frontend (``# syntax=``) is that frontend's to judge."""
+    if not target or getattr(instructions, "frontend", None) is not None:
+        return
+    names = [_stage_name(ins) for ins in instructions if ins.keyword == "FROM"]
+    named = [n for n in names if n]
+    if target.lower() in named:
+        return
+    if not named:
+        raise BadArgument(
+            f"--target {_shown(target)}: the Dockerfile names no stage",
+            "Name the stage to build (FROM IMAGE AS NAME), or leave out --target",
+        )
+    raise BadArgument(
+        f"--target {_shown(target)}: the Dockerfile has no such stage (its stages: "
+        f"{', '.join(named)})",
+        "Give one of them, or leave out --target to build the last stage",
+    )
+
+
 def _stage_name(ins: Instruction) -> str | None:
     """The stage's name, None without one (or when FROM's words are wrong)."""
     try:

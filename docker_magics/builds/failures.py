@@ -10,7 +10,7 @@ from collections.abc import Callable
 from docker_magics.engine.diagnose import clause, short
 from docker_magics.errors import Quoting, how, option, usage
 from docker_magics.registry.credentials import login_command
-from docker_magics.registry.failures import AUTH_PROBLEMS
+from docker_magics.registry.failures import AUTH_PROBLEMS, engine_disk_full
 
 _NONZERO = re.compile(r"(?:returned a non-zero code|exit code): (\d+)")
 CAUSE_WIDTH = 120  # characters of a failing step's last line quoted in the error
@@ -22,10 +22,17 @@ _NOT_IN_CONTEXT = re.compile(
 )
 
 
+# "secret ID not found" (20.10), "secret ID: not found" (26)
+_SECRET_MISSING = re.compile(r"\bsecret (\S+?):? not found")
+
+
 _MANIFEST_URL = re.compile(r'/v2/(?:library/)?([^"]+?)/manifests/([^"/]+)"')
 
 
+# The registry took the connection and then said nothing (the engine gives up after a while).
+_HUNG = ("Client.Timeout", "request canceled", "deadline exceeded", "TLS handshake timeout")
 _PULL_PROBLEMS = (
+    *_HUNG,
     "pull access denied",
     "manifest unknown",
     "not found",
@@ -33,7 +40,6 @@ _PULL_PROBLEMS = (
     "dial tcp",
     "i/o timeout",
     "connection refused",
-    "TLS handshake timeout",
     "server gave HTTP response",
     "unauthorized",
 )
@@ -63,6 +69,16 @@ def build_failure(
     rejected = dockerfile_rejected(message, instructions)
     if rejected:
         return rejected
+    secret = _SECRET_MISSING.search(message)
+    if secret:
+        name = secret.group(1)
+        return (
+            f"{where} failed: {clause(message)}. The Dockerfile mounts the build secret {name}: "
+            f"give it with --secret id={name},env=VAR (or src=FILE)"
+        )
+    full = engine_disk_full(message)
+    if full:
+        return f"{where} failed: {full[:1].lower()}{full[1:]}"
     if "network bridge not found" in message:
         return (
             f"{where} failed: the engine has no default bridge network for RUN steps (its "
@@ -113,6 +129,13 @@ def build_failure(
                 f"{where} failed: the registry {registry or 'of the base image'} wants a login "
                 f"to pull the base image {image} ({why}). Log in with {login} and build again"
             )
+        if any(p in message for p in _HUNG):
+            registry = _registry_of(image) or "of the base image"
+            return (
+                f"{where} failed: the registry {registry} did not answer in time for the base "
+                f"image {image} ({clause(reason)}): it may be hung. Check that it runs and "
+                "answers, or build from an image the engine has (%docker_images lists them)"
+            )
         if pull and on_engine is not None and on_engine(image):
             return (
                 f"{where} failed: {usage('--pull')} could not refresh the base image {image} "
@@ -148,7 +171,7 @@ def dockerfile_rejected(message: str, instructions=()) -> str | None:
     (``dockerfile.parse``) tell whether the line is in a heredoc."""
     from docker_magics.builds.dockerfile import heredoc_around
 
-    m = re.search(r"dockerfile parse error line (\d+): (.*)", message, re.I)
+    m = re.search(r"dockerfile parse error (?:on )?line (\d+): (.*)", message, re.I)
     if not m:
         return None
     line = int(m.group(1))

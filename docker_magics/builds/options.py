@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from docker_magics.display.tables import human_size
-from docker_magics.errors import BadArgument, option
+from docker_magics.errors import BadArgument, MaybeSecretArgument, option
 from docker_magics.errors import usage as given
 
 
@@ -99,8 +99,11 @@ def parse_secrets(items: Iterable[str]) -> dict[str, bytes]:
             key, sep, value = part.partition("=")
             key = {"source": "src", "name": "id"}.get(key.strip().lower(), key.strip().lower())
             if not sep or not value or key not in ("id", "env", "src", "type"):
-                # Not repeated: a value typed in by mistake may be the secret itself.
-                raise BadArgument("Invalid --secret (not shown: it may hold a secret)", usage)
+                # Not repeated (and the cell leaves the history): a value typed in by
+                # mistake may be the secret itself.
+                raise MaybeSecretArgument(
+                    "Invalid --secret (not shown: it may hold a secret)", usage
+                )
             spec[key] = value
         secret_id, kind = spec.get("id"), spec.get("type")
         if not secret_id or kind not in (None, "env", "file"):
@@ -117,8 +120,11 @@ def parse_secrets(items: Iterable[str]) -> dict[str, bytes]:
         else:
             name = spec.get("env") or spec.get("src") or secret_id
             if name not in os.environ:
-                raise BadArgument(
-                    f"--secret {secret_id}: its environment variable is not set",
+                # Not named (nor the id when it names the variable): it may be the secret
+                # itself, typed where a name goes.
+                which = f"--secret {secret_id}: its" if "env" in spec else "A --secret's"
+                raise MaybeSecretArgument(
+                    f"{which} environment variable is not set",
                     "Set it before the build (os.environ in the kernel), or use src=FILE",
                 )
             value = os.environ[name].encode()
@@ -144,8 +150,9 @@ def secret_build_values(names: Iterable[str]) -> dict[str, str]:
     values = {}
     for name in names:
         if name not in os.environ:
-            # Not repeated: it might be the secret itself, typed in the wrong place.
-            raise BadArgument(
+            # Not repeated (and the cell leaves the history): it might be the secret
+            # itself, typed in the wrong place.
+            raise MaybeSecretArgument(
                 "An environment variable given to --secret-build-arg is not set",
                 "Set it before starting the kernel (or in the kernel with os.environ)",
             )

@@ -68,6 +68,8 @@ class BuildRecorder:
         self.layers: dict[str, ev.LayerProgress] = {}
         self.engine = ""  # the engine's URL, and the build's --network: what some of the
         self.network: str | None = None  # engine's warnings mean depends on them
+        # The Dockerfile's steps for the summary, when they are not the steps seen (BuildKit)
+        self.dockerfile_steps: int | None = None
 
     @property
     def total(self) -> int | None:
@@ -180,7 +182,12 @@ class BuildRecorder:
             log=self.log,
             context=self.context,
             error=error,
+            builder=self.builder,
+            total_steps=self.dockerfile_steps,
         )
+
+
+BUILDER_NAMES = {"classic": "the classic builder", "buildkit": "BuildKit"}
 
 
 @dataclass
@@ -195,6 +202,10 @@ class BuildResult(SaidOnce):
     log: LogStore
     context: str = ""
     error: str | None = None
+    builder: str = "classic"  # the builder that ran: classic or buildkit
+    # The Dockerfile's steps (BuildKit: the instructions of the stages it ran; its own
+    # internal steps are in ``steps`` but not counted); None: ``len(steps)``.
+    total_steps: int | None = None
 
     @property
     def ok(self) -> bool:
@@ -208,16 +219,19 @@ class BuildResult(SaidOnce):
 
     @property
     def cached_steps(self) -> int:
-        return sum(1 for s in self.steps if s.status == "cached")
+        """The Dockerfile's steps the engine took from its cache (BuildKit's internal steps,
+        which have no ``[stage n/m]`` number, are not the Dockerfile's)."""
+        return sum(1 for s in self.steps if s.status == "cached" and s.number)
 
     def summary(self) -> str:
         if not self.ok:
             return f"Build failed after {self.duration:.1f}s: {self.error}"
         tags = ", ".join(self.tags) or "no tag"
-        n = len(self.steps)
+        n = len(self.steps) if self.total_steps is None else self.total_steps
         cached = f", {self.cached_steps} of {counted(n, 'step')} cached" if n else ""
         size = f", {human_size(self.size)}" if self.size is not None else ""
-        return f"Built {self.short_id} ({tags}){size} in {self.duration:.1f}s{cached}"
+        by = BUILDER_NAMES.get(self.builder, self.builder)
+        return f"Built {self.short_id} ({tags}) with {by}{size} in {self.duration:.1f}s{cached}"
 
     def __repr__(self) -> str:
         lines = [self.summary()]

@@ -11,7 +11,7 @@ import stat
 import tarfile
 from collections.abc import Iterator
 
-from docker_magics.builds.walk import ContextChanged, changed_while_sent, unreadable
+from docker_magics.builds.walk import ContextChanged, DataRoot, changed_while_sent, unreadable
 
 # Small pieces stay in the CPU's caches from the read to the socket (urllib3 copies each
 # into its chunk framing) and fit a pipe's or socket's buffer while the reader drains it:
@@ -262,11 +262,15 @@ class TarWriter:
                 buf.clear()
                 yield out
 
-    def add_tree(self, arcname: str, root: str) -> Iterator[bytes]:
-        """A file or a whole folder (no .dockerignore: explicit ``--add``)."""
+    def add_tree(self, arcname: str, root: str, guard: DataRoot | None = None) -> Iterator[bytes]:
+        """A file or a whole folder (no .dockerignore: explicit ``--add``), never reaching
+        into ``guard`` (the engine's data root)."""
         try:
             st = os.lstat(root)
-            names = sorted(os.listdir(root)) if stat.S_ISDIR(st.st_mode) else []
+            is_dir = stat.S_ISDIR(st.st_mode)
+            if is_dir and guard is not None:
+                guard.check(st, root)
+            names = sorted(os.listdir(root)) if is_dir else []
         except FileNotFoundError:
             raise changed_while_sent(arcname, "it was deleted") from None
         except OSError as exc:
@@ -276,7 +280,7 @@ class TarWriter:
             ) from None
         yield from self.add_path(arcname, root, st)
         for name in names:
-            yield from self.add_tree(f"{arcname}/{name}", os.path.join(root, name))
+            yield from self.add_tree(f"{arcname}/{name}", os.path.join(root, name), guard)
 
     def flush(self) -> Iterator[bytes]:
         """What is buffered, without ending the archive (something else goes on with it)."""

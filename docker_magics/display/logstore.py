@@ -8,12 +8,14 @@ import atexit
 import os
 import re
 import stat
+import sys
 import tempfile
 import weakref
 
 from docker_magics.display.tables import counted
 
 SPILL_AT = 1 << 20  # bytes of log kept in memory before it moves to a temp file
+KEPT_IN_MEMORY = 32 << 20  # characters of a log kept when the temp folder cannot take it
 TAIL = 20  # last lines kept per step, for the progress view and error messages
 
 
@@ -24,9 +26,10 @@ TAIL = 20  # last lines kept per step, for the progress view and error messages
 # its folder behind, and the next process to spill a log removes it.
 _SPILL_NAME = re.compile(r"^docker-magics-(\d+)-(\d+)-(\d*)$")
 _spill: tuple[int, str] | None = None  # (pid, folder) of this process
+_warned = False  # said that the temp folder cannot take logs: memory only from then on
 
 
-def _start_time(pid: int) -> str:
+def start_time(pid: int) -> str:
     """The process's start time in clock ticks since boot (Linux), "" elsewhere or if it
     is gone."""
     try:
@@ -36,7 +39,7 @@ def _start_time(pid: int) -> str:
         return ""
 
 
-def _alive(pid: int, start: str) -> bool:
+def alive(pid: int, start: str) -> bool:
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -45,7 +48,7 @@ def _alive(pid: int, start: str) -> bool:
         return True
     except OSError:
         return True
-    return not start or _start_time(pid) in ("", start)
+    return not start or start_time(pid) in ("", start)
 
 
 def remove_stale_spills(base: str) -> list[str]:
@@ -59,7 +62,7 @@ def remove_stale_spills(base: str) -> list[str]:
         return removed
     for name in names:
         m = _SPILL_NAME.match(name)
-        if not m or int(m[1]) != os.getuid() or _alive(int(m[2]), m[3]):
+        if not m or int(m[1]) != os.getuid() or alive(int(m[2]), m[3]):
             continue
         path = os.path.join(base, name)
         try:
@@ -85,7 +88,7 @@ def spill_dir() -> str:
         return _spill[1]
     base = tempfile.gettempdir()
     remove_stale_spills(base)
-    path = os.path.join(base, f"docker-magics-{os.getuid()}-{pid}-{_start_time(pid)}")
+    path = os.path.join(base, f"docker-magics-{os.getuid()}-{pid}-{start_time(pid)}")
     try:
         os.mkdir(path, 0o700)
     except FileExistsError:
@@ -109,88 +112,159 @@ def _remove_folder(path: str, pid: int) -> None:
         pass
 
 
-class LogStore:
-    """A whole log (a build's, a run's): in memory while small, then in a temp file in
-    :func:`spill_dir` (removed when the store is garbage collected or Python exits; left by a
-    killed kernel, removed by the next process that spills)."""
+class _Spilling:
+    """Text appended piece by piece: in memory while small, then in a temp file in
+    :func:`spill_dir` (removed when the store is garbage collected or Python exits; left by
+    a killed kernel, removed by the next process that spills). When the temp folder cannot
+    take it (full, a quota, read-only), the text goes on in memory, its last
+    ``KEPT_IN_MEMORY`` characters only, and one warning line says so, once: from then on
+    every log of the process stays in memory that way. A full temp folder never stops the
+    work."""
+
+    _left_out = "[earlier output left out: the temp folder was full]\n"
 
     def __init__(self) -> None:
-        self._lines: list[str] = []
+        self._parts: list[str] = []
         self._size = 0
-        self._file = None
+        self._fd: int | None = None
+        self._written = 0  # bytes in the file
+        self._remove: weakref.finalize | None = None  # closes and removes the file
+        self._bounded = False  # the temp folder failed: memory only, its tail kept
+        self._cut = False  # text was left out to keep the bound
         self.path: str | None = None
+
+    def _append(self, text: str) -> None:
+        if self._fd is not None:
+            data = text.encode("utf-8", "replace")
+            try:
+                _write_all(self._fd, data)
+                self._written += len(data)
+                return
+            except OSError as exc:
+                self._back_to_memory(exc)
+        self._parts.append(text)
+        self._size += len(text)
+        if self._bounded:
+            self._keep_the_tail()
+        elif self._size > SPILL_AT:
+            self._spill()
+
+    def _spill(self) -> None:
+        if _warned:  # the temp folder failed before: memory from now on, as the line said
+            self._bounded = True
+            self._keep_the_tail()
+            return
+        try:
+            fd, path = tempfile.mkstemp(prefix="docker-magics-", suffix=".log", dir=spill_dir())
+        except OSError as exc:
+            self._go_bounded(exc)
+            return
+        self._fd, self.path, self._written = fd, path, 0
+        self._remove = weakref.finalize(self, _close_and_remove, fd, path)
+        try:
+            data = "".join(self._parts).encode("utf-8", "replace")
+            _write_all(fd, data)
+        except OSError as exc:
+            self._back_to_memory(exc, reread=False)
+            return
+        self._written = len(data)
+        self._parts, self._size = [], 0
+
+    def _back_to_memory(self, exc: OSError, *, reread: bool = True) -> None:
+        """The file cannot grow: its last ``KEPT_IN_MEMORY`` characters come back to memory,
+        and it is closed and removed at once."""
+        tail = ""
+        if reread and self.path is not None:
+            start = max(0, self._written - KEPT_IN_MEMORY)
+            try:
+                with open(self.path, "rb") as f:
+                    f.seek(start)
+                    tail = f.read(self._written - start).decode("utf-8", "replace")
+            except OSError:
+                start = self._written  # gone as well: only what comes next is kept
+            self._cut = self._cut or start > 0
+            self._parts, self._size = [tail], len(tail)
+        if self._remove is not None:
+            self._remove()
+        self._fd, self._remove, self.path = None, None, None
+        self._go_bounded(exc)
+
+    def _go_bounded(self, exc: OSError) -> None:
+        global _warned
+        self._bounded = True
+        self._keep_the_tail()
+        if not _warned:
+            _warned = True
+            print(
+                f"Warning: the temp folder {tempfile.gettempdir()} cannot take large logs "
+                f"({exc.strerror or exc}): they are kept in memory from now on, the last "
+                f"{KEPT_IN_MEMORY >> 20} MiB of each. Free space there, or start the kernel "
+                "with TMPDIR set to a folder with room",
+                file=sys.stderr,
+            )
+
+    def _keep_the_tail(self) -> None:
+        if self._size <= KEPT_IN_MEMORY:
+            return
+        text = "".join(self._parts)[-(KEPT_IN_MEMORY * 3 // 4) :]  # room to grow again
+        self._parts, self._size, self._cut = [text], len(text), True
+
+    def _text(self) -> str:
+        if self._fd is None:
+            text = "".join(self._parts)
+            return self._left_out + text if self._cut else text
+        with open(self.path, "rb") as f:  # type: ignore[arg-type]
+            return f.read().decode("utf-8", "replace")
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view) :]
+
+
+def _close_and_remove(fd: int, path: str) -> None:
+    try:
+        os.close(fd)
+    except OSError:
+        pass
+    try:
+        os.unlink(path)
+    except OSError:
+        pass
+
+
+class LogStore(_Spilling):
+    """A whole log (a build's, a run's), line by line: see :class:`_Spilling` for where it
+    is kept."""
+
+    def __init__(self) -> None:
+        super().__init__()
         self.count = 0
 
     def append(self, line: str) -> None:
         self.extend([line])
 
     def extend(self, lines: list[str]) -> None:
-        self.count += len(lines)
-        if self._file is not None:
-            self._file.write("\n".join(lines) + "\n")
-            return
-        self._lines.extend(lines)
-        self._size += sum(map(len, lines)) + len(lines)
-        if self._size > SPILL_AT:
-            self._spill()
-
-    def _spill(self) -> None:
-        fd, self.path = tempfile.mkstemp(prefix="docker-magics-", suffix=".log", dir=spill_dir())
-        self._file = os.fdopen(fd, "w", encoding="utf-8", errors="replace")
-        weakref.finalize(self, _close_and_remove, self._file, self.path)
-        self._file.write("\n".join(self._lines) + "\n")
-        self._lines = []
+        if lines:
+            self.count += len(lines)
+            self._append("\n".join(lines) + "\n")
 
     def text(self) -> str:
-        if self._file is None:
-            return "\n".join(self._lines) + ("\n" if self._lines else "")
-        self._file.flush()
-        with open(self.path, encoding="utf-8", errors="replace") as f:
-            return f.read()
+        return self._text()
 
     def __repr__(self) -> str:
         where = f"in {self.path}" if self.path else "in memory"
         return f"<log: {counted(self.count, 'line')} {where}>"
 
 
-def _close_and_remove(f, path: str) -> None:
-    try:
-        f.close()
-    finally:
-        try:
-            os.unlink(path)
-        except OSError:
-            pass
-
-
-class TextStore:
-    """Text kept exactly as written (a container's stdout or stderr): in memory while
-    small, then in a temp file in the same folder as :class:`LogStore`'s."""
-
-    def __init__(self) -> None:
-        self._parts: list[str] = []
-        self._size = 0
-        self._file = None
-        self.path: str | None = None
+class TextStore(_Spilling):
+    """Text kept exactly as written (a container's stdout or stderr), kept as
+    :class:`_Spilling` says (when the temp folder is full, its start may be left out)."""
 
     def write(self, text: str) -> None:
-        if self._file is not None:
-            self._file.write(text)
-            return
-        self._parts.append(text)
-        self._size += len(text)
-        if self._size > SPILL_AT:
-            fd, self.path = tempfile.mkstemp(
-                prefix="docker-magics-", suffix=".log", dir=spill_dir()
-            )
-            self._file = os.fdopen(fd, "w", encoding="utf-8", errors="replace", newline="")
-            weakref.finalize(self, _close_and_remove, self._file, self.path)
-            self._file.write("".join(self._parts))
-            self._parts = []
+        if text:
+            self._append(text)
 
     def text(self) -> str:
-        if self._file is None:
-            return "".join(self._parts)
-        self._file.flush()
-        with open(self.path, encoding="utf-8", errors="replace", newline="") as f:
-            return f.read()
+        return self._text()

@@ -40,7 +40,7 @@ import re
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
-from docker_magics.errors import BadArgument, option, usage
+from docker_magics.errors import BadArgument, MaybeSecretArgument, option, usage
 
 DEFAULT_UNIX_SOCKET = "/var/run/docker.sock"
 DEFAULT_TCP_PORT = 2375
@@ -109,6 +109,7 @@ def normalize_url(value: str) -> str:
     if not sep:
         scheme, rest = "tcp", raw
     scheme = scheme.lower()
+    _refuse_credentials(scheme, rest)
     if scheme in ("http", "https"):
         raise BadArgument(
             f"Unsupported engine URL {raw!r}",
@@ -123,6 +124,28 @@ def normalize_url(value: str) -> str:
     if scheme in ("npipe", "fd"):
         raise BadArgument(f"{scheme}:// engines are not supported here", f"Use {URL_FORMS}")
     raise BadArgument(f"Malformed engine URL {raw!r}", f"Use {URL_FORMS}")
+
+
+def _refuse_credentials(scheme: str, rest: str) -> None:
+    """A password (or, for tcp://, any user info) in the URL is refused without repeating
+    the URL: it is a secret typed into a magic's line, which the magics then take out of
+    IPython's history. Checked before anything else reads the URL, whatever its shape (a
+    password may hold ``/``, ``:`` or ``@``)."""
+    userinfo, at, _ = rest.rpartition("@")
+    if not at or scheme == "unix":  # a socket's path may hold an @
+        return
+    if scheme == "ssh" and ":" not in userinfo:
+        return  # ssh://USER@HOST: a user name is no secret
+    if scheme == "ssh":
+        raise MaybeSecretArgument(
+            "Passwords do not belong in the engine URL (not shown)",
+            "Use an SSH key (ssh-agent or ~/.ssh/id_*) and ssh://USER@HOST",
+        )
+    raise MaybeSecretArgument(
+        "User names and passwords do not belong in the engine URL (not shown)",
+        "A tcp:// engine knows clients by their TLS certificate (--tlsverify --cert-path "
+        "DIR); for a login use ssh://USER@HOST",
+    )
 
 
 def _normalize_tcp(raw: str, rest: str) -> str:
@@ -149,12 +172,6 @@ def _normalize_ssh(raw: str) -> str:
         raise BadArgument(
             f"Malformed engine URL {raw!r}: bad port", "Use ssh://[USER@]HOST[:PORT]"
         ) from None
-    if parts.password is not None:
-        # Never accept a secret as a magic argument: it would end up in the history.
-        raise BadArgument(
-            "Passwords do not belong in the engine URL",
-            "Use an SSH key (ssh-agent or ~/.ssh/id_*) and ssh://USER@HOST",
-        )
     if not parts.hostname or parts.path not in ("", "/") or parts.query or parts.fragment:
         raise BadArgument(f"Malformed engine URL {raw!r}", "Use ssh://[USER@]HOST[:PORT]")
     return raw.rstrip("/")

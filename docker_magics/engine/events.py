@@ -11,6 +11,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from docker_magics.redaction import longest, redact
+
 
 @dataclass(frozen=True)
 class StepStarted:
@@ -103,6 +105,24 @@ class ContextSent:
 
 
 MAX_LINE = 64 * 1024  # longer lines are cut (a single 10 MB "line" must not pile up)
+
+
+def _clip(line: str) -> str:
+    """A line cut at ``MAX_LINE`` for showing, masked first: the cut must not leave the
+    first characters of a secret that straddles it."""
+    return redact(line)[:MAX_LINE] if len(line) > MAX_LINE else line
+
+
+def _cut(text: str) -> tuple[str, str]:
+    """An unfinished line grown past ``MAX_LINE``: the piece to pass on now, and the rest to
+    keep for later. Known secrets are masked first, and a tail that may begin one is kept
+    back, so that no secret is ever split between two pieces (each masked on its own, both
+    halves would show)."""
+    text = redact(text)
+    keep = min(max(longest() - 1, 0), len(text))
+    return text[: len(text) - keep], text[len(text) - keep :]
+
+
 _STEP = re.compile(r"^Step (\d+)/(\d+) : (.*)$", re.S)
 _ARROW = re.compile(
     r"^ ---> (?:(Using cache)|Running in ([0-9a-f]{12,64})|\[Warning\] (.*)|"
@@ -194,7 +214,8 @@ class ClassicBuildParser:
                 *lines, self._partial = self._partial.split("\n")
                 out += self._lines(lines)
             if len(self._partial) > MAX_LINE:
-                out += self._flush()
+                piece, self._partial = _cut(self._partial)
+                out += self._lines([piece]) if piece else []
         return out
 
     def _flush(self) -> list[Event]:
@@ -209,7 +230,7 @@ class ClassicBuildParser:
         if "\r" in chunk:  # keep what a terminal would show of progress-bar lines
             lines = [line.rsplit("\r", 1)[-1] for line in lines]
         if len(chunk) > MAX_LINE:
-            lines = [line[:MAX_LINE] for line in lines]
+            lines = [_clip(line) for line in lines]
         stream = "stderr" if self._stderr else "stdout"
         if stream == "stderr" or not any(m in chunk for m in _MARKERS):
             if self.key is None:
@@ -256,7 +277,8 @@ class ClassicBuildParser:
                 self._open = False
                 return [StepFinished(self.key)]
             return []
-        if line.startswith("Removing intermediate container "):
+        # 20.10 says "Removing intermediate container ID"; 23 and later " ---> Removed ...".
+        if line.startswith(("Removing intermediate container ", " ---> Removed intermediate ")):
             return []
         if line.startswith("Successfully built "):
             return [] if self._image_seen else [ImageId(line.split()[-1])]
@@ -324,14 +346,16 @@ class OutputSplitter:
         lines = head.split("\n") if newline else []
         raw = head + newline  # whole lines only: a secret is masked line by line
         if len(rest) > MAX_LINE:
-            lines.append(rest)
-            raw, rest = raw + rest, ""
+            piece, rest = _cut(rest)
+            if piece:
+                lines.append(piece)
+                raw += piece
         self._partial[stream] = rest
         if not lines:
             return []
         if "\r" in raw:  # a TTY's "\r\n" ends a line; a lone "\r" redraws it
             lines = [line.rstrip("\r").rsplit("\r", 1)[-1] for line in lines]
-        return [Log([line[:MAX_LINE] for line in lines], None, stream, self._keep(raw))]
+        return [Log([_clip(line) for line in lines], None, stream, self._keep(raw))]
 
     def close(self) -> list[Event]:
         out: list[Event] = []
@@ -340,7 +364,7 @@ class OutputSplitter:
             self._partial[stream] = ""
             if rest:
                 line = rest.rstrip("\r").rsplit("\r", 1)[-1]
-                out.append(Log([line[:MAX_LINE]], None, stream, self._keep(rest)))
+                out.append(Log([_clip(line)], None, stream, self._keep(rest)))
         return out
 
     def _keep(self, raw: str) -> str:

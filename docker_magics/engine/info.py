@@ -36,6 +36,8 @@ def describe(conn: Connection) -> list[tuple[str, object]]:
         ("Kernel", info.get("KernelVersion")),
         ("Name", info.get("Name")),
         ("Storage driver", info.get("Driver")),
+        ("Image store", image_store(info)),
+        ("Default builder", default_builder(conn)),
         ("Root dir", info.get("DockerRootDir")),
         ("Images", info.get("Images")),
         ("Containers", containers),
@@ -47,3 +49,30 @@ def describe(conn: Connection) -> list[tuple[str, object]]:
         ("Warnings", "; ".join(info.get("Warnings") or []) or "none"),
     ]
     return items
+
+
+CONTAINERD_SNAPSHOTTER = "io.containerd.snapshotter.v1"
+
+
+def image_store(info: dict) -> str:
+    """Whether the engine keeps images in containerd's image store (the default of Docker
+    Desktop and of new installs from Docker Engine 29): its storage driver is then a
+    containerd snapshotter, which ``/info`` says as the CLI reads it (``driver-type``)."""
+    status = dict(pair for pair in info.get("DriverStatus") or () if len(pair) == 2)
+    if status.get("driver-type") == CONTAINERD_SNAPSHOTTER:
+        return f"containerd image store (snapshotter {info.get('Driver', '?')})"
+    return f"graph driver {info.get('Driver', '?')} (not the containerd image store)"
+
+
+def default_builder(conn: Connection) -> str:
+    """The builder ``docker build`` uses on this engine: BuildKit when ``/_ping`` says
+    ``Builder-Version: 2`` (engines from 23 on), else the classic builder."""
+    api = conn.client.api
+    try:
+        response = api._get(api._url("/_ping"))
+        version = response.headers.get("Builder-Version", "1")
+    except Exception:  # noqa: BLE001 - /info answered: this row is not worth a failure
+        return "unknown (the engine did not answer /_ping)"
+    if version == "2":
+        return "BuildKit (what `docker build` uses on this engine)"
+    return "classic (what `docker build` uses on this engine)"

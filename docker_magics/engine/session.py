@@ -10,6 +10,7 @@ import functools
 import math
 import ssl
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -22,6 +23,10 @@ if TYPE_CHECKING:  # pragma: no cover
     import docker
 
 DEFAULT_TIMEOUT = 60.0
+# Seconds a request may wait for the engine: below a tenth of a second nothing answers; the
+# week above is far beyond any registry, and far below what the clocks behind the HTTP
+# stack can count (a huge value ends in an OverflowError deep inside it).
+TIMEOUT_RANGE = (0.1, 7 * 24 * 3600.0)
 SSH_CLIENTS = ("auto", "paramiko", "openssh")
 
 
@@ -54,6 +59,15 @@ class Connection:
     def api_version(self) -> str:
         return self.client.api.api_version
 
+    @functools.cached_property
+    def data_root(self) -> str | None:
+        """The engine's data root (``DockerRootDir`` in GET /info), asked once per
+        connection; None when the engine does not say."""
+        try:
+            return self.client.api.info().get("DockerRootDir") or None
+        except Exception:  # noqa: BLE001 - a nicety: builds check contexts against it
+            return None
+
     @property
     def tls_label(self) -> str:
         tls = self.endpoint.tls
@@ -80,9 +94,12 @@ class Connection:
 
 
 class Session:
-    """Named connections, one of them current."""
+    """Named connections, one of them current. ``on_connect``: what the features do with
+    every new connection (e.g. remove what a dead kernel left), after it is opened; their
+    failures never fail the connection."""
 
-    def __init__(self) -> None:
+    def __init__(self, on_connect: list[Callable[[Connection], None]] | None = None) -> None:
+        self.on_connect = list(on_connect or [])
         self._connections: dict[str, Connection] = {}
         self._current: str | None = None
         # Orphans of closed or replaced connections, by engine URL: a reconnect reaps them.
@@ -106,6 +123,11 @@ class Session:
         self._connections[alias] = conn
         self._current = alias
         conn.reap_orphans()
+        for hook in self.on_connect:
+            try:
+                hook(conn)
+            except Exception:  # noqa: BLE001 - a chore: the connection is what was asked
+                pass
         return conn
 
     def _let_go(self, conn: Connection) -> None:
@@ -172,8 +194,7 @@ def open_connection(
     """Create a docker-py client for ``endpoint``, negotiate the API version, ping it."""
     if ssh_client not in SSH_CLIENTS:
         raise BadArgument(f"Unknown SSH client {ssh_client!r}", f"Use one of {SSH_CLIENTS}")
-    if not (isinstance(timeout, (int, float)) and math.isfinite(timeout) and timeout > 0):
-        raise BadArgument(f"Invalid timeout {timeout!r}", "Give a positive number of seconds")
+    check_timeout(timeout)
     if endpoint.scheme == "tcp" and endpoint.tls is None and not endpoint.is_local:
         warnings.warn(
             UnencryptedEngineWarning(
@@ -216,6 +237,19 @@ def open_connection(
         client.close()
         raise explain(exc, endpoint) from None
     return Connection(alias, endpoint, client, version)
+
+
+def check_timeout(timeout: object, name: str = "timeout") -> float:
+    """A request timeout in :data:`TIMEOUT_RANGE`, or one line saying the range."""
+    low, high = TIMEOUT_RANGE
+    if isinstance(timeout, bool) or not isinstance(timeout, (int, float)):
+        raise BadArgument(f"{name} must be a number of seconds, not {type(timeout).__name__}")
+    if not (math.isfinite(timeout) and low <= timeout <= high):
+        shown = f"{timeout:g}" if math.isfinite(timeout) else str(timeout)
+        raise BadArgument(
+            f"{name} must be between {low:g} and {high:,.0f} seconds (a week), not {shown}"
+        )
+    return float(timeout)
 
 
 def _protect_credential_headers(headers: dict[str, str]) -> None:
@@ -265,6 +299,8 @@ def _check_pem_files(files: TLSFiles) -> None:
             ) from None
         except OSError as exc:
             raise BadArgument(f"Cannot read the TLS {label} {path}: {exc.strerror}") from None
+    if files.key:
+        _refuse_encrypted_key(files.key)
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
     if files.ca:
         try:
@@ -276,13 +312,46 @@ def _check_pem_files(files: TLSFiles) -> None:
             ) from None
     if files.cert:
         try:
-            ctx.load_cert_chain(files.cert, files.key)
-        except (ssl.SSLError, ValueError) as exc:
+            # A password callback, so that OpenSSL never prompts on the terminal (it would
+            # block a terminal IPython; a kernel has no one to answer).
+            ctx.load_cert_chain(files.cert, files.key, password=_no_passphrase)
+        except _Encrypted:
+            raise _encrypted_key(files.key or files.cert) from None
+        except (ssl.SSLError, ValueError, OSError) as exc:
             raise BadArgument(
                 f"The client certificate {files.cert} and key {files.key} cannot be used "
                 f"({getattr(exc, 'reason', None) or exc})",
                 "They must be PEM files and belong together (cert.pem with its key.pem)",
             ) from None
+
+
+class _Encrypted(Exception):
+    pass
+
+
+def _no_passphrase() -> str:
+    raise _Encrypted
+
+
+def _refuse_encrypted_key(path: str) -> None:
+    """A passphrase-protected PEM key (PKCS#8 ``ENCRYPTED PRIVATE KEY``, or OpenSSL's
+    ``Proc-Type: 4,ENCRYPTED``) is refused before anything loads it: requests and OpenSSL
+    would ask for the passphrase on the terminal, at every connection."""
+    try:
+        with open(path, "rb") as f:
+            head = f.read(64 * 1024)
+    except OSError:
+        return  # said by the checks that follow
+    if b"-----BEGIN ENCRYPTED PRIVATE KEY-----" in head or b"Proc-Type: 4,ENCRYPTED" in head:
+        raise _encrypted_key(path)
+
+
+def _encrypted_key(path: str) -> BadArgument:
+    return BadArgument(
+        f"The TLS client key {path} is protected by a passphrase, which cannot be asked for here",
+        f"Give an unencrypted copy of the key: `openssl pkey -in {path} -out key.pem` asks "
+        "for the passphrase once and writes it (keep it private: chmod 600 key.pem)",
+    )
 
 
 def _keep_tls_settings(api) -> None:

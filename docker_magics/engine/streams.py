@@ -10,6 +10,7 @@ from __future__ import annotations
 import struct
 import time
 from collections.abc import Iterator
+from typing import Any
 
 from docker_magics.engine import events as ev
 
@@ -22,11 +23,13 @@ def build(
     body: Iterator[bytes] | None,
     parser,
     registry_config: str | None = None,
+    on_response=None,
 ) -> Iterator[ev.Event]:
     """``POST /build`` with ``params``, sending ``body`` (the context's tar chunks; None when
     a BuildKit session serves the files), and yield what ``parser`` (the classic builder's or
     BuildKit's) makes of the engine's messages as they arrive. ``registry_config``: the
-    credentials header for pulling base images from private registries.
+    credentials header for pulling base images from private registries. ``on_response(api,
+    response)``: called once the engine has answered (a watch may shut its socket down).
 
     Raises what docker-py/requests raise for transport errors (the caller explains them);
     failures the engine reports in the stream come out as ``EngineFailure`` events.
@@ -48,6 +51,8 @@ def build(
             timeout=None,  # a silent RUN step may take as long as it takes
         )
         api._raise_for_status(response)
+        if on_response is not None:
+            on_response(api, response)
         for message in api._stream_helper(response, decode=True):
             for event in parser.feed(message):
                 if isinstance(event, ev.StepContainer):
@@ -155,6 +160,33 @@ def attach(api, container_id: str) -> tuple[object, Iterator[ev.Event]]:
     return response, _output(api, response)
 
 
+def wait(api, container_id: str, *, removed: bool = False):
+    """``POST /containers/{id}/wait``, sent before the container starts: the engine answers
+    the headers at once and the exit code when it ends (``removed``: once it has removed it,
+    for AutoRemove containers). Returns the response, for :func:`exit_code`; close it on
+    every path."""
+    response = api._post(
+        api._url("/containers/{0}/wait", container_id),
+        params={"condition": "removed" if removed else "next-exit"},
+        stream=True,
+        timeout=None,  # a container may run for hours
+    )
+    try:
+        api._raise_for_status(response)
+    except BaseException:
+        response.close()
+        raise
+    return response
+
+
+def exit_code(response) -> int:
+    """The exit code a :func:`wait` response brings (it blocks until the container ends)."""
+    import json
+
+    answer = json.loads(response.raw.read() or b"{}")
+    return int(answer.get("StatusCode", -1))
+
+
 def logs(
     api, container_id: str, *, tty: bool, follow: bool, tail: int | None, timestamps: bool
 ) -> tuple[object, Iterator[ev.Event]]:
@@ -202,6 +234,26 @@ def _output(api, response) -> Iterator[ev.Event]:
     for stream_id, data in frames_iter(sock, tty=False):
         yield from splitter.feed("stderr" if stream_id == 2 else "stdout", data)
     yield from splitter.close()
+
+
+def archive(api, container_id: str, path: str) -> tuple[Any, Iterator[bytes]]:
+    """``GET /containers/{id}/archive``: a tar of ``path`` in the container. Returns the HTTP
+    response, which the caller must close on every path (while it is open the engine holds
+    the container: inspecting or removing it waits), and its chunks. Raises docker-py's
+    ``NotFound``/``APIError`` as ``get_archive`` does."""
+    response = api._get(
+        api._url("/containers/{0}/archive", container_id),
+        params={"path": path},
+        stream=True,
+        headers={"Accept-Encoding": "identity"},
+    )
+    try:
+        api._raise_for_status(response)
+        api._disable_socket_timeout(api._get_raw_response_socket(response))
+    except BaseException:
+        response.close()
+        raise
+    return response, response.iter_content(64 * 1024, False)
 
 
 def remove_container(api, container_id: str) -> None:

@@ -8,19 +8,23 @@ One ``Magics`` class per topic; :class:`DockerMagics` holds the settings they sh
 from __future__ import annotations
 
 from docker_magics.display.once import quiet_in_terminals, show_in_terminals
+from docker_magics.magics.arguments import show_warnings_as_lines, stop_showing_warnings_as_lines
 from docker_magics.magics.builds import BuildMagics
 from docker_magics.magics.core import DockerMagics
+from docker_magics.magics.jobs import JobMagics
 from docker_magics.magics.pictures import PictureMagics
 from docker_magics.magics.registry import RegistryMagics
+from docker_magics.magics.reproduce import ReproduceMagics
 from docker_magics.magics.runs import RunMagics
 
-TOPICS = (BuildMagics, RegistryMagics, RunMagics, PictureMagics)
+TOPICS = (BuildMagics, RegistryMagics, RunMagics, PictureMagics, JobMagics, ReproduceMagics)
 
 __all__ = ["DockerMagics", "register", "unregister"]
 
 
 def register(ipython) -> None:
     quiet_in_terminals(ipython)
+    show_warnings_as_lines()
     settings = DockerMagics(ipython)
     ipython.register_magics(settings)
     for topic in TOPICS:
@@ -38,3 +42,4 @@ def unregister(ipython) -> None:
             for name in names:
                 manager.magics[kind].pop(name, None)
         ipython.configurables[:] = [c for c in ipython.configurables if c is not instance]
+    stop_showing_warnings_as_lines()

@@ -7,7 +7,6 @@ every expected failure turned into one ``UsageError`` line.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import functools
 import shlex
 import sys
@@ -134,23 +133,37 @@ def parse_line(parser, line: str, name: str, *, secret: bool = False):
         raise UsageError(f"%{name}: {exc}. See %{name}? for the options.") from None
 
 
-@contextlib.contextmanager
-def _warnings_as_lines():
-    """Show our warnings as one plain line on stderr, when they happen (before the
-    connection's summary line); pass any other warning on."""
-    with warnings.catch_warnings():
-        show = warnings.showwarning
+_AS_LINES = (UnencryptedEngineWarning, CredentialHelperWarning)
 
-        def showwarning(message, category, *args, **kwargs):
-            if issubclass(category, (UnencryptedEngineWarning, CredentialHelperWarning)):
-                print(f"Warning: {message}", file=sys.stderr)
-            else:
-                show(message, category, *args, **kwargs)
 
-        warnings.showwarning = showwarning
-        warnings.simplefilter("always", UnencryptedEngineWarning)
-        warnings.simplefilter("always", CredentialHelperWarning)
-        yield
+def show_warnings_as_lines() -> None:
+    """From now on (the extension is loaded), our warnings are one plain line on stderr
+    when they happen (before the connection's summary line), every time; any other warning
+    goes where it went. Installed once, not per call: swapping ``warnings.showwarning``
+    around each magic is not thread-safe (two magics at once in threads left it replaced
+    for good)."""
+    if getattr(warnings.showwarning, "_docker_magics_previous", None) is not None:
+        return
+    previous = warnings.showwarning
+
+    def showwarning(message, category, filename, lineno, file=None, line=None):
+        if issubclass(category, _AS_LINES):
+            print(f"Warning: {message}", file=sys.stderr)
+        else:
+            previous(message, category, filename, lineno, file, line)
+
+    showwarning._docker_magics_previous = previous  # type: ignore[attr-defined]
+    warnings.showwarning = showwarning
+    for category in _AS_LINES:
+        warnings.filterwarnings("always", category=category)
+
+
+def stop_showing_warnings_as_lines() -> None:
+    """Undo :func:`show_warnings_as_lines` (``%unload_ext``), if nobody wrapped it since
+    (our warnings keep their "always" filters: they are ours alone)."""
+    previous = getattr(warnings.showwarning, "_docker_magics_previous", None)
+    if previous is not None:
+        warnings.showwarning = previous
 
 
 class HelpShown(Exception):
@@ -168,12 +181,13 @@ class _Help(argparse.Action):
         raise HelpShown
 
 
-def magic(func=None, *, secret_arguments: bool = False):
+def magic(func=None, *, secret_arguments: bool = False, lists: bool = False):
     """Parse the magic's line with its ``magic_arguments``; map our errors to one redacted
     UsageError line. With ``secret_arguments``, parse errors do not echo the line (someone
-    may have typed a password into it)."""
+    may have typed a password into it). With ``lists``, ``{var}`` of a list expands to one
+    word holding the list as a Python literal (``--each X={values}``)."""
     if func is None:
-        return functools.partial(magic, secret_arguments=secret_arguments)
+        return functools.partial(magic, secret_arguments=secret_arguments, lists=lists)
     name = func.__name__
     if secret_arguments:
         func.parser.allow_abbrev = False  # "--password X" must not pass for "--password-env X"
@@ -195,7 +209,7 @@ def magic(func=None, *, secret_arguments: bool = False):
                 f"%{name}: the options line is {len(line):,} characters long. Put long "
                 "content in the cell or in a file"
             )
-        line = _expand(self.shell, line, local_ns)
+        line = _expand(self.shell, line, local_ns, lists=lists)
         try:
             args = parse_line(func.parser, line, name, secret=secret_arguments)
         except HelpShown:
@@ -204,17 +218,16 @@ def magic(func=None, *, secret_arguments: bool = False):
             if secret_arguments:
                 forget_input(self.shell, name)
             raise
-        with _warnings_as_lines():
-            try:
-                return func(self, args) if cell is None else func(self, args, cell)
-            except (DockerMagicsError, Interrupted) as exc:  # Interrupted: a KeyboardInterrupt
-                if isinstance(exc, ConnectFailed):
-                    self._explain_missing_engine()
-                if isinstance(exc, MaybeSecretArgument):
-                    forget_input(self.shell, name)
-                raise UsageError(redact(str(exc))) from None
-            except KeyboardInterrupt:  # outside the work's own handlers (a prompt, a lookup)
-                raise UsageError(f"%{name} interrupted") from None
+        try:
+            return func(self, args) if cell is None else func(self, args, cell)
+        except (DockerMagicsError, Interrupted) as exc:  # Interrupted: a KeyboardInterrupt
+            if isinstance(exc, ConnectFailed):
+                self._explain_missing_engine()
+            if isinstance(exc, MaybeSecretArgument):
+                forget_input(self.shell, name)
+            raise UsageError(redact(str(exc))) from None
+        except KeyboardInterrupt:  # outside the work's own handlers (a prompt, a lookup)
+            raise UsageError(f"%{name} interrupted") from None
 
     # We expand {var} and $var ourselves (after the length check), in the caller's scope.
     wrapper._ipython_magic_no_var_expand = True
@@ -222,14 +235,22 @@ def magic(func=None, *, secret_arguments: bool = False):
     return wrapper
 
 
-def _expand(shell, line: str, local_ns: dict | None) -> str:
+def _expand(shell, line: str, local_ns: dict | None, *, lists: bool = False) -> str:
     """IPython's usual expansion of the options line (what ``var_expand`` does)."""
     from IPython.utils.text import DollarFormatter
 
     if shell is None:
         return line
+
+    class ListFormatter(DollarFormatter):
+        def format_field(self, value, format_spec):
+            listed = value.tolist() if hasattr(value, "tolist") else value  # numpy, pandas
+            if not format_spec and isinstance(listed, (list, tuple, range)):
+                return shlex.quote(repr(list(listed)))  # one word, read back as a literal
+            return super().format_field(value, format_spec)
+
     try:
-        return DollarFormatter().vformat(
+        return (ListFormatter() if lists else DollarFormatter()).vformat(
             line, args=[], kwargs={**shell.user_ns, **(local_ns or {})}
         )
     except Exception:  # noqa: BLE001 - as IPython: a line that does not expand stays as is

@@ -3,7 +3,6 @@ the connection magics: ``%docker_connect`` and ``%docker_info``."""
 
 from __future__ import annotations
 
-import math
 import os
 
 from IPython.core.magic import Magics, line_magic, magics_class
@@ -13,7 +12,7 @@ from traitlets import Enum, Float, TraitError, Unicode, observe, validate
 from docker_magics import api
 from docker_magics.display.progress import MODES
 from docker_magics.engine.endpoints import URL_FORMS, context_names
-from docker_magics.engine.session import DEFAULT_TIMEOUT, SSH_CLIENTS
+from docker_magics.engine.session import DEFAULT_TIMEOUT, SSH_CLIENTS, check_timeout
 from docker_magics.errors import BadArgument
 from docker_magics.magics.arguments import magic
 
@@ -73,9 +72,10 @@ class DockerMagics(Magics):
 
     @validate("timeout")
     def _check_timeout(self, proposal):
-        if not (math.isfinite(proposal["value"]) and proposal["value"] > 0):
-            raise TraitError("DockerMagics.timeout must be a positive number of seconds")
-        return proposal["value"]
+        try:
+            return check_timeout(proposal["value"], "DockerMagics.timeout")
+        except BadArgument as exc:
+            raise TraitError(str(exc)) from None
 
     @observe("timeout")
     def _apply_timeout(self, change):

@@ -206,7 +206,7 @@ class RunMagics(TopicMagics):
         type=int,
         default=10,
         metavar="SECONDS",
-        help="Seconds to wait before killing (default 10).",
+        help="Seconds to wait before killing (default 10; -1: wait however long it takes).",
     )
     def docker_stop(self, args):
         """Stop containers."""

@@ -3,6 +3,7 @@ what to do (log in, check the name, trust the certificate...)."""
 
 from __future__ import annotations
 
+import posixpath
 import re
 
 from docker_magics.engine.diagnose import clause
@@ -28,6 +29,19 @@ _UNREACHABLE = (
 )
 
 
+def engine_disk_full(message: str) -> str | None:
+    """The engine's own disk filled up (the registry is not to blame): what to say, or
+    None. The engine names the file it could not write, in its data root."""
+    if "no space left on device" not in message.lower():
+        return None
+    written = re.search(r"(?:write|open|mkdir|create|rename|copy) (/\S+?):", message)
+    where = f" ({posixpath.dirname(written.group(1))} on the engine's host)" if written else ""
+    return (
+        f"The engine's disk is full: no space left where it keeps images{where}. Free space "
+        "there (docker system prune removes what no container uses), then try again"
+    )
+
+
 def registry_failure(
     message: str, registry: str, *, had_credentials: bool, reference: str | None = None
 ) -> str:
@@ -38,6 +52,9 @@ def registry_failure(
 
     name = display_name(registry)
     login = login_command(registry)
+    full = engine_disk_full(message)
+    if full:
+        return full
     if "does not exist locally" in message:
         image = message.split("with the tag:", 1)[-1].strip() if "tag:" in message else "it"
         image = reference or image  # the engine names the repository only
@@ -49,7 +66,7 @@ def registry_failure(
         )
     if "manifest unknown" in message or "not found" in message and "manifest" in message:
         ref = re.search(r"manifest for (\S+) not found", message)
-        what = ref.group(1) if ref else "The image"
+        what = ref.group(1) if ref else reference or "The image"
         return (
             f"{what} is not in the registry {name}: no such repository or tag. Check the name "
             "and the tag"

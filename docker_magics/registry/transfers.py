@@ -242,8 +242,9 @@ def login(
             )
     if password_env:
         if password_env not in os.environ:
-            # Its name is not repeated: it might be a password typed in the wrong place.
-            raise BadArgument(
+            # Its name is not repeated (and the cell leaves the history): it might be a
+            # password typed in the wrong place.
+            raise MaybeSecretArgument(
                 "The environment variable given to --password-env is not set",
                 "Set it to the password, or leave out --password-env to be asked for it",
             )

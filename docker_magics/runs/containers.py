@@ -54,6 +54,37 @@ def _filters(items: list[str]) -> dict[str, list[str]]:
     return filters
 
 
+# The filters `docker ps` and `docker images` document (the engine may know more).
+_FILTERS = {
+    "%docker_ps": "id, name, label, status, exited, ancestor, before, since, volume, "
+    "network, publish, expose, health, isolation, is-task",
+    "%docker_images": "dangling, label, before, since, reference",
+}
+_STATUSES = "created, restarting, running, removing, paused, exited, dead"
+
+
+def _filter_refused(
+    exc: Exception, conn: Connection, magic: str, items: list[str]
+) -> DockerMagicsError:
+    """The engine's refusal of a listing's filters ("Invalid filter 'x'", a value it cannot
+    read) as a line that says which filters and values there are."""
+    from docker.errors import APIError
+
+    if not items or not isinstance(exc, APIError) or not 400 <= (exc.status_code or 0) < 600:
+        return explain(exc, conn.endpoint)
+    said = " ".join(str(exc.explanation or exc).split()).rstrip(".")
+    keys = {item.partition("=")[0] for item in items}
+    unknown = [k for k in keys if f"Invalid filter '{k}'" in said]
+    if unknown:
+        hint = f"The filters of {magic}: {_FILTERS[magic]} (--filter KEY=VALUE, repeatable)"
+    elif magic == "%docker_ps" and "'status=" in said:
+        hint = f"A status is one of {_STATUSES}"
+    else:
+        hint = "Check the value: a number, a name or an ID, true or false, as the filter takes"
+    shown = " ".join(f"--filter {item}" for item in items)
+    return BadArgument(f"The engine refused {shown}: {said}", hint)
+
+
 def images(
     conn: Connection, name: str | None = None, *, all: bool = False, filters: list[str] = ()
 ) -> Table:
@@ -71,7 +102,7 @@ def images(
             except NotFound:  # removed meanwhile
                 continue
     except Exception as exc:  # noqa: BLE001
-        raise explain(exc, conn.endpoint) from None
+        raise _filter_refused(exc, conn, "%docker_images", list(filters)) from None
     present = {image.id for image in found}
     rows = []
     for entry in listed:
@@ -101,7 +132,7 @@ def containers(conn: Connection, *, all: bool = False, filters: list[str] = ()) 
             all=all, filters=_filters(list(filters)), ignore_removed=True
         )
     except Exception as exc:  # noqa: BLE001
-        raise explain(exc, conn.endpoint) from None
+        raise _filter_refused(exc, conn, "%docker_ps", list(filters)) from None
     rows = []
     for c in found:
         attrs = c.attrs
@@ -210,10 +241,17 @@ def _refused(target: str, exc) -> str:
 
 
 def stop(conn: Connection, targets: list[str], timeout: int = 10) -> Lines:
-    """``.objects``: the stopped containers (docker-py ``Container``)."""
+    """``.objects``: the stopped containers (docker-py ``Container``). ``timeout`` -1 waits
+    for each to stop however long it takes, as ``docker stop -t -1`` does."""
+    api = conn.client.api
 
     def stop_one(target: str):
-        conn.client.api.stop(target, timeout=timeout)
+        # docker-py would wait for the answer api.timeout + timeout seconds: 59 for -1.
+        wait = None if timeout < 0 else api.timeout + timeout
+        response = api._post(
+            api._url("/containers/{0}/stop", target), params={"t": timeout}, timeout=wait
+        )
+        api._raise_for_status(response)
         return f"Stopped {target}", conn.client.containers.get(target)
 
     return _each(conn, targets, stop_one, "container")

@@ -4,6 +4,7 @@ as ``docker cp`` does."""
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import io
 import os
@@ -13,8 +14,9 @@ import tarfile
 import tempfile
 from pathlib import Path
 
-from docker_magics.builds.context import AddSpec
+from docker_magics.builds.plan import AddSpec
 from docker_magics.builds.tar import TarWriter
+from docker_magics.engine import streams
 from docker_magics.errors import BadArgument, EngineError
 
 SCRIPT_PATH = "/.docker-magics/cell"
@@ -87,7 +89,7 @@ def copy_out(api, container_id: str, gets: list[str], workdir: str) -> list[str]
         source = posixpath.normpath(posixpath.join(workdir, path))
         target = Path(os.path.expanduser(dest or ".")).absolute()
         try:
-            stream, _stat = api.get_archive(container_id, source)
+            response, stream = streams.archive(api, container_id, source)
         except NotFound:
             raise BadArgument(
                 f"--get {path}: the container has no {source}",
@@ -95,44 +97,63 @@ def copy_out(api, container_id: str, gets: list[str], workdir: str) -> list[str]
             ) from None
         except APIError as exc:
             raise EngineError(f"--get {path}: the engine refused ({_explanation(exc)})") from None
-        workspace = None
         try:
-            if dest.endswith(("/", os.sep)):
-                target.mkdir(parents=True, exist_ok=True)
-            parent = target if target.is_dir() else target.parent
-            parent.mkdir(parents=True, exist_ok=True)
-            # Unpacked next to the destination, so that the moves below are renames.
-            workspace = Path(tempfile.mkdtemp(prefix=".docker-magics-get-", dir=parent))
-            archive = workspace / "out.tar"
-            f = open(archive, "wb")
-        except OSError as exc:
-            if workspace is not None:
-                shutil.rmtree(workspace, ignore_errors=True)
-            raise _cannot_write(path, target, exc) from None
-        try:
-            with f:
-                for chunk in stream:  # a lost engine raises here, for the caller
-                    try:
-                        f.write(chunk)
-                    except OSError as exc:
-                        raise _cannot_write(path, target, exc) from None
-            try:
-                copied.append(str(_unpack_into(archive, workspace / "x", target, path)))
-            except OSError as exc:
-                raise _cannot_write(path, target, exc) from None
-            except tarfile.TarError as exc:
-                raise BadArgument(
-                    f"--get {path}: cannot unpack what the engine sent ({exc})"
-                ) from None
+            copied.append(_receive(stream, target, path, dest))
         finally:
-            shutil.rmtree(workspace, ignore_errors=True)
+            # On every path: while the archive's response is open the engine holds the
+            # container (its removal, `docker inspect`, `docker ps -a` would wait on it).
+            response.close()
     return copied
 
 
+def _receive(stream, target: Path, path: str, dest: str) -> str:
+    """Write the archive the engine sends next to ``target``, then unpack it there; the
+    path it went to."""
+    workspace = None
+    try:
+        if dest.endswith(("/", os.sep)):
+            target.mkdir(parents=True, exist_ok=True)
+        parent = target if target.is_dir() else target.parent
+        parent.mkdir(parents=True, exist_ok=True)
+        # Unpacked next to the destination, so that the moves below are renames.
+        workspace = Path(tempfile.mkdtemp(prefix=".docker-magics-get-", dir=parent))
+        archive = workspace / "out.tar"
+        f = open(archive, "wb")
+    except OSError as exc:
+        if workspace is not None:
+            shutil.rmtree(workspace, ignore_errors=True)
+        raise _cannot_write(path, target, exc) from None
+    try:
+        # A lost engine raises while the chunks are read (requests' errors, OSErrors too), for
+        # the caller; a full disk, a quota or EIO while they are written, or flushed.
+        for chunk in stream:
+            try:
+                f.write(chunk)
+            except OSError as exc:
+                raise _cannot_write(path, target, exc) from None
+        try:
+            f.close()
+        except OSError as exc:
+            raise _cannot_write(path, target, exc) from None
+        try:
+            return str(_unpack_into(archive, workspace / "x", target, path))
+        except OSError as exc:
+            raise _cannot_write(path, target, exc) from None
+        except tarfile.TarError as exc:
+            raise BadArgument(f"--get {path}: cannot unpack what the engine sent ({exc})") from None
+    finally:
+        with contextlib.suppress(OSError):
+            f.close()  # (after a failed write, closing tries to flush again)
+        shutil.rmtree(workspace, ignore_errors=True)
+
+
 def _cannot_write(path: str, target: Path, exc: OSError) -> BadArgument:
+    full = exc.errno in (errno.ENOSPC, errno.EDQUOT)
     return BadArgument(
         f"--get {path}: cannot write {target} ({exc.strerror or exc})",
-        "Choose a destination you can write to",
+        "Free space there, or choose another destination"
+        if full
+        else "Choose a destination you can write to",
     )
 
 

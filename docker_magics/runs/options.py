@@ -55,18 +55,104 @@ def parse_env(items: list[str], env_files: list[str] = ()) -> dict[str, str]:
     return env
 
 
-def parse_ports(items: list[str]) -> tuple[list, dict]:
-    """``-p [IP:][HOST:]CONTAINER[/PROTO]`` -> docker-py's exposed ports and bindings."""
-    from docker.utils.ports import build_port_bindings
+_PORT_USAGE = "Use -p [IP:][HOST_PORT:]CONTAINER_PORT[/PROTOCOL], e.g. -p 8080:80 or -p 53:53/udp"
 
+
+def parse_ports(items: list[str]) -> tuple[dict[str, dict], dict[str, list[dict[str, str]]]]:
+    """``-p`` values read as the docker CLI reads them (go-connections ``nat.ParsePortSpecs``,
+    after the CLI's ``published=...,target=...`` form is made ``HOST:CONTAINER/PROTO``): the
+    exposed ports (``{"80/tcp": {}}``) and their bindings (``{"80/tcp": [{"HostIp": "",
+    "HostPort": "8080"}]}``), as the engine takes them."""
+    exposed: dict[str, dict] = {}
+    bindings: dict[str, list[dict[str, str]]] = {}
+    for item in items:
+        for port, binding in _port_spec(_standard_notation(item)):
+            exposed.setdefault(port, {})
+            bindings.setdefault(port, []).append(binding)
+    return exposed, bindings
+
+
+def _standard_notation(item: str) -> str:
+    """``published=8080,target=80,protocol=udp`` -> ``8080:80/udp`` (other keys ignored)."""
+    if "=" not in item:
+        return item
+    params = {"protocol": "tcp"}
+    for param in item.split(","):
+        key, sep, value = param.partition("=")
+        if not sep or not key:
+            raise BadArgument(
+                f"Invalid -p value {item!r}: {param!r} is not NAME=VALUE",
+                "Use -p published=HOST_PORT,target=CONTAINER_PORT[,protocol=udp]",
+            )
+        params[key] = value
+    return f"{params.get('published', '')}:{params.get('target', '')}/{params['protocol']}"
+
+
+def _port_spec(raw: str) -> list[tuple[str, dict[str, str]]]:
+    def bad(why: str) -> BadArgument:
+        return BadArgument(f"Invalid -p value {raw!r}: {why}", _PORT_USAGE)
+
+    parts = raw.split(":")
+    ip, host, container = (
+        ":".join(parts[:-2]) if len(parts) > 2 else "",
+        parts[-2] if len(parts) > 1 else "",
+        parts[-1],
+    )
+    container, _, proto = container.partition("/")
+    if not container:
+        raise bad("no container port")
+    proto = (proto or "tcp").lower()
+    if proto not in ("tcp", "udp", "sctp"):
+        raise bad(f"invalid protocol {proto} (tcp, udp or sctp)")
+    if ip.startswith("["):  # [IPv6]
+        if not ip.endswith("]") or "]" in ip[1:-1]:
+            raise bad(f"invalid IP address {ip}")
+        ip = ip[1:-1]
+    if ip and not _is_ip(ip):
+        raise bad(f"invalid IP address {ip}")
+    first, last = _port_range(container, bad, "container port")
+    host_first = host_last = 0
+    if host:
+        host_first, host_last = _port_range(host, bad, "host port")
+        if last - first != host_last - host_first and last != first:
+            raise bad(f"the container ports {container} and host ports {host} differ in number")
+    count = last - first + 1
+    out = []
+    for i in range(count):
+        host_port = ""
+        if host:
+            host_port = str(host_first + i)
+            if count == 1 and host_first != host_last:  # a range the engine picks from
+                host_port += f"-{host_last}"
+        out.append((f"{first + i}/{proto}", {"HostIp": ip, "HostPort": host_port}))
+    return out
+
+
+def _port_range(text: str, bad, what: str) -> tuple[int, int]:
+    """``PORT`` or ``FIRST-LAST``, decimal digits only, each 0-65535, FIRST <= LAST. As in
+    go-connections, words after a second ``-`` are ignored (``1-2-3`` is ``1-2``)."""
+    words = text.split("-")
+    first, last = words[0], words[1] if len(words) > 1 else words[0]
+    if not (first.isdigit() and last.isdigit() and first.isascii() and last.isascii()):
+        raise bad(f"invalid {what} {text}")
+    low, high = int(first), int(last)
+    if high > 65535 or low > 65535:
+        raise bad(f"invalid {what} {text} (ports go from 0 to 65535)")
+    if high < low:
+        raise bad(f"invalid {what} range {text}")
+    return low, high
+
+
+def _is_ip(text: str) -> bool:
+    import ipaddress
+
+    if "%" in text:  # a zone: Go's net.ParseIP takes none
+        return False
     try:
-        bindings = build_port_bindings(items)
-    except (ValueError, TypeError) as exc:
-        raise BadArgument(
-            f"Invalid -p value ({exc})",
-            "Use -p [IP:]HOST_PORT:CONTAINER_PORT[/udp], e.g. -p 8080:80",
-        ) from None
-    return list(bindings), bindings
+        ipaddress.ip_address(text)
+    except ValueError:
+        return False
+    return True
 
 
 def parse_volumes(items: list[str]) -> list[str]:

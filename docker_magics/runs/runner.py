@@ -9,7 +9,7 @@ import re
 import shlex
 import sys
 
-from docker_magics.builds.context import AddSpec
+from docker_magics.builds.plan import AddSpec, check_adds_data_root, engine_data_root
 from docker_magics.display.progress import NullRenderer
 from docker_magics.engine import streams
 from docker_magics.engine.diagnose import explain
@@ -28,6 +28,7 @@ from docker_magics.errors import (
 )
 from docker_magics.registry.references import parse_reference
 from docker_magics.runs.files import SCRIPT_PATH, copy_out, put_files
+from docker_magics.runs.leftovers import owner_label
 from docker_magics.runs.options import RunSpec, parse_ports
 from docker_magics.runs.progress import RunText
 from docker_magics.runs.result import RunRecorder, RunResult
@@ -35,17 +36,23 @@ from docker_magics.runs.result import RunRecorder, RunResult
 LABEL = {"org.docker-magics.run": "1"}
 
 
-def _create(conn: Connection, spec: RunSpec, progress: str, **extra) -> str:
+def _create(conn: Connection, spec: RunSpec, progress: str, *, auto_remove: bool = False) -> str:
+    """The container, created (its image pulled when missing). ``auto_remove``: the engine
+    removes it when it ends (``docker run --rm``), even if this kernel is gone by then; else
+    a foreground one carries its kernel's label (:mod:`~docker_magics.runs.leftovers`)."""
     from docker.errors import APIError, ImageNotFound, InvalidArgument
 
     api = conn.client.api
     ports, bindings = parse_ports(spec.ports)
+    labels = dict(LABEL)
+    if not spec.detach and spec.remove:  # ours to remove: said whose, should we die first
+        labels.update(owner_label())
     try:
         host_config = api.create_host_config(
             binds=spec.volumes or None,
             port_bindings=bindings or None,
             network_mode=spec.network,
-            auto_remove=spec.detach and spec.remove,
+            auto_remove=auto_remove,
         )
     except InvalidArgument as exc:  # e.g. "host" network_mode is incompatible with -p
         raise BadArgument(f"Options that do not go together: {exc}") from None
@@ -59,8 +66,7 @@ def _create(conn: Connection, spec: RunSpec, progress: str, **extra) -> str:
         name=spec.name,
         entrypoint=spec.entrypoint,
         host_config=host_config,
-        labels=LABEL,
-        **extra,
+        labels=labels,
     )
     if spec.platform:
         kwargs["platform"] = spec.platform
@@ -113,6 +119,17 @@ def _create_failure(exc, spec: RunSpec) -> str:
         )
     if "network" in message and "not found" in message:
         return f"No network named {spec.network} on the engine (see `docker network ls`)"
+    if message.startswith("Invalid container name"):
+        return (
+            f"The container name {spec.name!r} is not allowed. Use at least two letters, "
+            "digits, '_', '.' or '-', starting with a letter or a digit (e.g. --name my-job_2)"
+        )
+    if "working directory" in message and "absolute path" in message:
+        workdir = spec.workdir or ""
+        return (
+            f"-w {workdir}: the working directory must be an absolute path inside the "
+            f"container. Write -w /{workdir.lstrip('./')} (or the path you meant)"
+        )
     return f"The engine refused to create the container: {message}"
 
 
@@ -163,6 +180,9 @@ def run(
     """Run ``spec``; with ``script``, run it with ``shell`` inside the container instead."""
     parse_reference(spec.image, allow_id=True)
     add_specs = [AddSpec.parse(a) for a in adds]
+    guard = engine_data_root(conn) if add_specs else None
+    if guard is not None:
+        check_adds_data_root(add_specs, guard)
     if spec.detach and gets:
         raise BadArgument(
             f"{option('--get')} needs the run to finish: it cannot be used with {usage('--detach')}"
@@ -180,15 +200,25 @@ def run(
         spec.command = [SCRIPT_PATH]
     title = spec.image + (f" {shlex.join(spec.command)}" if spec.command else "")
     recorder = RunRecorder(title)
+    # The engine removes the container at its end when nothing is to be copied out of it:
+    # a kernel killed during the run leaves nothing behind (the CLI's --rm does the same;
+    # engines older than API 1.30 cannot wait for a removal).
+    auto_remove = spec.remove and (spec.detach or not gets and _waits_for_removal(conn))
     try:
-        container_id = _create(conn, spec, progress)
+        container_id = _create(conn, spec, progress, auto_remove=auto_remove)
     except DockerMagicsError:
         raise
     except Exception as exc:  # noqa: BLE001
         raise explain(exc, conn.endpoint) from None
     job = _Run(conn, spec, container_id, recorder, add_specs, gets, script, shell)
+    job.auto_remove = auto_remove and not spec.detach
     job.renderer = NullRenderer(recorder) if progress == "none" else RunText(recorder)
     return drive(job)
+
+
+def _waits_for_removal(conn: Connection) -> bool:
+    """``POST /containers/{id}/wait?condition=...`` (next-exit, removed): API 1.30 on."""
+    return tuple(int(p) for p in conn.api_version.split(".")) >= (1, 30)
 
 
 class _Run(Operation[RunResult]):
@@ -199,6 +229,7 @@ class _Run(Operation[RunResult]):
         self.conn, self.spec, self.container_id, self.recorder = conn, spec, container_id, recorder
         self.adds, self.gets, self.script, self.shell = adds, list(gets), script, shell
         self.keep = spec.detach or not spec.remove
+        self.auto_remove = False  # the engine removes it at its end (set by run())
         self.started = False
         self.exit_code: int | None = None
         self.files: list[str] = []
@@ -213,13 +244,23 @@ class _Run(Operation[RunResult]):
             _start(api, cid, spec)
             return
         response, output = streams.attach(api, cid)
+        waiting = None
         try:
+            # Asked before the start, as the CLI does: a container the engine removes at
+            # its end (AutoRemove) may be gone before a later wait could ask for its code.
+            if _waits_for_removal(self.conn):
+                waiting = streams.wait(api, cid, removed=self.auto_remove)
             _start(api, cid, spec)
             self.started = True
             yield from output
+            if waiting is not None:
+                self.exit_code = streams.exit_code(waiting)
+            else:  # an engine older than API 1.30: no AutoRemove, it waits for us
+                self.exit_code = api.wait(cid, timeout=None)["StatusCode"]
         finally:
             response.close()
-        self.exit_code = api.wait(cid, timeout=None)["StatusCode"]
+            if waiting is not None:
+                waiting.close()
         if self.exit_code == 0 and self.gets:
             self.files = copy_out(api, cid, self.gets, workdir)
 
@@ -283,6 +324,19 @@ class _Run(Operation[RunResult]):
         return RunFailed(
             Quoting(f"{said}; its last output: {last}") if last else said, result=result
         )
+
+
+def create(conn: Connection, spec: RunSpec, progress: str = "auto") -> str:
+    """Create the container of ``spec`` (pulling its image if the engine lacks it) and
+    return its id; refusals are one line. For features that run a container their own way
+    (``reproduce``'s notebook runs); ``start`` starts it."""
+    parse_reference(spec.image)
+    return _create(conn, spec, progress)
+
+
+def start(api, container_id: str, spec: RunSpec) -> None:
+    """Start a container made by :func:`create` (a refusal is one line)."""
+    _start(api, container_id, spec)
 
 
 def _start(api, container_id: str, spec: RunSpec) -> None:

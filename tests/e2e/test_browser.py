@@ -200,7 +200,8 @@ def test_build_progress(lab, browser, busybox, engine_api):
         image = engine_api.inspect_image("dm-test/e2e:1")["Id"].split(":")[1][:12]
         summary = header.inner_text().strip()
         assert re.fullmatch(
-            rf"Built {image} \(dm-test/e2e:1\), \S+ in \d+\.\ds, 0 of {len(steps)} steps cached",
+            rf"Built {image} \(dm-test/e2e:1\) with the classic builder, \S+ in \d+\.\ds, "
+            rf"0 of {len(steps)} steps cached",
             summary,
         ), summary
         log = log_panel.inner_text()

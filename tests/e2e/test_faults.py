@@ -19,14 +19,16 @@ from tests.support.kernel import Kernel
 pytestmark = pytest.mark.engine
 
 
-def temp_logs() -> set[str]:
-    return set(glob.glob(os.path.join(os.environ.get("TMPDIR", "/tmp"), "docker-magics-*")))
+def temp_logs(folder: Path) -> set[str]:
+    return set(glob.glob(os.path.join(folder, "docker-magics-*")))
 
 
 @pytest.fixture
-def kernel(engine, busybox, request):
-    before = temp_logs()
-    env = {"DOCKER_HOST": engine.url}
+def kernel(engine, busybox, request, tmp_path_factory):
+    # A temp folder of the kernel's own: other processes on the machine (another test run)
+    # spill logs into the common one.
+    tmp = tmp_path_factory.mktemp("kernel-tmp")
+    env = {"DOCKER_HOST": engine.url, "TMPDIR": str(tmp)}
     if "packer" in request.fixturenames:
         env["DOCKER_MAGICS_PACKER"] = request.getfixturevalue("packer")
     k = Kernel(env=env)
@@ -34,7 +36,7 @@ def kernel(engine, busybox, request):
     yield k
     k.shutdown()
     time.sleep(0.5)
-    assert temp_logs() <= before, "a temp file was left behind"
+    assert temp_logs(tmp) == set(), "a temp file was left behind"
     client = engine.api()
     assert client.containers(all=True) == []
 

@@ -101,10 +101,21 @@ def tutorial_env(engine, tls_engine, busybox, registry, auth_registry, tmp_path,
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
 def test_tutorial_runs_top_to_bottom(path, tutorial_env, tmp_path, monkeypatch, request):
-    if "data-science" in path.name:
+    if "data-science" in path.name or "reproduce" in path.name:
         tutorial_env["PYTHON_BASE_IMAGE"] = request.getfixturevalue("python_image")
+    if "reproduce" in path.name:  # the machine's wheel cache, as a user's own cache
+        from tests.support.images import PYTHON_ROOTFS_CACHE
+
+        tutorial_env["DOCKER_MAGICS_WHEELS"] = str(PYTHON_ROOTFS_CACHE / "wheels")
+    if "swarm" in path.name:  # the test swarm's manager; its base image from the registry
+        tutorial_env["DOCKER_HOST"] = request.getfixturevalue("swarm").url
+        tutorial_env["BASE_IMAGE"] = request.getfixturevalue("swarm_image")
     nb = execute(path, tmp_path, tutorial_env, monkeypatch)  # raises on any cell error
     text = text_of(nb)
+    if "reproduce" in path.name:  # the image has the kernel's jinja2, on its major.minor
+        here = re.search(r"here:  jinja2 (\S+) on Python (\d+\.\d+)\.", text)
+        assert here, text
+        assert f"image: jinja2 {here[1]} on Python {here[2]}." in text
     assert "Traceback" not in text
     assert "UsageError" not in text or "show_error" in json.dumps(nb.cells)
     checks = {
@@ -144,6 +155,31 @@ def test_tutorial_runs_top_to_bottom(path, tutorial_env, tmp_path, monkeypatch, 
             "bytes: ******",
             "token in the image: False",
             "token in its history: False",
+        ],
+        "05-scale-out-with-swarm": [
+            "Swarm nodes",
+            "12 tasks (N × SEED)",
+            "N=1000000 SEED=3 pi=3.1",
+            "<svg",
+            "shard 2 of 3",
+            "UsageError: 1 of 2 tasks failed: N=0, SEED=1 exited 1 on node",
+            "Division by zero",
+            "is only on this engine, not in a registry: the 2 other nodes could not pull it",
+        ],
+        "06-reproduce-your-analysis": [
+            "FROM docker-magics-test/python:3 AS packages",
+            "COPY --from=packages /opt/venv /opt/venv",
+            "Built ",
+            "(weather-env:1)",
+            "image: jinja2",
+            "Running weather-report.ipynb in weather-env:1",
+            "'injected-parameters'",
+            "Oslo: 60 days, mean",
+            "°F",
+            "weather-report.ipynb failed in cell 4 of 6 (values = by_city[city]): KeyError:",
+            "The executed notebook, up to that cell, is in",
+            "(weather-env:2)",
+            "Oslo: 61 days, mean",
         ],
     }[path.stem]
     for expected in checks:

@@ -539,13 +539,36 @@ def test_pull_of_a_base_image_the_engine_has(built, builder):
     )
 
 
-@pytest.mark.parametrize("builder", ["classic", "buildkit"])
-def test_heredoc_is_explained(built, builder):
+HEREDOC = "RUN <<EOF\n# set up\necho hi\nEOF\n"
+
+
+def test_heredoc_is_refused_by_the_classic_builder(built, engine_api):
+    """20.10's classic builder fails on a heredoc's first line; 26's runs ``RUN <<EOF`` as
+    an empty command, leaving the heredoc out without a word. Refused before sending."""
+    images = len(engine_api.images(all=True))
     msg = built(
-        f"%%docker_build --builder {builder} --progress none\n"
-        f"FROM {os.environ['BASE']}\nRUN <<EOF\n# set up\necho hi\nEOF\n"
+        f"%%docker_build --builder classic --progress none\nFROM {os.environ['BASE']}\n{HEREDOC}"
     ).usage_error
     assert msg == (
+        "Dockerfile line 2: RUN <<EOF has a heredoc, which the classic builder does not run "
+        "(newer engines silently leave its lines out). Build with --builder buildkit, or put "
+        "the commands on the RUN line (RUN a && b)."
+    )
+    assert len(engine_api.images(all=True)) == images
+
+
+def test_heredoc_with_buildkit(built, engine):
+    """BuildKit runs heredocs where its Dockerfile frontend has them (Docker 23 and later);
+    20.10's fails on the heredoc's first line, which is explained."""
+    cell = built(
+        "%%docker_build --builder buildkit --network none --progress none\n"
+        f"FROM {os.environ['BASE']}\n{HEREDOC}"
+    )
+    if engine.api_version >= (1, 42):
+        assert cell.error is None, cell.err
+        assert "hi" in cell.value.log.text().splitlines()
+        return
+    assert cell.usage_error == (
         "Dockerfile line 4: unknown instruction: ECHO. It is in the heredoc of line 2 (RUN "
         "<<EOF), and this engine's Dockerfile parser does not support heredocs. Put the "
         "commands on the RUN line (RUN a && b), or --add a script and RUN it."

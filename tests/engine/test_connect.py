@@ -487,7 +487,7 @@ def test_api_version_not_supported(run, connected, engine):
         ),
         (
             "ssh://me:secret@host",
-            "Passwords do not belong in the engine URL. Use an SSH key "
+            "Passwords do not belong in the engine URL (not shown). Use an SSH key "
             "(ssh-agent or ~/.ssh/id_*) and ssh://USER@HOST.",
         ),
         ("ssh:///nohost", "Malformed engine URL 'ssh:///nohost'. Use ssh://[USER@]HOST[:PORT]."),
@@ -515,7 +515,7 @@ def test_malformed_urls(run, connected, url, expected):
             "Invalid API version 'latest'. Use MAJOR.MINOR (e.g. 1.41) or auto.",
         ),
         ("--header NoEquals", "Invalid header 'NoEquals'. Use --header NAME=VALUE."),
-        ("--timeout 0", "Invalid timeout 0.0. Give a positive number of seconds."),
+        ("--timeout 0", "timeout must be between 0.1 and 604,800 seconds (a week), not 0."),
         (
             "'unclosed",
             "%docker_connect: cannot split the arguments (No closing quotation): check the quotes",

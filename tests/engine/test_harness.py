@@ -34,3 +34,14 @@ def _status(url: str) -> int:
 def test_registries_answer(registry, auth_registry):
     assert _status(f"http://{registry.host}/v2/") == 200
     assert _status(f"http://{auth_registry.host}/v2/") == 401
+
+
+def test_engine_is_the_chosen_version(engine):
+    """--engine-version (DOCKER_MAGICS_ENGINE_VERSION) starts that engine, not another."""
+    from tests.conftest import EXTERNAL_ENGINE
+    from tests.support.engines import engine_version
+
+    if EXTERNAL_ENGINE:
+        pytest.skip("an external engine runs whatever version it is")
+    version = engine.api().version()["Version"]
+    assert version.startswith(engine_version() + "."), version

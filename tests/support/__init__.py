@@ -6,6 +6,7 @@ from tests.support.images import (
     apt_mirror,
     build_busybox,
     build_python_image,
+    build_python_pip_image,
     build_random_image,
 )
 from tests.support.processes import (
@@ -32,6 +33,7 @@ __all__ = [
     "as_nobody",
     "build_busybox",
     "build_python_image",
+    "build_python_pip_image",
     "build_random_image",
     "free_port",
     "umount_under",

@@ -1,9 +1,15 @@
 """Private Docker engines (dockerd with its own data root, exec root and socket) and the
 TLS material for an engine that requires client certificates (see ../shared/ENVIRONMENT.md).
-Everything started is stopped and removed by ``cleanup()``, which the fixtures call."""
+Everything started is stopped and removed by ``cleanup()``, which the fixtures call.
+
+Two engine versions are tested: Debian 12's Docker Engine 20.10 (``dockerd`` on PATH) and
+Docker Engine 26 (Debian 13's ``docker.io``, unpacked under /var/cache/docker-magics by
+``ensure_docker26`` in scripts/lib.sh). ``DOCKER_MAGICS_ENGINE_VERSION`` (set by pytest's
+``--engine-version``) picks the one every ``Dockerd`` starts unless told otherwise."""
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import signal
@@ -12,6 +18,38 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from tests.support.processes import umount_under, unix_http_get, wait_for
+
+ENGINE_VERSIONS = ("20.10", "26")
+DEFAULT_ENGINE_VERSION = "20.10"
+REPO = Path(__file__).resolve().parents[2]
+CACHE = Path(os.environ.get("DOCKER_MAGICS_CACHE", "/var/cache/docker-magics"))
+
+
+def engine_version() -> str:
+    """The engine version the tests run on: ``DOCKER_MAGICS_ENGINE_VERSION`` or 20.10."""
+    version = os.environ.get("DOCKER_MAGICS_ENGINE_VERSION") or DEFAULT_ENGINE_VERSION
+    if version not in ENGINE_VERSIONS:
+        raise ValueError(
+            f"Unknown engine version {version!r} (DOCKER_MAGICS_ENGINE_VERSION): "
+            f"use one of {', '.join(ENGINE_VERSIONS)}"
+        )
+    return version
+
+
+def dockerd_binary(version: str) -> Path:
+    """The dockerd of an engine version; engine 26 is downloaded (once) if missing."""
+    if version == "20.10":
+        found = shutil.which("dockerd")
+        if found is None:
+            raise RuntimeError("dockerd is not installed (apt-get install docker.io)")
+        return Path(found)
+    binary = CACHE / f"docker-{version}" / "usr" / "sbin" / "dockerd"
+    if not binary.exists():
+        subprocess.run(
+            ["bash", "-c", f'source "{REPO}/scripts/lib.sh" && ensure_docker{version}'],
+            check=True,
+        )
+    return binary
 
 
 @dataclass
@@ -70,8 +108,13 @@ class Dockerd:
         tcp: list[str] = (),
         tls: TLSMaterial | None = None,
         netns: str | None = None,
+        version: str | None = None,
+        config: dict | None = None,
     ):
         self.root = root
+        self.config = config  # daemon.json, e.g. {"features": {"containerd-snapshotter": True}}
+        self.version = version or engine_version()
+        self.binary = dockerd_binary(self.version)
         self.tcp = list(tcp)
         self.tls = tls
         self.netns = netns
@@ -88,7 +131,7 @@ class Dockerd:
     def command(self) -> list[str]:
         r = self.root
         cmd = [
-            "dockerd",
+            str(self.binary),
             "--host",
             self.url,
             "--data-root",
@@ -104,6 +147,8 @@ class Dockerd:
         ]
         for host in self.tcp:
             cmd += ["--host", host]
+        if self.config is not None:
+            cmd += ["--config-file", str(r / "daemon.json")]
         if self.tls:
             cmd += [
                 "--tlsverify",
@@ -118,11 +163,20 @@ class Dockerd:
 
     def start(self, timeout: float = 90) -> Dockerd:
         self.root.mkdir(parents=True, exist_ok=True)
+        if self.config is not None:
+            (self.root / "daemon.json").write_text(json.dumps(self.config))
         self.reap_orphans()  # after a SIGKILL
         shutil.rmtree(self.root / "exec", ignore_errors=True)  # stale after a SIGKILL
         self.log = open(self.root / "dockerd.log", "ab")
+        # The engine's own helpers (docker-proxy, docker-init) next to its dockerd come first.
+        helpers = [str(self.binary.parent), str(self.binary.parent.parent / "bin")]
+        env = {**os.environ, "PATH": os.pathsep.join([*helpers, os.environ.get("PATH", "")])}
         self.proc = subprocess.Popen(
-            self.command(), stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True
+            self.command(),
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            env=env,
         )
         try:
             wait_for(

@@ -58,9 +58,23 @@ def apt_mirror() -> str:
 def build_python_image(engine_url: str, tag: str) -> str:
     """A Debian image with python3 (no Docker Hub needed): a debootstrap minbase root,
     cached as a tarball under /var/cache/docker-magics, imported into the engine."""
+    return _debian_image(engine_url, tag, "debian-bookworm-python3.tar", ["python3"], [])
+
+
+def build_python_pip_image(engine_url: str, tag: str) -> str:
+    """The same with pip and venv (``python3-pip``, ``python3-venv``): Python 3.11 and pip
+    23.0 from Debian, ``CMD ["python3"]``; cached the same way."""
+    packages = ["python3", "python3-pip", "python3-venv"]
+    changes = ['CMD ["python3"]']
+    return _debian_image(engine_url, tag, "debian-bookworm-python3-pip.tar", packages, changes)
+
+
+def _debian_image(
+    engine_url: str, tag: str, name: str, packages: list[str], changes: list[str]
+) -> str:
     import docker
 
-    tarball = PYTHON_ROOTFS_CACHE / "debian-bookworm-python3.tar"
+    tarball = PYTHON_ROOTFS_CACHE / name
     if not tarball.exists():
         PYTHON_ROOTFS_CACHE.mkdir(parents=True, exist_ok=True)
         root = Path(tempfile.mkdtemp(prefix="dm-rootfs-"))
@@ -69,7 +83,7 @@ def build_python_image(engine_url: str, tag: str) -> str:
                 [
                     "debootstrap",
                     "--variant=minbase",
-                    "--include=python3",
+                    f"--include={','.join(packages)}",
                     "bookworm",
                     str(root),
                     apt_mirror(),
@@ -77,7 +91,8 @@ def build_python_image(engine_url: str, tag: str) -> str:
                 check=True,
                 capture_output=True,
             )
-            partial = tarball.with_suffix(".partial")
+            # Another process may be making the same tarball: each writes its own partial.
+            partial = tarball.with_suffix(f".{os.getpid()}.partial")
             subprocess.run(["tar", "-C", str(root), "-cf", str(partial), "."], check=True)
             partial.rename(tarball)
         finally:
@@ -86,7 +101,9 @@ def build_python_image(engine_url: str, tag: str) -> str:
     try:
         repository, _, version = tag.partition(":")
         with open(tarball, "rb") as f:
-            api.import_image_from_data(f, repository=repository, tag=version or "latest")
+            api.import_image_from_data(
+                f, repository=repository, tag=version or "latest", changes=changes or None
+            )
         return api.inspect_image(tag)["Id"]
     finally:
         api.close()

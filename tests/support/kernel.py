@@ -13,9 +13,12 @@ from __future__ import annotations
 
 import os
 import queue
+import shutil
+import tempfile
 import threading
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from jupyter_client import KernelManager
 
@@ -30,6 +33,24 @@ OUTPUT_KINDS = (
     "clear_output",
     "error",
 )
+
+
+def _manager_for(python: str, kernels: Path) -> KernelManager:
+    """A manager whose kernel runs ``python -m ipykernel_launcher`` (its kernelspec is
+    written in ``kernels``)."""
+    import json
+
+    from jupyter_client.kernelspec import KernelSpecManager
+
+    spec = {
+        "argv": [python, "-m", "ipykernel_launcher", "-f", "{connection_file}"],
+        "display_name": f"Python ({python})",
+        "language": "python",
+    }
+    (kernels / "venv").mkdir()
+    (kernels / "venv" / "kernel.json").write_text(json.dumps(spec))
+    specs = KernelSpecManager(kernel_dirs=[str(kernels)], ensure_native_kernel=False)
+    return KernelManager(kernel_name="venv", kernel_spec_manager=specs)
 
 
 def sent_at(msg: dict) -> float:
@@ -129,8 +150,16 @@ class Execution:
 
 
 class Kernel:
-    def __init__(self, env: dict[str, str] | None = None, cwd: str | None = None):
-        self.km = KernelManager(kernel_name="python3")
+    def __init__(
+        self, env: dict[str, str] | None = None, cwd: str | None = None, python: str | None = None
+    ):
+        """``python``: the interpreter of another environment (a virtualenv with ipykernel)
+        to run the kernel with, instead of this one's."""
+        self.kernelspecs = Path(tempfile.mkdtemp(prefix="dm-kernelspec-")) if python else None
+        if python is not None:
+            self.km = _manager_for(python, self.kernelspecs)
+        else:
+            self.km = KernelManager(kernel_name="python3")
         full_env = {**os.environ, **(env or {})}
         self.km.start_kernel(env=full_env, cwd=cwd)
         self.kc = self.km.client()
@@ -237,3 +266,5 @@ class Kernel:
         self._stop.set()
         self.kc.stop_channels()
         self.km.shutdown_kernel(now=True)
+        if self.kernelspecs is not None:
+            shutil.rmtree(self.kernelspecs, ignore_errors=True)

@@ -98,6 +98,18 @@ def test_failing_step_names_the_vertex():
             "engine and cannot be pulled (dial tcp: lookup registry-1.docker.io",
         ),
         ("bk-parse-error", "Dockerfile line 2: unknown instruction: RUNN"),
+        # Engine 26 words it "parse error on line N"
+        ("bk-parse-error-26", "Dockerfile line 2: ENV requires at least one argument"),
+        (
+            "bk-secret-missing",
+            "failed: secret nope not found: not found. The Dockerfile mounts the build secret "
+            "nope: give it with --secret id=nope,env=VAR (or src=FILE)",
+        ),
+        (
+            "bk-secret-missing-26",
+            "failed: secret nope: not found. The Dockerfile mounts the build secret nope: give "
+            "it with --secret id=nope,env=VAR (or src=FILE)",
+        ),
     ],
 )
 def test_failures(name, expected):

@@ -291,3 +291,19 @@ def test_a_tar_that_cannot_start_leaves_the_packing_to_python(tmp_path):
     missing = str(tmp_path / "no-such-tar")
     data = b"".join(_pack_walk(missing, tmp_path, entries_of(tmp_path, ["a"]), TarWriter()))
     assert members(data)["a"][-1] == b"a"
+
+
+def test_tar_copies_by_default_only_with_a_core_to_spare(monkeypatch):
+    """Unset (or ``auto``): tar while the load average leaves a core free (bench case 3:
+    on a busy or single core, its extra copies cost more than Python's per-file work)."""
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0, 1})
+    for setting, load, expected in [
+        (None, 0.5, TAR), (None, 1.0, TAR), (None, 1.2, None), ("auto", 7.0, None),
+        ("tar", 7.0, TAR), ("", 7.0, TAR), ("python", 0.0, None),
+    ]:  # fmt: skip
+        if setting is None:
+            monkeypatch.delenv("DOCKER_MAGICS_PACKER", raising=False)
+        else:
+            monkeypatch.setenv("DOCKER_MAGICS_PACKER", setting)
+        monkeypatch.setattr(os, "getloadavg", lambda load=load: (load, load, load))
+        assert gnutar.chosen() == expected, (setting, load)

@@ -30,7 +30,7 @@ def test_spilled_logs_live_in_a_folder_of_this_process_and_stale_ones_go(tmp_pat
     stale = tmp_path / f"docker-magics-{uid}-{dead_pid()}-12345"
     stale.mkdir()
     (stale / "docker-magics-abc.log").write_text("old")
-    alive = tmp_path / f"docker-magics-{uid}-{os.getppid()}-{results._start_time(os.getppid())}"
+    alive = tmp_path / f"docker-magics-{uid}-{os.getppid()}-{results.start_time(os.getppid())}"
     alive.mkdir()
     (alive / "docker-magics-def.log").write_text("in use")
     reused = tmp_path / f"docker-magics-{uid}-{os.getppid()}-1"  # a reused pid: stale
@@ -46,7 +46,7 @@ def test_spilled_logs_live_in_a_folder_of_this_process_and_stale_ones_go(tmp_pat
     store = LogStore()
     store.extend(["x" * 1000] * 2000)  # 2 MB: spilled
     folder = Path(store.path).parent
-    assert folder.name == f"docker-magics-{uid}-{os.getpid()}-{results._start_time(os.getpid())}"
+    assert folder.name == f"docker-magics-{uid}-{os.getpid()}-{results.start_time(os.getpid())}"
     assert store.text().count("\n") == 2000 and store.count == 2000
     assert not stale.exists() and not reused.exists()
     assert (alive / "docker-magics-def.log").exists()
@@ -74,6 +74,30 @@ def test_a_killed_kernels_logs_are_removed_by_the_next_one(tmp_path):
     subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, env=env)
     assert not left.exists() and not left.parent.exists()
     assert list(tmp_path.iterdir()) == []  # and the second one cleaned up after itself
+
+
+def test_a_temp_folder_that_cannot_take_logs_keeps_them_in_memory(tmp_path, monkeypatch, capsys):
+    """Bounded: the last KEPT_IN_MEMORY characters of each log, said once (the full-disk
+    case itself runs in tests/e2e/test_hardening_kernel.py)."""
+    not_a_folder = tmp_path / "file"
+    not_a_folder.write_text("")
+    monkeypatch.setattr(results.tempfile, "tempdir", str(not_a_folder))
+    monkeypatch.setattr(results, "_spill", None)
+    monkeypatch.setattr(results, "_warned", False)
+    monkeypatch.setattr(results, "KEPT_IN_MEMORY", 3 << 20)
+    log, text = LogStore(), results.TextStore()
+    for i in range(10_000):
+        log.extend([f"line {i} " + "x" * 500])
+        text.write(f"part {i} " + "y" * 500)
+    assert log.path is None and text.path is None and log.count == 10_000
+    kept = log.text()
+    assert kept.startswith("[earlier output left out: the temp folder was full]\n")
+    assert kept.endswith("line 9999 " + "x" * 500 + "\n") and len(kept) <= 3 << 20
+    assert text.text().endswith("part 9999 " + "y" * 500)
+    warned = capsys.readouterr().err.splitlines()
+    assert len(warned) == 1 and warned[0].startswith(
+        f"Warning: the temp folder {not_a_folder} cannot take large logs (Not a directory)"
+    )
 
 
 # -- words -----------------------------------------------------------------------------------

@@ -52,6 +52,12 @@ def test_numbers_have_a_range_and_a_type():
             normalise.number(bad, "timeout", minimum=0, maximum=10)
     with pytest.raises(BadArgument, match="whole number"):
         normalise.number(1.5, "tail", minimum=0, maximum=10, integer=True)
+    # The range as people write numbers, not 2.14748e+09.
+    with pytest.raises(BadArgument) as caught:
+        normalise.number(-5, "timeout", minimum=-1, maximum=2**31 - 1, unit="seconds", hint="H")
+    assert str(caught.value) == "timeout must be between -1 and 2,147,483,647 seconds, not -5. H."
+    with pytest.raises(BadArgument, match=r"between 0\.5 and 10, not 1e\+308\.$"):
+        normalise.number(1e308, "timeout", minimum=0.5, maximum=10)
 
 
 def test_commands_and_pairs():

@@ -26,8 +26,12 @@ MAGICS = {
         "docker_rmi",
         "docker_history",
         "docker_df",
+        "docker_freeze",
+        "docker_run_notebook",
+        "docker_job",
+        "docker_nodes",
     },
-    "cell": {"docker_build", "docker_run"},
+    "cell": {"docker_build", "docker_run", "docker_job"},
 }
 
 

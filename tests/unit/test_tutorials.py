@@ -18,12 +18,14 @@ ROOT = Path(__file__).resolve().parents[2]
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
 
 
-def test_there_are_four_tutorials():
+def test_there_are_five_tutorials():
     assert [p.name for p in NOTEBOOKS] == [
         "01-quickstart.ipynb",
         "02-remote-and-tls-engines.ipynb",
         "03-data-science-image.ipynb",
         "04-registries-and-credentials.ipynb",
+        "05-scale-out-with-swarm.ipynb",
+        "06-reproduce-your-analysis.ipynb",
     ]
 
 

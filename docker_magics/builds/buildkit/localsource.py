@@ -1,13 +1,13 @@
-"""The files a BuildKit build may ask for over its session, as the classic builder would see
-them: the build's ``context`` and its ``dockerfile`` "local sources".
+"""The files a BuildKit build may ask for over its session: a build plan's (:mod:`plan`)
+``context`` and ``dockerfile`` "local sources", as BuildKit's own client serves them.
 
-The context is the folder (or nothing, for a cell) with its .dockerignore applied by
-:func:`context.walk`, then the ``--add`` files on top, less ``.dockerignore`` and an
-in-context Dockerfile when the patterns exclude them: what the classic builder has once it
-has unpacked our tar and removed those (the engine's ``removeDockerfile``). Entries come in
+The context is the folder as fsutil walks it (:func:`walk.fsutil_walk`) with the patterns
+BuildKit applies (``plan.buildkit_patterns``: a per-Dockerfile ignore file, or the folder's
+.dockerignore), then the ``--add`` files on top (never filtered by those). Entries come in
 fsutil's walk order (depth first, names sorted as bytes, every parent before its children),
 filtered as fsutil filters them for what the engine asks (``include-patterns``,
-``followpaths``). Pure: files in, entries out, lazily (a folder is walked as it is sent).
+``followpaths``): folders the engine does not ask for are not read. Pure: files in, entries
+out, lazily (a folder is walked as it is sent).
 """
 
 from __future__ import annotations
@@ -20,13 +20,14 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
-from docker_magics.builds.context import AddSpec
-from docker_magics.builds.dockerignore import IgnoreMatcher, go_clean, read_patterns
-from docker_magics.builds.walk import ContextChanged, walk
+from docker_magics.builds import plan as planning
+from docker_magics.builds.dockerignore import IgnoreMatcher, go_clean
+from docker_magics.builds.plan import AddSpec, Plan
+from docker_magics.builds.walk import ContextChanged, DataRoot, fsutil_walk
 from docker_magics.errors import BadArgument, usage
 
 
-@dataclass
+@dataclass(slots=True)
 class Entry:
     path: str  # inside the source, "/"-separated
     st: os.stat_result | None = None  # lstat of `source`; None: a made-up directory, or data
@@ -47,11 +48,15 @@ def _sorted_names(path: str) -> list[str]:
     return sorted(os.listdir(path), key=os.fsencode)
 
 
-def _tree(path: str, source: str) -> Iterator[Entry]:
-    """A file or folder from disk at ``path``, as ``--add`` packs it (no .dockerignore)."""
+def _tree(path: str, source: str, guard: DataRoot | None) -> Iterator[Entry]:
+    """A file or folder from disk at ``path``, as ``--add`` packs it (no .dockerignore),
+    never reaching into ``guard`` (the engine's data root)."""
     try:
         st = os.lstat(source)
-        names = _sorted_names(source) if st_.S_ISDIR(st.st_mode) else []
+        is_dir = st_.S_ISDIR(st.st_mode)
+        if is_dir and guard is not None:
+            guard.check(st, source)
+        names = _sorted_names(source) if is_dir else []
     except OSError as exc:
         raise ContextChanged(
             f"Cannot read {source} ({exc.strerror or exc})",
@@ -59,14 +64,14 @@ def _tree(path: str, source: str) -> Iterator[Entry]:
         ) from None
     yield Entry(path, st, source)
     for name in names:
-        yield from _tree(f"{path}/{name}", os.path.join(source, name))
+        yield from _tree(f"{path}/{name}", os.path.join(source, name), guard)
 
 
-def _add_layer(add: AddSpec) -> Iterator[Entry]:
+def _add_layer(add: AddSpec, guard: DataRoot | None = None) -> Iterator[Entry]:
     parts = add.dest.split("/")
     for n in range(1, len(parts)):  # its parents first: they win over a file of that name
         yield Entry("/".join(parts[:n]))
-    yield from _tree(add.dest, str(add.src))
+    yield from _tree(add.dest, str(add.src), guard)
 
 
 def _merge(layers: list[Iterable[Entry]]) -> Iterator[Entry]:
@@ -114,26 +119,17 @@ def _merge(layers: list[Iterable[Entry]]) -> Iterator[Entry]:
         yield top
 
 
-def _without(items: Iterable[Entry], dropped: set[str]) -> Iterator[Entry]:
-    """What the classic builder removes after unpacking (``.dockerignore``, the Dockerfile,
-    when the patterns exclude them), with everything below."""
+def _no_sockets(items: Iterable[Entry]) -> Iterator[Entry]:
+    """Sockets are left out, as the CLI leaves them out of its tar."""
     for item in items:
-        if _is_below(item.path, dropped):
-            continue
-        if item.st is not None and st_.S_ISSOCK(item.st.st_mode):
-            continue  # sockets: the CLI skips them too
-        yield item
-
-
-def _is_below(path: str, paths: set[str]) -> bool:
-    """Whether ``path`` is one of ``paths`` or inside one."""
-    return any(path == p or path.startswith(p + "/") for p in paths)
+        if item.st is None or not st_.S_ISSOCK(item.st.st_mode):
+            yield item
 
 
 def _with_parents(items: Iterable[Entry]) -> Iterator[Entry]:
-    """Every parent directory before its children, as fsutil's receiver requires: a folder
-    that .dockerignore excludes but whose files it re-includes is not in the walk, and the
-    classic builder makes it with mode 0755 when unpacking; so do we."""
+    """Every parent directory before its children, as fsutil's receiver requires, should the
+    merged layers lack one (each layer has them: this is the merge's safety net): made up
+    with mode 0755, as the classic builder makes a missing folder when unpacking."""
     open_dirs = [""]
     for item in items:
         parent = item.path.rpartition("/")[0]
@@ -214,15 +210,6 @@ def go_match(pattern: str, name: str) -> bool:
     return rx is not None and rx.fullmatch(name) is not None
 
 
-def _match_prefix(pattern: str, name: str) -> tuple[bool, bool]:
-    """fsutil's ``matchPrefix``: (matched, only a parent of what the pattern names)."""
-    count = name.count("/")
-    partial = pattern.count("/") > count
-    if partial:
-        pattern = "/".join(pattern.split("/")[: count + 1])
-    return go_match(pattern, name), partial
-
-
 def _dedupe(paths: list[str]) -> list[str] | None:
     """fsutil's ``dedupePaths``: None (no filter) if one of them is the root."""
     out: list[str] = []
@@ -237,32 +224,24 @@ def _dedupe(paths: list[str]) -> list[str] | None:
     return out
 
 
-def _include(items: Iterable[Entry], patterns: list[str]) -> Iterator[Entry]:
-    """fsutil's include filtering, in its walk."""
-    skip = included = None  # a folder left out whole / a folder taken whole
+def _included(items: Iterable[Entry], matcher: IgnoreMatcher) -> Iterator[Entry]:
+    """fsutil's include filter over entries in walk order (an ``--add`` layer): what the
+    patterns match, each after the folders it is in that they did not (as fsutil sends
+    them, lazily)."""
+    open_dirs: list[list] = []  # [path + "/", match results, the folder if not sent yet]
     for item in items:
-        p = item.path
-        if skip is not None and p.startswith(skip):
-            continue
-        skip = None
-        if included is not None and p.startswith(included):
+        while open_dirs and not item.path.startswith(open_dirs[-1][0]):
+            open_dirs.pop()
+        parent = open_dirs[-1][1] if open_dirs else None
+        matched, info = matcher.match(item.path, parent)
+        if matched:
+            for folder in open_dirs:
+                if folder[2] is not None:
+                    yield folder[2]
+                    folder[2] = None
             yield item
-            continue
-        matched, partial = False, True
-        for pattern in patterns:
-            ok, part = _match_prefix(pattern, p)
-            if ok:
-                matched = True
-                if not part:
-                    partial = False
-                    break
-        if not matched:
-            if item.is_dir:
-                skip = p + "/"
-            continue
-        if not partial and item.is_dir:
-            included = p + "/"
-        yield item
+        if item.is_dir:
+            open_dirs.append([item.path + "/", info, None if matched else item])
 
 
 class _Links:
@@ -317,25 +296,44 @@ class _Links:
 
 @dataclass
 class LocalSource:
-    """One local source of a build: what the engine may ask for under one ``dir-name``."""
+    """One local source of a build: what the engine may ask for under one ``dir-name``: a
+    folder (walked with ``excludes``, as fsutil walks it), then the ``adds`` on top, or
+    ``files`` given in memory (the Dockerfile); never the engine's data root (``guard``)."""
 
-    layers: Callable[[], list[Iterable[Entry]]]
-    dropped: set[str] = field(default_factory=set)
+    root: Path | None = None
+    excludes: list[str] = field(default_factory=list)
+    adds: list[AddSpec] = field(default_factory=list)
+    files: list[Entry] = field(default_factory=list)  # in walk order
     lookup: Callable[[str], str | None] = lambda path: None
     listdir: Callable[[str], list[str]] = lambda path: []
+    guard: DataRoot | None = None
+
+    def __post_init__(self) -> None:
+        self._excludes = IgnoreMatcher(self.excludes) if self.excludes else None
 
     def items(
         self, includes: list[str] | None = None, followpaths: list[str] | None = None
     ) -> Iterator[Entry]:
         """The entries to send, in fsutil's order, for what the engine asked."""
-        patterns = [go_clean(p) for p in includes] if includes else None
+        patterns = list(includes) if includes else None
         if followpaths:
             targets = _Links(self.lookup, self.listdir).resolve(followpaths)
             if targets is not None:
                 patterns = _dedupe((patterns or []) + targets)
-        # Parents are made before the removals, as unpacking makes them before the removals.
-        items = _without(_with_parents(_merge(self.layers())), self.dropped)
-        return _include(items, patterns) if patterns is not None else items
+        if patterns is not None and not patterns:
+            return iter(())
+        wanted = IgnoreMatcher(patterns) if patterns else None
+        layers: list[Iterable[Entry]] = []
+        if self.root is not None:
+            walked = fsutil_walk(self.root, self._excludes, wanted, self.guard)
+            layers.append(Entry(rel, st, full if st else None) for rel, full, st in walked)
+        added = [_add_layer(add, self.guard) for add in self.adds]
+        if self.files:
+            added.append(iter(self.files))
+        layers += [_included(layer, wanted) if wanted else layer for layer in added]
+        if len(layers) == 1:
+            return _no_sockets(layers[0])
+        return _no_sockets(_with_parents(_merge(layers)))
 
 
 @dataclass
@@ -360,61 +358,18 @@ class Sources:
     def get(self, name: str) -> LocalSource | None:
         return {"context": self.context, "dockerfile": self.dockerfile}.get(name)
 
+    def avoid(self, guard: DataRoot | None) -> None:
+        """Never send ``guard`` (the engine's data root), wherever the walk meets it."""
+        self.context.guard = guard
 
-def sources(
-    dockerfile: bytes,
-    *,
-    directory: str | Path | None = None,
-    dockerfile_path: str | None = None,
-    adds: list[AddSpec] = (),
-) -> Sources:
-    """The same context as :func:`context.from_cell` / :func:`context.from_directory` give the
-    classic builder, once unpacked and cleaned up by it: the directory (or nothing) with its
-    .dockerignore applied, then the ``--add`` files on top (never filtered), less
-    ``.dockerignore`` and an in-context Dockerfile when the patterns exclude them (the
-    engine's ``removeDockerfile``). ``dockerfile`` is the Dockerfile's bytes."""
-    adds = list(adds)
-    root: Path | None = None
-    matcher: IgnoreMatcher | None = None
-    if directory is None:
-        # The cell's context: .dockerignore lists itself and the Dockerfile.
-        dropped = {".dockerignore", "Dockerfile"}
-    else:
-        root = Path(os.path.expanduser(str(directory))).absolute()
-        ignore_file = root / ".dockerignore"
-        try:
-            text = (
-                ignore_file.read_bytes().decode("utf-8", "replace") if ignore_file.is_file() else ""
-            )
-        except OSError as exc:
-            raise BadArgument(f"Cannot read {ignore_file}: {exc.strerror}") from None
-        patterns = read_patterns(text)
-        original = IgnoreMatcher(patterns)
-        sent = ["!.dockerignore"]  # the CLI sends .dockerignore and the Dockerfile whatever
-        inside = None
-        if dockerfile_path is not None:
-            try:
-                inside = (
-                    Path(os.path.expanduser(dockerfile_path)).resolve().relative_to(root.resolve())
-                )
-                inside = inside.as_posix()
-                sent.append("!" + inside)
-            except ValueError:
-                inside = None
-        matcher = IgnoreMatcher(patterns + sent)
-        dropped = {p for p in (".dockerignore", inside) if p and original.excludes(p)}
 
-    def layers() -> list[Iterable[Entry]]:
-        base = (
-            (Entry(rel, st, full) for rel, full, st in walk(root, matcher))
-            if root is not None
-            else ()
-        )
-        return [base] + [_add_layer(add) for add in adds]
+def from_plan(plan: Plan) -> Sources:
+    """The local sources of ``plan``: its folder (or nothing) walked with the patterns
+    BuildKit applies, the ``--add`` files on top; its Dockerfile (and the Dockerfile's own
+    ignore file, which BuildKit's frontend asks for) in a source of their own."""
+    root, adds = plan.root, list(plan.adds)
 
     def lookup(path: str) -> str | None:
-        if _is_below(path, dropped):
-            return None
         for add in reversed(adds):
             if path == add.dest or path.startswith(add.dest + "/"):
                 return str(add.src) + path[len(add.dest) :]
@@ -432,13 +387,25 @@ def sources(
                 names.add(rest.split("/", 1)[0])
         if root is not None:
             names.update(_listdir(str(root / path)))
-        return sorted(names - (dropped if path == "." else set()))
+        return sorted(names)
 
-    context = LocalSource(layers, dropped, lookup, listdir)
-    name = Path(dockerfile_path).name if dockerfile_path else "Dockerfile"
-    df = Entry(name, data=dockerfile)
+    context = LocalSource(root, plan.buildkit_patterns, adds, [], lookup, listdir)
+    files = [Entry(name, data=data) for name, data in plan.buildkit_dockerfile_files()]
+    dockerfile = LocalSource(files=files)
     origin = f"folder:{root}" if root is not None else "cell"
-    return Sources(name, context, LocalSource(lambda: [[df]]), origin)
+    return Sources(plan.buildkit_name, context, dockerfile, origin)
+
+
+def sources(
+    dockerfile: bytes,
+    *,
+    directory: str | Path | None = None,
+    dockerfile_path: str | None = None,
+    adds: list[AddSpec] = (),
+) -> Sources:
+    """:func:`from_plan` of the plan of these (:func:`plan.make`)."""
+    made = planning.make(dockerfile, file=dockerfile_path, folder=directory, adds=adds)
+    return from_plan(made)
 
 
 def _listdir(path: str) -> list[str]:

@@ -3,29 +3,31 @@ as ``docker buildx`` serves them, over a hijacked ``POST /session`` connection o
 engine speaks gRPC (HTTP/2) and we answer:
 
 - ``moby.filesync.v1.FileSync/DiffCopy``: the build context and the Dockerfile
-  (:mod:`docker_magics.filesync`), a stream each way;
+  (:mod:`filesync`), a stream each way;
 - ``moby.buildkit.secrets.v1.Secrets/GetSecret``: build secrets (``RUN --mount=type=secret``),
   which reach the ``RUN`` step only, never a layer or the image's history;
 - ``moby.filesync.v1.Auth/Credentials``: registry credentials for the build's own pulls;
 - ``grpc.health.v1.Health/Check``: the engine's liveness probe.
 
 Any other method answers UNIMPLEMENTED, which BuildKit handles (token auth falls back to
-credentials, for example). The messages are a few small strings: a few lines of protobuf
-wire format (and :func:`buildkit.fields` to read) instead of a generated gRPC stack. HTTP/2
-framing comes from the pure-Python ``h2`` package.
+credentials, for example). The messages are a few small strings, written and read with
+:mod:`wire` instead of a generated gRPC stack. HTTP/2 framing comes from the pure-Python
+``h2`` package.
 
 One thread owns the connection: it does every read and write (so a TLS socket is never used
 from two threads at once), answers the small calls, and drives the file transfers, which are
 generators (:func:`filesync.transfer`) it pulls a message from only while less than
 ``OUT_LIMIT`` bytes of that transfer wait for HTTP/2 flow control: files are read as fast as
-the engine takes them, in bounded memory, with no hand-off between threads.
+the engine takes them, in bounded memory, with no hand-off between threads. It pulls at most
+``ROUND`` messages before it looks for what the engine said (without waiting, while a
+transfer can go on): a long walk never keeps the engine's health checks (10 s on Docker 20.10,
+or it ends the session) or its requests for files waiting.
 """
 
 from __future__ import annotations
 
 import os
 import selectors
-import struct
 import threading
 import uuid
 from collections import deque
@@ -40,7 +42,7 @@ from docker_magics.builds.buildkit.filesync import (
     encode_packet,
     transfer,
 )
-from docker_magics.builds.buildkit.trace import fields
+from docker_magics.builds.buildkit.wire import bytes_field, string
 from docker_magics.builds.walk import ContextChanged
 from docker_magics.errors import DockerMagicsError
 
@@ -50,28 +52,10 @@ HEALTH = "/grpc.health.v1.Health/Check"
 DIFFCOPY = "/moby.filesync.v1.FileSync/DiffCopy"
 MAX_SECRET = 500 * 1024  # BuildKit refuses larger secrets
 OUT_LIMIT = 512 * 1024  # bytes a transfer may have queued before it is paused
+ROUND = 256  # messages pulled from a transfer before the connection is looked at again
 
 # gRPC status codes
 OK, UNKNOWN, NOT_FOUND, UNIMPLEMENTED, INTERNAL = 0, 2, 5, 12, 13
-
-
-def _varint(n: int) -> bytes:
-    out = bytearray()
-    while True:
-        low, n = n & 0x7F, n >> 7
-        out.append(low | (0x80 if n else 0))
-        if not n:
-            return bytes(out)
-
-
-def _field(number: int, value: bytes | str) -> bytes:
-    """A length-delimited protobuf field (strings and bytes); empty ones are left out."""
-    data = value.encode() if isinstance(value, str) else value
-    return _varint(number << 3 | 2) + _varint(len(data)) + data if data else b""
-
-
-def _string(message: bytes, number: int) -> str:
-    return next((v.decode() for n, v in fields(message) if n == number), "")
 
 
 def _trailers(status: int, message: str) -> list[tuple[str, str]]:
@@ -93,6 +77,7 @@ class _Call:
         self.trailers: list[tuple[str, str]] | None = None
         self.transfer = None  # the filesync.transfer generator
         self.inbox: deque | None = None
+        self.waiting = False  # the transfer waits for the engine's next packet
 
 
 class BuildSession:
@@ -122,10 +107,12 @@ class BuildSession:
         self.error: BaseException | None = None  # why the session ended early, if it did
         self.context_error: DockerMagicsError | None = None  # a file that could not be sent
         self._sent: list[Sent] = []  # what each transfer of the build context sent
+        self.dockerfile_sent: Sent | None = None  # what the Dockerfile's transfer sent
         self._closing = False
         self._response = None
         self._thread: threading.Thread | None = None
         self._calls: dict[int, _Call] = {}
+        self._wire: list[bytes | memoryview] = []  # what to write next, in order
 
     def __enter__(self) -> BuildSession:
         self.open()
@@ -215,21 +202,21 @@ class BuildSession:
 
     def _serve(self) -> None:
         selector = selectors.DefaultSelector()
+        busy = False  # a transfer can go on without hearing from the engine: do not wait
         try:
             selector.register(self._io.fileno, selectors.EVENT_READ)
             selector.register(self._wake_r, selectors.EVENT_READ)
             while not self._closing:
                 if self._io.pending() or any(
-                    key.fd != self._wake_r for key, _ in selector.select()
+                    key.fd != self._wake_r for key, _ in selector.select(0 if busy else None)
                 ):
                     if self._closing:
                         return
                     data = self._io.read()
                     if not data or self._receive(data):
                         return
-                self._pump()
-                if out := self._h2.data_to_send():
-                    self._io.write(out)
+                busy = self._pump()
+                self._send()
         except Exception as exc:  # noqa: BLE001 - the connection went: the session is over
             if not self._closing:
                 self.error = exc  # kept for the curious; the build reports what it missed
@@ -244,20 +231,24 @@ class BuildSession:
         """Feeds the engine's bytes to h2; True when the connection ends."""
         import h2.events
 
+        received: dict[int, int] = {}  # acknowledged once per read, not per frame
         for event in self._h2.receive_data(data):
             if isinstance(event, h2.events.RequestReceived):
                 self._start(event.stream_id, event.headers)
             elif isinstance(event, h2.events.DataReceived):
-                self._h2.acknowledge_received_data(event.flow_controlled_length, event.stream_id)
-                call = self._calls.get(event.stream_id)
+                stream = event.stream_id
+                received[stream] = received.get(stream, 0) + event.flow_controlled_length
+                call = self._calls.get(stream)
                 if call is not None:
                     call.body += event.data
                     if call.inbox is not None:
                         self._messages(call)
+                        call.waiting = call.waiting and not call.inbox
             elif isinstance(event, h2.events.StreamEnded):
                 call = self._calls.get(event.stream_id)
                 if call is not None and call.inbox is not None:
                     call.inbox.append(None)  # the engine will send nothing more
+                    call.waiting = False
                 elif call is not None and call.trailers is None:  # (not answered already)
                     self._answer_or_fail(event.stream_id, call)
             elif isinstance(event, h2.events.StreamReset):
@@ -266,6 +257,8 @@ class BuildSession:
                     call.transfer.close()  # e.g. the build was cancelled
             elif isinstance(event, h2.events.ConnectionTerminated):
                 return True
+        for stream, size in received.items():
+            self._h2.acknowledge_received_data(size, stream)
         return False
 
     def _start(self, stream_id: int, headers) -> None:
@@ -289,6 +282,8 @@ class BuildSession:
             sent = Sent()
             if name == "context":
                 self._sent.append(sent)
+            else:
+                self.dockerfile_sent = sent
             call.transfer = transfer(source, metadata, call.inbox, sent)
 
     def _messages(self, call: _Call) -> None:
@@ -313,7 +308,7 @@ class BuildSession:
             status, message, reply = INTERNAL, "", b""
         self._h2.send_headers(stream_id, [(":status", "200"), ("content-type", "application/grpc")])
         if status == OK:
-            self._queue(call, b"\x00" + struct.pack(">I", len(reply)) + reply)
+            self._queue(call, reply)
         call.trailers = _trailers(status, message)
 
     def _answer(self, path: str, body: bytes) -> tuple[int, str, bytes]:
@@ -322,38 +317,50 @@ class BuildSession:
         if path == HEALTH:
             return OK, "", b"\x08\x01"  # HealthCheckResponse{status: SERVING}
         if path == SECRETS:
-            secret_id = _string(request, 1)
+            secret_id = string(request, 1)
             if secret_id in self.secrets:
-                return OK, "", _field(1, self.secrets[secret_id])
+                return OK, "", bytes_field(1, self.secrets[secret_id])
             return NOT_FOUND, f"secret {secret_id} not found", b""
         if path == CREDENTIALS:
             try:
-                found = self.credentials(_string(request, 1))
+                found = self.credentials(string(request, 1))
             except Exception:  # noqa: BLE001 - e.g. a broken credential helper: anonymous
                 found = None
-            return OK, "", (_field(1, found[0]) + _field(2, found[1])) if found else b""
+            return OK, "", (bytes_field(1, found[0]) + bytes_field(2, found[1])) if found else b""
         return UNIMPLEMENTED, f"{path} is not served by docker_magics", b""
 
-    def _queue(self, call: _Call, data: bytes) -> None:
-        call.out.append(memoryview(data))
-        call.queued += len(data)
+    def _queue(self, call: _Call, message: bytes | bytearray) -> None:
+        """One gRPC message (a flag byte, a 4-byte length, the protobuf) to send, uncopied."""
+        call.out.append(memoryview(b"\x00" + len(message).to_bytes(4, "big")))
+        call.out.append(memoryview(message))
+        call.queued += 5 + len(message)
 
-    def _pump(self) -> None:
-        """Moves what flow control allows to h2, pulling more from each transfer while
-        little of it is queued; a finished call gets its trailers."""
+    def _pump(self) -> bool:
+        """Sends what flow control allows, pulling up to ``ROUND`` more messages from each
+        transfer while little of it is queued; a finished call gets its trailers.
+        True when a transfer could go on at once (the round ended, not the room)."""
+        more = False
         for stream_id, call in list(self._calls.items()):
-            while call.transfer is not None and call.queued < OUT_LIMIT:
+            pulled = 0
+            while call.transfer is not None and not call.waiting and call.queued < OUT_LIMIT:
+                if pulled == ROUND:
+                    more = True
+                    break
                 message = self._next(call)
                 if message is None:
                     break
-                self._queue(call, b"\x00" + len(message).to_bytes(4, "big") + message)
+                pulled += 1
+                self._queue(call, message)
             self._flush(stream_id, call)
+            if call.transfer is not None and not call.waiting and call.queued < OUT_LIMIT:
+                more = True  # all it had queued went out: it can give more now
+        return more
 
     def _next(self, call: _Call) -> bytes | None:
-        """The transfer's next message; None while it waits for the engine, or when it
-        ended (then with its trailers set)."""
+        """The transfer's next message; None while it waits for the engine (``waiting``),
+        or when it ended (then with its trailers set)."""
         try:
-            return next(call.transfer)
+            message = next(call.transfer)
         except StopIteration:
             status, message = OK, ""
         except EngineAborted as exc:
@@ -366,23 +373,29 @@ class BuildSession:
             status, message = UNKNOWN, str(exc)
             # As fsutil's sender does: the engine's receiver fails with our words.
             packet = encode_packet(ERR, data=message.encode())
-            self._queue(call, b"\x00" + len(packet).to_bytes(4, "big") + packet)
+            self._queue(call, packet)
+        else:
+            if message is None:  # filesync.WAIT
+                call.waiting = not call.inbox
+            return message
         call.transfer = None
         call.trailers = _trailers(status, message)
         return None
 
     def _flush(self, stream_id: int, call: _Call) -> None:
+        """What flow control allows of the call's messages, as DATA frames of our own making
+        (h2 would copy every byte three times and cost some 30 us a frame, and frames are at
+        most 16 KiB: 20,000 of them for a 300 MB context); h2 keeps the windows' count and
+        writes everything else. Small messages share a frame."""
         import h2.exceptions
 
+        h2c = self._h2
         try:
-            while call.out:
-                room = min(
-                    self._h2.local_flow_control_window(stream_id),
-                    self._h2.max_outbound_frame_size,
-                )
-                if room <= 0:
-                    return
-                # Small messages share a frame (h2's cost is per frame, not per byte).
+            window = h2c.local_flow_control_window(stream_id)
+            most = h2c.max_outbound_frame_size
+            sent = 0
+            while call.out and window > 0:
+                room = min(window, most)
                 pieces, size = [], 0
                 while call.out and size < room:
                     chunk = call.out[0]
@@ -393,16 +406,33 @@ class BuildSession:
                         call.out.popleft()
                     pieces.append(chunk)
                     size += len(chunk)
-                call.queued -= size
-                self._h2.send_data(stream_id, b"".join(pieces))
-            if call.trailers is not None:
-                self._h2.send_headers(stream_id, call.trailers, end_stream=True)
+                if not sent:  # after what h2 has to send first (this stream's headers)
+                    self._wire.append(h2c.data_to_send())
+                # A DATA frame: length, type 0, no flags, the stream.
+                self._wire.append(size.to_bytes(3, "big") + b"\0\0" + stream_id.to_bytes(4, "big"))
+                self._wire += pieces
+                window -= size
+                sent += size
+            if sent:
+                call.queued -= sent
+                h2c.outbound_flow_control_window -= sent
+                h2c.streams[stream_id].outbound_flow_control_window -= sent
+            if call.trailers is not None and not call.out:
+                h2c.send_headers(stream_id, call.trailers, end_stream=True)
                 del self._calls[stream_id]
-        except (h2.exceptions.StreamClosedError, h2.exceptions.ProtocolError):
+        except (h2.exceptions.StreamClosedError, h2.exceptions.ProtocolError, KeyError):
             # The engine reset it meanwhile.
             if call.transfer is not None:
                 call.transfer.close()
             self._calls.pop(stream_id, None)
+
+    def _send(self) -> None:
+        """Writes our frames and h2's, in order, in one go."""
+        self._wire.append(self._h2.data_to_send())
+        out = b"".join(self._wire)
+        self._wire.clear()
+        if out:
+            self._io.write(out)
 
 
 class _Transport:

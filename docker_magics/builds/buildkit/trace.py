@@ -5,64 +5,21 @@ Each ``{"id": "moby.buildkit.trace", "aux": "<base64>"}`` message carries a prot
 ``StatusResponse`` (moby/buildkit ``api/services/control/control.proto``): vertexes (the
 steps), statuses (progress counters), logs (RUN output) and warnings.
 
-We decode it with a small wire-format reader of our own rather than the ``protobuf``
-package: we only ever read four small messages, a generated module would pin a protobuf
-runtime version (a common source of conflicts in data-science environments), and the wire
-format (varints and length-delimited fields) is stable and simple.
+We decode it with the small wire-format reader in :mod:`wire` rather than the ``protobuf``
+package (it says why).
 """
 
 from __future__ import annotations
 
 import base64
 import re
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 
+from docker_magics.builds.buildkit.wire import fields
+from docker_magics.builds.buildkit.wire import signed as _signed
 from docker_magics.engine import events as ev
 
 TRACE_ID = "moby.buildkit.trace"
-
-
-# -- protobuf wire format -------------------------------------------------------------------
-
-
-def _varint(buf: bytes, pos: int) -> tuple[int, int]:
-    result = shift = 0
-    while True:
-        byte = buf[pos]
-        pos += 1
-        result |= (byte & 0x7F) << shift
-        if not byte & 0x80:
-            return result, pos
-        shift += 7
-        if shift > 63:
-            raise ValueError("varint too long")
-
-
-def fields(buf: bytes) -> Iterator[tuple[int, int | bytes]]:
-    """``(field number, value)`` for each field: ints for varints and fixed-size values,
-    bytes for length-delimited ones (strings, bytes, nested messages)."""
-    pos, end = 0, len(buf)
-    while pos < end:
-        key, pos = _varint(buf, pos)
-        number, wire = key >> 3, key & 7
-        if wire == 0:
-            value, pos = _varint(buf, pos)
-        elif wire == 2:
-            length, pos = _varint(buf, pos)
-            value = buf[pos : pos + length]
-            if len(value) != length:
-                raise ValueError("truncated field")
-            pos += length
-        elif wire == 1:
-            value = int.from_bytes(buf[pos : pos + 8], "little")
-            pos += 8
-        elif wire == 5:
-            value = int.from_bytes(buf[pos : pos + 4], "little")
-            pos += 4
-        else:
-            raise ValueError(f"unsupported wire type {wire}")
-        yield number, value
 
 
 def _timestamp(buf: bytes) -> float:
@@ -73,10 +30,6 @@ def _timestamp(buf: bytes) -> float:
         elif number == 2:
             nanos = value
     return seconds + nanos / 1e9
-
-
-def _signed(value: int) -> int:
-    return value - (1 << 64) if value >= 1 << 63 else value
 
 
 # -- control.proto messages -----------------------------------------------------------------
@@ -196,6 +149,21 @@ def decode(aux: str | bytes) -> StatusResponse:
 _STEP_NAME = re.compile(r"^\[(?:(?P<stage>[^\]\s]+) )?(?P<n>\d+)/(?P<m>\d+)\] (?P<what>.*)$", re.S)
 
 
+_NAMING = "naming to "
+
+
+def _familiar(name: str) -> str:
+    """``docker.io/demo/x:latest`` -> ``demo/x:latest``, as the CLI shows it (20.10's
+    BuildKit says "naming to docker.io/demo/x" for ``demo/x:latest``)."""
+    from docker_magics.errors import BadArgument
+    from docker_magics.registry.references import familiar
+
+    try:
+        return familiar(name, default_tag="latest")
+    except BadArgument:  # not a reference we know how to read: the engine's words
+        return name
+
+
 @dataclass
 class _VertexState:
     started: bool = False
@@ -213,6 +181,7 @@ class BuildKitParser:
     def __init__(self) -> None:
         self.vertexes: dict[str, _VertexState] = {}
         self._statuses: dict[str, str] = {}
+        self._named: set[str] = set()
 
     def feed(self, message: dict) -> list[ev.Event]:
         failed = ev.failure(message)
@@ -228,7 +197,7 @@ class BuildKitParser:
             return [ev.ImageId(aux["ID"])]
         text = message.get("stream")
         if isinstance(text, str) and text.startswith("Successfully tagged "):
-            return [ev.Tagged(text[len("Successfully tagged ") :].strip())]
+            return [ev.Tagged(_familiar(text[len("Successfully tagged ") :].strip()))]
         return []
 
     def _trace(self, status: StatusResponse) -> list[ev.Event]:
@@ -253,6 +222,11 @@ class BuildKitParser:
                 out.append(
                     ev.LayerProgress(s.id, label, s.current or None, s.total or None, s.vertex)
                 )
+            # The exporter tags the image ("naming to docker.io/demo/x:latest"); engines from
+            # 23 on say it only here (20.10 also sends "Successfully tagged").
+            if s.completed and s.id.startswith(_NAMING) and s.id not in self._named:
+                self._named.add(s.id)
+                out.append(ev.Tagged(_familiar(s.id[len(_NAMING) :])))
         for entry in status.logs:
             state = self.vertexes.setdefault(entry.vertex, _VertexState())
             stream = "stderr" if entry.stream == 2 else "stdout"

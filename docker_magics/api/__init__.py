@@ -16,13 +16,29 @@ from typing import TYPE_CHECKING
 from docker_magics import normalise
 from docker_magics.display.tables import KeyValues, Lines, Table
 from docker_magics.engine.endpoints import parse_headers, resolve
-from docker_magics.engine.session import DEFAULT_TIMEOUT, SSH_CLIENTS, Connection, Session
+from docker_magics.engine.session import (
+    DEFAULT_TIMEOUT,
+    SSH_CLIENTS,
+    Connection,
+    Session,
+    check_timeout,
+)
 from docker_magics.errors import BadArgument, how
 
 if TYPE_CHECKING:  # pragma: no cover
     import docker
 
-SESSION = Session()
+
+def _remove_leftovers(conn: Connection) -> None:
+    """On every new connection: the containers of runs whose kernel died go, in one line."""
+    from docker_magics.runs.leftovers import remove_leftovers
+
+    said = remove_leftovers(conn.client.api)
+    if said:
+        print(said)
+
+
+SESSION = Session(on_connect=[_remove_leftovers])
 _last_build = None
 _last_run = None
 
@@ -45,7 +61,9 @@ def connect(
 ) -> Connection:
     """Connect to an engine (as ``docker`` would resolve it when ``url`` and ``context`` are
     not given) and make it the current one. Raises a
-    :class:`~docker_magics.errors.DockerMagicsError` with a one-line message on failure."""
+    :class:`~docker_magics.errors.DockerMagicsError` with a one-line message on failure.
+    ``timeout``: seconds to wait for an answer, from 0.1 to a week."""
+    timeout = check_timeout(timeout)
     for name, value in {"url": url, "alias": alias, "context": context}.items():
         normalise.text(value, name)
     normalise.text(api_version, "api_version")
@@ -145,7 +163,7 @@ def build(
     them (``id=ID[,env=VAR|,src=FILE]``), for ``RUN --mount=type=secret,id=ID``.
     """
     from docker_magics.builds import builder as building
-    from docker_magics.builds.dockerfile import classic_steps
+    from docker_magics.builds.dockerfile import check_target, classic_steps
     from docker_magics.builds.options import (
         BuildOptions,
         parse_pairs,
@@ -165,6 +183,7 @@ def build(
         context_dir=normalise.path(context, "context"),
         adds=normalise.strings(add, "add", paths=True),
     )
+    check_target(instructions, target)
     options = BuildOptions(
         tags=normalise.strings(tags, "tags"),
         build_args={
@@ -387,16 +406,29 @@ def logs(
     container = _required(container, "container")
     normalise.flags(follow=follow, timestamps=timestamps)
     if tail is not None:
-        tail = int(normalise.number(tail, "tail", minimum=0, maximum=2**31, integer=True))
+        tail = int(
+            normalise.number(tail, "tail", minimum=0, maximum=2**31 - 1, integer=True, unit="lines")
+        )
     return listings.logs(current(), container, follow=follow, tail=tail, timestamps=timestamps)
 
 
 def stop(containers: str | Iterable[str], *, timeout: int = 10) -> Lines:
-    """Stop containers (killed after ``timeout`` seconds); one line per container,
-    ``.objects`` the docker-py ``Container`` objects."""
+    """Stop containers (killed after ``timeout`` seconds; ``-1``, as with ``docker stop``:
+    wait for them to stop however long it takes); one line per container, ``.objects`` the
+    docker-py ``Container`` objects."""
     from docker_magics.runs import containers as listings
 
-    timeout = int(normalise.number(timeout, "timeout", minimum=0, maximum=2**31, integer=True))
+    timeout = int(
+        normalise.number(
+            timeout,
+            "timeout",
+            minimum=-1,
+            maximum=2**31 - 1,
+            integer=True,
+            unit="seconds",
+            hint="-1 waits for the container to stop however long it takes",
+        )
+    )
     return listings.stop(current(), _names(containers, "containers"), timeout)
 
 
@@ -453,3 +485,9 @@ def _names(value: object, name: str) -> list[str]:
 
 def _optional_list(value: object) -> list[str] | None:
     return normalise.strings(value, "entrypoint") if value is not None else None
+
+
+# Later features keep their API in a module of their own here, re-exported: one facade, in
+# modules small enough to read.
+from docker_magics.api.jobs import job, last_job, nodes  # noqa: E402, F401
+from docker_magics.api.reproduce import freeze, freeze_plan, run_notebook  # noqa: E402, F401
