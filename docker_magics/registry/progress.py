@@ -102,8 +102,11 @@ class TransferWidget(WidgetRenderer):
         for layer in layers:
             color = GREEN if layer.done else "inherit"
             rows.append(
-                f"<tr><td><code>{markup.text(layer.id)}</code></td>"
-                f"<td style='color:{color};padding:0 1em'>{markup.text(layer.status)}</td>"
+                # Left-aligned: notebooks right-align table cells ("Pushed" stood apart
+                # from "Mounted from ...").
+                f"<tr><td style='text-align:left'><code>{markup.text(layer.id)}</code></td>"
+                f"<td style='color:{color};padding:0 1em;text-align:left'>"
+                f"{markup.text(layer.status)}</td>"
                 f"<td style='text-align:right'>{layer.progress}</td></tr>"
             )
         return f"<table style='font-size:90%'>{''.join(rows)}</table>"

@@ -131,7 +131,8 @@ class TransferRecorder:
 
 def _layers_html(layers: dict[str, str]) -> str:
     rows = "".join(
-        f"<tr><td><code>{markup.text(k)}</code></td><td>{markup.text(v)}</td></tr>"
+        f"<tr><td style='text-align:left'><code>{markup.text(k)}</code></td>"
+        f"<td style='text-align:left'>{markup.text(v)}</td></tr>"
         for k, v in layers.items()
     )
     summary = counted(len(layers), "layer")

@@ -64,3 +64,38 @@ def test_dollars_show_as_written_in_tables_charts_summaries_and_records(lab, bro
         screenshot(page, "dollars.png")
     finally:
         page.close()
+
+
+def test_a_push_records_layer_statuses_in_one_column(lab, browser, busybox, registry):
+    """JupyterLab right-aligns table cells: "Pushed" stood apart from "Mounted from ..."."""
+    url, root = lab
+    base, image = f"{registry.host}/dm/aligned-base:1", f"{registry.host}/dm/aligned:1"
+    notebook(root, "e2e-aligned.ipynb", [
+        "%load_ext docker_magics\n%docker_connect",
+        f"%docker_tag {busybox} {base}\n%docker_push {base} --progress none",
+        f"%%docker_build -t {image} --progress none\nFROM {busybox}\nRUN echo new > /new\n",
+        f"%docker_push {image} --progress widget",
+    ])  # fmt: skip
+    page = open_notebook(browser, url, "e2e-aligned.ipynb")
+    try:
+        for index in range(4):
+            run_cell(page, index, ".jp-OutputArea-output")
+            wait_idle(page, index)
+        record = page.locator(CELLS).nth(3).locator(".docker-magics-record")
+        statuses = record.locator("tr td:nth-child(2)")
+        texts = statuses.all_inner_texts()
+        assert "Pushed" in texts and any(t.startswith("Mounted from ") for t in texts), texts
+        lefts = {round(statuses.nth(i).evaluate(LEFT_OF_TEXT)) for i in range(len(texts))}
+        assert len(lefts) == 1, (texts, lefts)  # one column, read from the left
+        record.scroll_into_view_if_needed()
+        screenshot(page, "push-aligned.png")
+    finally:
+        page.close()
+
+
+# Where a cell's text starts on the page (not the cell's box: its text may sit at its right).
+LEFT_OF_TEXT = """td => {
+    const range = document.createRange();
+    range.selectNodeContents(td);
+    return range.getBoundingClientRect().left;
+}"""
