@@ -65,6 +65,7 @@ _PARAMETERS = {
     "--secret-build-arg": "secret_build_args", "--label": "labels", "--filter": "filters",
     "--env-file": "env_files", "--header": "headers", "-v": "volumes", "-p": "ports",
     "-e": "env", "--rm": "remove", "-d": "detach", "-a": "all_tags", "-f": "file",
+    "-w": "workdir", "--constraint": "constraints",
 }  # fmt: skip
 
 

@@ -159,7 +159,8 @@ def _refuse_heredocs(instructions: Iterable[dockerfile.Instruction]) -> None:
         raise BadArgument(
             f"Dockerfile line {heredoc.line}: {short(str(heredoc), 40)} has a heredoc, which the "
             "classic builder does not run (newer engines silently leave its lines out)",
-            "Build with --builder buildkit, or put the commands on the RUN line (RUN a && b)",
+            f"Build with {usage('--builder', 'buildkit')}, or put the commands on the RUN line "
+            "(RUN a && b)",
         )
 
 

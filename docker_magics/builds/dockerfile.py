@@ -16,7 +16,7 @@ import json
 import re
 
 from docker_magics.builds.dockerfile_parser import Instruction, Parsed, ParseError, directives, read
-from docker_magics.errors import BadArgument
+from docker_magics.errors import BadArgument, option
 
 INSTRUCTIONS = (
     "ADD",
@@ -245,13 +245,13 @@ def check_target(instructions: list[Instruction], target: str | None) -> None:
         return
     if not named:
         raise BadArgument(
-            f"--target {_shown(target)}: the Dockerfile names no stage",
-            "Name the stage to build (FROM IMAGE AS NAME), or leave out --target",
+            f"{option('--target')} {_shown(target)}: the Dockerfile names no stage",
+            f"Name the stage to build (FROM IMAGE AS NAME), or leave out {option('--target')}",
         )
     raise BadArgument(
-        f"--target {_shown(target)}: the Dockerfile has no such stage (its stages: "
+        f"{option('--target')} {_shown(target)}: the Dockerfile has no such stage (its stages: "
         f"{', '.join(named)})",
-        "Give one of them, or leave out --target to build the last stage",
+        f"Give one of them, or leave out {option('--target')} to build the last stage",
     )
 
 

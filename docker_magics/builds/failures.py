@@ -74,7 +74,7 @@ def build_failure(
         name = secret.group(1)
         return (
             f"{where} failed: {clause(message)}. The Dockerfile mounts the build secret {name}: "
-            f"give it with --secret id={name},env=VAR (or src=FILE)"
+            f"give it with {usage('--secret', f'id={name},env=VAR')} (or src=FILE)"
         )
     full = engine_disk_full(message)
     if full:
@@ -134,7 +134,7 @@ def build_failure(
             return (
                 f"{where} failed: the registry {registry} did not answer in time for the base "
                 f"image {image} ({clause(reason)}): it may be hung. Check that it runs and "
-                "answers, or build from an image the engine has (%docker_images lists them)"
+                f"answers, or build from an image the engine has ({_lists_images()} them)"
             )
         if pull and on_engine is not None and on_engine(image):
             return (

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from docker_magics.display.tables import human_size
-from docker_magics.errors import BadArgument, MaybeSecretArgument, option
+from docker_magics.errors import BadArgument, MaybeSecretArgument, how, option
 from docker_magics.errors import usage as given
 
 
@@ -102,7 +102,7 @@ def parse_secrets(items: Iterable[str]) -> dict[str, bytes]:
                 # Not repeated (and the cell leaves the history): a value typed in by
                 # mistake may be the secret itself.
                 raise MaybeSecretArgument(
-                    "Invalid --secret (not shown: it may hold a secret)", usage
+                    f"Invalid {option('--secret')} (not shown: it may hold a secret)", usage
                 )
             spec[key] = value
         secret_id, kind = spec.get("id"), spec.get("type")
@@ -114,7 +114,8 @@ def parse_secrets(items: Iterable[str]) -> dict[str, bytes]:
                 value = path.read_bytes()
             except OSError as exc:
                 raise BadArgument(
-                    f"--secret {secret_id}: cannot read {path} ({exc.strerror or exc})",
+                    f"{given('--secret', f'id={secret_id}')}: cannot read {path} "
+                    f"({exc.strerror or exc})",
                     "Give a readable file with src=FILE",
                 ) from None
         else:
@@ -122,7 +123,11 @@ def parse_secrets(items: Iterable[str]) -> dict[str, bytes]:
             if name not in os.environ:
                 # Not named (nor the id when it names the variable): it may be the secret
                 # itself, typed where a name goes.
-                which = f"--secret {secret_id}: its" if "env" in spec else "A --secret's"
+                which = (
+                    f"{given('--secret', f'id={secret_id}')}: its"
+                    if "env" in spec
+                    else how("A --secret's", "A secret's")
+                )
                 raise MaybeSecretArgument(
                     f"{which} environment variable is not set",
                     "Set it before the build (os.environ in the kernel), or use src=FILE",
@@ -130,7 +135,8 @@ def parse_secrets(items: Iterable[str]) -> dict[str, bytes]:
             value = os.environ[name].encode()
         if len(value) > MAX_SECRET:
             raise BadArgument(
-                f"--secret {secret_id} is {human_size(len(value))}: BuildKit takes at most 500 KiB"
+                f"{given('--secret', f'id={secret_id}')} is {human_size(len(value))}: BuildKit "
+                "takes at most 500 KiB"
             )
         text = value.decode("utf-8", "replace")
         protect_value(text)
@@ -153,7 +159,7 @@ def secret_build_values(names: Iterable[str]) -> dict[str, str]:
             # Not repeated (and the cell leaves the history): it might be the secret
             # itself, typed in the wrong place.
             raise MaybeSecretArgument(
-                "An environment variable given to --secret-build-arg is not set",
+                f"An environment variable given to {option('--secret-build-arg')} is not set",
                 "Set it before starting the kernel (or in the kernel with os.environ)",
             )
         protect_value(os.environ[name])

@@ -143,8 +143,8 @@ def _refuse_credentials(scheme: str, rest: str) -> None:
         )
     raise MaybeSecretArgument(
         "User names and passwords do not belong in the engine URL (not shown)",
-        "A tcp:// engine knows clients by their TLS certificate (--tlsverify --cert-path "
-        "DIR); for a login use ssh://USER@HOST",
+        "A tcp:// engine knows clients by their TLS certificate "
+        f"({usage('--tlsverify')} {usage('--cert-path', 'DIR')}); for a login use ssh://USER@HOST",
     )
 
 

@@ -199,7 +199,8 @@ def open_connection(
         warnings.warn(
             UnencryptedEngineWarning(
                 f"{endpoint.url} is reached over plain HTTP: everything sent to it, registry "
-                "credentials included, travels unencrypted. Use TLS (--tlsverify) or ssh://."
+                f"credentials included, travels unencrypted. Use TLS ({usage('--tlsverify')}) or "
+                "ssh://."
             ),
             stacklevel=2,
         )

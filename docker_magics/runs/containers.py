@@ -56,15 +56,15 @@ def _filters(items: list[str]) -> dict[str, list[str]]:
 
 # The filters `docker ps` and `docker images` document (the engine may know more).
 _FILTERS = {
-    "%docker_ps": "id, name, label, status, exited, ancestor, before, since, volume, "
+    "containers": "id, name, label, status, exited, ancestor, before, since, volume, "
     "network, publish, expose, health, isolation, is-task",
-    "%docker_images": "dangling, label, before, since, reference",
+    "images": "dangling, label, before, since, reference",
 }
 _STATUSES = "created, restarting, running, removing, paused, exited, dead"
 
 
 def _filter_refused(
-    exc: Exception, conn: Connection, magic: str, items: list[str]
+    exc: Exception, conn: Connection, listing: str, items: list[str]
 ) -> DockerMagicsError:
     """The engine's refusal of a listing's filters ("Invalid filter 'x'", a value it cannot
     read) as a line that says which filters and values there are."""
@@ -76,12 +76,14 @@ def _filter_refused(
     keys = {item.partition("=")[0] for item in items}
     unknown = [k for k in keys if f"Invalid filter '{k}'" in said]
     if unknown:
-        hint = f"The filters of {magic}: {_FILTERS[magic]} (--filter KEY=VALUE, repeatable)"
-    elif magic == "%docker_ps" and "'status=" in said:
+        of = how(f"%docker_{'ps' if listing == 'containers' else listing}", f"{listing}()")
+        repeat = how("--filter KEY=VALUE, repeatable", "filters=['KEY=VALUE', ...]")
+        hint = f"The filters of {of}: {_FILTERS[listing]} ({repeat})"
+    elif listing == "containers" and "'status=" in said:
         hint = f"A status is one of {_STATUSES}"
     else:
         hint = "Check the value: a number, a name or an ID, true or false, as the filter takes"
-    shown = " ".join(f"--filter {item}" for item in items)
+    shown = " ".join(usage("--filter", item) for item in items)
     return BadArgument(f"The engine refused {shown}: {said}", hint)
 
 
@@ -102,7 +104,7 @@ def images(
             except NotFound:  # removed meanwhile
                 continue
     except Exception as exc:  # noqa: BLE001
-        raise _filter_refused(exc, conn, "%docker_images", list(filters)) from None
+        raise _filter_refused(exc, conn, "images", list(filters)) from None
     present = {image.id for image in found}
     rows = []
     for entry in listed:
@@ -132,7 +134,7 @@ def containers(conn: Connection, *, all: bool = False, filters: list[str] = ()) 
             all=all, filters=_filters(list(filters)), ignore_removed=True
         )
     except Exception as exc:  # noqa: BLE001
-        raise _filter_refused(exc, conn, "%docker_ps", list(filters)) from None
+        raise _filter_refused(exc, conn, "containers", list(filters)) from None
     rows = []
     for c in found:
         attrs = c.attrs

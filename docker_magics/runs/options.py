@@ -8,7 +8,7 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from docker_magics.errors import BadArgument
+from docker_magics.errors import BadArgument, usage
 
 
 @dataclass
@@ -37,9 +37,11 @@ def parse_env(items: list[str], env_files: list[str] = ()) -> dict[str, str]:
         try:
             text = Path(os.path.expanduser(path)).read_text(encoding="utf-8")
         except OSError as exc:
-            raise BadArgument(f"--env-file {path}: {exc.strerror}", "Check the path") from None
+            raise BadArgument(
+                f"{usage('--env-file', path)}: {exc.strerror}", "Check the path"
+            ) from None
         lines += [
-            (f"--env-file {path}", line.strip())
+            (usage("--env-file", path), line.strip())
             for line in text.splitlines()
             if line.strip() and not line.lstrip().startswith("#")
         ]

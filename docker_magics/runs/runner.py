@@ -122,7 +122,8 @@ def _create_failure(exc, spec: RunSpec) -> str:
     if message.startswith("Invalid container name"):
         return (
             f"The container name {spec.name!r} is not allowed. Use at least two letters, "
-            "digits, '_', '.' or '-', starting with a letter or a digit (e.g. --name my-job_2)"
+            "digits, '_', '.' or '-', starting with a letter or a digit (e.g. "
+            f"{usage('--name', 'my-job_2')})"
         )
     if "working directory" in message and "absolute path" in message:
         workdir = spec.workdir or ""
@@ -370,8 +371,8 @@ def _warn_if_unpublished(api, container_id: str, network: str | None) -> None:
     if not published:
         print(
             f"Warning: -p published no port: the container's network ({mode}) does not map "
-            "ports on this engine. Use a bridge network (--network NAME of a `docker network "
-            "create` network)",
+            f"ports on this engine. Use a bridge network ({usage('--network', 'NAME')} of a "
+            "`docker network create` network)",
             file=sys.stderr,
         )
 

@@ -112,6 +112,7 @@ def test_failing_step_names_the_vertex():
         ),
     ],
 )
+@pytest.mark.usefixtures("in_a_magic")
 def test_failures(name, expected):
     recorder = record(name)
     line = build_failure(recorder.failure.message, None, recorder.failed_step or recorder.current)
