@@ -109,7 +109,7 @@ def connections() -> Table:
             "*" if conn.alias == SESSION.current_alias else "",
             conn.alias,
             conn.endpoint.url,
-            conn.tls_label,
+            conn.tls,
             conn.version.get("Version", "?"),
             conn.api_version,
         )

@@ -110,6 +110,11 @@ def normalize_url(value: str) -> str:
         scheme, rest = "tcp", raw
     scheme = scheme.lower()
     _refuse_credentials(scheme, rest)
+    if not sep and raw.startswith(("/", "./", "~")):  # a socket's path: the CLI wants unix://
+        path = os.path.abspath(os.path.expanduser(raw))
+        raise BadArgument(
+            f"{raw} is a path, not an engine URL", f"For a socket write unix://{path}"
+        )
     if scheme in ("http", "https"):
         raise BadArgument(
             f"Unsupported engine URL {raw!r}",

@@ -177,8 +177,20 @@ class _Help(argparse.Action):
         super().__init__(option_strings, argparse.SUPPRESS, nargs=0, help=help)
 
     def __call__(self, parser, namespace, values, option_string=None):
-        print(parser.format_help())
+        print(plain_help(parser.format_help()))
         raise HelpShown
+
+
+def plain_help(text: str) -> str:
+    """IPython's parsers write their usage as a reStructuredText literal block (``::`` and
+    an indent, for ``%magic?``): as argparse's ``usage:`` line for ``--help``."""
+    if not text.startswith("::\n\n  "):
+        return text
+    usage, _, rest = text[len("::\n\n  ") :].partition("\n\n")
+    first, *more = usage.split("\n")
+    indent = " " * len(f"usage: {first.split()[0]} ")  # the options, aligned below the first
+    lines = [f"usage: {first}", *(indent + line.strip() for line in more)]
+    return "\n".join(lines) + "\n\n" + rest
 
 
 def magic(func=None, *, secret_arguments: bool = False, lists: bool = False):
