@@ -212,6 +212,11 @@ class PullResult(SaidOnce):
     def downloaded(self) -> int:
         return sum(1 for s in self.layers.values() if s == "Pull complete")
 
+    @property
+    def present(self) -> int:
+        """Layers the engine had already (the engine's "Already exists")."""
+        return sum(1 for s in self.layers.values() if s == "Already exists")
+
     def summary(self) -> str:
         short = (self.image_id or "").split(":")[-1][:12]
         size = f", {human_size(self.size)}" if self.size is not None else ""
@@ -219,7 +224,8 @@ class PullResult(SaidOnce):
             "up to date"
             if "up to date" in self.status
             else f"{counted(self.downloaded, 'layer')} downloaded"
-        )
+            + (f", {self.present:,} already there" if self.present else "")
+        )  # ("Downloaded newer image" with 0 downloaded: its layers were there, as a push says)
         image = f" ({short}{size})" if short else ""
         return f"Pulled {self.reference}{image} in {self.duration:.1f}s: {what}"
 
