@@ -142,6 +142,10 @@ def run_build(
         # BuildKit's steps (vertexes) are not the Dockerfile's instructions: no total up front.
         total = total_steps if builder == "classic" else None
         build = _Build(conn, context, options, builder, session, instructions, total)
+        if total:  # its steps, to show those a failure leaves unrun
+            plan = [str(ins) for ins in dockerfile.classic_plan(instructions, options.target) or []]
+            plan += [f"LABEL {name}={value}" for name, value in options.labels.items()]
+            build.recorder.planned = plan if len(plan) == total else []
         build.renderer = build_renderer(progress, build.recorder)
     except BaseException:
         if session is not None:
@@ -239,8 +243,10 @@ class _Build(Operation[BuildResult]):
         if error is None and recorder.image_id is None:
             error = EngineError("The engine ended the build without producing an image")
         if error is not None:
-            recorder.fail_current()
-            error.result = recorder.result(error=str(error))  # the log so far, for last_build()
+            stopped = isinstance(error, Interrupted)
+            recorder.fail_current(interrupted=stopped)
+            # The log so far, for last_build().
+            error.result = recorder.result(error=str(error), interrupted=stopped)
             raise error
         inspected = _inspect(self.conn, recorder.image_id)
         recorder.tags = _tags(recorder.tags, self.options.tags, inspected)

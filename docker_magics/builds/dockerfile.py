@@ -214,23 +214,30 @@ def classic_steps(
     FROM, then every instruction of the stages up to ``target``, plus one LABEL step per
     ``--label``. None when ``target`` names no stage (the engine will say so), or when the
     instructions were left unread to another frontend."""
+    plan = classic_plan(instructions, target)
+    return None if plan is None else len(plan) + labels
+
+
+def classic_plan(instructions: list[Instruction], target: str | None = None) -> list | None:
+    """The instructions the classic builder numbers, in order (its steps but the LABELs of
+    ``--label``): see :func:`classic_steps`."""
     if not instructions:
         return None
     stages: list[list[Instruction]] = []
-    meta_args = 0
+    meta_args: list[Instruction] = []
     for ins in instructions:
         if ins.keyword == "FROM":
             stages.append([ins])
         elif stages:
             stages[-1].append(ins)
         else:
-            meta_args += 1
+            meta_args.append(ins)
     if target:
         names = [_stage_name(stage[0]) for stage in stages]
         if target.lower() not in names:
             return None
         stages = stages[: names.index(target.lower()) + 1]
-    return meta_args + sum(map(len, stages)) + labels
+    return meta_args + [ins for stage in stages for ins in stage]
 
 
 def check_target(instructions: list[Instruction], target: str | None) -> None:

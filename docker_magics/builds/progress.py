@@ -5,7 +5,14 @@ from __future__ import annotations
 
 from docker_magics.builds.result import BuildRecorder
 from docker_magics.display import markup
-from docker_magics.display.progress import RED, ProgressText, WidgetRenderer, cut, make_renderer
+from docker_magics.display.progress import (
+    RED,
+    ProgressText,
+    WidgetRenderer,
+    cut,
+    lines_word,
+    make_renderer,
+)
 from docker_magics.display.tables import counted, human_size
 from docker_magics.display.tail import GAP
 from docker_magics.engine import events as ev
@@ -20,7 +27,14 @@ NO_NETWORK_NOTE = (
 )
 _TOLD: set[tuple[str, str]] = set()  # (engine, warning): said once per engine and session
 
-STEP_COLORS = {"done": "#1a7f37", "cached": "#57606a", "failed": RED, "running": "#0969da"}
+STEP_COLORS = {
+    "done": "#1a7f37",
+    "cached": "#57606a",
+    "failed": RED,
+    "running": "#0969da",
+    "stopped": "#bc4c00",  # interrupted
+    "not run": "#8c959f",
+}
 
 
 class BuildText(ProgressText):
@@ -165,9 +179,10 @@ class BuildWidget(WidgetRenderer):
 
     def panels_text(self) -> list[str]:
         lines = [f"  {s.status:<7} {_took(s):>7}  {cut(s.label, 120)}" for s in self._steps()[1]]
-        lines += [
-            f"    {cut(t, self.LINE_CUT)}" for _, t in self._log_tail().view(self.SHOWN_LINES)
-        ]
+        tail = self._log_tail()
+        shown = tail.view(self.SHOWN_LINES)
+        lines += [f"    {_earlier(tail, shown)}"] if _earlier(tail, shown) else []
+        lines += [f"    {cut(t, self.LINE_CUT)}" for _, t in shown]
         return lines
 
     def _steps(self) -> tuple[int, list]:
@@ -200,10 +215,13 @@ class BuildWidget(WidgetRenderer):
         return failed.tail if failed is not None and failed.tail else self.recorder.tail
 
     def _log_html(self) -> str:
-        lines = self._log_tail().view(self.SHOWN_LINES)
+        tail = self._log_tail()
+        lines = tail.view(self.SHOWN_LINES)
         if not lines:
             return ""
-        body = "\n".join(
+        earlier = _earlier(tail, lines)
+        note = f"<span style='opacity:.6'>{markup.text(earlier)}</span>\n" if earlier else ""
+        body = note + "\n".join(
             f"<span style='color:{RED}'>{markup.text(cut(t, self.LINE_CUT))}</span>"
             if s == "stderr"
             else f"<span style='opacity:.6'>{t}</span>"
@@ -228,9 +246,15 @@ def _vertex_status(number: int | None, event: ev.LayerProgress) -> str:
     return f"{'' if number is None else f'#{number} '}{event.layer}{amount} done"
 
 
+def _earlier(tail, shown: list[tuple[str, str]]) -> str:
+    """How many lines of the output are not among those ``shown``, as the text view says."""
+    hidden = tail.count - sum(line != GAP for line in shown)
+    return f"… {lines_word(hidden)} (all in the result's log)" if hidden > 0 else ""
+
+
 def _took(step) -> str:
     # A running step's time is in the header: the table changes only on transitions.
-    done = step.status in ("done", "failed") and step.duration
+    done = step.status in ("done", "failed", "stopped") and step.duration
     return f"{step.duration:.1f}s" if done else ""
 
 

@@ -3,6 +3,7 @@ bounded output for a flood of log lines, and interrupts."""
 
 from __future__ import annotations
 
+import re
 import time
 
 import pytest
@@ -138,6 +139,14 @@ def test_an_interrupted_widget_build_leaves_a_red_record(kernel, engine_api):
         and "docker-magics-bar-danger" in (record["text/html"])
     )
     assert record["text/plain"].startswith("Interrupted after ")
+    # The step was stopped, not failed; the result says it was interrupted.
+    assert re.search(r"^  stopped +[\d.]+s  3/3 RUN echo started", record["text/plain"], re.M)
+    summary = kernel.run("import docker_magics; print(docker_magics.last_build().summary())")
+    summary = summary.stream()
+    assert summary.startswith("Build interrupted after "), summary
+    assert summary.rstrip().endswith(
+        " at step 3/3 RUN echo started; sleep 120; it was stopped on the engine."
+    )
     while engine_api.containers(all=True) and time.monotonic() < deadline:
         time.sleep(0.2)
 

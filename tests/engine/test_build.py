@@ -100,7 +100,9 @@ def test_failing_run_step(built, engine_api):
     assert "about to fail" in cell.out and "bad thing" in cell.err
     assert "FAILED after" in cell.err
     failed = api.last_build()
-    assert not failed.ok and [s.status for s in failed.steps] == ["done", "done", "failed"]
+    assert not failed.ok
+    assert [s.status for s in failed.steps] == ["done", "done", "failed", "not run"]
+    assert failed.steps[-1].label == "4/4 RUN echo never"  # the steps it never ran are said
     assert "about to fail" in failed.log.text()
     from docker.errors import ImageNotFound
 
