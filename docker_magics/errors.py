@@ -150,6 +150,10 @@ class NotebookFailed(EngineError):
     """A notebook run in a container failed (a cell raised, timed out, or its kernel died);
     ``result`` has each cell's status and the path of the executed copy, which is kept."""
 
+    def __init__(self, what: str, hint: str = "", *, result=None) -> None:
+        super().__init__(what, hint)
+        self.result = result
+
 
 class JobFailed(EngineError):
     """Tasks of a job failed, or it could not go on; ``result`` has every task's outcome."""

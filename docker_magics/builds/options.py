@@ -114,8 +114,7 @@ def parse_secrets(items: Iterable[str]) -> dict[str, bytes]:
                 value = path.read_bytes()
             except OSError as exc:
                 raise BadArgument(
-                    f"{given('--secret', f'id={secret_id}')}: cannot read {path} "
-                    f"({exc.strerror or exc})",
+                    f"{_secret(secret_id)}: cannot read {path} ({exc.strerror or exc})",
                     "Give a readable file with src=FILE",
                 ) from None
         else:
@@ -124,7 +123,7 @@ def parse_secrets(items: Iterable[str]) -> dict[str, bytes]:
                 # Not named (nor the id when it names the variable): it may be the secret
                 # itself, typed where a name goes.
                 which = (
-                    f"{given('--secret', f'id={secret_id}')}: its"
+                    f"{_secret(secret_id)}: its"
                     if "env" in spec
                     else how("A --secret's", "A secret's")
                 )
@@ -135,8 +134,7 @@ def parse_secrets(items: Iterable[str]) -> dict[str, bytes]:
             value = os.environ[name].encode()
         if len(value) > MAX_SECRET:
             raise BadArgument(
-                f"{given('--secret', f'id={secret_id}')} is {human_size(len(value))}: BuildKit "
-                "takes at most 500 KiB"
+                f"{_secret(secret_id)} is {human_size(len(value))}: BuildKit takes at most 500 KiB"
             )
         text = value.decode("utf-8", "replace")
         protect_value(text)
@@ -146,6 +144,10 @@ def parse_secrets(items: Iterable[str]) -> dict[str, bytes]:
                 protect_value(line)
         secrets[secret_id] = value
     return secrets
+
+
+def _secret(secret_id: str) -> str:
+    return how(f"--secret {secret_id}", f"The secret {secret_id!r}")
 
 
 def secret_build_values(names: Iterable[str]) -> dict[str, str]:

@@ -25,7 +25,7 @@ class Engine(Dockerd):
 
     def __init__(self, root: Path, binary: str = "dockerd") -> None:
         super().__init__(root)
-        self.binary = binary
+        self.binary = Path(shutil.which(binary) or binary)  # (its folder has its helpers)
 
     def command(self) -> list[str]:
         return [self.binary, *super().command()[1:]]
