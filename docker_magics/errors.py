@@ -63,37 +63,33 @@ class EngineError(DockerMagicsError):
     """The engine answered, but with an error."""
 
 
-class BuildFailed(EngineError):
+class WorkFailed(EngineError):
+    """Work on the engine failed after it started; ``result`` keeps what it did so far."""
+
+    def __init__(self, what: str, hint: str = "", *, result=None) -> None:
+        super().__init__(what, hint)
+        self.result = result
+
+
+class BuildFailed(WorkFailed):
     """The build failed; ``result`` holds the steps and the full log so far."""
 
-    def __init__(self, what: str, hint: str = "", *, result=None) -> None:
-        super().__init__(what, hint)
-        self.result = result
 
-
-class RunFailed(EngineError):
+class RunFailed(WorkFailed):
     """The container exited with a non-zero code; ``result`` has its output."""
 
-    def __init__(self, what: str, hint: str = "", *, result=None) -> None:
-        super().__init__(what, hint)
-        self.result = result
 
-
-class FetchFailed(DockerMagicsError):
-    """Packages could not be fetched from the package index (``%docker_freeze``)."""
-
-
-class NotebookFailed(EngineError):
+class NotebookFailed(WorkFailed):
     """A notebook run in a container failed (a cell raised, timed out, or its kernel died);
     ``result`` has each cell's status and the path of the executed copy, which is kept."""
 
 
-class JobFailed(EngineError):
+class JobFailed(WorkFailed):
     """Tasks of a job failed, or it could not go on; ``result`` has every task's outcome."""
 
-    def __init__(self, what: str, hint: str = "", *, result=None) -> None:
-        super().__init__(what, hint)
-        self.result = result
+
+class FetchFailed(DockerMagicsError):
+    """Packages could not be fetched from the package index (``%docker_freeze``)."""
 
 
 class Interrupted(OneLine, KeyboardInterrupt):

@@ -484,3 +484,11 @@ def _optional_list(value: object) -> list[str] | None:
 # modules small enough to read.
 from docker_magics.api.jobs import job, last_job, nodes  # noqa: E402, F401
 from docker_magics.api.reproduce import freeze, freeze_plan, run_notebook  # noqa: E402, F401
+
+# What the facade offers (docker_magics re-exports the same names lazily: tests/unit check it).
+__all__ = [
+    *("connect", "current", "client", "switch", "close", "connections", "engine_info"),
+    *("build", "last_build", "last_run", "push", "pull", "tag", "login", "logout", "run"),
+    *("images", "containers", "logs", "stop", "remove", "remove_images", "history", "df"),
+    *("freeze", "freeze_plan", "run_notebook", "job", "last_job", "nodes"),
+]
