@@ -7,8 +7,9 @@ Python API lets them propagate so callers can catch them by type.
 from __future__ import annotations
 
 
-class OneLine:
-    """A one-line message made of what happened and what to do (``str(err)``)."""
+class OneLine(BaseException):
+    """A one-line message made of what happened and what to do (``str(err)``): the base of
+    the expected failures (an ``Exception``) and of ``Interrupted`` (not one)."""
 
     def __init__(self, what: str, hint: str = "") -> None:
         self.what = what.rstrip(". ")
@@ -86,6 +87,10 @@ class FetchFailed(DockerMagicsError):
 class NotebookFailed(EngineError):
     """A notebook run in a container failed (a cell raised, timed out, or its kernel died);
     ``result`` has each cell's status and the path of the executed copy, which is kept."""
+
+    def __init__(self, what: str, hint: str = "", *, result=None) -> None:
+        super().__init__(what, hint)
+        self.result = result
 
 
 class JobFailed(EngineError):
