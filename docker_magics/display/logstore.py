@@ -10,6 +10,7 @@ import re
 import stat
 import tempfile
 import weakref
+from typing import TextIO
 
 from docker_magics.display.tables import counted
 
@@ -52,7 +53,7 @@ def remove_stale_spills(base: str) -> list[str]:
     """Remove the spill folders of this user's dead processes; returns their paths. Only
     folders named like ours, owned by us, not links, and only our log files in them (a
     folder with anything else in it stays)."""
-    removed = []
+    removed: list[str] = []
     try:
         names = os.listdir(base)
     except OSError:
@@ -117,7 +118,7 @@ class LogStore:
     def __init__(self) -> None:
         self._lines: list[str] = []
         self._size = 0
-        self._file = None
+        self._file: TextIO | None = None
         self.path: str | None = None
         self.count = 0
 
@@ -142,7 +143,7 @@ class LogStore:
         self._lines = []
 
     def text(self) -> str:
-        if self._file is None:
+        if self._file is None or self.path is None:  # (both set by a spill)
             return "\n".join(self._lines) + ("\n" if self._lines else "")
         self._file.flush()
         with open(self.path, encoding="utf-8", errors="replace") as f:
@@ -170,7 +171,7 @@ class TextStore:
     def __init__(self) -> None:
         self._parts: list[str] = []
         self._size = 0
-        self._file = None
+        self._file: TextIO | None = None
         self.path: str | None = None
 
     def write(self, text: str) -> None:
@@ -189,7 +190,7 @@ class TextStore:
             self._parts = []
 
     def text(self) -> str:
-        if self._file is None:
+        if self._file is None or self.path is None:  # (both set by a spill)
             return "".join(self._parts)
         self._file.flush()
         with open(self.path, encoding="utf-8", errors="replace", newline="") as f:

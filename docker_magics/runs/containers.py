@@ -4,6 +4,7 @@ container/image chores (logs, stop, rm, rmi) with one-line errors."""
 from __future__ import annotations
 
 import time
+from collections.abc import Iterable
 
 from docker_magics.display.once import said
 from docker_magics.display.tables import Lines, Table, human_size
@@ -43,18 +44,19 @@ def human_age(timestamp: float | None, now: float | None = None) -> str:
     return f"{text} ago"
 
 
-def _filters(items: list[str]) -> dict[str, list[str]]:
+def _filters(items: Iterable[str]) -> dict[str, str | list[str] | bool]:
+    """``--filter KEY=VALUE`` options as docker-py takes them (values of a key in a list)."""
     filters: dict[str, list[str]] = {}
     for item in items:
         key, sep, value = item.partition("=")
         if not sep or not key:
             raise BadArgument(f"Invalid filter {item!r}", "Use --filter KEY=VALUE")
         filters.setdefault(key, []).append(value)
-    return filters
+    return dict(filters)
 
 
 def images(
-    conn: Connection, name: str | None = None, *, all: bool = False, filters: list[str] = ()
+    conn: Connection, name: str | None = None, *, all: bool = False, filters: Iterable[str] = ()
 ) -> Table:
     """``docker images [NAME]``: one row per tag that matches (the engine filters the tags of
     ``GET /images/json``; docker-py's ``images.list`` would show every tag of a match)."""
@@ -87,12 +89,10 @@ def images(
                     human_size(entry.get("Size")),
                 )
             )
-    table = Table(["REPOSITORY", "TAG", "IMAGE ID", "CREATED", "SIZE"], rows)
-    table.objects = found
-    return table
+    return Table(["REPOSITORY", "TAG", "IMAGE ID", "CREATED", "SIZE"], rows, objects=found)
 
 
-def containers(conn: Connection, *, all: bool = False, filters: list[str] = ()) -> Table:
+def containers(conn: Connection, *, all: bool = False, filters: Iterable[str] = ()) -> Table:
     try:
         # Containers removed between the listing and their inspection are left out (a
         # foreground run's --rm container may go at any moment).
@@ -121,9 +121,8 @@ def containers(conn: Connection, *, all: bool = False, filters: list[str] = ()) 
                 c.name,
             )
         )
-    table = Table(["CONTAINER ID", "IMAGE", "COMMAND", "CREATED", "STATUS", "PORTS", "NAMES"], rows)
-    table.objects = found
-    return table
+    columns = ["CONTAINER ID", "IMAGE", "COMMAND", "CREATED", "STATUS", "PORTS", "NAMES"]
+    return Table(columns, rows, objects=found)
 
 
 def _epoch(value) -> float | None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -28,7 +29,7 @@ class RunSpec:
     remove: bool = True
 
 
-def parse_env(items: list[str], env_files: list[str] = ()) -> dict[str, str]:
+def parse_env(items: list[str], env_files: Iterable[str] = ()) -> dict[str, str]:
     """``-e NAME=VALUE`` / ``-e NAME`` (from the environment, left out when unset, as the
     docker CLI does) and ``--env-file`` lines."""
     env: dict[str, str] = {}

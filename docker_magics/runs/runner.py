@@ -8,6 +8,7 @@ from __future__ import annotations
 import re
 import shlex
 import sys
+from collections.abc import Sequence
 
 from docker_magics.builds.plan import AddSpec, check_adds_data_root, engine_data_root
 from docker_magics.display.progress import NullRenderer
@@ -145,8 +146,8 @@ def run(
     *,
     script: str | None = None,
     shell: str = "sh",
-    adds: list[str] = (),
-    gets: list[str] = (),
+    adds: Sequence[str] = (),
+    gets: Sequence[str] = (),
     progress: str = "auto",
 ) -> RunResult:
     """Run ``spec``; with ``script``, run it with ``shell`` inside the container instead."""
