@@ -16,19 +16,18 @@ from tests.support.engines import Dockerd
 from tests.support.processes import free_port
 
 JOB_LABEL = "org.docker-magics.job"  # on every container of a job's tasks
-# The engines' dockerd: DOCKER_MAGICS_SWARM_DOCKERD runs the swarm on another engine version.
-DOCKERD = os.environ.get("DOCKER_MAGICS_SWARM_DOCKERD", "dockerd")
+# The engines' dockerd: the engine version under test's (--engine-version), or the one that
+# DOCKER_MAGICS_SWARM_DOCKERD names (another engine version).
+DOCKERD = os.environ.get("DOCKER_MAGICS_SWARM_DOCKERD")
 
 
 class Engine(Dockerd):
-    """A private dockerd run from ``binary`` (another engine version than the machine's)."""
+    """A private dockerd of the engine version under test, or run from ``binary``."""
 
-    def __init__(self, root: Path, binary: str = "dockerd") -> None:
+    def __init__(self, root: Path, binary: str | None = None) -> None:
         super().__init__(root)
-        self.binary = binary
-
-    def command(self) -> list[str]:
-        return [self.binary, *super().command()[1:]]
+        if binary is not None:  # a Path: its folder has the engine's helpers (docker-proxy)
+            self.binary = Path(shutil.which(binary) or binary)
 
 
 class Swarm:
@@ -39,7 +38,7 @@ class Swarm:
         self,
         root: Path | None = None,
         size: int = 3,
-        dockerd: str = DOCKERD,
+        dockerd: str | None = DOCKERD,
         manager: Dockerd | None = None,
     ) -> None:
         self.root = root or Path("/tmp") / f"dm-swarm-{uuid.uuid4().hex[:6]}"
