@@ -7,8 +7,13 @@ Python API lets them propagate so callers can catch them by type.
 from __future__ import annotations
 
 
-class OneLine:
-    """A one-line message made of what happened and what to do (``str(err)``)."""
+class OneLine(BaseException):
+    """A one-line message made of what happened and what to do (``str(err)``): the base of
+    the expected failures (an ``Exception``) and of ``Interrupted`` (not one)."""
+
+    # The work's result so far (a build's steps and log, a run's output...), for the
+    # failures that come with one: ``docker_magics.last_build()`` and the like return it.
+    result: object | None = None
 
     def __init__(self, what: str, hint: str = "") -> None:
         self.what = what.rstrip(". ")

@@ -25,7 +25,7 @@ def strings(value: object, name: str, *, paths: bool = False) -> list[str]:
     if value is None:
         return []
     if isinstance(value, kinds):
-        return [os.fspath(value)]  # type: ignore[arg-type]
+        return [os.fspath(value)]
     if isinstance(value, (bytes, Mapping)) or not isinstance(value, Iterable):
         raise BadArgument(
             f"{name} must be a string or a list of strings, not {type(value).__name__}"
@@ -70,7 +70,7 @@ def progress(value: object) -> str:
     """``auto``, ``widget``, ``plain`` or ``none``."""
     if value not in MODES:
         raise BadArgument(f"Unknown progress mode {value!r:.40}", "Use auto, widget, plain or none")
-    return value  # type: ignore[return-value]
+    return value
 
 
 def number(
@@ -90,14 +90,14 @@ def number(
     if isinstance(value, bool) or not isinstance(value, kinds):
         what = "a whole number" if integer else "a number"
         raise BadArgument(f"{name} must be {what}, not {type(value).__name__}", hint)
-    if not (math.isfinite(value) and minimum <= value <= maximum):  # type: ignore[operator]
+    if not (math.isfinite(value) and minimum <= value <= maximum):
         unit = f" {unit}" if unit else ""
         raise BadArgument(
             f"{name} must be between {shown(minimum)} and {shown(maximum)}{unit}, "
-            f"not {shown(value)}",  # type: ignore[arg-type]
+            f"not {shown(value)}",
             hint,
         )
-    return value  # type: ignore[return-value]
+    return value
 
 
 def shown(value: float) -> str:

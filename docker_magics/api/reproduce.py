@@ -142,11 +142,10 @@ def run_notebook(
     from docker_magics.reproduce import parameters as params
     from docker_magics.runs.options import parse_env
 
-    notebook = normalise.path(notebook, "notebook")
-    if not notebook:
+    path = normalise.path(notebook, "notebook")
+    if not path:
         raise BadArgument("notebook is required", "Give the path of an .ipynb file")
-    image = normalise.text(image, "image")
-    if not image:
+    if not normalise.text(image, "image"):
         raise BadArgument("image is required", "Give an image made by %docker_freeze")
     output = normalise.path(output, "output")
     for name, value in {"kernel": kernel, "network": network}.items():
@@ -162,7 +161,7 @@ def run_notebook(
         env_items = [f"{k}={v}" for k, v in env_items.items()]
     gets = normalise.strings(get, "get")
     progress = normalise.progress(progress)
-    job = notebooks.prepare(notebook, values, output, normalise.strings(add, "add", paths=True))
+    job = notebooks.prepare(path, values, output, normalise.strings(add, "add", paths=True))
     return notebooks.run_notebook(
         api.current(),
         job,
