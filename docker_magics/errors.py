@@ -17,8 +17,13 @@ class Quoting(str):
     the output, or take the output's own away), so it carries no hint either."""
 
 
-class OneLine:
-    """A one-line message made of what happened and what to do (``str(err)``)."""
+class OneLine(BaseException):
+    """A one-line message made of what happened and what to do (``str(err)``): the base of
+    the expected failures (an ``Exception``) and of ``Interrupted`` (not one)."""
+
+    # The work's result so far (a build's steps and log, a run's output...), for the
+    # failures that come with one: ``docker_magics.last_build()`` and the like return it.
+    result: object | None = None
 
     def __init__(self, what: str, hint: str = "") -> None:
         self.quoting = isinstance(what, Quoting)
@@ -126,41 +131,33 @@ class EngineError(DockerMagicsError):
     """The engine answered, but with an error."""
 
 
-class BuildFailed(EngineError):
+class WorkFailed(EngineError):
+    """Work on the engine failed after it started; ``result`` keeps what it did so far."""
+
+    def __init__(self, what: str, hint: str = "", *, result=None) -> None:
+        super().__init__(what, hint)
+        self.result = result
+
+
+class BuildFailed(WorkFailed):
     """The build failed; ``result`` holds the steps and the full log so far."""
 
-    def __init__(self, what: str, hint: str = "", *, result=None) -> None:
-        super().__init__(what, hint)
-        self.result = result
 
-
-class RunFailed(EngineError):
+class RunFailed(WorkFailed):
     """The container exited with a non-zero code; ``result`` has its output."""
 
-    def __init__(self, what: str, hint: str = "", *, result=None) -> None:
-        super().__init__(what, hint)
-        self.result = result
+
+class NotebookFailed(WorkFailed):
+    """A notebook run in a container failed (a cell raised, timed out, or its kernel died);
+    ``result`` has each cell's status and the path of the executed copy, which is kept."""
+
+
+class JobFailed(WorkFailed):
+    """Tasks of a job failed, or it could not go on; ``result`` has every task's outcome."""
 
 
 class FetchFailed(DockerMagicsError):
     """Packages could not be fetched from the package index (``%docker_freeze``)."""
-
-
-class NotebookFailed(EngineError):
-    """A notebook run in a container failed (a cell raised, timed out, or its kernel died);
-    ``result`` has each cell's status and the path of the executed copy, which is kept."""
-
-    def __init__(self, what: str, hint: str = "", *, result=None) -> None:
-        super().__init__(what, hint)
-        self.result = result
-
-
-class JobFailed(EngineError):
-    """Tasks of a job failed, or it could not go on; ``result`` has every task's outcome."""
-
-    def __init__(self, what: str, hint: str = "", *, result=None) -> None:
-        super().__init__(what, hint)
-        self.result = result
 
 
 class Interrupted(OneLine, KeyboardInterrupt):

@@ -25,7 +25,7 @@ def strings(value: object, name: str, *, paths: bool = False) -> list[str]:
     if value is None:
         return []
     if isinstance(value, kinds):
-        return [os.fspath(value)]  # type: ignore[arg-type]
+        return [os.fspath(value)]
     if isinstance(value, (bytes, Mapping)) or not isinstance(value, Iterable):
         raise BadArgument(
             f"{name} must be a string or a list of strings, not {type(value).__name__}"
@@ -60,6 +60,12 @@ def flag(value: object, name: str) -> bool:
     return value
 
 
+def texts(**values: object) -> None:
+    """Check several string arguments that may be left out at once."""
+    for name, value in values.items():
+        text(value, name)
+
+
 def flags(**values: object) -> None:
     """Check several ``True``/``False`` arguments at once."""
     for name, value in values.items():
@@ -71,14 +77,14 @@ def choice(value: object, name: str, choices: tuple[str, ...]) -> str:
     if value not in choices:
         listed = f"{', '.join(choices[:-1])} or {choices[-1]}" if len(choices) > 1 else choices[0]
         raise BadArgument(f"Unknown {name} {value!r:.40}", f"Use {listed}")
-    return value  # type: ignore[return-value]
+    return value
 
 
 def progress(value: object) -> str:
     """``auto``, ``widget``, ``plain`` or ``none``."""
     if value not in MODES:
         raise BadArgument(f"Unknown progress mode {value!r:.40}", "Use auto, widget, plain or none")
-    return value  # type: ignore[return-value]
+    return value
 
 
 def number(
@@ -98,14 +104,14 @@ def number(
     if isinstance(value, bool) or not isinstance(value, kinds):
         what = "a whole number" if integer else "a number"
         raise BadArgument(f"{name} must be {what}, not {type(value).__name__}", hint)
-    if not (math.isfinite(value) and minimum <= value <= maximum):  # type: ignore[operator]
+    if not (math.isfinite(value) and minimum <= value <= maximum):
         unit = f" {unit}" if unit else ""
         raise BadArgument(
             f"{name} must be between {shown(minimum)} and {shown(maximum)}{unit}, "
-            f"not {shown(value)}",  # type: ignore[arg-type]
+            f"not {shown(value)}",
             hint,
         )
-    return value  # type: ignore[return-value]
+    return value
 
 
 def shown(value: float) -> str:

@@ -11,6 +11,7 @@ import base64
 import json
 import logging
 import threading
+from typing import TypeVar
 
 _SECRETS: set[str] = set()
 _SORTED: list[str] = []
@@ -101,15 +102,18 @@ def protect_value(value: str) -> None:
         _remember_secret(value, *_b64_forms(value))
 
 
-def redact_event(event):
+_Event = TypeVar("_Event")  # an engine event (a dataclass), whichever
+
+
+def redact_event(event: _Event) -> _Event:
     """An event with known secrets masked in every text it carries: output lines, the raw
     output, step names (BuildKit writes ARG values into them), messages (the event itself
     when there are none)."""
     import dataclasses
 
-    if not _SECRETS or not dataclasses.is_dataclass(event):
+    if not _SECRETS or not dataclasses.is_dataclass(event) or isinstance(event, type):
         return event
-    changes = {}
+    changes: dict[str, str | list[str]] = {}
     for f in dataclasses.fields(event):
         value = getattr(event, f.name)
         if isinstance(value, str):
@@ -117,7 +121,7 @@ def redact_event(event):
             if masked != value:
                 changes[f.name] = masked
         elif isinstance(value, list) and value and isinstance(value[0], str):
-            masked = [redact(v) for v in value]
-            if masked != value:
-                changes[f.name] = masked
+            lines = [redact(v) for v in value]
+            if lines != value:
+                changes[f.name] = lines
     return dataclasses.replace(event, **changes) if changes else event

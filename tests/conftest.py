@@ -314,8 +314,8 @@ def docker_cli():
 @pytest.fixture(scope="session")
 def swarm():
     """A swarm of three private engines on loopback (``tests.support.swarm``): a manager and
-    two workers, each with its own swarm port; they leave the swarm before they are removed.
-    ``DOCKER_MAGICS_SWARM_DOCKERD`` runs them from another dockerd (another version)."""
+    two workers, each with its own swarm port, of the engine version the tests run on; they
+    leave the swarm before they are removed."""
     _require_private()
     from tests.support.swarm import Swarm
 

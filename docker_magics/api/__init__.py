@@ -64,21 +64,19 @@ def connect(
     :class:`~docker_magics.errors.DockerMagicsError` with a one-line message on failure.
     ``timeout``: seconds to wait for an answer, from 0.1 to a week."""
     timeout = check_timeout(timeout)
-    for name, value in {"url": url, "alias": alias, "context": context}.items():
-        normalise.text(value, name)
-    normalise.text(api_version, "api_version")
+    normalise.texts(url=url, alias=alias, context=context, api_version=api_version)
     normalise.flags(tls=tls, tlsverify=tlsverify)
-    files = {"tlscacert": tlscacert, "tlscert": tlscert, "tlskey": tlskey, "cert_path": cert_path}
-    files = {name: normalise.path(value, name) for name, value in files.items()}
-    if headers is not None and not isinstance(headers, Mapping):
-        headers = parse_headers(normalise.strings(headers, "headers"))
-    elif headers is not None:
-        headers = dict(normalise.pairs(headers, "headers"))
-    ssh_client = normalise.choice(ssh_client, "ssh_client", SSH_CLIENTS)
+    if headers is not None:  # a mapping, or NAME=VALUE strings
+        items = normalise.pairs(headers, "headers")
+        headers = items if isinstance(items, dict) else parse_headers(items)
     endpoint = resolve(
-        url, context=context, tls=tls, tlsverify=tlsverify, api_version=api_version,
-        headers=headers, **files,
+        url, context=context, tls=tls, tlsverify=tlsverify,
+        tlscacert=normalise.path(tlscacert, "tlscacert"),
+        tlscert=normalise.path(tlscert, "tlscert"), tlskey=normalise.path(tlskey, "tlskey"),
+        cert_path=normalise.path(cert_path, "cert_path"), api_version=api_version,
+        headers=headers,
     )  # fmt: skip
+    ssh_client = normalise.choice(ssh_client, "ssh_client", SSH_CLIENTS)
     return SESSION.connect(endpoint, alias=alias, timeout=timeout, ssh_client=ssh_client)
 
 
@@ -491,3 +489,11 @@ def _optional_list(value: object) -> list[str] | None:
 # modules small enough to read.
 from docker_magics.api.jobs import job, last_job, nodes  # noqa: E402, F401
 from docker_magics.api.reproduce import freeze, freeze_plan, run_notebook  # noqa: E402, F401
+
+# What the facade offers (docker_magics re-exports the same names lazily: tests/unit check it).
+__all__ = [
+    *("connect", "current", "client", "switch", "close", "connections", "engine_info"),
+    *("build", "last_build", "last_run", "push", "pull", "tag", "login", "logout", "run"),
+    *("images", "containers", "logs", "stop", "remove", "remove_images", "history", "df"),
+    *("freeze", "freeze_plan", "run_notebook", "job", "last_job", "nodes"),
+]

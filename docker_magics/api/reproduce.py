@@ -142,11 +142,10 @@ def run_notebook(
     from docker_magics.reproduce import parameters as params
     from docker_magics.runs.options import parse_env
 
-    notebook = normalise.path(notebook, "notebook")
-    if not notebook:
+    path = normalise.path(notebook, "notebook")
+    if not path:
         raise BadArgument("notebook is required", "Give the path of an .ipynb file")
-    image = normalise.text(image, "image")
-    if not image:
+    if not normalise.text(image, "image"):
         made = how("%docker_freeze", "docker_magics.freeze()")
         raise BadArgument("image is required", f"Give an image made by {made}")
     output = normalise.path(output, "output")
@@ -163,7 +162,7 @@ def run_notebook(
         env_items = [f"{k}={v}" for k, v in env_items.items()]
     gets = normalise.strings(get, "get")
     progress = normalise.progress(progress)
-    job = notebooks.prepare(notebook, values, output, normalise.strings(add, "add", paths=True))
+    job = notebooks.prepare(path, values, output, normalise.strings(add, "add", paths=True))
     return notebooks.run_notebook(
         api.current(),
         job,

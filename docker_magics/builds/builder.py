@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 import sys
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 
 from docker_magics.builds import context as ctx
@@ -114,7 +114,7 @@ def run_build(
     progress: str = "auto",
     builder: str = "classic",
     secrets: dict[str, bytes] | None = None,
-    instructions: list[dockerfile.Instruction] = (),
+    instructions: Sequence[dockerfile.Instruction] = (),
 ) -> BuildResult:
     """Send the build and follow it to the end. ``total_steps``: what the classic builder
     will number (``dockerfile.classic_steps``); ``instructions`` help explain failures."""
@@ -269,7 +269,7 @@ class _Build(Operation[BuildResult]):
         return BuildFailed(line)
 
 
-def _after(notes: list[ev.Event], stream):
+def _after(notes: Sequence[ev.Event], stream):
     """``notes``, then the engine's events (the stream is closed with this generator)."""
     try:
         yield from notes

@@ -19,15 +19,19 @@ from __future__ import annotations
 
 import os
 import stat
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from docker_magics.builds import gnutar
 from docker_magics.builds import plan as planning
 from docker_magics.builds.plan import HIDDEN_DOCKERFILE, AddSpec, Plan  # noqa: F401 (theirs)
 from docker_magics.builds.tar import TarWriter
 from docker_magics.builds.walk import ContextChanged, DataRoot, changed_while_sent, walk
+
+if TYPE_CHECKING:
+    from docker_magics.builds.buildkit.localsource import Sources
 
 
 @dataclass
@@ -36,15 +40,15 @@ class BuildContext:
 
     dockerfile: str  # the Dockerfile's path inside the context
     description: str
-    _source: Iterator[bytes] = field(repr=False, default=None)
     _writer: TarWriter | None = field(repr=False, default=None)
     size: int = 0  # bytes produced so far
     # Called before each chunk goes out (False) and once after the last one (True).
     watch: Callable[[BuildContext, bool], None] | None = field(repr=False, default=None)
-    # The same files for BuildKit's file sync (a localsource.Sources), set by builder.py.
-    local: object = field(repr=False, default=None)
+    # The same files for BuildKit's file sync, set by builder.py.
+    local: Sources | None = field(repr=False, default=None)
     plan: Plan | None = field(repr=False, default=None)  # what it sends
     guard: DataRoot | None = field(repr=False, default=None)  # what it must never send
+    _source: Generator[bytes, None, None] = field(repr=False, init=False)  # set by pack()
 
     def avoid(self, guard: DataRoot | None) -> None:
         """Refuse now what holds ``guard`` (the engine's data root, if it is on this
@@ -67,7 +71,7 @@ class BuildContext:
         """Regular files packed so far."""
         return self._writer.regular if self._writer is not None else 0
 
-    def chunks(self) -> Iterator[bytes]:
+    def chunks(self) -> Generator[bytes, None, None]:
         try:
             for chunk in self._source:
                 self.size += len(chunk)
@@ -87,7 +91,7 @@ def pack(plan: Plan) -> BuildContext:
     tar = TarWriter()
     ahead = {name for name, _, _ in plan.classic_ahead()}
 
-    def stream(built: BuildContext) -> Iterator[bytes]:
+    def stream(built: BuildContext) -> Generator[bytes, None, None]:
         guard = built.guard  # set (or not) by the time the stream starts
         for name, data, mode in plan.classic_ahead():
             yield from tar.add_bytes(name, data, mode)
@@ -101,12 +105,12 @@ def pack(plan: Plan) -> BuildContext:
             entries = (e for e in entries if e[0] not in ahead)
         yield from _pack_walk(gnutar.chosen(), plan.root, entries, tar)
 
-    built = BuildContext(plan.classic_name, plan.description, None, tar, plan=plan)
+    built = BuildContext(plan.classic_name, plan.description, tar, plan=plan)
     built._source = stream(built)
     return built
 
 
-def from_cell(dockerfile: str, adds: list[AddSpec] = ()) -> BuildContext:
+def from_cell(dockerfile: str, adds: Sequence[AddSpec] = ()) -> BuildContext:
     """A context holding the cell's Dockerfile and the ``--add`` files."""
     return pack(planning.make(dockerfile.encode(), adds=adds))
 
@@ -116,7 +120,7 @@ def from_directory(
     *,
     dockerfile_text: str | None = None,
     dockerfile_path: str | None = None,
-    adds: list[AddSpec] = (),
+    adds: Sequence[AddSpec] = (),
 ) -> BuildContext:
     """A directory context, walked lazily. The Dockerfile is either text (the cell) sent
     under a hidden name, or ``dockerfile_path`` (inside or outside the directory)."""

@@ -14,6 +14,7 @@ from __future__ import annotations
 import difflib
 import json
 import re
+from collections.abc import Sequence
 
 from docker_magics.builds.dockerfile_parser import Instruction, Parsed, ParseError, directives, read
 from docker_magics.errors import BadArgument, option
@@ -218,7 +219,9 @@ def classic_steps(
     return None if plan is None else len(plan) + labels
 
 
-def classic_plan(instructions: list[Instruction], target: str | None = None) -> list | None:
+def classic_plan(
+    instructions: Sequence[Instruction], target: str | None = None
+) -> list[Instruction] | None:
     """The instructions the classic builder numbers, in order (its steps but the LABELs of
     ``--label``): see :func:`classic_steps`."""
     if not instructions:

@@ -138,8 +138,10 @@ def stream(tar: str, root: str, names: Iterable[str]) -> Iterator[bytes]:
         if isinstance(exc, OSError):
             raise TarUnavailable(f"cannot start {tar} ({exc.strerror or exc})") from None
         raise
+    stdin, stdout = proc.stdin, proc.stdout
+    assert stdin is not None and stdout is not None  # (both PIPE)
     try:  # room for tar to run ahead while this side is busy (the walk shares our GIL)
-        fcntl.fcntl(proc.stdout.fileno(), getattr(fcntl, "F_SETPIPE_SZ", 1031), _PIPE)
+        fcntl.fcntl(stdout.fileno(), getattr(fcntl, "F_SETPIPE_SZ", 1031), _PIPE)
     except OSError:  # over the system's limit: the default size works too, a little slower
         pass
     failed: list[BaseException] = []
@@ -147,7 +149,7 @@ def stream(tar: str, root: str, names: Iterable[str]) -> Iterator[bytes]:
 
     def feed() -> None:
         # Small batches first, so that tar starts while the walk goes on; then bigger ones.
-        fd, pending, batch = proc.stdin.fileno(), bytearray(), 1024
+        fd, pending, batch = stdin.fileno(), bytearray(), 1024
         try:
             for name in names:
                 if stopping:
@@ -164,7 +166,7 @@ def stream(tar: str, root: str, names: Iterable[str]) -> Iterator[bytes]:
             failed.append(exc)
             proc.kill()
         finally:
-            proc.stdin.close()
+            stdin.close()
 
     feeder = threading.Thread(target=feed, name="docker_magics-tar-feed", daemon=True)
     feeder.start()
@@ -172,7 +174,7 @@ def stream(tar: str, root: str, names: Iterable[str]) -> Iterator[bytes]:
     held_size = 0
     ended = False
     try:
-        out, said = proc.stdout.fileno(), errors.fileno()
+        out, said = stdout.fileno(), errors.fileno()
         # With the warnings above turned off, whatever tar says is an error: it would go on
         # past an unreadable file, or pad a shrunk one with zeros, and say so only at the
         # end, so stop at its first word instead of sending the rest.
@@ -190,7 +192,7 @@ def stream(tar: str, root: str, names: Iterable[str]) -> Iterator[bytes]:
         if not ended:
             stopping.append(True)
             proc.kill()
-        proc.stdout.close()
+        stdout.close()
         if threading.current_thread() is not feeder:  # (a collection run on the feeder)
             feeder.join()
         code = proc.wait()

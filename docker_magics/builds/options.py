@@ -111,7 +111,7 @@ def parse_secrets(items: Iterable[str]) -> dict[str, bytes]:
         if kind == "file" or (kind is None and "src" in spec):
             path = Path(os.path.expanduser(spec.get("src", "")))
             try:
-                value = path.read_bytes()
+                data = path.read_bytes()
             except OSError as exc:
                 raise BadArgument(
                     f"{_secret(secret_id)}: cannot read {path} ({exc.strerror or exc})",
@@ -131,18 +131,18 @@ def parse_secrets(items: Iterable[str]) -> dict[str, bytes]:
                     f"{which} environment variable is not set",
                     "Set it before the build (os.environ in the kernel), or use src=FILE",
                 )
-            value = os.environ[name].encode()
-        if len(value) > MAX_SECRET:
+            data = os.environ[name].encode()
+        if len(data) > MAX_SECRET:
             raise BadArgument(
-                f"{_secret(secret_id)} is {human_size(len(value))}: BuildKit takes at most 500 KiB"
+                f"{_secret(secret_id)} is {human_size(len(data))}: BuildKit takes at most 500 KiB"
             )
-        text = value.decode("utf-8", "replace")
+        text = data.decode("utf-8", "replace")
         protect_value(text)
         lines = [line.strip() for line in text.splitlines() if len(line.strip()) >= 8]
         if 1 < len(lines) <= 50:  # a small credentials file: each key masked on its own too
             for line in lines:
                 protect_value(line)
-        secrets[secret_id] = value
+        secrets[secret_id] = data
     return secrets
 
 

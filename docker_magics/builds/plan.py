@@ -26,7 +26,7 @@ from __future__ import annotations
 import io
 import os
 import stat
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -265,7 +265,7 @@ def check_adds(
     adds: list[AddSpec],
     taken: dict[str, str],
     folder: Path | None = None,
-    matchers: list[IgnoreMatcher] = (),
+    matchers: Sequence[IgnoreMatcher] = (),
 ) -> None:
     """Refuse ``--add`` DESTs that would put two entries at one path in the tar (the engine
     would silently keep the last one): the same DEST twice, a DEST inside another ``--add``,
@@ -298,7 +298,8 @@ def check_adds(
                     if _occupied(outer.src, rel) is not None:
                         clash(add, f"overlaps {other.dest} {source}")
         if folder is not None:
-            for matcher in matchers or [None]:
+            each: list[IgnoreMatcher | None] = [*matchers] or [None]  # None: no patterns
+            for matcher in each:
                 path = _occupied(folder, add.dest, matcher)
                 if path is not None:
                     clash(

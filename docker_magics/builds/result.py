@@ -111,10 +111,10 @@ class BuildRecorder:
     def handle(self, event: ev.Event) -> None:
         self.version += 1
         if isinstance(event, ev.StepStarted):
-            step = Step(event.key, event.name, event.number, event.total)
-            self.steps[event.key] = step
-            self.current = step
-            self.log.append(f"Step {step.label}" if step.number else step.name)
+            started = Step(event.key, event.name, event.number, event.total)
+            self.steps[event.key] = started
+            self.current = started
+            self.log.append(f"Step {started.label}" if started.number else started.name)
         elif isinstance(event, ev.StepCached):
             step = self.steps.get(event.key)
             if step:

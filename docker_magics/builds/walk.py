@@ -48,11 +48,13 @@ class DataRoot:
     @classmethod
     def of(cls, path: str | None) -> DataRoot | None:
         """None when there is no such folder here (the engine is elsewhere)."""
+        if not path:
+            return None
         try:
-            st = os.stat(path) if path else None
+            st = os.stat(path)
         except OSError:
             return None
-        return cls(path, st.st_dev, st.st_ino) if st is not None else None
+        return cls(path, st.st_dev, st.st_ino)
 
     def check(self, st: os.stat_result, path: str) -> None:
         """Stop the walk at the data root, whichever path led there (a bind mount)."""
@@ -93,6 +95,8 @@ def walk(
     prune = not (matcher and matcher.has_exclusions)  # an excluded folder is skipped whole
     if guard is not None:
         guard.check(os.stat(root), str(root))
+    # (a folder's listing, its path with a "/", its match results for its children)
+    stack: list[tuple[Iterator[os.DirEntry], str, list[bool] | None]]
     stack = [(_listing(str(root)), "", None)]
     while stack:
         entries, rel_dir, parent = stack[-1]

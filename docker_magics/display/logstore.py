@@ -55,7 +55,7 @@ def remove_stale_spills(base: str) -> list[str]:
     """Remove the spill folders of this user's dead processes; returns their paths. Only
     folders named like ours, owned by us, not links, and only our log files in them (a
     folder with anything else in it stays)."""
-    removed = []
+    removed: list[str] = []
     try:
         names = os.listdir(base)
     except OSError:

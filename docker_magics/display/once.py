@@ -67,7 +67,7 @@ def show_in_terminals(shell) -> None:
     """Undo :func:`quiet_in_terminals` (``%unload_ext``)."""
     trap = getattr(shell, "display_trap", None)
     shown = getattr(getattr(trap, "hook", None), "_docker_magics_shown", None)
-    if shown is not None:
+    if trap is not None and shown is not None:
         trap.hook = shown
 
 

@@ -18,6 +18,7 @@ import sys
 import threading
 import time
 from collections import deque
+from typing import TextIO
 
 from docker_magics.display import markup
 from docker_magics.display.budget import ENVELOPE, ByteBudget, MessageWindow, message_size
@@ -127,8 +128,8 @@ class ProgressText(NullRenderer):
         self.window = MessageWindow(self.LIVE_MESSAGES, clock=clock)
         self.budget = ByteBudget(self.BURST, self.RATE, self.TAU, clock)
         self.lock = threading.RLock()
-        self.queue: list[tuple[object, str]] = []  # (stream, line), to be written in order
-        self.recent: deque[tuple[object, str]] = deque(maxlen=self.KEEP)
+        self.queue: list[tuple[TextIO, str]] = []  # (stream, line), to be written in order
+        self.recent: deque[tuple[TextIO, str]] = deque(maxlen=self.KEEP)
         self.unseen = 0  # log lines received and not written (the recent ones included)
         self.skipped_total = 0
         self.step_skipped = 0  # lines of the current step not written
@@ -349,7 +350,8 @@ class WidgetRenderer(NullRenderer):
 
     def changes(self) -> list[tuple[object, dict]]:
         """What differs from what the frontend has, in the order it should go."""
-        structural, live = [], []
+        structural: list[tuple[object, dict]] = []
+        live: list[tuple[object, dict]] = []
         value, maximum = self._bar()
         if (self.bar.max, self.bar.value) != (maximum, value):
             structural.append((self.bar, {"max": maximum, "value": value}))

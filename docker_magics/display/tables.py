@@ -13,12 +13,20 @@ from docker_magics.display import markup
 
 
 class Table:
-    """Rows under named columns."""
+    """Rows under named columns; ``.objects``: what the rows are about, if it says."""
 
-    def __init__(self, columns: Sequence[str], rows: Sequence[Sequence[Any]], *, title: str = ""):
+    def __init__(
+        self,
+        columns: Sequence[str],
+        rows: Sequence[Sequence[Any]],
+        *,
+        title: str = "",
+        objects: Sequence[Any] = (),
+    ):
         self.columns = list(columns)
         self.rows = [["" if v is None else str(v) for v in row] for row in rows]
         self.title = title
+        self.objects = list(objects)
 
     def __len__(self) -> int:
         return len(self.rows)

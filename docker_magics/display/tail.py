@@ -87,8 +87,8 @@ class Tail:
         within ``RECENT`` seconds of the output's last line (a failing command says why on
         stderr, and may be overtaken there by stdout it printed before), else the last
         line. Blank lines do not count; None when there is no line."""
-        last = {s: _last_written(lines) for s, lines in self._streams.items()}
-        last = {s: found for s, found in last.items() if found is not None}
+        written = {s: _last_written(lines) for s, lines in self._streams.items()}
+        last = {s: found for s, found in written.items() if found is not None}
         if not last:
             return None
         latest = max(last.values(), key=lambda found: found[0])

@@ -12,6 +12,7 @@ import os
 import socket
 import ssl
 from collections.abc import Iterator
+from typing import TypeVar
 from urllib.parse import urlsplit
 
 from docker_magics.engine.endpoints import Endpoint
@@ -52,7 +53,11 @@ def short(text: str, width: int = 80) -> str:
     return text if len(text) <= width else text[: width - 1] + "…"
 
 
-def _first(exc: BaseException, kind: type | tuple[type, ...]) -> BaseException | None:
+_E = TypeVar("_E", bound=BaseException)
+
+
+def _first(exc: BaseException, kind: type[_E] | tuple[type[_E], ...]) -> _E | None:
+    """The first exception of ``kind`` in ``exc``'s chain of causes."""
     return next((e for e in causes(exc) if isinstance(e, kind)), None)
 
 
@@ -65,7 +70,8 @@ def _api_message(exc: BaseException) -> str | None:
     api = _first(exc, APIError)
     if api is None:
         return None
-    text = api.explanation or (api.response.text if api.response is not None else "")
+    # Whatever the engine's JSON said (docker-py passes it on as it came), or the body.
+    text: object = api.explanation or (api.response.text if api.response is not None else "")
     if isinstance(text, bytes):
         text = text.decode("utf-8", "replace")
     return " ".join(str(text).split()) or str(api)
@@ -209,10 +215,6 @@ def _tls_problem(exc: BaseException, endpoint: Endpoint) -> DockerMagicsError | 
 def _ssh_problem(exc: BaseException, endpoint: Endpoint) -> DockerMagicsError | None:
     if endpoint.scheme != "ssh":
         return None
-    try:
-        import paramiko
-    except ImportError:
-        paramiko = None
     where = endpoint.url
     parts = urlsplit(where)
     again = "ssh " + (f"-p {parts.port} " if parts.port else "") + parts.netloc.rsplit(":", 1)[0]
@@ -223,16 +225,9 @@ def _ssh_problem(exc: BaseException, endpoint: Endpoint) -> DockerMagicsError | 
     host_key_hint = (
         f"Check it and add it to ~/.ssh/known_hosts (e.g. run `{again}` once in a terminal)"
     )
-    if paramiko is not None:
-        if _first(exc, paramiko.AuthenticationException) is not None:
-            return ConnectFailed(f"SSH authentication to {where} failed", auth_hint)
-        ssh_error = _first(exc, paramiko.SSHException)
-        if ssh_error is not None and "known_hosts" in str(ssh_error):
-            return ConnectFailed(
-                f"The SSH host key of {endpoint.host} is unknown ({ssh_error})", host_key_hint
-            )
-        if ssh_error is not None:
-            return ConnectFailed(f"SSH connection to {where} failed: {ssh_error}")
+    said_by_paramiko = _paramiko_problem(exc, endpoint, auth_hint, host_key_hint)
+    if said_by_paramiko is not None:
+        return said_by_paramiko
     # The ssh program (openssh mode) failed: docker-py only sees a closed pipe, and ssh's own
     # words went to the kernel's stderr. Ask ssh again, this time keeping what it says.
     said = _openssh_says(parts)
@@ -254,6 +249,27 @@ def _ssh_problem(exc: BaseException, endpoint: Endpoint) -> DockerMagicsError | 
             "Check the host and port, and that sshd runs there",
         )
     return ConnectFailed(f"SSH connection to {where} failed: {short(said, 160)}")
+
+
+def _paramiko_problem(
+    exc: BaseException, endpoint: Endpoint, auth_hint: str, host_key_hint: str
+) -> ConnectFailed | None:
+    """What paramiko (docker-py's SSH client, with the ssh extra) said went wrong."""
+    try:
+        import paramiko
+    except ImportError:
+        return None
+    where = endpoint.url
+    if _first(exc, paramiko.AuthenticationException) is not None:
+        return ConnectFailed(f"SSH authentication to {where} failed", auth_hint)
+    ssh_error = _first(exc, paramiko.SSHException)
+    if ssh_error is not None and "known_hosts" in str(ssh_error):
+        return ConnectFailed(
+            f"The SSH host key of {endpoint.host} is unknown ({ssh_error})", host_key_hint
+        )
+    if ssh_error is not None:
+        return ConnectFailed(f"SSH connection to {where} failed: {ssh_error}")
+    return None
 
 
 def _openssh_says(parts) -> str | None:

@@ -19,7 +19,7 @@ Never imports a feature package: operations come to it.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Generator
 from typing import Any, Generic, TypeVar
 
 from docker_magics.display.once import said
@@ -39,7 +39,7 @@ class Operation(Generic[R]):
     recorder: Any
     renderer: Any
 
-    def events(self) -> Iterator[Any]:
+    def events(self) -> Generator[Any, None, None]:
         """Start the work and yield its events. Closing the iterator must stop the work on
         the engine (a generator's ``finally``)."""
         raise NotImplementedError

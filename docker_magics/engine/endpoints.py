@@ -37,6 +37,7 @@ import ipaddress
 import json
 import os
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
@@ -90,14 +91,13 @@ class Endpoint:
             address = ipaddress.ip_address(host)
         except ValueError:
             return False
-        return address.is_loopback or bool(
-            getattr(address, "ipv4_mapped", None) and address.ipv4_mapped.is_loopback
-        )
+        mapped = address.ipv4_mapped if isinstance(address, ipaddress.IPv6Address) else None
+        return address.is_loopback or (mapped is not None and mapped.is_loopback)
 
 
-def docker_config_dir(environ: dict[str, str] | None = None) -> str:
-    environ = os.environ if environ is None else environ
-    return environ.get("DOCKER_CONFIG") or os.path.join(os.path.expanduser("~"), ".docker")
+def docker_config_dir(environ: Mapping[str, str] | None = None) -> str:
+    env = os.environ if environ is None else environ
+    return env.get("DOCKER_CONFIG") or os.path.join(os.path.expanduser("~"), ".docker")
 
 
 def normalize_url(value: str) -> str:
@@ -218,7 +218,7 @@ def resolve(
     cert_path: str | None = None,
     api_version: str | None = None,
     headers: dict[str, str] | None = None,
-    environ: dict[str, str] | None = None,
+    environ: Mapping[str, str] | None = None,
 ) -> Endpoint:
     """Resolve options and environment to an :class:`Endpoint`, as ``docker`` would."""
     env = os.environ if environ is None else environ
@@ -326,7 +326,7 @@ def _tls_files(
     return TLSFiles(verify=verify, **paths)
 
 
-def _current_context(env: dict[str, str]) -> str:
+def _current_context(env: Mapping[str, str]) -> str:
     path = os.path.join(docker_config_dir(env), "config.json")
     try:
         with open(path, encoding="utf-8") as f:
@@ -335,7 +335,7 @@ def _current_context(env: dict[str, str]) -> str:
         return "default"
 
 
-def context_names(environ: dict[str, str] | None = None) -> list[str]:
+def context_names(environ: Mapping[str, str] | None = None) -> list[str]:
     """Names of the contexts in the Docker config (``default`` first)."""
     meta = os.path.join(docker_config_dir(environ), "contexts", "meta")
     names = []
@@ -349,7 +349,7 @@ def context_names(environ: dict[str, str] | None = None) -> list[str]:
 
 
 def _from_context(
-    name: str, version: str | None, headers: dict[str, str], env: dict[str, str]
+    name: str, version: str | None, headers: dict[str, str], env: Mapping[str, str]
 ) -> Endpoint:
     # The CLI's context store, read directly: docker-py's reader needs all three TLS files
     # and only looks at os.environ.

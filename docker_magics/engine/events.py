@@ -153,8 +153,8 @@ class ClassicBuildParser:
     """
 
     def __init__(self) -> None:
-        self.key: str | None = None
-        self._open = False  # the current step has not finished yet
+        self.key: str | None = None  # the current step's key (None before the first step)
+        self._open: str | None = None  # the key of the step that has not finished yet
         self._partial = ""
         self._held = ""  # the start of a colour code cut off at the end of a message
         self._stderr = False
@@ -189,9 +189,9 @@ class ClassicBuildParser:
     def close(self) -> list[Event]:
         out = self._text("") if self._held else []
         out += self._flush()
-        if self._open:
-            out.append(StepFinished(self.key))
-            self._open = False
+        if self._open is not None:
+            out.append(StepFinished(self._open))
+            self._open = None
         return out
 
     def _text(self, text: str) -> list[Event]:
@@ -257,25 +257,26 @@ class ClassicBuildParser:
         step = _STEP.match(line)
         if step:
             out: list[Event] = []
-            if self._open:
-                out.append(StepFinished(self.key))
-            self.key, self._open = step.group(1), True
+            if self._open is not None:
+                out.append(StepFinished(self._open))
+            key = self.key = self._open = step.group(1)
             out.append(
-                StepStarted(self.key, step.group(3).strip(), int(step.group(1)), int(step.group(2)))
+                StepStarted(key, step.group(3).strip(), int(step.group(1)), int(step.group(2)))
             )
             return out
         arrow = _ARROW.match(line)
         if arrow:
             cached, container, warning, _layer = arrow.groups()
+            key = self.key or ""  # "" (no step) only if a stream does not begin with a step
             if cached:
-                return [StepCached(self.key)]
+                return [StepCached(key)]
             if container:
-                return [StepContainer(self.key, container)]
+                return [StepContainer(key, container)]
             if warning:
                 return [Notice(warning.strip())]
-            if self._open:
-                self._open = False
-                return [StepFinished(self.key)]
+            if self._open is not None:
+                finished, self._open = self._open, None
+                return [StepFinished(finished)]
             return []
         # 20.10 says "Removing intermediate container ID"; 23 and later " ---> Removed ...".
         if line.startswith(("Removing intermediate container ", " ---> Removed intermediate ")):
@@ -340,7 +341,7 @@ class OutputSplitter:
         }
         self._partial = {"stdout": "", "stderr": ""}
 
-    def feed(self, stream: str, data: bytes) -> list[Event]:
+    def feed(self, stream: str, data: bytes) -> list[Log]:
         text = self._partial[stream] + self._decoders[stream].decode(data)
         head, newline, rest = text.rpartition("\n")
         lines = head.split("\n") if newline else []
@@ -357,8 +358,8 @@ class OutputSplitter:
             lines = [line.rstrip("\r").rsplit("\r", 1)[-1] for line in lines]
         return [Log([_clip(line) for line in lines], None, stream, self._keep(raw))]
 
-    def close(self) -> list[Event]:
-        out: list[Event] = []
+    def close(self) -> list[Log]:
+        out: list[Log] = []
         for stream in ("stdout", "stderr"):
             rest = self._partial[stream] + self._decoders[stream].decode(b"", final=True)
             self._partial[stream] = ""
@@ -376,6 +377,7 @@ Event = (
     | StepCached
     | StepContainer
     | StepFinished
+    | StepError
     | Log
     | Notice
     | LayerProgress

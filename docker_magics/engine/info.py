@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from docker_magics.display.tables import human_size
 from docker_magics.engine.diagnose import explain
+from docker_magics.engine.dockerpy import internals
 from docker_magics.engine.session import Connection
 
 
@@ -67,7 +68,7 @@ def image_store(info: dict) -> str:
 def default_builder(conn: Connection) -> str:
     """The builder ``docker build`` uses on this engine: BuildKit when ``/_ping`` says
     ``Builder-Version: 2`` (engines from 23 on), else the classic builder."""
-    api = conn.client.api
+    api = internals(conn.client.api)
     try:
         response = api._get(api._url("/_ping"))
         version = response.headers.get("Builder-Version", "1")

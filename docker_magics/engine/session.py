@@ -293,7 +293,7 @@ def _tls_config(files: TLSFiles | None):
     from docker.tls import TLSConfig
 
     return TLSConfig(
-        client_cert=(files.cert, files.key) if files.cert else None,
+        client_cert=(files.cert, files.key) if files.cert and files.key else None,  # (both)
         ca_cert=files.ca,
         verify=files.verify,
     )

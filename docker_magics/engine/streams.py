@@ -9,10 +9,13 @@ from __future__ import annotations
 
 import struct
 import time
-from collections.abc import Iterator
-from typing import Any
+from collections.abc import Generator, Iterator
+from typing import TYPE_CHECKING, Any
 
 from docker_magics.engine import events as ev
+
+if TYPE_CHECKING:
+    import requests
 
 CLEANUP_WAIT = 10.0  # seconds to wait for the engine to drop a cancelled build's containers
 
@@ -20,7 +23,7 @@ CLEANUP_WAIT = 10.0  # seconds to wait for the engine to drop a cancelled build'
 def build(
     client,
     params: list[tuple[str, str]],
-    body: Iterator[bytes] | None,
+    body: Generator[bytes, None, None] | None,
     parser,
     registry_config: str | None = None,
     on_response=None,
@@ -145,7 +148,7 @@ def login(client, registry: str, username: str, password: str) -> dict:
     return api._result(response, json=True)
 
 
-def attach(api, container_id: str) -> tuple[object, Iterator[ev.Event]]:
+def attach(api, container_id: str) -> tuple[requests.Response, Iterator[ev.Event]]:
     """Attach to a container's stdout and stderr (before starting it, so nothing is missed).
     Returns the HTTP response (close it to detach) and the output events."""
     response = api._post(
@@ -189,7 +192,7 @@ def exit_code(response) -> int:
 
 def logs(
     api, container_id: str, *, tty: bool, follow: bool, tail: int | None, timestamps: bool
-) -> tuple[object, Iterator[ev.Event]]:
+) -> tuple[requests.Response, Iterator[ev.Event]]:
     """A container's logs, stdout and stderr kept apart (a TTY container has one stream);
     ``follow`` until it stops."""
     params = {

@@ -53,8 +53,10 @@ class Follower:
         """The reader thread is blocked in a read, which only a shutdown of the socket ends
         (closing the response would wait for that read)."""
         for sock in (self.sock, getattr(self.sock, "_sock", None)):  # SocketIO wraps one
+            if sock is None:
+                continue
             try:
-                sock.shutdown(socket.SHUT_RDWR)  # type: ignore[union-attr]
+                sock.shutdown(socket.SHUT_RDWR)
                 break
             except Exception:  # noqa: BLE001 - not a socket (ssh): it ends with the stream
                 continue

@@ -207,7 +207,7 @@ class _Job(Operation[JobResult]):
                 stopped = "its service could not be removed now: it is when the manager answers"
             error = Interrupted(f"{error.what}: {stopped}", "docker_magics.last_job() has the rest")
         if error is not None:
-            error.result = result  # type: ignore[union-attr]
+            error.result = result
             raise error
         if result.failed:
             raise failure(result)

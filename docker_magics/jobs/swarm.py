@@ -27,6 +27,7 @@ from datetime import datetime
 
 from docker_magics.display.tables import Table
 from docker_magics.engine import events as ev
+from docker_magics.engine.dockerpy import internals
 from docker_magics.engine.session import Connection
 from docker_magics.errors import BadArgument, EngineError, how
 from docker_magics.jobs.images import Image
@@ -108,9 +109,8 @@ def nodes(conn: Connection) -> Table:
              about.get("Engine", {}).get("EngineVersion", ""))
         )  # fmt: skip
     columns = ["id", "hostname", "role", "status", "availability", "manager status", "engine"]
-    table = Table(columns, rows, title=f"Swarm nodes (managed from {conn.endpoint.url})")
-    table.objects = found  # type: ignore[attr-defined]
-    return table
+    title = f"Swarm nodes (managed from {conn.endpoint.url})"
+    return Table(columns, rows, title=title, objects=found)
 
 
 def node_names(found: list[dict]) -> dict[str, str]:
@@ -149,6 +149,13 @@ class SwarmJob:
         self._read_nodes(nodes)
         self.follower: Follower | None = None  # the tasks' output, live
         self.held: list[tuple[str, str, str]] = []  # (task ID, stream, line) of unknown tasks
+
+    @property
+    def service(self) -> str:
+        """The service's ID, once :meth:`start` has created it."""
+        if self.service_id is None:
+            raise RuntimeError(f"the job {self.name} has not started")
+        return self.service_id
 
     # -- starting ---------------------------------------------------------------------------
 
@@ -215,7 +222,7 @@ class SwarmJob:
 
         from docker_magics.registry.credentials import CREDENTIALS
 
-        api = self.api
+        api = internals(self.api)
         data = {"Name": self.name, "Labels": labels, "TaskTemplate": template, "Mode": mode}
         headers = {}
         if self.image.auth:
@@ -248,7 +255,7 @@ class SwarmJob:
         """Every task's state now (the first attempt of each: replacements are parked)."""
         if time.monotonic() - self.nodes_seen > NODES_EVERY:
             self._read_nodes()
-        tasks = self.api.tasks(filters={"service": self.service_id})
+        tasks = self.api.tasks(filters={"service": self.service})
         tasks.sort(key=lambda t: (_timestamp(t.get("CreatedAt")) or 0, t["ID"]))
         parked, started = 0, set()
         latest = max(self.iterations)
@@ -306,17 +313,18 @@ class SwarmJob:
         """A new iteration of the job (Swarm reruns a job whose spec changes) that runs
         ``tasks``; its index. The previous iteration's tasks that still run are stopped."""
         api = self.api
-        found = api.inspect_service(self.service_id)
+        found = api.inspect_service(self.service)
         spec = found["Spec"]
         labels = {k: v for k, v in spec["Labels"].items() if not k.startswith(f"{LABEL}.slot.")}
         spec["Labels"] = {**labels, **self._slots(tasks)}
         self.limit = min(self.concurrency, len(tasks))
         total = len(tasks)
         spec["Mode"] = {"ReplicatedJob": {"MaxConcurrent": self.limit, "TotalCompletions": total}}
-        url = api._url("/services/{0}/update", self.service_id)
+        raw = internals(api)
+        url = raw._url("/services/{0}/update", self.service)
         params = {"version": found["Version"]["Index"]}
-        api._raise_for_status(api._post_json(url, data=spec, params=params))
-        iteration = api.inspect_service(self.service_id)["JobStatus"]["JobIteration"]
+        raw._raise_for_status(raw._post_json(url, data=spec, params=params))
+        iteration = api.inspect_service(self.service)["JobStatus"]["JobIteration"]
         return iteration.get("Index", 0)
 
     def output(self, index: int) -> list:
@@ -324,7 +332,7 @@ class SwarmJob:
         task = self.attempt[index]
         if task["Status"]["State"] == "rejected" or task.get("NodeID") in self.down:
             return []  # it never ran, or its node (which has its output) is gone
-        api = self.api
+        api = internals(self.api)
         response = api._get(
             api._url("/tasks/{0}/logs", task["ID"]), params={"stdout": 1, "stderr": 1}, stream=True
         )
@@ -342,9 +350,9 @@ class SwarmJob:
     def follow(self) -> None:
         """Stream every task's output as it comes, for the live view (best effort: the
         result takes each task's output from ``output`` when it ends)."""
-        api = self.api
+        api = internals(self.api)
         params = {"stdout": 1, "stderr": 1, "follow": 1, "details": 1}  # details: the task
-        url = api._url("/services/{0}/logs", self.service_id)
+        url = api._url("/services/{0}/logs", self.service)
         try:
             response = api._get(url, params=params, stream=True, timeout=None)
             api._raise_for_status(response)

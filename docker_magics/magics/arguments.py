@@ -13,6 +13,7 @@ import sys
 import warnings
 
 from IPython.core.error import UsageError
+from IPython.core.magic import needs_local_scope, no_var_expand
 
 from docker_magics.errors import (
     ConnectFailed,
@@ -242,9 +243,7 @@ def magic(func=None, *, secret_arguments: bool = False, lists: bool = False):
             raise UsageError(f"%{name} interrupted") from None
 
     # We expand {var} and $var ourselves (after the length check), in the caller's scope.
-    wrapper._ipython_magic_no_var_expand = True
-    wrapper.needs_local_scope = True
-    return wrapper
+    return no_var_expand(needs_local_scope(wrapper))
 
 
 def _expand(shell, line: str, local_ns: dict | None, *, lists: bool = False) -> str:

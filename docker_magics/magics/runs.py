@@ -105,10 +105,10 @@ class RunMagics(TopicMagics):
             # Options may follow the image here (there is no command): parse them as options.
             argv = list(args.argv)
             del argv[len(argv) - len(args.command) - 1]  # the image: just before the rest
+            # (.parser: set by IPython's @magic_arguments, at run time)
+            parser = self.docker_run.parser  # type: ignore[union-attr]
             try:
-                args = parse_line(
-                    self.docker_run.parser, shlex.join([*argv, args.image]), "docker_run"
-                )
+                args = parse_line(parser, shlex.join([*argv, args.image]), "docker_run")
             except HelpShown:
                 return None
             if args.command:

@@ -106,8 +106,7 @@ class Credentials:
         from docker.auth import encode_header
 
         auth = auth or {}
-        value = encode_header(auth)
-        value = value.decode() if isinstance(value, bytes) else value
+        value = encode_header(auth).decode()  # base64: ASCII
         if auth:
             protect_value(value)
         return value
@@ -124,8 +123,7 @@ class Credentials:
         configs.update({k: dict(v) for k, v in self._logins.items()})
         if not configs:
             return None
-        value = encode_header(configs)
-        value = value.decode() if isinstance(value, bytes) else value
+        value = encode_header(configs).decode()
         protect_value(value)
         return value
 

@@ -117,7 +117,7 @@ class TransferRecorder:
         if known:
             halves = 2 if self.kind == "pull" else 1
             unknown = sum(1 for layer in layers if not layer.size and not layer.done)
-            size = sum(layer.size for layer in known)
+            size = sum(layer.size or 0 for layer in known)
             moved = sum(layer.moved + (layer.extracted if halves == 2 else 0) for layer in known)
             fraction = moved / (halves * (size + size / len(known) * unknown))
         else:

@@ -257,6 +257,7 @@ def login(
         answer = streams.login(conn.client, key, username, password)
     except Exception as exc:  # noqa: BLE001
         message = str(getattr(exc, "explanation", "") or "")
+        error: DockerMagicsError
         if _timed_out(exc):
             error = EngineError(
                 f"No answer from the registry {name} for {conn.client.api.timeout:g}s: it may "

@@ -16,7 +16,7 @@ import re
 import site
 import sys
 import sysconfig
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
@@ -167,8 +167,10 @@ def closure(roots: dict[str, set[str]], dists: dict[str, Dist]) -> dict[str, set
     return taken
 
 
-def _found(path: list[str] | None, **kwargs) -> Iterable[metadata.Distribution]:
-    return metadata.distributions(**kwargs, **({"path": path} if path is not None else {}))
+def _found(path: list[str] | None, name: str | None = None) -> Iterable[metadata.Distribution]:
+    if path is None:
+        return metadata.distributions(name=name)
+    return metadata.distributions(name=name, path=path)
 
 
 def _owners(path: list[str] | None) -> dict[str, list[str]]:
@@ -217,7 +219,7 @@ def _provides(name: str, top: str, sub: str, path: list[str] | None) -> bool:
 
 
 def local_modules(
-    modules: dict[str, object], cwd: str, owned: Iterable[str] = ()
+    modules: Mapping[str, object], cwd: str, owned: Iterable[str] = ()
 ) -> dict[str, str]:
     """Top-level modules the session imported from the working folder that no distribution
     provides (``owned``: the top-level names distributions do): the analysis' own code.
@@ -243,7 +245,7 @@ def collect(
     packages: str = "all",
     exclude: Iterable[str] = (),
     *,
-    modules: dict[str, object] | None = None,
+    modules: Mapping[str, object] | None = None,
     cwd: str | None = None,
     included: Iterable[str] = (),
     path: list[str] | None = None,
@@ -255,16 +257,17 @@ def collect(
     if packages not in MODES:
         raise BadArgument(f"Unknown {option('--packages')} {packages!r}", "Use all or imported")
     dists = installed(path)
-    modules = sys.modules if modules is None else modules
+    session = sys.modules if modules is None else modules
     warnings: list[str] = []
     excluded = {canonical(e) for e in exclude}
     for name in sorted(excluded - dists.keys()):
         warnings.append(f"{usage('--exclude', name)}: the kernel has no distribution of that name")
     owners = _owners(path)
+    roots: dict[str, set[str]]
     if packages == "all":
         roots = {key: set() for key in dists}
     else:
-        roots = {key: set() for key in imported_roots(dists, list(modules), path, owners)}
+        roots = {key: set() for key in imported_roots(dists, list(session), path, owners)}
     roots |= {canonical(n): set() for n in ALWAYS if canonical(n) in dists}
     chosen = closure({k: v for k, v in roots.items() if k not in excluded}, dists)
     taken = [dists[k] for k in sorted(chosen) if k not in excluded]
@@ -279,7 +282,7 @@ def collect(
                     "leaves out"
                 )
     inside = [os.path.realpath(p) for p in included]
-    for name, where in sorted(local_modules(modules, cwd or os.getcwd(), owners).items()):
+    for name, where in sorted(local_modules(session, cwd or os.getcwd(), owners).items()):
         if not any(where == p or where.startswith(p + os.sep) for p in inside):
             shown = os.path.relpath(where, cwd or os.getcwd())
             warnings.append(

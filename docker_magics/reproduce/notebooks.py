@@ -13,6 +13,7 @@ import json
 import os
 import shutil
 import tempfile
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -83,7 +84,7 @@ def shown(path: Path) -> str:
 
 def planned(notebook: dict) -> list[Cell]:
     """The cells the runner will run (code cells with code), numbered from 1."""
-    found = []
+    found: list[Cell] = []
     for index, cell in enumerate(notebook.get("cells", [])):
         source = cell.get("source", "")
         source = "".join(source) if isinstance(source, list) else str(source)
@@ -130,7 +131,7 @@ def run_notebook(
     kernel: str | None = None,
     env: dict[str, str] | None = None,
     network: str | None = None,
-    gets: list[str] = (),
+    gets: Sequence[str] = (),
     progress: str = "auto",
 ) -> NotebookResult:
     """Run a prepared notebook in a container of ``image``; see the module's docstring."""
@@ -268,7 +269,7 @@ class _NotebookRun(Operation[NotebookResult]):
             result.status = "interrupted" if isinstance(error, Interrupted) else "failed"
             result.error = str(error)
             if isinstance(error, DockerMagicsError):
-                error.result = result  # type: ignore[attr-defined]
+                error.result = result
             raise error
         return result, result.summary()
 

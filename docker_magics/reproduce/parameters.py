@@ -113,7 +113,7 @@ def inject(notebook: dict, parameters: Mapping[str, object]) -> list[str]:
     """Put ``parameters`` into ``notebook`` (nbformat 4, as JSON) in place; returns the
     warnings (no cell tagged ``parameters``; names its defaults do not set)."""
     cells = notebook.setdefault("cells", [])
-    warnings = []
+    warnings: list[str] = []
     if not parameters:
         return warnings
     cell: dict = {

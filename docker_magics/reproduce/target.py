@@ -131,7 +131,7 @@ def probe(conn, image: str, progress: str = "auto") -> Target:
         ) from None
     target = Target(
         image,
-        tuple(facts["version"]),  # type: ignore[arg-type]
+        tuple(facts["version"]),
         facts["implementation"],
         facts["machine"],
         facts.get("libc") or "",

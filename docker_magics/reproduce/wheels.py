@@ -19,6 +19,7 @@ import re
 import subprocess
 import sys
 import tempfile
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -233,7 +234,11 @@ def resolve_added(
 
 
 def fetch(
-    dists: list[Dist], added: list[str], target: Target, say=print, kernel: list[Dist] = ()
+    dists: list[Dist],
+    added: list[str],
+    target: Target,
+    say: Callable[[str], object] = print,
+    kernel: Sequence[Dist] = (),
 ) -> Wheels:
     """A wheel for each of ``dists`` (and ``added`` names, resolved at the versions of the
     ``kernel``'s distributions, where it has them), from the cache or fetched; what cannot

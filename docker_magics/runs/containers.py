@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import re
 import time
+from collections.abc import Iterable
 
 from docker_magics.display.once import said
 from docker_magics.display.tables import Lines, Table, human_size
 from docker_magics.engine import streams
 from docker_magics.engine.diagnose import clause, explain
+from docker_magics.engine.dockerpy import internals
 from docker_magics.engine.drive import Operation, drive
 from docker_magics.engine.session import Connection
 from docker_magics.errors import BadArgument, DockerMagicsError, EngineError, how, usage
@@ -44,14 +46,15 @@ def human_age(timestamp: float | None, now: float | None = None) -> str:
     return f"{text} ago"
 
 
-def _filters(items: list[str]) -> dict[str, list[str]]:
+def _filters(items: Iterable[str]) -> dict[str, str | list[str] | bool]:
+    """``--filter KEY=VALUE`` options as docker-py takes them (values of a key in a list)."""
     filters: dict[str, list[str]] = {}
     for item in items:
         key, sep, value = item.partition("=")
         if not sep or not key:
             raise BadArgument(f"Invalid filter {item!r}", f"Use {usage('--filter', 'KEY=VALUE')}")
         filters.setdefault(key, []).append(value)
-    return filters
+    return dict(filters)
 
 
 # The filters `docker ps` and `docker images` document (the engine may know more).
@@ -88,7 +91,7 @@ def _filter_refused(
 
 
 def images(
-    conn: Connection, name: str | None = None, *, all: bool = False, filters: list[str] = ()
+    conn: Connection, name: str | None = None, *, all: bool = False, filters: Iterable[str] = ()
 ) -> Table:
     """``docker images [NAME]``: one row per tag that matches (the engine filters the tags of
     ``GET /images/json``; docker-py's ``images.list`` would show every tag of a match)."""
@@ -121,12 +124,10 @@ def images(
                     human_size(entry.get("Size")),
                 )
             )
-    table = Table(["REPOSITORY", "TAG", "IMAGE ID", "CREATED", "SIZE"], rows)
-    table.objects = found
-    return table
+    return Table(["REPOSITORY", "TAG", "IMAGE ID", "CREATED", "SIZE"], rows, objects=found)
 
 
-def containers(conn: Connection, *, all: bool = False, filters: list[str] = ()) -> Table:
+def containers(conn: Connection, *, all: bool = False, filters: Iterable[str] = ()) -> Table:
     try:
         # Containers removed between the listing and their inspection are left out (a
         # foreground run's --rm container may go at any moment).
@@ -155,9 +156,8 @@ def containers(conn: Connection, *, all: bool = False, filters: list[str] = ()) 
                 c.name,
             )
         )
-    table = Table(["CONTAINER ID", "IMAGE", "COMMAND", "CREATED", "STATUS", "PORTS", "NAMES"], rows)
-    table.objects = found
-    return table
+    columns = ["CONTAINER ID", "IMAGE", "COMMAND", "CREATED", "STATUS", "PORTS", "NAMES"]
+    return Table(columns, rows, objects=found)
 
 
 def _epoch(value) -> float | None:
@@ -250,10 +250,11 @@ def stop(conn: Connection, targets: list[str], timeout: int = 10) -> Lines:
     def stop_one(target: str):
         # docker-py would wait for the answer api.timeout + timeout seconds: 59 for -1.
         wait = None if timeout < 0 else api.timeout + timeout
-        response = api._post(
-            api._url("/containers/{0}/stop", target), params={"t": timeout}, timeout=wait
+        raw = internals(api)
+        response = raw._post(
+            raw._url("/containers/{0}/stop", target), params={"t": timeout}, timeout=wait
         )
-        api._raise_for_status(response)
+        raw._raise_for_status(response)
         return f"Stopped {target}", conn.client.containers.get(target)
 
     return _each(conn, targets, stop_one, "container")

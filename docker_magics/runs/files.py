@@ -58,7 +58,10 @@ def _ids_of(api, container_id: str, user: str) -> tuple[int, int]:
             stream, _ = api.get_archive(container_id, path)
             with tarfile.open(fileobj=io.BytesIO(b"".join(stream))) as tar:
                 member = tar.next()
-                text = tar.extractfile(member).read().decode("utf-8", "replace")
+                found = tar.extractfile(member) if member is not None else None
+                if found is None:  # not a file
+                    return {}
+                text = found.read().decode("utf-8", "replace")
         except Exception:  # noqa: BLE001 - no such file in the image: numeric ids only
             return {}
         entries = [line.split(":") for line in text.splitlines() if line.count(":") >= 3]

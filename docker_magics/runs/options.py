@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from docker_magics.errors import BadArgument, usage
 
@@ -28,7 +30,7 @@ class RunSpec:
     remove: bool = True
 
 
-def parse_env(items: list[str], env_files: list[str] = ()) -> dict[str, str]:
+def parse_env(items: list[str], env_files: Iterable[str] = ()) -> dict[str, str]:
     """``-e NAME=VALUE`` / ``-e NAME`` (from the environment, left out when unset, as the
     docker CLI does) and ``--env-file`` lines."""
     env: dict[str, str] = {}
@@ -60,13 +62,13 @@ def parse_env(items: list[str], env_files: list[str] = ()) -> dict[str, str]:
 _PORT_USAGE = "Use -p [IP:][HOST_PORT:]CONTAINER_PORT[/PROTOCOL], e.g. -p 8080:80 or -p 53:53/udp"
 
 
-def parse_ports(items: list[str]) -> tuple[dict[str, dict], dict[str, list[dict[str, str]]]]:
+def parse_ports(items: list[str]) -> tuple[dict[str, dict], dict[int | str, Any]]:
     """``-p`` values read as the docker CLI reads them (go-connections ``nat.ParsePortSpecs``,
     after the CLI's ``published=...,target=...`` form is made ``HOST:CONTAINER/PROTO``): the
     exposed ports (``{"80/tcp": {}}``) and their bindings (``{"80/tcp": [{"HostIp": "",
     "HostPort": "8080"}]}``), as the engine takes them."""
     exposed: dict[str, dict] = {}
-    bindings: dict[str, list[dict[str, str]]] = {}
+    bindings: dict[int | str, Any] = {}  # (docker-py's type: ports may be numbers there)
     for item in items:
         for port, binding in _port_spec(_standard_notation(item)):
             exposed.setdefault(port, {})

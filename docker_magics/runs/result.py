@@ -68,8 +68,8 @@ class RunResult(SaidOnce):
             what = self.image + (f" {shlex.join(self.command)}" if self.command else "")
         if len(what) > 80:
             what = what[:79] + "…"
-        if self.exit_code is None:
-            return f"Started {self.container_id[:12]} ({self.name}) from {what}"
+        if self.exit_code is None:  # detached: its container is kept
+            return f"Started {(self.container_id or '')[:12]} ({self.name}) from {what}"
         kept = f", container {self.container_id[:12]} kept" if self.container_id else ""
         files = f", copied out {', '.join(self.files)}" if self.files else ""
         n = self.output.count

@@ -8,6 +8,8 @@ from __future__ import annotations
 import re
 import shlex
 import sys
+from collections.abc import Sequence
+from typing import Any
 
 from docker_magics.builds.plan import AddSpec, check_adds_data_root, engine_data_root
 from docker_magics.display.progress import NullRenderer
@@ -56,7 +58,7 @@ def _create(conn: Connection, spec: RunSpec, progress: str, *, auto_remove: bool
         )
     except InvalidArgument as exc:  # e.g. "host" network_mode is incompatible with -p
         raise BadArgument(f"Options that do not go together: {exc}") from None
-    kwargs = dict(
+    kwargs: dict[str, Any] = dict(
         image=spec.image,
         command=spec.command,
         environment=spec.env or None,
@@ -174,8 +176,8 @@ def run(
     *,
     script: str | None = None,
     shell: str = "sh",
-    adds: list[str] = (),
-    gets: list[str] = (),
+    adds: Sequence[str] = (),
+    gets: Sequence[str] = (),
     progress: str = "auto",
 ) -> RunResult:
     """Run ``spec``; with ``script``, run it with ``shell`` inside the container instead."""

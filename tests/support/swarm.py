@@ -5,7 +5,6 @@ swarm before its folders go (a swarm member's state would otherwise outlive it).
 
 from __future__ import annotations
 
-import os
 import shutil
 import subprocess
 import time
@@ -16,34 +15,22 @@ from tests.support.engines import Dockerd
 from tests.support.processes import free_port
 
 JOB_LABEL = "org.docker-magics.job"  # on every container of a job's tasks
-# The engines' dockerd: DOCKER_MAGICS_SWARM_DOCKERD runs the swarm on another engine version.
-DOCKERD = os.environ.get("DOCKER_MAGICS_SWARM_DOCKERD", "dockerd")
-
-
-class Engine(Dockerd):
-    """A private dockerd run from ``binary`` (another engine version than the machine's)."""
-
-    def __init__(self, root: Path, binary: str = "dockerd") -> None:
-        super().__init__(root)
-        self.binary = Path(shutil.which(binary) or binary)  # (its folder has its helpers)
-
-    def command(self) -> list[str]:
-        return [self.binary, *super().command()[1:]]
 
 
 class Swarm:
     """``size`` engines in one swarm: ``engines[0]`` is the manager, the others workers.
-    ``manager``: a running engine to make the manager (it is left running at the end)."""
+    ``manager``: a running engine to make the manager (it is left running at the end).
+    ``version``: the engines' Docker version (default: the one the tests run on)."""
 
     def __init__(
         self,
         root: Path | None = None,
         size: int = 3,
-        dockerd: str = DOCKERD,
+        version: str | None = None,
         manager: Dockerd | None = None,
     ) -> None:
         self.root = root or Path("/tmp") / f"dm-swarm-{uuid.uuid4().hex[:6]}"
-        self.engines = [Engine(self.root / f"n{i}", dockerd) for i in range(size)]
+        self.engines = [Dockerd(self.root / f"n{i}", version=version) for i in range(size)]
         self.owned = list(self.engines)  # what cleanup() stops and removes
         if manager is not None:
             self.engines[0] = manager

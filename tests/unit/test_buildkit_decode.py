@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from docker_magics.builds.buildkit import wire
 from docker_magics.builds.buildkit.trace import BuildKitParser, decode, fields
 from docker_magics.builds.failures import build_failure
 from docker_magics.builds.result import BuildRecorder
@@ -122,6 +123,23 @@ def test_failures(name, expected):
 def test_malformed_trace_is_skipped_not_fatal():
     parser = BuildKitParser()
     bad = base64.b64encode(bytes([0x0A, 0x10, 0x0A])).decode()  # truncated vertex
+    assert parser.feed({"id": "moby.buildkit.trace", "aux": bad}) == [
+        ev.Notice("an unreadable BuildKit progress message was skipped")
+    ]
+
+
+@pytest.mark.parametrize(
+    "vertex",
+    [
+        wire.int_field(1, 7),  # the digest (a string) as a number
+        wire.bytes_field(1, "sha256:x") + wire.bytes_field(4, b"yes"),  # cached (a bool)
+        wire.bytes_field(1, "sha256:x") + wire.message_field(5, wire.bytes_field(1, "now")),
+    ],
+    ids=["string-as-number", "bool-as-string", "timestamp-seconds-as-string"],
+)
+def test_a_field_of_the_wrong_type_is_skipped_not_fatal(vertex):
+    parser = BuildKitParser()
+    bad = base64.b64encode(wire.message_field(1, vertex)).decode()
     assert parser.feed({"id": "moby.buildkit.trace", "aux": bad}) == [
         ev.Notice("an unreadable BuildKit progress message was skipped")
     ]

@@ -109,3 +109,20 @@ def test_metadata_the_engine_percent_encoded(tmp_path):
     # Not said to be encoded: taken as it is (a name may hold "%" or "+").
     (tmp_path / "100%+.txt").write_text("x")
     assert walked(context, {"followpaths": ["100%+.txt"]}) == ["100%+.txt"]
+
+
+def test_an_engine_packet_with_a_field_of_the_wrong_type_is_malformed():
+    # The session ends the transfer on ValueError (a malformed packet); a REQ's data field
+    # that came as a number must not be read as that many zero bytes.
+    from docker_magics.builds.buildkit import wire
+
+    for packet in (
+        wire.int_field(1, fs.DATA) + wire.int_field(4, 5),  # data as a number
+        wire.bytes_field(1, b"\x05"),  # the type as a string
+        wire.message_field(2, wire.int_field(1, 3)),  # the stat's path as a number
+    ):
+        try:
+            fs.Packet.decode(packet)
+        except ValueError:
+            continue
+        raise AssertionError(f"{packet!r} was decoded")

@@ -108,3 +108,13 @@ def test_config_lists_and_validates(run, ip, caplog):
     assert magics.api_version == "auto"
     run("%config DockerMagics.timeout = -1")
     assert magics.timeout == 12.0
+
+
+def test_the_top_offers_the_api_facade():
+    """docker_magics.<name> is lazily docker_magics.api.<name>, for every name of the facade."""
+    import docker_magics
+    from docker_magics import api
+
+    assert list(docker_magics._API) == list(api.__all__)
+    for name in api.__all__:
+        assert getattr(docker_magics, name) is getattr(api, name), name

@@ -55,3 +55,16 @@ def test_fields_read_back_what_was_written():
 def test_malformed_messages_raise(broken):
     with pytest.raises((ValueError, IndexError)):
         list(wire.fields(broken))
+
+
+def test_a_field_of_the_wrong_wire_type_is_a_malformed_message():
+    # A string field that came as a number would be read as that many zero bytes
+    # (bytes(5)); a number field that came as a string cannot be added up. Both are
+    # ValueError, which the decoders' callers take as a malformed message.
+    assert wire.as_int(5) == 5 and wire.as_bytes(b"ab") == b"ab"
+    with pytest.raises(ValueError):
+        wire.as_bytes(5)
+    with pytest.raises(ValueError):
+        wire.as_int(b"ab")
+    with pytest.raises(ValueError):
+        wire.string(wire.int_field(2, 3), 2)

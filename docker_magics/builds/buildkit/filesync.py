@@ -26,11 +26,13 @@ import os
 import stat as st_
 import time
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from dataclasses import dataclass, field
 
 from docker_magics.builds.buildkit.localsource import Entry, LocalSource
 from docker_magics.builds.buildkit.wire import (
+    as_bytes,
+    as_int,
     bytes_field,
     fields,
     int_field,
@@ -124,17 +126,18 @@ class Stat:
         s = cls("", 0)
         for number, value in fields(buf):
             if number == 1:
-                s.path = os.fsdecode(value)
+                s.path = os.fsdecode(as_bytes(value))
             elif number in (2, 3, 4):
-                setattr(s, ("mode", "uid", "gid")[number - 2], value & 0xFFFFFFFF)
+                setattr(s, ("mode", "uid", "gid")[number - 2], as_int(value) & 0xFFFFFFFF)
             elif number in (5, 6, 8, 9):
                 name = {5: "size", 6: "mtime", 8: "devmajor", 9: "devminor"}[number]
-                setattr(s, name, signed(value))
+                setattr(s, name, signed(as_int(value)))
             elif number == 7:
-                s.linkname = os.fsdecode(value)
+                s.linkname = os.fsdecode(as_bytes(value))
             elif number == 10:
-                entry = dict(fields(value))
-                s.xattrs[bytes(entry.get(1, b"")).decode()] = bytes(entry.get(2, b""))
+                entry = dict(fields(as_bytes(value)))
+                key = as_bytes(entry.get(1, b"")).decode()
+                s.xattrs[key] = bytes(as_bytes(entry.get(2, b"")))
         return s
 
 
@@ -155,13 +158,13 @@ class Packet:
         p = cls(STAT)
         for number, value in fields(buf):
             if number == 1:
-                p.type = value
+                p.type = as_int(value)
             elif number == 2:
-                p.stat = Stat.decode(value)
+                p.stat = Stat.decode(as_bytes(value))
             elif number == 3:
-                p.id = value & 0xFFFFFFFF
+                p.id = as_int(value) & 0xFFFFFFFF
             elif number == 4:
-                p.data = bytes(value)
+                p.data = bytes(as_bytes(value))
         return p
 
 
@@ -211,6 +214,7 @@ def _stat_packet(item: Entry, links: dict[tuple[int, int], str]) -> tuple[bytes,
         mode, size, mtime = GO_DIR | 0o755, 0, time.time_ns()
     else:
         s = item.st
+        assert item.source is not None  # an entry read from disk (st) says where it is
         kind = s.st_mode & 0o170000
         mode, mtime = go_mode(s.st_mode), s.st_mtime_ns
         size = s.st_size if kind in (st_.S_IFREG, st_.S_IFLNK) else 0
@@ -268,7 +272,7 @@ def transfer(
     metadata: dict[str, list[str]],
     inbox: deque[Packet | None],
     sent: Sent | None = None,
-) -> Iterator[bytes | bytearray | None]:
+) -> Generator[bytes | bytearray | None, None, None]:
     """One DiffCopy call, as a generator driven by the connection: it yields our messages
     one at a time (so files are read only as fast as the engine takes them), or ``WAIT``
     when it needs the engine's next packet in ``inbox`` (None there: the engine's side of
@@ -298,7 +302,7 @@ def transfer(
             return
 
 
-def _answer(inbox: deque, files: dict, sent: Sent) -> Iterator[bytes]:
+def _answer(inbox: deque, files: dict, sent: Sent) -> Generator[bytes | bytearray, None, bool]:
     """What the engine's packets in ``inbox`` ask for; returns True once it said FIN."""
     while inbox:
         packet = inbox.popleft()
@@ -348,10 +352,11 @@ def _file_data(path: str, size: int, mtime: int, id: int) -> Iterator[bytes | by
             got = os.readv(fd, [memoryview(packet)[len(head) :]])
             if not got:
                 raise changed_while_sent(path, f"it shrank from {size} bytes")
-            if got < want:  # rarely (a file that shrank says so at its next read)
-                packet = _data_header(id, got) + packet[len(head) : len(head) + got]
             remaining -= got
-            yield packet
+            if got < want:  # rarely (a file that shrank says so at its next read)
+                yield _data_header(id, got) + packet[len(head) : len(head) + got]
+            else:
+                yield packet
         after = os.fstat(fd)
         if after.st_nlink == 0:
             raise changed_while_sent(path, "it was deleted")

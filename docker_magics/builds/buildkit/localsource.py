@@ -15,7 +15,7 @@ from __future__ import annotations
 import os
 import re
 import stat as st_
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -91,17 +91,18 @@ def _merge(layers: list[Iterable[Entry]]) -> Iterator[Entry]:
         best = min(live)
         found: list[tuple[int, Entry]] = []
         for i, k in enumerate(keys):
-            if k == best:
-                found.append((i, heads[i]))
-                if last[i] is not None and k <= last[i]:
+            head, previous = heads[i], last[i]
+            if k == best and head is not None:  # (a layer has a key while it has a head)
+                found.append((i, head))
+                if previous is not None and best <= previous:
                     raise BadArgument(  # e.g. names that are not UTF-8, sorted as text
-                        f"Cannot send {heads[i].path!r} to BuildKit in order",
+                        f"Cannot send {head.path!r} to BuildKit in order",
                         "Rename it (file names that are not UTF-8), or use "
                         + usage("--builder", "classic"),
                     )
-                last[i] = k
-                heads[i] = next(its[i], None)
-                keys[i] = _key(heads[i].path) if heads[i] else None
+                last[i] = best
+                head = heads[i] = next(its[i], None)
+                keys[i] = _key(head.path) if head else None
         while shadows and not best.startswith(shadows[-1][0]):
             shadows.pop()
         floor = shadows[-1][1] if shadows else -1
@@ -401,7 +402,7 @@ def sources(
     *,
     directory: str | Path | None = None,
     dockerfile_path: str | None = None,
-    adds: list[AddSpec] = (),
+    adds: Sequence[AddSpec] = (),
 ) -> Sources:
     """:func:`from_plan` of the plan of these (:func:`plan.make`)."""
     made = planning.make(dockerfile, file=dockerfile_path, folder=directory, adds=adds)

@@ -31,7 +31,8 @@ import selectors
 import threading
 import uuid
 from collections import deque
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Generator, Mapping
+from typing import TYPE_CHECKING
 from urllib.parse import quote
 
 from docker_magics.builds.buildkit.filesync import (
@@ -45,6 +46,9 @@ from docker_magics.builds.buildkit.filesync import (
 from docker_magics.builds.buildkit.wire import bytes_field, string
 from docker_magics.builds.walk import ContextChanged
 from docker_magics.errors import DockerMagicsError
+
+if TYPE_CHECKING:
+    import requests
 
 SECRETS = "/moby.buildkit.secrets.v1.Secrets/GetSecret"
 CREDENTIALS = "/moby.filesync.v1.Auth/Credentials"
@@ -75,8 +79,8 @@ class _Call:
         self.out: deque[memoryview] = deque()
         self.queued = 0
         self.trailers: list[tuple[str, str]] | None = None
-        self.transfer = None  # the filesync.transfer generator
-        self.inbox: deque | None = None
+        self.transfer: Generator[bytes | bytearray | None, None, None] | None = None
+        self.inbox: deque[Packet | None] | None = None
         self.waiting = False  # the transfer waits for the engine's next packet
 
 
@@ -108,8 +112,8 @@ class BuildSession:
         self.context_error: DockerMagicsError | None = None  # a file that could not be sent
         self._sent: list[Sent] = []  # what each transfer of the build context sent
         self.dockerfile_sent: Sent | None = None  # what the Dockerfile's transfer sent
-        self._closing = False
-        self._response = None
+        self._closing = threading.Event()  # set by close(), from another thread
+        self._response: requests.Response | None = None
         self._thread: threading.Thread | None = None
         self._calls: dict[int, _Call] = {}
         self._wire: list[bytes | memoryview] = []  # what to write next, in order
@@ -179,7 +183,7 @@ class BuildSession:
         """Ends the session at once: a transfer under way stops and closes its file."""
         if self._response is None:
             return
-        self._closing = True
+        self._closing.set()
         try:
             os.write(self._wake_w, b"x")  # the thread's wait returns
         except OSError:
@@ -206,11 +210,11 @@ class BuildSession:
         try:
             selector.register(self._io.fileno, selectors.EVENT_READ)
             selector.register(self._wake_r, selectors.EVENT_READ)
-            while not self._closing:
+            while not self._closing.is_set():
                 if self._io.pending() or any(
                     key.fd != self._wake_r for key, _ in selector.select(0 if busy else None)
                 ):
-                    if self._closing:
+                    if self._closing.is_set():
                         return
                     data = self._io.read()
                     if not data or self._receive(data):
@@ -218,7 +222,7 @@ class BuildSession:
                 busy = self._pump()
                 self._send()
         except Exception as exc:  # noqa: BLE001 - the connection went: the session is over
-            if not self._closing:
+            if not self._closing.is_set():
                 self.error = exc  # kept for the curious; the build reports what it missed
         finally:
             selector.close()
@@ -242,7 +246,7 @@ class BuildSession:
                 if call is not None:
                     call.body += event.data
                     if call.inbox is not None:
-                        self._messages(call)
+                        self._messages(call.body, call.inbox)
                         call.waiting = call.waiting and not call.inbox
             elif isinstance(event, h2.events.StreamEnded):
                 call = self._calls.get(event.stream_id)
@@ -286,9 +290,9 @@ class BuildSession:
                 self.dockerfile_sent = sent
             call.transfer = transfer(source, metadata, call.inbox, sent)
 
-    def _messages(self, call: _Call) -> None:
-        """Whole gRPC messages (a flag byte, a 4-byte length, the protobuf) to the inbox."""
-        body = call.body
+    def _messages(self, body: bytearray, inbox: deque[Packet | None]) -> None:
+        """Whole gRPC messages (a flag byte, a 4-byte length, the protobuf) of a transfer's
+        ``body`` so far to its ``inbox``."""
         while len(body) >= 5:
             size = int.from_bytes(body[1:5], "big")
             if len(body) < 5 + size:
@@ -296,9 +300,9 @@ class BuildSession:
             message = bytes(body[5 : 5 + size])
             del body[: 5 + size]
             try:
-                call.inbox.append(Packet.decode(message))
+                inbox.append(Packet.decode(message))
             except (ValueError, IndexError):
-                call.inbox.append(None)  # garbage: the transfer ends
+                inbox.append(None)  # garbage: the transfer ends
 
     def _answer_or_fail(self, stream_id: int, call: _Call) -> None:
         body = bytes(call.body)
@@ -356,30 +360,34 @@ class BuildSession:
                 more = True  # all it had queued went out: it can give more now
         return more
 
-    def _next(self, call: _Call) -> bytes | None:
+    def _next(self, call: _Call) -> bytes | bytearray | None:
         """The transfer's next message; None while it waits for the engine (``waiting``),
         or when it ended (then with its trailers set)."""
+        if call.transfer is None:
+            return None
         try:
             message = next(call.transfer)
         except StopIteration:
-            status, message = OK, ""
+            status, why = OK, ""
         except EngineAborted as exc:
-            status, message = UNKNOWN, str(exc)
+            status, why = UNKNOWN, str(exc)
         except Exception as exc:  # noqa: BLE001 - a file we cannot send fails the build
-            if not isinstance(exc, DockerMagicsError):
-                exc = ContextChanged(f"Cannot send the build context ({exc})", "")
+            if isinstance(exc, DockerMagicsError):
+                error = exc
+            else:
+                error = ContextChanged(f"Cannot send the build context ({exc})", "")
             if self.context_error is None:
-                self.context_error = exc
-            status, message = UNKNOWN, str(exc)
+                self.context_error = error
+            status, why = UNKNOWN, str(error)
             # As fsutil's sender does: the engine's receiver fails with our words.
-            packet = encode_packet(ERR, data=message.encode())
+            packet = encode_packet(ERR, data=why.encode())
             self._queue(call, packet)
         else:
             if message is None:  # filesync.WAIT
                 call.waiting = not call.inbox
             return message
         call.transfer = None
-        call.trailers = _trailers(status, message)
+        call.trailers = _trailers(status, why)
         return None
 
     def _flush(self, stream_id: int, call: _Call) -> None:
@@ -441,6 +449,13 @@ class _Transport:
     already buffered (the engine may speak right after its 101); ``fileno`` is what to wait
     on for more; ``shutdown`` makes a blocked read return."""
 
+    # Each carrier has its own: set in __init__.
+    read: Callable[[], bytes]
+    write: Callable[[bytes], object]
+    fileno: int
+    pending: Callable[[], bool]  # bytes to read without waiting on ``fileno``
+    shutdown: Callable[[], object]
+
     def __init__(self, response, sock) -> None:
         import socket
         import ssl
@@ -460,6 +475,7 @@ class _Transport:
         # A BufferedReader: read1 returns what it holds, or does one read of the socket (it
         # never keeps bytes back), so waiting on the file descriptor is right afterwards.
         self._read1 = fp.read1
+        self.read, self.pending = self._read_buffered, self._buffered_pending
         if hasattr(sock, "proc"):  # docker-py's SSHSocket: the ssh program's pipes
             self.fileno = fp.fileno()
             self.write = sock.sendall
@@ -474,11 +490,11 @@ class _Transport:
         # state under the reading thread.
         self.shutdown = lambda: socket.socket.shutdown(raw, socket.SHUT_RDWR)
 
-    def read(self) -> bytes:
+    def _read_buffered(self) -> bytes:
         self._first = False
         return self._read1(65536)
 
-    def pending(self) -> bool:
+    def _buffered_pending(self) -> bool:
         """Whether bytes are there to read without waiting on the descriptor (buffered by
         the HTTP client, or decrypted already by TLS)."""
         return self._first or (self._ssl is not None and self._ssl.pending() > 0)

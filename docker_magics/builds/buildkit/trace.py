@@ -13,22 +13,23 @@ from __future__ import annotations
 
 import base64
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TypeVar
 
-from docker_magics.builds.buildkit.wire import fields
-from docker_magics.builds.buildkit.wire import signed as _signed
+from docker_magics.builds.buildkit.wire import as_bytes, as_int, fields, signed
 from docker_magics.engine import events as ev
 
 TRACE_ID = "moby.buildkit.trace"
 
 
-def _timestamp(buf: bytes) -> float:
+def _timestamp(value: int | bytes) -> float:
     seconds = nanos = 0
-    for number, value in fields(buf):
+    for number, part in fields(as_bytes(value)):
         if number == 1:
-            seconds = value
+            seconds = as_int(part)
         elif number == 2:
-            nanos = value
+            nanos = as_int(part)
     return seconds + nanos / 1e9
 
 
@@ -78,17 +79,33 @@ class StatusResponse:
     warnings: list[VertexWarning] = field(default_factory=list)
 
 
-def _text(value: bytes) -> str:
-    return value.decode("utf-8", "replace")
+# Each field's value as ``wire.fields`` gives it -> the attribute's value; a field of the
+# wrong wire type raises ValueError (a malformed message).
+_Convert = Callable[[int | bytes], object]
+_M = TypeVar("_M")
+_Decode = Callable[[int | bytes], _M]
 
 
-def _message(cls, layout: dict):
-    """A decoder for the message ``cls``: ``layout`` maps field numbers to ``(attribute,
-    convert)``; a list attribute collects a repeated field. Unknown fields are skipped."""
+def _text(value: int | bytes) -> str:
+    return as_bytes(value).decode("utf-8", "replace")
 
-    def decode_message(buf: bytes):
+
+def _flag(value: int | bytes) -> bool:
+    return bool(as_int(value))
+
+
+def _int64(value: int | bytes) -> int:
+    return signed(as_int(value))
+
+
+def _message(cls: type[_M], layout: dict[int, tuple[str, _Convert]]) -> _Decode[_M]:
+    """A decoder for the message ``cls`` (itself a ``_Convert``, for nested messages):
+    ``layout`` maps field numbers to ``(attribute, convert)``; a list attribute collects a
+    repeated field. Unknown fields are skipped."""
+
+    def decode_message(buf: int | bytes) -> _M:
         message = cls()
-        for number, value in fields(buf):
+        for number, value in fields(as_bytes(buf)):
             if number in layout:
                 name, convert = layout[number]
                 current = getattr(message, name)
@@ -107,7 +124,7 @@ _vertex = _message(
         1: ("digest", _text),
         2: ("inputs", _text),
         3: ("name", _text),
-        4: ("cached", bool),
+        4: ("cached", _flag),
         5: ("started", _timestamp),
         6: ("completed", _timestamp),
         7: ("error", _text),
@@ -119,14 +136,14 @@ _status = _message(
         1: ("id", _text),
         2: ("vertex", _text),
         3: ("name", _text),
-        4: ("current", _signed),
-        5: ("total", _signed),
+        4: ("current", _int64),
+        5: ("total", _int64),
         8: ("completed", _timestamp),
     },
 )
-_log = _message(VertexLog, {1: ("vertex", _text), 3: ("stream", _signed), 4: ("msg", bytes)})
+_log = _message(VertexLog, {1: ("vertex", _text), 3: ("stream", _int64), 4: ("msg", as_bytes)})
 _warning = _message(
-    VertexWarning, {1: ("vertex", _text), 2: ("level", _signed), 3: ("short", _text)}
+    VertexWarning, {1: ("vertex", _text), 2: ("level", _int64), 3: ("short", _text)}
 )
 _response = _message(
     StatusResponse,

@@ -98,6 +98,22 @@ def fields(buf: bytes) -> Iterator[tuple[int, int | bytes]]:
         yield number, value
 
 
+def as_int(value: int | bytes) -> int:
+    """A varint or fixed-size field's value, from ``fields``; ValueError (a malformed
+    message) when the field came length-delimited."""
+    if isinstance(value, int):
+        return value
+    raise ValueError("a number field came length-delimited")
+
+
+def as_bytes(value: int | bytes) -> bytes:
+    """A length-delimited field's value (string, bytes, nested message), from ``fields``;
+    ValueError (a malformed message) when the field came as a number."""
+    if isinstance(value, int):
+        raise ValueError("a length-delimited field came as a number")
+    return value
+
+
 def signed(value: int) -> int:
     """An int64 field's value read as an unsigned varint, back to its sign."""
     return value - (1 << 64) if value >= 1 << 63 else value
@@ -105,4 +121,4 @@ def signed(value: int) -> int:
 
 def string(message: bytes, number: int) -> str:
     """The first string field ``number`` of ``message`` ("" when absent)."""
-    return next((bytes(v).decode() for n, v in fields(message) if n == number), "")
+    return next((as_bytes(v).decode() for n, v in fields(message) if n == number), "")
