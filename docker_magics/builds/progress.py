@@ -181,7 +181,8 @@ class BuildWidget(WidgetRenderer):
         lines = [f"  {s.status:<7} {_took(s):>7}  {cut(s.label, 120)}" for s in self._steps()[1]]
         tail = self._log_tail()
         shown = tail.view(self.SHOWN_LINES)
-        lines += [f"    {_earlier(tail, shown)}"] if _earlier(tail, shown) else []
+        earlier = _earlier(tail, shown)
+        lines += [f"    {earlier}"] if earlier else []
         lines += [f"    {cut(t, self.LINE_CUT)}" for _, t in shown]
         return lines
 

@@ -18,6 +18,7 @@ from docker_magics.errors import (
     Interrupted,
     MaybeSecretArgument,
     how,
+    option,
     usage,
 )
 from docker_magics.redaction import protect, redact
@@ -245,8 +246,9 @@ def login(
             # Its name is not repeated (and the cell leaves the history): it might be a
             # password typed in the wrong place.
             raise MaybeSecretArgument(
-                "The environment variable given to --password-env is not set",
-                "Set it to the password, or leave out --password-env to be asked for it",
+                f"The environment variable given to {option('--password-env')} is not set",
+                f"Set it to the password, or leave out {option('--password-env')} to be asked "
+                "for it",
             )
         password = os.environ[password_env]
     else:
