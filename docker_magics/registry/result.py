@@ -220,12 +220,13 @@ class PullResult(SaidOnce):
     def summary(self) -> str:
         short = (self.image_id or "").split(":")[-1][:12]
         size = f", {human_size(self.size)}" if self.size is not None else ""
-        what = (
-            "up to date"
-            if "up to date" in self.status
-            else f"{counted(self.downloaded, 'layer')} downloaded"
-            + (f", {self.present:,} already there" if self.present else "")
-        )  # ("Downloaded newer image" with 0 downloaded: its layers were there, as a push says)
+        if "up to date" in self.status:
+            what = "up to date"
+        elif self.downloaded:
+            what = f"{counted(self.downloaded, 'layer')} downloaded"
+            what += f", {self.present:,} already there" if self.present else ""
+        else:  # the engine's "Downloaded newer image": a new name for layers it had
+            what = "nothing to download, the engine had its layers"
         image = f" ({short}{size})" if short else ""
         return f"Pulled {self.reference}{image} in {self.duration:.1f}s: {what}"
 
