@@ -217,10 +217,10 @@ def _each(conn: Connection, targets: list[str], action, what: str) -> Lines:
     if failed:
         for line in lines:
             print(line)
-        said = "; ".join(failed)
-        if said.startswith("there"):
-            said = "T" + said[1:]
-        raise EngineError(said, _check_the_name(what) if missing else "")
+        told = "; ".join(failed)
+        if told.startswith("there"):
+            told = "T" + told[1:]
+        raise EngineError(told, _check_the_name(what) if missing else "")
     return Lines(lines, objects)
 
 
@@ -234,12 +234,12 @@ def _check_the_name(what: str) -> str:
 
 def _refused(target: str, exc) -> str:
     """What the engine refused about ``target``, in words that say what to do."""
-    said = " ".join(str(exc.explanation or exc).split())
-    if re.search(r"remove a running container|container is running", said):
+    refusal = " ".join(str(exc.explanation or exc).split())
+    if re.search(r"remove a running container|container is running", refusal):
         stop = how(f"%docker_stop {target}", f"docker_magics.stop({target!r})")
         force = how(f"%docker_rm -f {target}", f"docker_magics.remove({target!r}, force=True)")
         return f"{target} is running: stop it first ({stop}) or use {force}"
-    return f"{target}: {clause(said)}"
+    return f"{target}: {clause(refusal)}"
 
 
 def stop(conn: Connection, targets: list[str], timeout: int = 10) -> Lines:
