@@ -293,7 +293,8 @@ def test_push_shows_layer_rows(lab, browser, busybox, registry, engine_api):
         assert len(rows) == layers, rows  # one row a layer
         for layer_id, status, _progress in rows:
             assert re.fullmatch(r"[0-9a-f]{12}", layer_id), rows
-            # (another test may have pushed the same layers to another repository)
+            # (a layer another repository of the registry has is mounted from it: the registry
+            # is the session's, other tests pushed to it before)
             assert status in ("Pushed", "Layer already exists") or status.startswith(
                 "Mounted from "
             ), rows
