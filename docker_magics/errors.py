@@ -6,6 +6,16 @@ Python API lets them propagate so callers can catch them by type.
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
+from collections.abc import Iterator
+
+
+class Quoting(str):
+    """A message that ends with output quoted as it was written (a command's last line,
+    ``make: *** [all] Error 2``): no full stop is added after it (it would read as part of
+    the output, or take the output's own away), so it carries no hint either."""
+
 
 class OneLine(BaseException):
     """A one-line message made of what happened and what to do (``str(err)``): the base of
@@ -16,13 +26,14 @@ class OneLine(BaseException):
     result: object | None = None
 
     def __init__(self, what: str, hint: str = "") -> None:
-        self.what = what.rstrip(". ")
-        self.hint = hint.strip()
+        self.quoting = isinstance(what, Quoting)
+        self.what = str(what).rstrip() if self.quoting else what.rstrip(". ")
+        self.hint = "" if self.quoting else hint.strip()
         super().__init__(self.line)
 
     @property
     def line(self) -> str:
-        line = self.what + "."
+        line = self.what + ("" if self.quoting else ".")
         if self.hint:
             line += " " + self.hint.rstrip(".")
             line += "" if line.endswith(("?", "!")) else "."
@@ -43,6 +54,52 @@ class DockerMagicsError(OneLine, Exception):
     """Base class of the expected failures. ``str(err)`` is the one line shown to the user."""
 
 
+_IN_MAGIC: contextvars.ContextVar[bool] = contextvars.ContextVar("in_magic", default=False)
+
+
+def how(magic: str, python: str) -> str:
+    """What to do, in the words of whoever asked: ``magic`` while a magic runs (``--file
+    PATH``, ``%docker_images lists them``), ``python`` for the Python API (``file=PATH``,
+    ``docker_magics.images() lists them``)."""
+    return magic if _IN_MAGIC.get() else python
+
+
+# The Python API's name of a magic's option, where it is not the option's own name.
+_PARAMETERS = {
+    "--tag": "tags", "-t": "tags", "--secret": "secrets", "--build-arg": "build_args",
+    "--secret-build-arg": "secret_build_args", "--label": "labels", "--filter": "filters",
+    "--env-file": "env_files", "--header": "headers", "-v": "volumes", "-p": "ports",
+    "-e": "env", "--rm": "remove", "-d": "detach", "-a": "all_tags", "-f": "file",
+    "-w": "workdir", "--constraint": "constraints",
+}  # fmt: skip
+
+
+def option(flag: str) -> str:
+    """An option by the caller's name for it: ``--secret`` in a magic, ``secrets`` in
+    Python."""
+    if _IN_MAGIC.get():
+        return flag
+    return _PARAMETERS.get(flag) or flag.lstrip("-").replace("-", "_")
+
+
+def usage(flag: str, value: str | None = None) -> str:
+    """How to give an option, in the caller's words: ``--file PATH`` or ``file='PATH'``;
+    a switch (no value): ``--tlsverify`` or ``tlsverify=True``."""
+    if _IN_MAGIC.get():
+        return flag if value is None else f"{flag} {value}"
+    return f"{option(flag)}={True if value is None else repr(value)}"
+
+
+@contextlib.contextmanager
+def in_magic() -> Iterator[None]:
+    """Messages made inside speak a magic's words (see :func:`how`)."""
+    token = _IN_MAGIC.set(True)
+    try:
+        yield
+    finally:
+        _IN_MAGIC.reset(token)
+
+
 def _shorten(word: str, width: int = 120) -> str:
     return word if len(word) <= width else f"{word[: width // 2]}…({len(word)} characters)"
 
@@ -54,6 +111,12 @@ class BadArgument(DockerMagicsError):
 class MaybeSecretArgument(BadArgument):
     """An argument that may be a password typed in the wrong place: not repeated, and the
     cell is taken out of IPython's history."""
+
+    # What the user must do: a kernel cannot change the notebook's copy of a cell.
+    DELETE = (
+        "If you typed a password in this line, delete it from the cell: the notebook keeps "
+        "the cell as you typed it (IPython's history no longer has it)"
+    )
 
 
 class ConnectFailed(DockerMagicsError):

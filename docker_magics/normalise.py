@@ -60,10 +60,24 @@ def flag(value: object, name: str) -> bool:
     return value
 
 
+def texts(**values: object) -> None:
+    """Check several string arguments that may be left out at once."""
+    for name, value in values.items():
+        text(value, name)
+
+
 def flags(**values: object) -> None:
     """Check several ``True``/``False`` arguments at once."""
     for name, value in values.items():
         flag(value, name)
+
+
+def choice(value: object, name: str, choices: tuple[str, ...]) -> str:
+    """One of ``choices``, by name."""
+    if value not in choices:
+        listed = f"{', '.join(choices[:-1])} or {choices[-1]}" if len(choices) > 1 else choices[0]
+        raise BadArgument(f"Unknown {name} {value!r:.40}", f"Use {listed}")
+    return value
 
 
 def progress(value: object) -> str:

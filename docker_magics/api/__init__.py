@@ -16,8 +16,14 @@ from typing import TYPE_CHECKING
 from docker_magics import normalise
 from docker_magics.display.tables import KeyValues, Lines, Table
 from docker_magics.engine.endpoints import parse_headers, resolve
-from docker_magics.engine.session import DEFAULT_TIMEOUT, Connection, Session, check_timeout
-from docker_magics.errors import BadArgument
+from docker_magics.engine.session import (
+    DEFAULT_TIMEOUT,
+    SSH_CLIENTS,
+    Connection,
+    Session,
+    check_timeout,
+)
+from docker_magics.errors import BadArgument, how
 
 if TYPE_CHECKING:  # pragma: no cover
     import docker
@@ -58,20 +64,19 @@ def connect(
     :class:`~docker_magics.errors.DockerMagicsError` with a one-line message on failure.
     ``timeout``: seconds to wait for an answer, from 0.1 to a week."""
     timeout = check_timeout(timeout)
-    if isinstance(headers, list):
-        headers = parse_headers(headers)
+    normalise.texts(url=url, alias=alias, context=context, api_version=api_version)
+    normalise.flags(tls=tls, tlsverify=tlsverify)
+    if headers is not None:  # a mapping, or NAME=VALUE strings
+        items = normalise.pairs(headers, "headers")
+        headers = items if isinstance(items, dict) else parse_headers(items)
     endpoint = resolve(
-        url,
-        context=context,
-        tls=tls,
-        tlsverify=tlsverify,
-        tlscacert=tlscacert,
-        tlscert=tlscert,
-        tlskey=tlskey,
-        cert_path=cert_path,
-        api_version=api_version,
+        url, context=context, tls=tls, tlsverify=tlsverify,
+        tlscacert=normalise.path(tlscacert, "tlscacert"),
+        tlscert=normalise.path(tlscert, "tlscert"), tlskey=normalise.path(tlskey, "tlskey"),
+        cert_path=normalise.path(cert_path, "cert_path"), api_version=api_version,
         headers=headers,
-    )
+    )  # fmt: skip
+    ssh_client = normalise.choice(ssh_client, "ssh_client", SSH_CLIENTS)
     return SESSION.connect(endpoint, alias=alias, timeout=timeout, ssh_client=ssh_client)
 
 
@@ -87,12 +92,12 @@ def client() -> docker.DockerClient:
 
 def switch(alias: str) -> Connection:
     """Make the connection named ``alias`` the current one."""
-    return SESSION.switch(alias)
+    return SESSION.switch(_required(alias, "alias"))
 
 
 def close(alias: str) -> None:
     """Close the connection named ``alias``."""
-    SESSION.close(alias)
+    SESSION.close(_required(alias, "alias"))
 
 
 def connections() -> Table:
@@ -102,7 +107,7 @@ def connections() -> Table:
             "*" if conn.alias == SESSION.current_alias else "",
             conn.alias,
             conn.endpoint.url,
-            conn.tls_label,
+            conn.tls,
             conn.version.get("Version", "?"),
             conn.api_version,
         )
@@ -213,7 +218,7 @@ def build(
 
 def last_build():
     """The result of the last build, failed ones included (their log is kept)."""
-    return _last_result(_last_build, "build", "%%docker_build")
+    return _last_result(_last_build, "build", how("%%docker_build", "docker_magics.build()"))
 
 
 def push(reference: str, *, all_tags: bool = False, progress: str = "auto"):
@@ -355,7 +360,7 @@ def run(
 def last_run():
     """The result of the last foreground run, failed ones included (their whole output is
     kept: ``last_run().stdout``)."""
-    return _last_result(_last_run, "run", "%docker_run")
+    return _last_result(_last_run, "run", how("%docker_run", "docker_magics.run()"))
 
 
 def _last_result(result, what: str, magic: str):

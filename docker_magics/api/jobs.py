@@ -8,6 +8,7 @@ from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING
 
 from docker_magics import api, normalise
+from docker_magics.errors import how
 
 if TYPE_CHECKING:  # pragma: no cover
     from docker_magics.display.tables import Table
@@ -70,7 +71,7 @@ def job(
 
 def last_job():
     """The last job's result, failed or interrupted ones included (every task's output)."""
-    return api._last_result(_last_job, "job", "%docker_job")
+    return api._last_result(_last_job, "job", how("%docker_job", "docker_magics.job()"))
 
 
 def nodes() -> Table:

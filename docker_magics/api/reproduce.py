@@ -11,7 +11,7 @@ from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING
 
 from docker_magics import normalise
-from docker_magics.errors import BadArgument
+from docker_magics.errors import BadArgument, how
 
 if TYPE_CHECKING:  # pragma: no cover
     from docker_magics.builds.result import BuildResult
@@ -146,7 +146,8 @@ def run_notebook(
     if not path:
         raise BadArgument("notebook is required", "Give the path of an .ipynb file")
     if not normalise.text(image, "image"):
-        raise BadArgument("image is required", "Give an image made by %docker_freeze")
+        made = how("%docker_freeze", "docker_magics.freeze()")
+        raise BadArgument("image is required", f"Give an image made by {made}")
     output = normalise.path(output, "output")
     for name, value in {"kernel": kernel, "network": network}.items():
         normalise.text(value, name)

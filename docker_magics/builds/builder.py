@@ -34,6 +34,9 @@ from docker_magics.errors import (
     DockerMagicsError,
     EngineError,
     Interrupted,
+    how,
+    option,
+    usage,
 )
 from docker_magics.registry.credentials import CREDENTIALS
 from docker_magics.registry.references import familiar, older_engine_refusal, parse_reference
@@ -51,21 +54,28 @@ def prepare_context(
     if file is not None:
         if text is not None and text.strip():
             raise BadArgument(
-                "Both a Dockerfile in the cell and --file were given", "Use one or the other"
+                how(
+                    "Both a Dockerfile in the cell and --file were given",
+                    "Both a Dockerfile and file= were given",
+                ),
+                "Use one or the other",
             )
         path = Path(os.path.expanduser(file))
         if not path.is_file():
-            raise BadArgument(f"--file {file}: no such file", "Give the path of a Dockerfile")
+            raise BadArgument(
+                f"{usage('--file', file)}: no such file", "Give the path of a Dockerfile"
+            )
         try:
             raw = path.read_bytes()
         except OSError as exc:
-            raise BadArgument(f"--file {file}: cannot read it ({exc.strerror})") from None
+            raise BadArgument(f"{usage('--file', file)}: cannot read it ({exc.strerror})") from None
         text = planning.as_text(raw)
     if text is None or not text.strip():
         raise BadArgument(
-            "The cell is empty: there is no Dockerfile to build",
-            "Write a Dockerfile in the cell (FROM ...), or pass --file PATH",
-        )
+            how("The cell is empty: there is no Dockerfile to build", "The Dockerfile is empty"),
+            how("Write a Dockerfile in the cell (FROM ...), or pass --file PATH",
+                "Pass its text (FROM ...), or file='PATH'"),
+        )  # fmt: skip
     instructions = dockerfile.parse(text)
     plan = planning.make(
         raw if raw is not None else text.encode(), file=file, folder=context_dir, adds=add_specs
@@ -88,7 +98,7 @@ def choose_builder(conn: Connection, choice: str) -> str:
         raise BadArgument(
             f"The engine at {conn.endpoint.url} cannot build with BuildKit over its API "
             f"(API {conn.api_version}, {conn.platform})",
-            "Use --builder classic",
+            f"Use {usage('--builder', 'classic')}",
         )
     if choice == "auto":
         return "buildkit" if supported else "classic"
@@ -116,8 +126,10 @@ def run_build(
     builder = choose_builder(conn, "buildkit" if secrets and builder == "auto" else builder)
     if secrets and builder != "buildkit":
         raise BadArgument(
-            "--secret needs BuildKit: the classic builder has no build secrets",
-            "Add --builder buildkit (or use --secret-build-arg, which masks a build argument)",
+            f"{how('--secret needs', 'secrets need')} BuildKit: the classic builder has no build "
+            "secrets",
+            f"Add {usage('--builder', 'buildkit')} (or use {option('--secret-build-arg')}, which "
+            "masks a build argument)",
         )
     session = None
     if builder == "buildkit":
@@ -130,6 +142,10 @@ def run_build(
         # BuildKit's steps (vertexes) are not the Dockerfile's instructions: no total up front.
         total = total_steps if builder == "classic" else None
         build = _Build(conn, context, options, builder, session, instructions, total)
+        if total:  # its steps, to show those a failure leaves unrun
+            plan = [str(ins) for ins in dockerfile.classic_plan(instructions, options.target) or []]
+            plan += [f"LABEL {name}={value}" for name, value in options.labels.items()]
+            build.recorder.planned = plan if len(plan) == total else []
         build.renderer = build_renderer(progress, build.recorder)
     except BaseException:
         if session is not None:
@@ -147,7 +163,8 @@ def _refuse_heredocs(instructions: Iterable[dockerfile.Instruction]) -> None:
         raise BadArgument(
             f"Dockerfile line {heredoc.line}: {short(str(heredoc), 40)} has a heredoc, which the "
             "classic builder does not run (newer engines silently leave its lines out)",
-            "Build with --builder buildkit, or put the commands on the RUN line (RUN a && b)",
+            f"Build with {usage('--builder', 'buildkit')}, or put the commands on the RUN line "
+            "(RUN a && b)",
         )
 
 
@@ -226,8 +243,10 @@ class _Build(Operation[BuildResult]):
         if error is None and recorder.image_id is None:
             error = EngineError("The engine ended the build without producing an image")
         if error is not None:
-            recorder.fail_current()
-            error.result = recorder.result(error=str(error))  # the log so far, for last_build()
+            stopped = isinstance(error, Interrupted)
+            recorder.fail_current(interrupted=stopped)
+            # The log so far, for last_build().
+            error.result = recorder.result(error=str(error), interrupted=stopped)
             raise error
         inspected = _inspect(self.conn, recorder.image_id)
         recorder.tags = _tags(recorder.tags, self.options.tags, inspected)
@@ -301,7 +320,7 @@ def _open_session(conn: Connection, secrets: dict[str, bytes] | None, sources, *
         carries = "the build context and secrets" if secrets else "the build context"
         raise EngineError(
             f"The engine did not open the BuildKit session that carries {carries}: {what}",
-            error.hint or "Use --builder classic",
+            error.hint or f"Use {usage('--builder', 'classic')}",
         ) from None
     return session
 
@@ -345,8 +364,14 @@ class _SendingNotes:
 
 
 def _print_tail(step: Step) -> None:
-    if step.tail:
-        print(f"--- the last {len(step.tail)} lines of step {step.label} ---", file=sys.stderr)
+    """How the step ended, as ``docker build -q`` shows it; not when its one line is what
+    the error line quotes."""
+    written = [text.strip() for _, text in step.tail if text.strip()]
+    if written and written != [step.tail.cause()]:
+        print(
+            f"--- the last {counted(len(step.tail), 'line')} of step {step.label} ---",
+            file=sys.stderr,
+        )
         for _stream, text in step.tail:
             print(cut(text), file=sys.stderr)
 

@@ -14,9 +14,10 @@ from __future__ import annotations
 import difflib
 import json
 import re
+from collections.abc import Sequence
 
 from docker_magics.builds.dockerfile_parser import Instruction, Parsed, ParseError, directives, read
-from docker_magics.errors import BadArgument
+from docker_magics.errors import BadArgument, option
 
 INSTRUCTIONS = (
     "ADD",
@@ -214,23 +215,32 @@ def classic_steps(
     FROM, then every instruction of the stages up to ``target``, plus one LABEL step per
     ``--label``. None when ``target`` names no stage (the engine will say so), or when the
     instructions were left unread to another frontend."""
+    plan = classic_plan(instructions, target)
+    return None if plan is None else len(plan) + labels
+
+
+def classic_plan(
+    instructions: Sequence[Instruction], target: str | None = None
+) -> list[Instruction] | None:
+    """The instructions the classic builder numbers, in order (its steps but the LABELs of
+    ``--label``): see :func:`classic_steps`."""
     if not instructions:
         return None
     stages: list[list[Instruction]] = []
-    meta_args = 0
+    meta_args: list[Instruction] = []
     for ins in instructions:
         if ins.keyword == "FROM":
             stages.append([ins])
         elif stages:
             stages[-1].append(ins)
         else:
-            meta_args += 1
+            meta_args.append(ins)
     if target:
         names = [_stage_name(stage[0]) for stage in stages]
         if target.lower() not in names:
             return None
         stages = stages[: names.index(target.lower()) + 1]
-    return meta_args + sum(map(len, stages)) + labels
+    return meta_args + [ins for stage in stages for ins in stage]
 
 
 def check_target(instructions: list[Instruction], target: str | None) -> None:
@@ -245,13 +255,13 @@ def check_target(instructions: list[Instruction], target: str | None) -> None:
         return
     if not named:
         raise BadArgument(
-            f"--target {_shown(target)}: the Dockerfile names no stage",
-            "Name the stage to build (FROM IMAGE AS NAME), or leave out --target",
+            f"{option('--target')} {_shown(target)}: the Dockerfile names no stage",
+            f"Name the stage to build (FROM IMAGE AS NAME), or leave out {option('--target')}",
         )
     raise BadArgument(
-        f"--target {_shown(target)}: the Dockerfile has no such stage (its stages: "
+        f"{option('--target')} {_shown(target)}: the Dockerfile has no such stage (its stages: "
         f"{', '.join(named)})",
-        "Give one of them, or leave out --target to build the last stage",
+        f"Give one of them, or leave out {option('--target')} to build the last stage",
     )
 
 

@@ -8,6 +8,8 @@ import re
 from collections.abc import Callable
 
 from docker_magics.engine.diagnose import clause, short
+from docker_magics.errors import Quoting, how, option, usage
+from docker_magics.registry.credentials import login_command
 from docker_magics.registry.failures import AUTH_PROBLEMS, engine_disk_full
 
 _NONZERO = re.compile(r"(?:returned a non-zero code|exit code): (\d+)")
@@ -72,7 +74,7 @@ def build_failure(
         name = secret.group(1)
         return (
             f"{where} failed: {clause(message)}. The Dockerfile mounts the build secret {name}: "
-            f"give it with --secret id={name},env=VAR (or src=FILE)"
+            f"give it with {usage('--secret', f'id={name},env=VAR')} (or src=FILE)"
         )
     full = engine_disk_full(message)
     if full:
@@ -80,7 +82,8 @@ def build_failure(
     if "network bridge not found" in message:
         return (
             f"{where} failed: the engine has no default bridge network for RUN steps (its "
-            "dockerd runs with --bridge=none). Build with --network none (or --network host)"
+            f"dockerd runs with --bridge=none). Build with {usage('--network', 'none')} (or "
+            f"{usage('--network', 'host')})"
         )
     nonzero = _NONZERO.search(message)
     if nonzero:
@@ -91,13 +94,14 @@ def build_failure(
             return f"{failed}{printed}. Fix the command and run the cell again"
         # The line that says why, here: a view of the last lines may not show it (the
         # engine delivers stdout and stderr in no reliable order).
-        return f"{failed}: {short(clause(cause), CAUSE_WIDTH)}"
+        return Quoting(f"{failed}: {short(cause, CAUSE_WIDTH)}")
     missing = _NOT_IN_CONTEXT.search(message)
     if missing:
         name = missing.group(1) or missing.group(2)
         return (
             f"{where} failed: {name} is not in the build context (or .dockerignore excludes "
-            f"it). Add it with --add {name}, or build from a folder with --context DIR"
+            f"it). Add it with {usage('--add', name)}, or build from a folder with "
+            f"{usage('--context', 'DIR')}"
         )
     base = step is not None and (
         step.name.upper().startswith("FROM ") or "load metadata for" in step.name
@@ -119,9 +123,7 @@ def build_failure(
         if needs_login:
             host = re.search(r"pulling from host (\S+)", message)
             registry = _registry_of(host.group(1) + "/x" if host else image)
-            login = {"Docker Hub": "%docker_login", None: "%docker_login REGISTRY"}.get(
-                registry, f"%docker_login {registry}"
-            )
+            login = login_command(registry)
             why = clause(reason.rsplit(": ", 1)[-1])  # "401 Unauthorized", "no basic auth..."
             return (
                 f"{where} failed: the registry {registry or 'of the base image'} wants a login "
@@ -132,19 +134,24 @@ def build_failure(
             return (
                 f"{where} failed: the registry {registry} did not answer in time for the base "
                 f"image {image} ({clause(reason)}): it may be hung. Check that it runs and "
-                "answers, or build from an image the engine has (%docker_images lists them)"
+                f"answers, or build from an image the engine has ({_lists_images()} them)"
             )
         if pull and on_engine is not None and on_engine(image):
             return (
-                f"{where} failed: --pull could not refresh the base image {image} "
-                f"({clause(reason)}). The engine has it: without --pull the build uses that one"
+                f"{where} failed: {usage('--pull')} could not refresh the base image {image} "
+                f"({clause(reason)}). The engine has it: without {usage('--pull')} the build "
+                "uses that one"
             )
         return (
             f"{where} failed: the base image {image} is not on the engine and cannot be pulled "
-            f"({clause(reason)}). Build or load it first (`docker images` lists what the "
-            "engine has), or use another base image"
+            f"({clause(reason)}). Build or load it first ({_lists_images()} what the engine has), "
+            "or use another base image"
         )
     return f"{where} failed: {clause(message)}"
+
+
+def _lists_images() -> str:
+    return how("%docker_images lists", "docker_magics.images() lists")
 
 
 def _registry_of(image: str) -> str | None:
@@ -174,6 +181,6 @@ def dockerfile_rejected(message: str, instructions=()) -> str | None:
         text += (
             f". It is in the heredoc of line {heredoc.line} ({short(str(heredoc), 40)}), and "
             "this engine's Dockerfile parser does not support heredocs. Put the commands on the "
-            "RUN line (RUN a && b), or --add a script and RUN it"
+            f"RUN line (RUN a && b), or {option('--add')} a script and RUN it"
         )
     return text

@@ -10,7 +10,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from docker_magics.display.tables import human_size
-from docker_magics.errors import BadArgument, MaybeSecretArgument
+from docker_magics.errors import BadArgument, MaybeSecretArgument, how, option
+from docker_magics.errors import usage as given
 
 
 @dataclass
@@ -57,7 +58,7 @@ class BuildOptions:
 
 
 def parse_pairs(
-    items: Iterable[str] | Mapping[str, str], option: str, *, from_env: bool = False
+    items: Iterable[str] | Mapping[str, str], flag: str, *, from_env: bool = False
 ) -> dict[str, str]:
     """``NAME=VALUE`` items (``--build-arg``, ``--label``). With ``from_env``, a bare ``NAME``
     takes its value from the environment and is left out (the Dockerfile's default applies)
@@ -69,7 +70,9 @@ def parse_pairs(
         name, sep, value = item.partition("=")
         name = name.strip()
         if not name or any(c.isspace() for c in name):
-            raise BadArgument(f"Invalid {option} {item!r}", f"Use {option} NAME=VALUE")
+            raise BadArgument(
+                f"Invalid {option(flag)} {item!r}", f"Use {given(flag, 'NAME=VALUE')}"
+            )
         if not sep:
             if not from_env:
                 value = ""
@@ -88,7 +91,7 @@ def parse_secrets(items: Iterable[str]) -> dict[str, bytes]:
     from docker_magics.builds.buildkit.session import MAX_SECRET
     from docker_magics.redaction import protect_value
 
-    usage = "Use --secret id=ID,env=VAR or --secret id=ID,src=FILE"
+    usage = f"Use {given('--secret', 'id=ID,env=VAR')} or {given('--secret', 'id=ID,src=FILE')}"
     secrets: dict[str, bytes] = {}
     for item in items:
         spec: dict[str, str] = {}
@@ -99,7 +102,7 @@ def parse_secrets(items: Iterable[str]) -> dict[str, bytes]:
                 # Not repeated (and the cell leaves the history): a value typed in by
                 # mistake may be the secret itself.
                 raise MaybeSecretArgument(
-                    "Invalid --secret (not shown: it may hold a secret)", usage
+                    f"Invalid {option('--secret')} (not shown: it may hold a secret)", usage
                 )
             spec[key] = value
         secret_id, kind = spec.get("id"), spec.get("type")
@@ -111,7 +114,7 @@ def parse_secrets(items: Iterable[str]) -> dict[str, bytes]:
                 data = path.read_bytes()
             except OSError as exc:
                 raise BadArgument(
-                    f"--secret {secret_id}: cannot read {path} ({exc.strerror or exc})",
+                    f"{_secret(secret_id)}: cannot read {path} ({exc.strerror or exc})",
                     "Give a readable file with src=FILE",
                 ) from None
         else:
@@ -119,7 +122,11 @@ def parse_secrets(items: Iterable[str]) -> dict[str, bytes]:
             if name not in os.environ:
                 # Not named (nor the id when it names the variable): it may be the secret
                 # itself, typed where a name goes.
-                which = f"--secret {secret_id}: its" if "env" in spec else "A --secret's"
+                which = (
+                    f"{_secret(secret_id)}: its"
+                    if "env" in spec
+                    else how("A --secret's", "A secret's")
+                )
                 raise MaybeSecretArgument(
                     f"{which} environment variable is not set",
                     "Set it before the build (os.environ in the kernel), or use src=FILE",
@@ -127,7 +134,7 @@ def parse_secrets(items: Iterable[str]) -> dict[str, bytes]:
             data = os.environ[name].encode()
         if len(data) > MAX_SECRET:
             raise BadArgument(
-                f"--secret {secret_id} is {human_size(len(data))}: BuildKit takes at most 500 KiB"
+                f"{_secret(secret_id)} is {human_size(len(data))}: BuildKit takes at most 500 KiB"
             )
         text = data.decode("utf-8", "replace")
         protect_value(text)
@@ -137,6 +144,10 @@ def parse_secrets(items: Iterable[str]) -> dict[str, bytes]:
                 protect_value(line)
         secrets[secret_id] = data
     return secrets
+
+
+def _secret(secret_id: str) -> str:
+    return how(f"--secret {secret_id}", f"The secret {secret_id!r}")
 
 
 def secret_build_values(names: Iterable[str]) -> dict[str, str]:
@@ -150,7 +161,7 @@ def secret_build_values(names: Iterable[str]) -> dict[str, str]:
             # Not repeated (and the cell leaves the history): it might be the secret
             # itself, typed in the wrong place.
             raise MaybeSecretArgument(
-                "An environment variable given to --secret-build-arg is not set",
+                f"An environment variable given to {option('--secret-build-arg')} is not set",
                 "Set it before starting the kernel (or in the kernel with os.environ)",
             )
         protect_value(os.environ[name])

@@ -33,7 +33,7 @@ from typing import TYPE_CHECKING
 
 from docker_magics.builds.dockerignore import IgnoreMatcher, go_clean, read_patterns
 from docker_magics.builds.walk import DataRoot
-from docker_magics.errors import BadArgument
+from docker_magics.errors import BadArgument, how, option, usage
 
 if TYPE_CHECKING:  # pragma: no cover
     from docker_magics.engine.session import Connection
@@ -58,11 +58,11 @@ class AddSpec:
             src, _, dest = value.rpartition(":")
         path = Path(os.path.expanduser(src))
         if not path.exists():
-            raise BadArgument(f"--add {value}: {src} does not exist", "Check the path")
+            raise BadArgument(f"{usage('--add', value)}: {src} does not exist", "Check the path")
         dest = go_clean(dest or path.resolve().name).lstrip("/")
         if dest in ("", ".") or dest == ".." or dest.startswith("../"):
             raise BadArgument(
-                f"--add {value}: {dest!r} is not a place inside the context",
+                f"{usage('--add', value)}: {dest!r} is not a place inside the context",
                 "Give a relative DEST such as data/ or src/app.py",
             )
         return cls(path, dest, value)
@@ -124,7 +124,9 @@ class Plan:
         """Refuse a folder (``--context`` or ``--add``) that holds the engine's data root."""
         real = os.path.realpath(guard.path)
         if self.root is not None and _holds(self.root, real):
-            raise guard.refusal(f"--context {self.root} holds the engine's own data ({guard.path})")
+            raise guard.refusal(
+                f"{usage('--context', str(self.root))} holds the engine's own data ({guard.path})"
+            )
         check_adds_data_root(self.adds, guard)
 
     # -- BuildKit: two local sources ---------------------------------------------------------
@@ -166,7 +168,9 @@ def make(
     if dockerfile is None:
         if path is None:
             raise ValueError("a Dockerfile, or the file to read it from")
-        dockerfile = _read(path, lambda why: f"--file {path}: cannot read it ({why})")
+        dockerfile = _read(
+            path, lambda why: f"{usage('--file', str(path))}: cannot read it ({why})"
+        )
     adds = tuple(adds)
     if folder is None:
         plan = Plan(dockerfile, path, adds=adds)
@@ -175,7 +179,7 @@ def make(
     root = Path(os.path.expanduser(str(folder))).absolute()
     if not root.is_dir():
         what = "does not exist" if not root.exists() else "is not a directory"
-        raise BadArgument(f"--context {folder}: {root} {what}", "Give a folder")
+        raise BadArgument(f"{usage('--context', str(folder))}: {root} {what}", "Give a folder")
     ignore_file = root / DOCKERIGNORE
     ignore = b""
     if ignore_file.is_file():
@@ -225,7 +229,7 @@ def check_adds_data_root(adds: Iterable[AddSpec], guard: DataRoot) -> None:
     real = os.path.realpath(guard.path)
     for add in adds:
         if _holds(add.src, real, follow=False):
-            what = f"--add {add.text or add.src}"
+            what = usage("--add", str(add.text or add.src))
             raise guard.refusal(f"{what} holds the engine's own data ({guard.path})")
 
 
@@ -268,8 +272,9 @@ def check_adds(
     one of the names in ``taken`` (what we generate), or a path the ``--context`` folder
     sends (by any of the ``matchers``: the builders' patterns)."""
 
-    def clash(add: AddSpec, what: str, hint: str = "Give each --add a DEST of its own"):
-        raise BadArgument(f"--add {add.text or add.dest}: {add.dest} {what}", hint)
+    def clash(add: AddSpec, what: str, hint: str = ""):
+        hint = hint or how("Give each --add a DEST of its own", "Give each add item a DEST")
+        raise BadArgument(f"{usage('--add', add.text or add.dest)}: {add.dest} {what}", hint)
 
     for i, add in enumerate(adds):
         for name, what in taken.items():
@@ -278,13 +283,13 @@ def check_adds(
             if name == DOCKERIGNORE:
                 clash(
                     add,
-                    "cannot come from --add: the build makes its own .dockerignore",
-                    "To leave files out, send a folder with --context DIR and write "
+                    f"cannot come from {option('--add')}: the build makes its own .dockerignore",
+                    f"To leave files out, send a folder with {usage('--context', 'DIR')} and write "
                     "DIR/.dockerignore",
                 )
             clash(add, f"is {what}", "Give another DEST")
         for other in adds[:i]:
-            source = f"(from --add {other.text or other.dest})"
+            source = f"(from {usage('--add', other.text or other.dest)})"
             if add.dest == other.dest:
                 clash(add, f"is already in the context {source}")
             for outer, inner in ((other, add), (add, other)):
@@ -299,8 +304,9 @@ def check_adds(
                 if path is not None:
                     clash(
                         add,
-                        f"is already in the --context folder ({path})",
-                        "Give the --add another DEST, or leave that path out with the "
+                        f"is already in the {option('--context')} folder ({path})",
+                        how("Give the --add", "Give that add item") + " another DEST, or leave "
+                        "that path out with the "
                         "folder's .dockerignore",
                     )
 

@@ -3,10 +3,16 @@ over steps, each step's status and time, the last log lines; like ``docker build
 
 from __future__ import annotations
 
-import html
-
 from docker_magics.builds.result import BuildRecorder
-from docker_magics.display.progress import RED, ProgressText, WidgetRenderer, cut, make_renderer
+from docker_magics.display import markup
+from docker_magics.display.progress import (
+    RED,
+    ProgressText,
+    WidgetRenderer,
+    cut,
+    lines_word,
+    make_renderer,
+)
 from docker_magics.display.tables import counted, human_size
 from docker_magics.display.tail import GAP
 from docker_magics.engine import events as ev
@@ -21,7 +27,14 @@ NO_NETWORK_NOTE = (
 )
 _TOLD: set[tuple[str, str]] = set()  # (engine, warning): said once per engine and session
 
-STEP_COLORS = {"done": "#1a7f37", "cached": "#57606a", "failed": RED, "running": "#0969da"}
+STEP_COLORS = {
+    "done": "#1a7f37",
+    "cached": "#57606a",
+    "failed": RED,
+    "running": "#0969da",
+    "stopped": "#bc4c00",  # interrupted
+    "not run": "#8c959f",
+}
 
 
 class BuildText(ProgressText):
@@ -69,7 +82,7 @@ class BuildText(ProgressText):
             self.end_step()
             self.say(f"#{number} ERROR: {event.message}", self.err)
         elif isinstance(event, ev.LayerProgress) and event.status.endswith("done"):
-            self.say(f"{event.layer} {event.status}")
+            self.say(_vertex_status(self.numbers.get(event.key or ""), event))
         elif isinstance(event, ev.Notice):
             self._notice(event.text, "WARNING: ")
 
@@ -149,12 +162,12 @@ class BuildWidget(WidgetRenderer):
         step = r.current
         running = r.running
         where = f"step {step.number}/{step.total}: " if step and step.number else ""
-        doing = html.escape(cut(step.name, 100)) if step else "sending the context"
+        doing = markup.text(cut(step.name, 100)) if step else "sending the context"
         if len(running) > 1:  # BuildKit runs independent stages side by side
             where = f"{len(running)} steps running: "
-            doing = " · ".join(html.escape(cut(s.name, 60)) for s in running[:3])
+            doing = " · ".join(markup.text(cut(s.name, 60)) for s in running[:3])
         return (
-            f"<b>Building {html.escape(r.title)}</b> &nbsp; {where}<code>{doing}</code> "
+            f"<b>Building {markup.text(r.title)}</b> &nbsp; {where}<code>{doing}</code> "
             f"&nbsp; <span style='opacity:.7'>{r.elapsed():.1f}s</span>"
         )
 
@@ -166,9 +179,11 @@ class BuildWidget(WidgetRenderer):
 
     def panels_text(self) -> list[str]:
         lines = [f"  {s.status:<7} {_took(s):>7}  {cut(s.label, 120)}" for s in self._steps()[1]]
-        lines += [
-            f"    {cut(t, self.LINE_CUT)}" for _, t in self._log_tail().view(self.SHOWN_LINES)
-        ]
+        tail = self._log_tail()
+        shown = tail.view(self.SHOWN_LINES)
+        earlier = _earlier(tail, shown)
+        lines += [f"    {earlier}"] if earlier else []
+        lines += [f"    {cut(t, self.LINE_CUT)}" for _, t in shown]
         return lines
 
     def _steps(self) -> tuple[int, list]:
@@ -189,7 +204,7 @@ class BuildWidget(WidgetRenderer):
             rows.append(
                 f"<tr><td style='color:{STEP_COLORS[s.status]};padding-right:1em'>{s.status}</td>"
                 f"<td style='text-align:right;padding-right:1em'>{_took(s)}</td>"
-                f"<td style='text-align:left'><code>{html.escape(cut(s.label, 120))}</code>"
+                f"<td style='text-align:left'><code>{markup.text(cut(s.label, 120))}</code>"
                 "</td></tr>"
             )
         return f"<table style='font-size:90%'>{''.join(rows)}</table>"
@@ -201,15 +216,18 @@ class BuildWidget(WidgetRenderer):
         return failed.tail if failed is not None and failed.tail else self.recorder.tail
 
     def _log_html(self) -> str:
-        lines = self._log_tail().view(self.SHOWN_LINES)
+        tail = self._log_tail()
+        lines = tail.view(self.SHOWN_LINES)
         if not lines:
             return ""
-        body = "\n".join(
-            f"<span style='color:{RED}'>{html.escape(cut(t, self.LINE_CUT))}</span>"
+        earlier = _earlier(tail, lines)
+        note = f"<span style='opacity:.6'>{markup.text(earlier)}</span>\n" if earlier else ""
+        body = note + "\n".join(
+            f"<span style='color:{RED}'>{markup.text(cut(t, self.LINE_CUT))}</span>"
             if s == "stderr"
             else f"<span style='opacity:.6'>{t}</span>"
             if (s, t) == GAP
-            else html.escape(cut(t, self.LINE_CUT))
+            else markup.text(cut(t, self.LINE_CUT))
             for s, t in lines
         )
         return (
@@ -218,9 +236,26 @@ class BuildWidget(WidgetRenderer):
         )
 
 
+def _vertex_status(number: int | None, event: ev.LayerProgress) -> str:
+    """A step's finished task as buildx prints it: ``#1 transferring dockerfile: 37B done``,
+    ``#8 naming to docker.io/library/app:1 done`` (its ID, the bytes it moved, done)."""
+    amount = ""
+    if event.total:
+        amount = f" {human_size(event.current or 0)} / {human_size(event.total)}"
+    elif event.current:
+        amount = f" {human_size(event.current)}"
+    return f"{'' if number is None else f'#{number} '}{event.layer}{amount} done"
+
+
+def _earlier(tail, shown: list[tuple[str, str]]) -> str:
+    """How many lines of the output are not among those ``shown``, as the text view says."""
+    hidden = tail.count - sum(line != GAP for line in shown)
+    return f"… {lines_word(hidden)} (all in the result's log)" if hidden > 0 else ""
+
+
 def _took(step) -> str:
     # A running step's time is in the header: the table changes only on transitions.
-    done = step.status in ("done", "failed") and step.duration
+    done = step.status in ("done", "failed", "stopped") and step.duration
     return f"{step.duration:.1f}s" if done else ""
 
 

@@ -4,11 +4,11 @@ renderers while the build runs), the full log (spilled to a temp file when large
 
 from __future__ import annotations
 
-import html
 import re
 import time
 from dataclasses import dataclass, field
 
+from docker_magics.display import markup
 from docker_magics.display.logstore import LogStore
 from docker_magics.display.once import SaidOnce
 from docker_magics.display.tables import counted, human_size
@@ -24,7 +24,7 @@ class Step:
     name: str
     number: int | None = None
     total: int | None = None
-    status: str = "running"  # running | cached | done | failed
+    status: str = "running"  # running | cached | done | failed | stopped | not run
     started: float = field(default_factory=time.monotonic)
     duration: float | None = None
     tail: Tail = field(default_factory=Tail, repr=False)  # its last lines, per stream too
@@ -53,6 +53,7 @@ class BuildRecorder:
         self.builder = builder
         self.context = context
         self.expected_total = total
+        self.planned: list[str] = []  # the classic builder's steps, by number (their names)
         self.started = time.monotonic()
         self.steps: dict[str, Step] = {}
         self.current: Step | None = None
@@ -165,14 +166,23 @@ class BuildRecorder:
     def running(self) -> list[Step]:
         return [s for s in list(self.steps.values()) if s.status == "running"]
 
-    def fail_current(self) -> None:
-        """Mark the running steps failed (an interrupt, a lost connection)."""
+    def fail_current(self, *, interrupted: bool = False) -> None:
+        """The build ended early: the running steps failed (a lost connection) or were
+        ``stopped`` (an interrupt); the planned steps it never reached did ``not run``."""
         for step in self.running:
-            step.status = "failed"
+            step.status = "stopped" if interrupted else "failed"
             step.duration = time.monotonic() - step.started
+        reached = {s.number for s in self.steps.values() if s.number}
+        total = len(self.planned)
+        for number, name in enumerate(self.planned, 1):
+            if number not in reached and (not reached or number > max(reached)):
+                key = f"not run {number}"
+                self.steps[key] = Step(key, name, number, total, status="not run")
         self.version += 1
 
-    def result(self, *, size: int | None = None, error: str | None = None) -> BuildResult:
+    def result(
+        self, *, size: int | None = None, error: str | None = None, interrupted: bool = False
+    ) -> BuildResult:
         return BuildResult(
             image_id=self.image_id,
             tags=list(self.tags),
@@ -182,6 +192,7 @@ class BuildRecorder:
             log=self.log,
             context=self.context,
             error=error,
+            interrupted=interrupted,
             builder=self.builder,
             total_steps=self.dockerfile_steps,
         )
@@ -202,6 +213,7 @@ class BuildResult(SaidOnce):
     log: LogStore
     context: str = ""
     error: str | None = None
+    interrupted: bool = False  # (the error says where)
     builder: str = "classic"  # the builder that ran: classic or buildkit
     # The Dockerfile's steps (BuildKit: the instructions of the stages it ran; its own
     # internal steps are in ``steps`` but not counted); None: ``len(steps)``.
@@ -224,6 +236,9 @@ class BuildResult(SaidOnce):
         return sum(1 for s in self.steps if s.status == "cached" and s.number)
 
     def summary(self) -> str:
+        if not self.ok and self.interrupted:
+            where = (self.error or "").removeprefix("Build interrupted")
+            return f"Build interrupted after {self.duration:.1f}s{where}"
         if not self.ok:
             return f"Build failed after {self.duration:.1f}s: {self.error}"
         tags = ", ".join(self.tags) or "no tag"
@@ -245,16 +260,16 @@ class BuildResult(SaidOnce):
 
     def _repr_html_(self) -> str:
         color = "#1a7f37" if self.ok else "#cf222e"
-        context = f"<div>context: {html.escape(self.context)}</div>" if self.context else ""
+        context = f"<div>context: {markup.text(self.context)}</div>" if self.context else ""
         rows = "".join(
-            f"<tr><td>{html.escape(s.status)}</td>"
+            f"<tr><td>{markup.text(s.status)}</td>"
             f"<td style='text-align:right'>{'' if s.duration is None else f'{s.duration:.1f}s'}"
-            f"</td><td style='text-align:left'><code>{html.escape(s.label)}</code></td></tr>"
+            f"</td><td style='text-align:left'><code>{markup.text(s.label)}</code></td></tr>"
             for s in self.steps
         )
         return (
             f"<div class='docker-magics-result'><b style='color:{color}'>"
-            f"{html.escape(self.summary())}</b>"
+            f"{markup.text(self.summary())}</b>"
             f"<details><summary>{counted(len(self.steps), 'step')}, "
             f"{counted(self.log.count, 'log line')}</summary>"
             f"<table>{rows}</table>{context}</details></div>"

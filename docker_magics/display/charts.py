@@ -9,10 +9,11 @@ characters and the picture is sized to hold its longest label and value.
 
 from __future__ import annotations
 
-import html
 import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
+
+from docker_magics.display import markup
 
 FONT = 12  # px
 ADVANCE = 0.62  # a monospace character's width in em, rounded up
@@ -57,7 +58,8 @@ def bar_svg(bars: Sequence[Bar], *, title: str = "", top: int = 1, part_label: s
     y = 4
     parts = []
     if title:
-        parts.append(f"<text x='0' y='{y + FONT}' font-weight='bold'>{html.escape(title)}</text>")
+        heading = markup.svg_text(title)
+        parts.append(f"<text x='0' y='{y + FONT}' font-weight='bold'>{heading}</text>")
         y += ROW + 2
     right = text_width(title) if title else 0
     for i, (bar, label) in enumerate(zip(bars, labels, strict=True)):
@@ -65,11 +67,11 @@ def bar_svg(bars: Sequence[Bar], *, title: str = "", top: int = 1, part_label: s
         length = max(length, 1.0) if bar.value > 0 else 0.0
         part = length * min(max(bar.part, 0) / bar.value, 1) if bar.value > 0 else 0.0
         color = TOP_COLOR if i in tops else COLOR
-        tip = html.escape(f"{bar.label}: {bar.text}")
+        tip = markup.svg_text(f"{bar.label}: {bar.text}")
         base = y + (ROW - BAR) / 2
         parts.append(
             f"<g><title>{tip}</title>"
-            f"<text x='0' y='{y + FONT + 1}'>{html.escape(label)}</text>"
+            f"<text x='0' y='{y + FONT + 1}'>{markup.svg_text(label)}</text>"
             f"<rect x='{label_width}' y='{base}' width='{length - part:.1f}' height='{BAR}' "
             f"fill='{color}'/>"
             + (
@@ -79,7 +81,7 @@ def bar_svg(bars: Sequence[Bar], *, title: str = "", top: int = 1, part_label: s
                 else ""
             )
             + f"<text x='{label_width + length + 5:.1f}' y='{y + FONT + 1}'>"
-            f"{html.escape(bar.text)}</text></g>"
+            f"{markup.svg_text(bar.text)}</text></g>"
         )
         right = max(right, label_width + length + 5 + text_width(bar.text))
         y += ROW
@@ -87,12 +89,12 @@ def bar_svg(bars: Sequence[Bar], *, title: str = "", top: int = 1, part_label: s
         legend = f"lighter: {part_label}"
         parts.append(
             f"<rect x='0' y='{y + 4}' width='10' height='10' fill='{PART_COLOR}'/>"
-            f"<text x='14' y='{y + FONT + 1}'>{html.escape(legend)}</text>"
+            f"<text x='14' y='{y + FONT + 1}'>{markup.svg_text(legend)}</text>"
         )
         right = max(right, 14 + text_width(legend))
         y += ROW
     width, height = int(right) + 4, int(y) + 4
-    aria = f" aria-label='{html.escape(title)}'" if title else ""
+    aria = f" aria-label='{markup.attr(title)}'" if title else ""
     return (
         f"<svg xmlns='http://www.w3.org/2000/svg' class='docker-magics-chart' role='img'{aria} "
         f"width='{width}' height='{height}' viewBox='0 0 {width} {height}' "

@@ -6,8 +6,9 @@ full anywhere else (``r`` in a later cell, ``print(r)``, ``repr(r)``).
 How: :func:`said` marks the value with the cell that ran it; :class:`SaidOnce` gives the
 value an ``_ipython_display_`` that shows nothing in that cell and steps aside elsewhere
 (raising ``NotImplementedError``, which IPython's formatters take as "use the other
-representations"). In a terminal, where IPython has already printed ``Out[n]:`` before
-asking, a short line says where the summary is. Never imports docker.
+representations"). A terminal IPython prints ``Out[n]:`` before it asks any formatter:
+:func:`quiet_in_terminals` keeps such a value from its display hook there (it still becomes
+``_``, ``_n`` and ``Out[n]``). Never imports docker.
 """
 
 from __future__ import annotations
@@ -31,6 +32,43 @@ def said(value: object) -> None:
         value._said_in = _cell()  # type: ignore[attr-defined]
     except AttributeError:  # a value that takes no attributes: shown as usual
         pass
+
+
+def _said_here(value: object) -> bool:
+    return isinstance(value, SaidOnce) and value._said_in == _cell()
+
+
+def quiet_in_terminals(shell) -> None:
+    """In a shell without a kernel (terminal IPython), a value said by its cell's progress
+    view is not displayed by that cell, ``Out[n]:`` included; it is the cell's value all
+    the same. (In a kernel, ``_ipython_display_`` does it.)"""
+    trap = getattr(shell, "display_trap", None)
+    if trap is None or getattr(shell, "kernel", None) is not None:
+        return
+    if getattr(trap.hook, "_docker_magics_shown", None) is not None:
+        return  # installed already
+    shown = trap.hook
+
+    def hook(result=None):
+        display = shell.displayhook
+        if result is None or not _said_here(result):
+            return shown(result)
+        display.check_for_underscore()
+        if not display.quiet():  # (a cell ending with ";" keeps nothing, as IPython does)
+            display.update_user_ns(result)
+            display.fill_exec_result(result)
+        return None
+
+    hook._docker_magics_shown = shown  # type: ignore[attr-defined]
+    trap.hook = hook
+
+
+def show_in_terminals(shell) -> None:
+    """Undo :func:`quiet_in_terminals` (``%unload_ext``)."""
+    trap = getattr(shell, "display_trap", None)
+    shown = getattr(getattr(trap, "hook", None), "_docker_magics_shown", None)
+    if trap is not None and shown is not None:
+        trap.hook = shown
 
 
 class SaidOnce:

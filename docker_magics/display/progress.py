@@ -12,7 +12,6 @@ Never imports docker.
 from __future__ import annotations
 
 import contextvars
-import html
 import math
 import os
 import sys
@@ -21,8 +20,10 @@ import time
 from collections import deque
 from typing import TextIO
 
+from docker_magics.display import markup
 from docker_magics.display.budget import ENVELOPE, ByteBudget, MessageWindow, message_size
 from docker_magics.display.record import Record, bar_html
+from docker_magics.errors import usage
 
 MODES = ("auto", "widget", "plain", "none")
 LINE_WIDTH = 240  # characters of a log line shown (the log keeps it whole)
@@ -45,15 +46,16 @@ def choose_mode(mode: str) -> tuple[str, str | None]:
     else:
         shell = get_ipython()
     in_kernel = shell is not None and getattr(shell, "kernel", None) is not None
+    asked = usage("--progress", "widget")
     if mode == "widget" and not in_kernel:
-        return "plain", "--progress widget needs a notebook (Jupyter kernel): showing plain text"
+        return "plain", f"{asked} needs a notebook (Jupyter kernel): showing plain text"
     frontend = bool(os.environ.get("JPY_SESSION_NAME") or os.environ.get("VSCODE_PID"))
     if mode == "widget" or (in_kernel and frontend):
         try:
             import ipywidgets  # noqa: F401
         except ImportError:
             why = "ipywidgets is not installed: showing plain text"
-            return "plain", (f"--progress widget: {why}" if mode == "widget" else None)
+            return "plain", (f"{asked}: {why}" if mode == "widget" else None)
         return "widget", None
     return "plain", None
 
@@ -405,7 +407,7 @@ class WidgetRenderer(NullRenderer):
                 text = ending(self.recorder, self.interrupted)
             panels = self.panels_html()
             record = Record(
-                f"<b style='color:{color}'>{html.escape(text)}</b>",
+                f"<b style='color:{color}'>{markup.text(text)}</b>",
                 bar_html(value, maximum, style),
                 panels,
                 "\n".join([text, *self.panels_text()]),

@@ -11,7 +11,7 @@ Never imports docker.
 
 from __future__ import annotations
 
-import html
+from docker_magics.display import markup
 
 BAR_COLORS = {
     "success": "var(--jp-success-color1, #4caf50)",
@@ -25,7 +25,7 @@ def bar_html(value: int, maximum: int, style: str) -> str:
     percent = 100 * max(0, min(value, maximum)) / max(maximum, 1)
     color = BAR_COLORS.get(style, BAR_COLORS["info"])
     return (
-        f"<div class='docker-magics-bar docker-magics-bar-{html.escape(style)}' "
+        f"<div class='docker-magics-bar docker-magics-bar-{markup.attr(style)}' "
         f"role='progressbar' aria-valuenow='{value}' aria-valuemax='{maximum}' "
         "style='height:16px;margin:4px 0;background:var(--jp-layout-color2, #eee);"
         "border-radius:2px;overflow:hidden'>"

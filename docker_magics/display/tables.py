@@ -6,9 +6,10 @@ in a terminal. The underlying data stays available as ``.rows`` / ``.items``.
 
 from __future__ import annotations
 
-import html
 from collections.abc import Sequence
 from typing import Any
+
+from docker_magics.display import markup
 
 
 class Table:
@@ -42,14 +43,14 @@ class Table:
         return "\n".join(lines)
 
     def _repr_html_(self) -> str:
-        head = "".join(f"<th style='text-align:left'>{html.escape(c)}</th>" for c in self.columns)
+        head = "".join(f"<th style='text-align:left'>{markup.text(c)}</th>" for c in self.columns)
         body = "".join(
             "<tr>"
-            + "".join(f"<td style='text-align:left'>{html.escape(v)}</td>" for v in row)
+            + "".join(f"<td style='text-align:left'>{markup.text(v)}</td>" for v in row)
             + "</tr>"
             for row in self.rows
         )
-        caption = f"<caption>{html.escape(self.title)}</caption>" if self.title else ""
+        caption = f"<caption>{markup.text(self.title)}</caption>" if self.title else ""
         empty = "" if self.rows else "<p><i>(none)</i></p>"
         return (
             f"<table class='docker-magics'>{caption}<thead><tr>{head}</tr></thead>"
@@ -75,11 +76,11 @@ class KeyValues:
 
     def _repr_html_(self) -> str:
         rows = "".join(
-            f"<tr><th style='text-align:left'>{html.escape(k)}</th>"
-            f"<td style='text-align:left'>{html.escape(v)}</td></tr>"
+            f"<tr><th style='text-align:left'>{markup.text(k)}</th>"
+            f"<td style='text-align:left'>{markup.text(v)}</td></tr>"
             for k, v in self.items
         )
-        caption = f"<caption>{html.escape(self.title)}</caption>" if self.title else ""
+        caption = f"<caption>{markup.text(self.title)}</caption>" if self.title else ""
         return f"<table class='docker-magics'>{caption}{rows}</table>"
 
 
@@ -98,7 +99,7 @@ class Lines(list):
         p.text(repr(self))
 
     def _repr_html_(self) -> str:
-        return f"<pre class='docker-magics'>{html.escape(repr(self))}</pre>"
+        return f"<pre class='docker-magics'>{markup.text(repr(self))}</pre>"
 
 
 def human_size(n: float | None, digits: int = 3) -> str:

@@ -22,6 +22,9 @@ from docker_magics.errors import (
     DockerMagicsError,
     EngineError,
     TLSFailed,
+    how,
+    option,
+    usage,
 )
 
 
@@ -74,6 +77,10 @@ def _api_message(exc: BaseException) -> str | None:
     return " ".join(str(text).split()) or str(api)
 
 
+def _info() -> str:
+    return how("%docker_info", "docker_magics.engine_info()")
+
+
 def explain(exc: BaseException, endpoint: Endpoint) -> DockerMagicsError:
     """The one-line error for ``exc``, raised while talking to ``endpoint``."""
     if isinstance(exc, DockerMagicsError):
@@ -95,7 +102,7 @@ def explain(exc: BaseException, endpoint: Endpoint) -> DockerMagicsError:
     inner = list(causes(exc))[-1]
     return ConnectFailed(
         f"Cannot talk to the engine at {where}: {type(inner).__name__}: {inner}",
-        "Check the URL and that the engine is running (%docker_info tests the connection)",
+        f"Check the URL and that the engine is running ({_info()} tests the connection)",
     )
 
 
@@ -125,14 +132,14 @@ def _version_problem(exc: BaseException, endpoint: Endpoint) -> DockerMagicsErro
     if invalid is not None:
         return BadArgument(
             f"API version {endpoint.api_version} is too old for docker-py ({clause(invalid)})",
-            "Use --api-version auto",
+            f"Use {usage('--api-version', 'auto')}",
         )
     message = _api_message(exc) or ""
     if "client version" in message and ("too new" in message or "too old" in message):
         return BadArgument(
             f"The engine at {endpoint.url} does not support API version "
             f"{endpoint.api_version} ({clause(message)})",
-            "Use --api-version auto to negotiate (or unset DOCKER_API_VERSION)",
+            f"Use {usage('--api-version', 'auto')} to negotiate (or unset DOCKER_API_VERSION)",
         )
     return None
 
@@ -144,8 +151,8 @@ def _tls_problem(exc: BaseException, endpoint: Endpoint) -> DockerMagicsError | 
         return TLSFailed(
             f"The engine at {where} expects TLS, but this connection is plain HTTP "
             f"(the engine says: {clause(message)})",
-            "Connect with --tlsverify --cert-path DIR (or set DOCKER_TLS_VERIFY=1 and "
-            "DOCKER_CERT_PATH)",
+            f"Connect with {usage('--tlsverify')} {usage('--cert-path', 'DIR')} (or set "
+            "DOCKER_TLS_VERIFY=1 and DOCKER_CERT_PATH)",
         )
     if endpoint.tls is None:
         return None
@@ -167,14 +174,16 @@ def _tls_problem(exc: BaseException, endpoint: Endpoint) -> DockerMagicsError | 
         return TLSFailed(
             f"The engine's TLS certificate at {where} is not signed by a CA you trust "
             f"({clause(reason)})",
-            "Pass the CA that signed it with --tlscacert FILE (or ca.pem in --cert-path DIR)",
+            f"Pass the CA that signed it with {usage('--tlscacert', 'FILE')} (or ca.pem in "
+            f"{usage('--cert-path', 'DIR')})",
         )
     failure = _first(exc, ssl.SSLError)
     reason = (getattr(failure, "reason", None) or str(failure or "")).upper()
     if "WRONG_VERSION_NUMBER" in reason or "RECORD_LAYER" in reason or "PACKET_LENGTH" in reason:
         return TLSFailed(
             f"The engine at {where} does not speak TLS, but this connection uses TLS",
-            "Connect without --tls/--tlsverify (unset DOCKER_TLS_VERIFY), or check the port: "
+            f"Connect without {option('--tls')}/{option('--tlsverify')} (unset DOCKER_TLS_VERIFY), "
+            "or check the port: "
             "TLS engines usually listen on 2376, plain ones on 2375",
         )
     client_cert_refused = any(
@@ -188,7 +197,8 @@ def _tls_problem(exc: BaseException, endpoint: Endpoint) -> DockerMagicsError | 
             return TLSFailed(
                 f"The engine at {where} requires a client certificate (it runs with "
                 f"--tlsverify) and none was given",
-                "Pass --tlscert and --tlskey (or put cert.pem and key.pem in --cert-path DIR)",
+                f"Pass {option('--tlscert')} and {option('--tlskey')} (or put cert.pem and "
+                f"key.pem in {usage('--cert-path', 'DIR')})",
             )
         return TLSFailed(
             f"The engine at {where} rejected the client certificate {endpoint.tls.cert}",
@@ -197,7 +207,7 @@ def _tls_problem(exc: BaseException, endpoint: Endpoint) -> DockerMagicsError | 
     if failure is not None:
         return TLSFailed(
             f"TLS with the engine at {where} failed: {failure}",
-            "Check --tlscacert, --tlscert and --tlskey",
+            f"Check {option('--tlscacert')}, {option('--tlscert')} and {option('--tlskey')}",
         )
     return None
 
@@ -298,13 +308,14 @@ def _socket_problem(exc: BaseException, endpoint: Endpoint) -> DockerMagicsError
     if _first(exc, (requests.Timeout, socket.timeout, TimeoutError)) is not None:
         return ConnectFailed(
             f"The engine at {where} did not answer in time",
-            "Check that it is up and reachable, or allow more time with --timeout SECONDS",
+            "Check that it is up and reachable, or allow more time with "
+            + how("--timeout SECONDS", "timeout=SECONDS"),
         )
     if unix and _first(exc, FileNotFoundError) is not None:
         return ConnectFailed(
             f"No Docker engine at {where}: the socket does not exist",
             "Start the engine (e.g. `sudo systemctl start docker`), or connect to another "
-            "one with %docker_connect URL",
+            f"one with {how('%docker_connect URL', 'docker_magics.connect(URL)')}",
         )
     if _first(exc, PermissionError) is not None:
         return ConnectFailed(
@@ -337,7 +348,7 @@ def _socket_problem(exc: BaseException, endpoint: Endpoint) -> DockerMagicsError
     if _first(exc, lost) is not None or "Connection aborted" in text or "Connection broken" in text:
         return ConnectFailed(
             f"The connection to the engine at {where} was lost",
-            "The engine may have stopped or restarted: check it with %docker_info",
+            f"The engine may have stopped or restarted: check it with {_info()}",
         )
     return None
 

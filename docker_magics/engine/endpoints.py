@@ -41,7 +41,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
-from docker_magics.errors import BadArgument, MaybeSecretArgument
+from docker_magics.errors import BadArgument, MaybeSecretArgument, option, usage
 
 DEFAULT_UNIX_SOCKET = "/var/run/docker.sock"
 DEFAULT_TCP_PORT = 2375
@@ -110,10 +110,15 @@ def normalize_url(value: str) -> str:
         scheme, rest = "tcp", raw
     scheme = scheme.lower()
     _refuse_credentials(scheme, rest)
+    if not sep and raw.startswith(("/", "./", "~")):  # a socket's path: the CLI wants unix://
+        path = os.path.abspath(os.path.expanduser(raw))
+        raise BadArgument(
+            f"{raw} is a path, not an engine URL", f"For a socket write unix://{path}"
+        )
     if scheme in ("http", "https"):
         raise BadArgument(
             f"Unsupported engine URL {raw!r}",
-            "Write tcp://HOST:PORT instead of http(s)://, and add --tlsverify for TLS",
+            f"Write tcp://HOST:PORT instead of http(s)://, and add {usage('--tlsverify')} for TLS",
         )
     if scheme == "unix":
         return "unix://" + (rest or DEFAULT_UNIX_SOCKET)
@@ -143,8 +148,8 @@ def _refuse_credentials(scheme: str, rest: str) -> None:
         )
     raise MaybeSecretArgument(
         "User names and passwords do not belong in the engine URL (not shown)",
-        "A tcp:// engine knows clients by their TLS certificate (--tlsverify --cert-path "
-        "DIR); for a login use ssh://USER@HOST",
+        "A tcp:// engine knows clients by their TLS certificate "
+        f"({usage('--tlsverify')} {usage('--cert-path', 'DIR')}); for a login use ssh://USER@HOST",
     )
 
 
@@ -194,7 +199,7 @@ def parse_headers(items: list[str] | None) -> dict[str, str]:
         name, sep, value = item.partition("=")
         name = name.strip()
         if not sep or not re.fullmatch(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+", name):
-            raise BadArgument(f"Invalid header {item!r}", "Use --header NAME=VALUE")
+            raise BadArgument(f"Invalid header {item!r}", f"Use {usage('--header', 'NAME=VALUE')}")
         if "\n" in value or "\r" in value:
             raise BadArgument(f"Invalid header {name!r}: line breaks are not allowed")
         headers[name] = value
@@ -220,12 +225,12 @@ def resolve(
     tls_files_given = any((tlscacert, tlscert, tlskey, cert_path))
     if url and context:
         raise BadArgument(
-            "Give either an engine URL or --context, not both",
+            f"Give either an engine URL or {option('--context')}, not both",
             "A context already names its engine",
         )
     if context and (tls or tlsverify or tls_files_given):
         raise BadArgument(
-            f"TLS options cannot be combined with --context {context}",
+            f"TLS options cannot be combined with {usage('--context', context)}",
             "The context carries its own TLS settings",
         )
     version = parse_api_version(
@@ -286,8 +291,8 @@ def _tls_files(
     if cert_dir_given and not os.path.isdir(os.path.expanduser(cert_dir)):
         raise BadArgument(
             f"The certificate folder {cert_dir} does not exist",
-            "Point --cert-path (or DOCKER_CERT_PATH) at the folder holding ca.pem, cert.pem "
-            "and key.pem",
+            f"Point {option('--cert-path')} (or DOCKER_CERT_PATH) at the folder holding ca.pem, "
+            "cert.pem and key.pem",
         )
     paths: dict[str, str | None] = {}
     for name, given in (("ca", ca), ("cert", cert), ("key", key)):
@@ -295,7 +300,8 @@ def _tls_files(
             path = os.path.expanduser(given)
             if not os.path.exists(path):
                 raise BadArgument(
-                    f"TLS file not found: {path}", f"Check the path given to {_TLS_FLAGS[name]}"
+                    f"TLS file not found: {path}",
+                    f"Check the path given to {option(_TLS_FLAGS[name])}",
                 )
         else:
             path = os.path.join(os.path.expanduser(cert_dir), f"{name}.pem")
@@ -307,14 +313,15 @@ def _tls_files(
         raise BadArgument(
             f"TLS verification is on but there is no CA certificate at "
             f"{os.path.join(cert_dir, 'ca.pem')}",
-            "Point --cert-path (or DOCKER_CERT_PATH) at the folder holding ca.pem, "
-            "cert.pem and key.pem, or pass --tlscacert FILE",
+            f"Point {option('--cert-path')} (or DOCKER_CERT_PATH) at the folder holding ca.pem, "
+            f"cert.pem and key.pem, or pass {usage('--tlscacert', 'FILE')}",
         )
     if bool(paths["cert"]) != bool(paths["key"]):
         missing = "key" if paths["cert"] else "certificate"
         raise BadArgument(
             f"A TLS client {missing} is missing",
-            "Pass both --tlscert and --tlskey (or cert.pem and key.pem in --cert-path)",
+            f"Pass both {option('--tlscert')} and {option('--tlskey')} (or cert.pem and "
+            f"key.pem in {option('--cert-path')})",
         )
     return TLSFiles(verify=verify, **paths)
 

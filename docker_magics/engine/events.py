@@ -72,6 +72,7 @@ class LayerProgress:
     status: str
     current: int | None = None
     total: int | None = None
+    key: str | None = None  # BuildKit: the step (vertex) it is about
 
 
 @dataclass(frozen=True)

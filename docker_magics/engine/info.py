@@ -26,7 +26,7 @@ def describe(conn: Connection) -> list[tuple[str, object]]:
         f"{info.get('ContainersPaused', 0)} paused, {info.get('ContainersStopped', 0)} stopped)"
     )
     items = [
-        ("Connection", f"{conn.alias} ({conn.endpoint.url}, {conn.tls_label})"),
+        ("Connection", f"{conn.named}, {conn.tls_label}"),
         ("Engine", f"Docker Engine {version.get('Version', '?')}"),
         (
             "API version",

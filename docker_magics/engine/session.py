@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 from docker_magics import __version__
 from docker_magics.engine.diagnose import explain
 from docker_magics.engine.endpoints import Endpoint, TLSFiles, docker_config_dir, resolve
-from docker_magics.errors import BadArgument, UnencryptedEngineWarning
+from docker_magics.errors import BadArgument, UnencryptedEngineWarning, usage
 
 if TYPE_CHECKING:  # pragma: no cover
     import docker
@@ -69,13 +69,24 @@ class Connection:
             return None
 
     @property
-    def tls_label(self) -> str:
+    def tls(self) -> str:
+        """``off``, ``on (verified)``, ``on (NOT verified)`` or ``SSH`` (a table's TLS column)."""
         tls = self.endpoint.tls
         if self.endpoint.scheme == "ssh":
-            return "over SSH"
+            return "SSH"
         if tls is None:
-            return "TLS off"
-        return "TLS on (verified)" if tls.verify else "TLS on (NOT verified)"
+            return "off"
+        return "on (verified)" if tls.verify else "on (NOT verified)"
+
+    @property
+    def tls_label(self) -> str:
+        return "over SSH" if self.tls == "SSH" else f"TLS {self.tls}"
+
+    @property
+    def named(self) -> str:
+        """Its URL, and its alias when that is not the URL itself (``'prod' (tcp://...)``)."""
+        url = self.endpoint.url
+        return url if self.alias == url else f"{self.alias!r} ({url})"
 
     @property
     def platform(self) -> str:
@@ -83,10 +94,17 @@ class Connection:
 
     def summary(self) -> str:
         """One line, like the essentials of ``curl /info``."""
+        alias = "" if self.alias == self.endpoint.url else f" as {self.alias!r}"
         return (
-            f"Connected to {self.endpoint.url} as {self.alias!r}: Docker Engine "
+            f"Connected to {self.endpoint.url}{alias}: Docker Engine "
             f"{self.version.get('Version', '?')}, API {self.api_version}, {self.platform}, "
             f"{self.tls_label}"
+        )
+
+    def __repr__(self) -> str:  # (not the engine's whole /version answer)
+        return (
+            f"<Connection {self.alias!r}: {self.endpoint.url}, Docker Engine "
+            f"{self.version.get('Version', '?')}, API {self.api_version}, {self.tls_label}>"
         )
 
     def close(self) -> None:
@@ -199,7 +217,8 @@ def open_connection(
         warnings.warn(
             UnencryptedEngineWarning(
                 f"{endpoint.url} is reached over plain HTTP: everything sent to it, registry "
-                "credentials included, travels unencrypted. Use TLS (--tlsverify) or ssh://."
+                f"credentials included, travels unencrypted. Use TLS ({usage('--tlsverify')}) or "
+                "ssh://."
             ),
             stacklevel=2,
         )
@@ -412,7 +431,7 @@ def _use_openssh(endpoint: Endpoint, ssh_client: str) -> bool:
         except ImportError:
             raise BadArgument(
                 "ssh:// with paramiko needs the ssh extra",
-                "pip install 'docker_magics[ssh]', or use --ssh-client openssh",
+                f"pip install 'docker_magics[ssh]', or use {usage('--ssh-client', 'openssh')}",
             ) from None
     return ssh_client == "openssh"
 

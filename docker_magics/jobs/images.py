@@ -9,7 +9,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from docker_magics.engine.session import Connection
-from docker_magics.errors import BadArgument
+from docker_magics.errors import BadArgument, how
 
 
 @dataclass
@@ -62,7 +62,12 @@ def resolve(conn: Connection, image: str, *, pin: bool, other_nodes: Callable[[]
     raise BadArgument(
         f"The image {image} is only on this engine, not in a registry: the "
         f"{n} other node{'' if n == 1 else 's'} could not pull it ({reason.rstrip('.')})",
-        f"Push it to a registry every node reaches (%docker_tag {image} REGISTRY/NAME, then "
-        "%docker_push REGISTRY/NAME) and run the job with that name; or, if every node has it "
-        "already, pass --no-resolve-image",
+        "Push it to a registry every node reaches ("
+        + how(
+            f"%docker_tag {image} REGISTRY/NAME, then %docker_push REGISTRY/NAME",
+            f"docker_magics.tag({image!r}, 'REGISTRY/NAME'), then "
+            "docker_magics.push('REGISTRY/NAME')",
+        )
+        + ") and run the job with that name; or, if every node has it already, pass "
+        + how("--no-resolve-image", "resolve_image=False"),
     )

@@ -13,7 +13,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from docker_magics.errors import BadArgument
+from docker_magics.errors import BadArgument, how, option, usage
 
 MAX_TASKS = 10_000  # one spec carries every task's values: keep it well under the engine's limits
 NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
@@ -107,7 +107,7 @@ def job_spec(
         constraints=[check_constraint(c) for c in constraints],
         name=check_name(name),
         reserve_cpu=reserve_cpu,
-        reserve_memory=parse_memory(reserve_memory, "--reserve-memory"),
+        reserve_memory=parse_memory(reserve_memory, option("--reserve-memory")),
         timeout=timeout,
         resolve_image=resolve_image,
     )
@@ -122,9 +122,12 @@ def combinations(each: object, replicas: int | None) -> tuple[list[dict[str, Any
     product), or a list of mappings (one task each, as given)."""
     if each is not None and replicas is not None:
         raise BadArgument(
-            "--replicas and --each do not go together: --each already makes one task per "
-            "combination of values",
-            "Drop --replicas, or add a --each for the repetition (e.g. --each RUN=1,2,3)",
+            f"{option('--replicas')} and {option('--each')} do not go together: "
+            f"{option('--each')} already makes one task per combination of values",
+            how(
+                "Drop --replicas, or add a --each for the repetition (e.g. --each RUN=1,2,3)",
+                "Drop replicas, or add the repetition to each (e.g. each={'RUN': [1, 2, 3]})",
+            ),
         )
     if replicas is not None:
         return [{} for _ in range(replicas)], []
@@ -151,7 +154,10 @@ def combinations(each: object, replicas: int | None) -> tuple[list[dict[str, Any
         if isinstance(parsed, list):
             if len(items) > 1:
                 raise BadArgument(
-                    "A --each list of combinations ([{...}, ...]) must be the only --each",
+                    how(
+                        "A --each list of combinations ([{...}, ...]) must be the only --each",
+                        "A list of combinations ([{...}, ...]) must be the only item of each",
+                    ),
                     "Put every parameter in its combinations",
                 )
             return _explicit(parsed)
@@ -166,26 +172,32 @@ def parse_each(item: object) -> tuple[str, list[Any]] | list[Mapping[str, Any]]:
         raise BadArgument(f"each must hold strings or mappings, not {type(item).__name__}")
     stripped = item.strip()
     if stripped.startswith("["):
-        combos = _literal(stripped, "--each")
+        combos = _literal(stripped, option("--each"))
         if not all(isinstance(c, Mapping) for c in combos):
             raise BadArgument(
-                f"--each {_short(stripped, 40)}: a list here must hold mappings "
+                f"{option('--each')} {_short(stripped, 40)}: a list here must hold mappings "
                 "({'NAME': value, ...}), one per task",
-                "For one parameter write --each NAME=V1,V2",
+                f"For one parameter write {usage('--each', 'NAME=V1,V2')}",
             )
         return combos
     name, sep, values = item.partition("=")
     name = name.strip()
     if not sep:
-        raise BadArgument(f"Invalid --each {_short(item, 40)!r}", "Use --each NAME=V1,V2,...")
-    _check_name(name, "--each")
+        raise BadArgument(
+            f"Invalid {option('--each')} {_short(item, 40)!r}",
+            f"Use {usage('--each', 'NAME=V1,V2,...')}",
+        )
+    _check_name(name, option("--each"))
     values = values.strip()
     if len(values) > 2 and values[0] == values[-1] and values[0] in "'\"" and values[1] == "[":
         values = values[1:-1]  # --each "X={values}" quoted the expanded list once more
     if values.startswith("["):
-        return name, _values(_literal(values, f"--each {name}"), name)
+        return name, _values(_literal(values, f"{option('--each')} {name}"), name)
     if not values:
-        raise BadArgument(f"--each {name}= has no values", f"Use --each {name}=V1,V2,...")
+        raise BadArgument(
+            f"{option('--each')} {name}= has no values",
+            f"Use {usage('--each', f'{name}=V1,V2,...')}",
+        )
     return name, values.split(",")
 
 
@@ -195,7 +207,7 @@ def _literal(text_: str, where: str) -> list:
     except (ValueError, SyntaxError, MemoryError, RecursionError):
         raise BadArgument(
             f"{where}: {_short(text_, 40)} is not a list of values",
-            "Write V1,V2,... or pass a Python list: --each NAME={values}",
+            how("Write V1,V2,... or pass a Python list: --each NAME={values}", "Write V1,V2,..."),
         ) from None
     if not isinstance(value, list):
         raise BadArgument(f"{where}: {_short(text_, 40)} is not a list")
@@ -241,9 +253,9 @@ def _product(axes: list[tuple[str, list[Any]]]) -> tuple[list[dict[str, Any]], l
     names = [name for name, _ in axes]
     if len(set(names)) != len(names):
         twice = next(n for n in names if names.count(n) > 1)
-        raise BadArgument(f"--each {twice} is given twice", "Give each parameter once")
+        raise BadArgument(f"{option('--each')} {twice} is given twice", "Give each parameter once")
     for name, _ in axes:
-        _check_name(name, "--each")
+        _check_name(name, option("--each"))
     total = math.prod(len(values) for _, values in axes)
     _check_size(total)
     rows = itertools.product(*(values for _, values in axes))
@@ -284,10 +296,16 @@ def _check_size(total: int) -> None:
 def check_env(env: dict[str, str], swept: list[str]) -> dict[str, str]:
     for name in env:
         if name in RESERVED:
-            raise BadArgument(f"-e {name}: {name} is set by the job itself", "Pick another name")
+            raise BadArgument(
+                f"{option('-e')} {name}: {name} is set by the job itself", "Pick another name"
+            )
         if name in swept:
             raise BadArgument(
-                f"{name} is both a --each parameter and an -e variable", "Give it once"
+                how(
+                    f"{name} is both a --each parameter and an -e variable",
+                    f"{name} is both in each and in env",
+                ),
+                "Give it once",
             )
     return env
 
@@ -306,7 +324,7 @@ def check_constraint(expression: str) -> str:
     takes them (the engine checks the names)."""
     if not re.match(r"^\s*[\w.\-]+\s*(==|!=)\s*\S.*$", expression):
         raise BadArgument(
-            f"Invalid --constraint {_short(expression, 40)!r}",
+            f"Invalid {option('--constraint')} {_short(expression, 40)!r}",
             "Use NAME==VALUE or NAME!=VALUE, e.g. node.role==worker or node.labels.gpu==true",
         )
     return expression.strip()
@@ -331,5 +349,5 @@ def shell_words(shell: str) -> list[str]:
     try:
         words = shlex.split(shell)
     except ValueError as exc:
-        raise BadArgument(f"Cannot split --shell ({exc})", "Check the quotes") from None
+        raise BadArgument(f"Cannot split {option('--shell')} ({exc})", "Check the quotes") from None
     return words or ["sh"]

@@ -6,8 +6,7 @@ bounded as one of 10."""
 
 from __future__ import annotations
 
-import html
-
+from docker_magics.display import markup
 from docker_magics.display.progress import (
     GREEN,
     RED,
@@ -107,7 +106,7 @@ class JobWidget(WidgetRenderer):
     def header_html(self) -> str:
         r = self.recorder
         return (
-            f"<b>Job {html.escape(r.name)}</b> &nbsp; {html.escape(_totals(r))} &nbsp; "
+            f"<b>Job {markup.text(r.name)}</b> &nbsp; {markup.text(_totals(r))} &nbsp; "
             f"<span style='opacity:.7'>{r.elapsed():.1f}s</span>"
         )
 
@@ -126,8 +125,8 @@ class JobWidget(WidgetRenderer):
             code = "" if task.exit_code is None else str(task.exit_code)
             color = COLORS.get(task.state, "#57606a")
             rows.append(
-                f"<tr><td>{html.escape(task.label)}</td><td>{html.escape(task.node or '')}</td>"
-                f"<td style='color:{color}'>{html.escape(task.state)}</td>"
+                f"<tr><td>{markup.text(task.label)}</td><td>{markup.text(task.node or '')}</td>"
+                f"<td style='color:{color}'>{markup.text(task.state)}</td>"
                 f"<td>{took}</td><td>{code}</td></tr>"
             )
         hidden = len(tasks) - len(shown)
@@ -144,9 +143,9 @@ class JobWidget(WidgetRenderer):
         if not lines:
             return ""
         body = "\n".join(
-            f"<span style='color:{RED}'>{html.escape(cut(t, self.LINE_CUT))}</span>"
+            f"<span style='color:{RED}'>{markup.text(cut(t, self.LINE_CUT))}</span>"
             if s == "stderr"
-            else html.escape(cut(t, self.LINE_CUT))
+            else markup.text(cut(t, self.LINE_CUT))
             for s, t in lines
         )
         return (

@@ -4,12 +4,12 @@ a data frame). Also the events a backend reports them with."""
 
 from __future__ import annotations
 
-import html
 import time
 from collections import Counter, deque
 from dataclasses import dataclass, field
 from typing import Any
 
+from docker_magics.display import markup
 from docker_magics.display.logstore import TAIL, TextStore
 from docker_magics.display.tables import counted
 from docker_magics.engine import events as ev
@@ -237,7 +237,7 @@ class JobResult:
         color = "#1a7f37" if self.ok else "#cf222e"
         names = list(dict.fromkeys(k for t in self.tasks for k in t.params))
         head = "".join(
-            f"<th style='text-align:left'>{html.escape(c)}</th>"
+            f"<th style='text-align:left'>{markup.text(c)}</th>"
             for c in [*names, "node", "state", "exit", "time", "last line"]
         )
         rows = []
@@ -250,13 +250,13 @@ class JobResult:
                 "" if task.duration is None else f"{task.duration:.1f}s",
                 last[:80],
             ]
-            tds = "".join(f"<td style='text-align:left'>{html.escape(c)}</td>" for c in cells)
+            tds = "".join(f"<td style='text-align:left'>{markup.text(c)}</td>" for c in cells)
             rows.append(f"<tr>{tds}</tr>")
         more = len(self.tasks) - self.SHOWN
         if more > 0:
             rows.append(f"<tr><td colspan=99>… {counted(more, 'more task')} (.records())</td></tr>")
         return (
-            f"<b style='color:{color}'>{html.escape(self.summary())}</b>"
+            f"<b style='color:{color}'>{markup.text(self.summary())}</b>"
             f"<table class='docker-magics'><thead><tr>{head}</tr></thead>"
             f"<tbody>{''.join(rows)}</tbody></table>"
         )

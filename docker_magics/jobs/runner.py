@@ -12,7 +12,7 @@ from docker_magics.engine import events as ev
 from docker_magics.engine.diagnose import explain
 from docker_magics.engine.drive import Operation, drive
 from docker_magics.engine.session import Connection
-from docker_magics.errors import DockerMagicsError, EngineError, Interrupted, JobFailed
+from docker_magics.errors import DockerMagicsError, EngineError, Interrupted, JobFailed, how, option
 from docker_magics.jobs import images, swarm
 from docker_magics.jobs.options import JobSpec
 from docker_magics.jobs.progress import job_renderer
@@ -148,8 +148,8 @@ class _Job(Operation[JobResult]):
         why = waiting[0].message
         raise JobFailed(
             self._progress_line(f"cannot place its tasks: Swarm says {why}"),
-            "Check --constraint (`docker node inspect` shows the nodes' labels) and "
-            "--reserve-cpu/--reserve-memory against what the nodes have",
+            f"Check {option('--constraint')} (`docker node inspect` shows the nodes' labels) and "
+            f"{option('--reserve-cpu')}/{option('--reserve-memory')} against what the nodes have",
         )
 
     def _progress_line(self, what: str) -> str:
@@ -168,7 +168,9 @@ class _Job(Operation[JobResult]):
         return EngineError(
             f"Lost the swarm manager during the job {self.backend.name}: {what}",
             "Its tasks may still run on the other nodes; the service is removed when the "
-            "manager answers again (at the next %docker_job or %docker_nodes)",
+            "manager answers again (at the next "
+            + how("%docker_job or %docker_nodes", "job() or nodes()")
+            + ")",
         )
 
     def cleanup(self, error) -> None:

@@ -29,7 +29,7 @@ from docker_magics.display.tables import Table
 from docker_magics.engine import events as ev
 from docker_magics.engine.dockerpy import internals
 from docker_magics.engine.session import Connection
-from docker_magics.errors import BadArgument, EngineError
+from docker_magics.errors import BadArgument, EngineError, how
 from docker_magics.jobs.images import Image
 from docker_magics.jobs.logstream import Follower, frames
 from docker_magics.jobs.options import JobSpec, shell_words, text
@@ -80,7 +80,7 @@ def manager_info(conn: Connection) -> dict:
         raise EngineError(
             f"The engine at {where} is a swarm worker, not a manager: jobs and nodes are "
             "managed on a manager",
-            "Connect to a manager's engine with %docker_connect URL (`docker node ls` on a "
+            f"Connect to a manager's engine with {_connect()} (`docker node ls` on a "
             "manager lists them), or promote this node with `docker node promote`",
         )
     if state == "locked":
@@ -89,7 +89,7 @@ def manager_info(conn: Connection) -> dict:
         )
     raise EngineError(
         f"The engine at {where} is not in a swarm ({state})",
-        "Connect to a swarm manager with %docker_connect URL, or make this engine one with "
+        f"Connect to a swarm manager with {_connect()}, or make this engine one with "
         "`docker swarm init` (a one-node swarm runs jobs too)",
     )
 
@@ -471,3 +471,7 @@ def _random() -> str:
     import secrets
 
     return secrets.token_hex(3)
+
+
+def _connect() -> str:
+    return how("%docker_connect URL", "docker_magics.connect(URL)")

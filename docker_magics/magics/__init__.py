@@ -7,6 +7,7 @@ One ``Magics`` class per topic; :class:`DockerMagics` holds the settings they sh
 
 from __future__ import annotations
 
+from docker_magics.display.once import quiet_in_terminals, show_in_terminals
 from docker_magics.magics.arguments import show_warnings_as_lines, stop_showing_warnings_as_lines
 from docker_magics.magics.builds import BuildMagics
 from docker_magics.magics.core import DockerMagics
@@ -22,6 +23,7 @@ __all__ = ["DockerMagics", "register", "unregister"]
 
 
 def register(ipython) -> None:
+    quiet_in_terminals(ipython)
     show_warnings_as_lines()
     settings = DockerMagics(ipython)
     ipython.register_magics(settings)
@@ -30,6 +32,7 @@ def register(ipython) -> None:
 
 
 def unregister(ipython) -> None:
+    show_in_terminals(ipython)
     manager = ipython.magics_manager
     for cls in (DockerMagics, *TOPICS):
         instance = manager.registry.pop(cls.__name__, None)

@@ -22,6 +22,7 @@ from docker_magics.errors import (
     Interrupted,
     MaybeSecretArgument,
     UnencryptedEngineWarning,
+    in_magic,
 )
 from docker_magics.magics.history import forget_input
 from docker_magics.redaction import redact
@@ -89,6 +90,32 @@ def _split(line: str) -> list[str]:
     return shlex.split(line)
 
 
+def _secret_line_refused(parser, argv: list[str], name: str) -> str:
+    """Why a line that may hold a password was refused, without repeating it: only the
+    unknown options that cannot be one are named (a single letter, as ``-p``; a near miss of
+    a real option, as ``--pasword-env``)."""
+    import difflib
+    import re
+
+    known = [o for o in parser._option_string_actions if o.startswith("--")]
+    named = []
+    for word in argv:
+        flag = word.split("=", 1)[0]
+        if not flag.startswith("-") or flag in parser._option_string_actions:
+            continue
+        near = difflib.get_close_matches(flag, known, n=1, cutoff=0.8)
+        if re.fullmatch(r"-[A-Za-z]", flag):
+            named.append(flag)
+        elif near and re.fullmatch(r"--[a-z][a-z-]+", flag):
+            named.append(f"{flag} (did you mean {near[0]}?)")
+    what = f"unknown option {', '.join(named)}" if named else "unexpected arguments"
+    return (
+        f"%{name}: {what}; the line is not repeated, as it may hold a password. Passwords are "
+        "never magic arguments: you are asked for them, or use --password-env VAR. "
+        f"{MaybeSecretArgument.DELETE}. See %{name}? for the options."
+    )
+
+
 def parse_line(parser, line: str, name: str, *, secret: bool = False):
     try:
         argv = _split(line)
@@ -103,11 +130,7 @@ def parse_line(parser, line: str, name: str, *, secret: bool = False):
         return args
     except UsageError as exc:
         if secret:
-            raise UsageError(
-                f"%{name}: unexpected arguments (not shown: they may be secret). Passwords are "
-                "never magic arguments: you are asked for them, or use --password-env VAR. "
-                f"See %{name}? for the options."
-            ) from None
+            raise UsageError(_secret_line_refused(parser, argv, name)) from None
         raise UsageError(f"%{name}: {exc}. See %{name}? for the options.") from None
 
 
@@ -155,8 +178,20 @@ class _Help(argparse.Action):
         super().__init__(option_strings, argparse.SUPPRESS, nargs=0, help=help)
 
     def __call__(self, parser, namespace, values, option_string=None):
-        print(parser.format_help())
+        print(plain_help(parser.format_help()))
         raise HelpShown
+
+
+def plain_help(text: str) -> str:
+    """IPython's parsers write their usage as a reStructuredText literal block (``::`` and
+    an indent, for ``%magic?``): as argparse's ``usage:`` line for ``--help``."""
+    if not text.startswith("::\n\n  "):
+        return text
+    usage, _, rest = text[len("::\n\n  ") :].partition("\n\n")
+    first, *more = usage.split("\n")
+    indent = " " * len(f"usage: {first.split()[0]} ")  # the options, aligned below the first
+    lines = [f"usage: {first}", *(indent + line.strip() for line in more)]
+    return "\n".join(lines) + "\n\n" + rest
 
 
 def magic(func=None, *, secret_arguments: bool = False, lists: bool = False):
@@ -177,6 +212,8 @@ def magic(func=None, *, secret_arguments: bool = False, lists: bool = False):
         func.parser.add_argument(
             *[f for f in ("-h", "--help") if f not in taken], action=_Help, help="Show this help."
         )
+
+    func = in_magic()(func)  # what it says speaks of options and magics (errors.how)
 
     @functools.wraps(func)
     def wrapper(self, line="", cell=None, local_ns=None):

@@ -6,6 +6,7 @@ from IPython.core.magic import line_cell_magic, magics_class
 from IPython.core.magic_arguments import argument, magic_arguments
 
 from docker_magics import api
+from docker_magics.display.once import said
 from docker_magics.display.progress import MODES
 from docker_magics.magics.arguments import Flag, magic
 from docker_magics.magics.core import TopicMagics
@@ -136,6 +137,7 @@ class BuildMagics(TopicMagics):
             secret_build_args=args.secret_build_arg,
             secrets=args.secret,
         )
-        if args.quiet:
+        if args.quiet:  # the ID alone, as docker build -q; the result is the value still
             print(result.image_id)
+            said(result)
         return result

@@ -193,12 +193,12 @@ class DockerMagics(Magics):
                         f"To reconnect, close it first (%docker_connect --close {target})",
                     )
                 conn = api.switch(target)
-                print(f"Switched to {conn.alias!r}: {conn.endpoint.url}, {conn.tls_label}")
+                print(f"Switched to {conn.named}, {conn.tls_label}")
                 return conn.client
             if target in context_names():
                 context, alias = target, alias or target
-            elif ":" in target:
-                url = target  # HOST:PORT, as the CLI takes it
+            elif ":" in target or target.startswith(("/", "./", "~")):
+                url = target  # HOST:PORT, as the CLI takes it (a path: said to be one)
             else:
                 aliases = ", ".join(c.alias for c in api.SESSION.connections()) or "none"
                 raise BadArgument(

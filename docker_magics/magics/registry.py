@@ -7,6 +7,7 @@ from IPython.core.magic import line_magic, magics_class
 from IPython.core.magic_arguments import argument, magic_arguments
 
 from docker_magics import api
+from docker_magics.display.once import said
 from docker_magics.display.progress import MODES
 from docker_magics.magics.arguments import magic
 from docker_magics.magics.core import TopicMagics
@@ -28,8 +29,9 @@ class RegistryMagics(TopicMagics):
         self.connection()
         progress = self.progress_mode(args)
         result = api.push(args.reference, all_tags=args.all_tags, progress=progress)
-        if args.quiet:
+        if args.quiet:  # the digest alone; the result is the value still
             print(result.digest)
+            said(result)
         return result
 
     @line_magic
@@ -47,8 +49,9 @@ class RegistryMagics(TopicMagics):
         result = api.pull(
             args.reference, all_tags=args.all_tags, platform=args.platform, progress=progress
         )
-        if args.quiet:
+        if args.quiet:  # the image ID alone; the result is the value still
             print(result.image_id)
+            said(result)
         return result
 
     @line_magic

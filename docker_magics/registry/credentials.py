@@ -17,7 +17,7 @@ import re
 import tempfile
 
 from docker_magics.engine.endpoints import docker_config_dir
-from docker_magics.errors import BadArgument, CredentialHelperWarning, EngineError
+from docker_magics.errors import BadArgument, CredentialHelperWarning, EngineError, how
 from docker_magics.redaction import protect, protect_value
 from docker_magics.registry.references import (
     DOCKER_HUB_INDEX,
@@ -43,6 +43,16 @@ def registry_of(reference: str) -> str:
 
 def display_name(registry: str) -> str:
     return "Docker Hub" if is_docker_hub(registry) else registry
+
+
+def login_command(registry: str | None) -> str:
+    """How to log in to ``registry`` (a config key or a display name; None: not known), in
+    the caller's words (``%docker_login HOST`` or ``docker_magics.login('HOST')``)."""
+    if registry is None:
+        return how("%docker_login REGISTRY", "docker_magics.login('REGISTRY')")
+    if display_name(registry) == "Docker Hub":
+        return how("%docker_login", "docker_magics.login()")
+    return how(f"%docker_login {registry}", f"docker_magics.login({registry!r})")
 
 
 def normalize_registry(registry: str | None) -> str:

@@ -47,10 +47,11 @@ def registry_failure(
 ) -> str:
     """One line for a push/pull/login failure the engine reported about ``registry``
     (``reference``: the image as the user named it, when there is one)."""
-    from docker_magics.registry.credentials import display_name
+    from docker_magics.errors import how
+    from docker_magics.registry.credentials import display_name, login_command
 
     name = display_name(registry)
-    login = f"%docker_login {registry}" if name != "Docker Hub" else "%docker_login"
+    login = login_command(registry)
     full = engine_disk_full(message)
     if full:
         return full
@@ -58,8 +59,10 @@ def registry_failure(
         image = message.split("with the tag:", 1)[-1].strip() if "tag:" in message else "it"
         image = reference or image  # the engine names the repository only
         return (
-            f"There is no image {image} on the engine. Build it with %%docker_build -t {image}, "
-            f"or name an existing image so with %docker_tag SOURCE {image}"
+            f"There is no image {image} on the engine. Build it with "
+            + how(f"%%docker_build -t {image}", f"docker_magics.build(..., tags={image!r})")
+            + ", or name an existing image so with "
+            + how(f"%docker_tag SOURCE {image}", f"docker_magics.tag('SOURCE', {image!r})")
         )
     if "manifest unknown" in message or "not found" in message and "manifest" in message:
         ref = re.search(r"manifest for (\S+) not found", message)

@@ -6,8 +6,7 @@ line per status change, a retry's countdown as one line)."""
 
 from __future__ import annotations
 
-import html
-
+from docker_magics.display import markup
 from docker_magics.display.progress import GREEN, ProgressText, WidgetRenderer, cut, make_renderer
 from docker_magics.display.tables import counted, human_size
 from docker_magics.engine import events as ev
@@ -73,7 +72,7 @@ class TransferWidget(WidgetRenderer):
         n = len(r.layers)
         layers = f"{r.layers_done}/{counted(n, 'layer')}" if n else "starting"
         return (
-            f"<b>{verb} {html.escape(r.title)}</b> &nbsp; {layers}{amounts} &nbsp; "
+            f"<b>{verb} {markup.text(r.title)}</b> &nbsp; {layers}{amounts} &nbsp; "
             f"<span style='opacity:.7'>{r.elapsed():.1f}s</span>"
         )
 
@@ -103,15 +102,18 @@ class TransferWidget(WidgetRenderer):
         for layer in layers:
             color = GREEN if layer.done else "inherit"
             rows.append(
-                f"<tr><td><code>{html.escape(layer.id)}</code></td>"
-                f"<td style='color:{color};padding:0 1em'>{html.escape(layer.status)}</td>"
+                # Left-aligned: notebooks right-align table cells ("Pushed" stood apart
+                # from "Mounted from ...").
+                f"<tr><td style='text-align:left'><code>{markup.text(layer.id)}</code></td>"
+                f"<td style='color:{color};padding:0 1em;text-align:left'>"
+                f"{markup.text(layer.status)}</td>"
                 f"<td style='text-align:right'>{layer.progress}</td></tr>"
             )
         return f"<table style='font-size:90%'>{''.join(rows)}</table>"
 
 
 def _lines_html(lines: list[str]) -> str:
-    return "<br>".join(f"<code>{html.escape(cut(t, 160))}</code>" for t in lines)
+    return "<br>".join(f"<code>{markup.text(cut(t, 160))}</code>" for t in lines)
 
 
 def transfer_renderer(mode: str, recorder: TransferRecorder):

@@ -3,11 +3,11 @@ renderers), and the ``PushResult`` / ``PullResult`` values with text and HTML re
 
 from __future__ import annotations
 
-import html
 import re
 import time
 from dataclasses import dataclass, field
 
+from docker_magics.display import markup
 from docker_magics.display.once import SaidOnce
 from docker_magics.display.tables import counted, human_size
 from docker_magics.engine import events as ev
@@ -131,7 +131,8 @@ class TransferRecorder:
 
 def _layers_html(layers: dict[str, str]) -> str:
     rows = "".join(
-        f"<tr><td><code>{html.escape(k)}</code></td><td>{html.escape(v)}</td></tr>"
+        f"<tr><td style='text-align:left'><code>{markup.text(k)}</code></td>"
+        f"<td style='text-align:left'>{markup.text(v)}</td></tr>"
         for k, v in layers.items()
     )
     summary = counted(len(layers), "layer")
@@ -188,9 +189,9 @@ class PushResult(SaidOnce):
         return "\n".join([self.summary(), *self.lines()])
 
     def _repr_html_(self) -> str:
-        lines = "<br>".join(html.escape(line) for line in self.lines())
+        lines = "<br>".join(markup.text(line) for line in self.lines())
         return (
-            f"<div><b style='color:#1a7f37'>{html.escape(self.summary())}</b>"
+            f"<div><b style='color:#1a7f37'>{markup.text(self.summary())}</b>"
             f"{_layers_html(self.layers)}<code>{lines}</code></div>"
         )
 
@@ -211,14 +212,21 @@ class PullResult(SaidOnce):
     def downloaded(self) -> int:
         return sum(1 for s in self.layers.values() if s == "Pull complete")
 
+    @property
+    def present(self) -> int:
+        """Layers the engine had already (the engine's "Already exists")."""
+        return sum(1 for s in self.layers.values() if s == "Already exists")
+
     def summary(self) -> str:
         short = (self.image_id or "").split(":")[-1][:12]
         size = f", {human_size(self.size)}" if self.size is not None else ""
-        what = (
-            "up to date"
-            if "up to date" in self.status
-            else f"{counted(self.downloaded, 'layer')} downloaded"
-        )
+        if "up to date" in self.status:
+            what = "up to date"
+        elif self.downloaded:
+            what = f"{counted(self.downloaded, 'layer')} downloaded"
+            what += f", {self.present:,} already there" if self.present else ""
+        else:  # the engine's "Downloaded newer image": a new name for layers it had
+            what = "nothing to download, the engine had its layers"
         image = f" ({short}{size})" if short else ""
         return f"Pulled {self.reference}{image} in {self.duration:.1f}s: {what}"
 
@@ -228,8 +236,8 @@ class PullResult(SaidOnce):
         )
 
     def _repr_html_(self) -> str:
-        digest = f"<code>Digest: {html.escape(self.digest)}</code>" if self.digest else ""
+        digest = f"<code>Digest: {markup.text(self.digest)}</code>" if self.digest else ""
         return (
-            f"<div><b style='color:#1a7f37'>{html.escape(self.summary())}</b>"
+            f"<div><b style='color:#1a7f37'>{markup.text(self.summary())}</b>"
             f"{_layers_html(self.layers)}{digest}</div>"
         )

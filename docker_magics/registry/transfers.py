@@ -17,6 +17,9 @@ from docker_magics.errors import (
     EngineError,
     Interrupted,
     MaybeSecretArgument,
+    how,
+    option,
+    usage,
 )
 from docker_magics.redaction import protect, redact
 from docker_magics.registry.credentials import (
@@ -131,7 +134,7 @@ def push(
     ref = parse_reference(reference, allow_digest=False)
     if all_tags and ref.tag:
         raise BadArgument(
-            f"--all-tags pushes every tag of {ref.repository}: give the name "
+            f"{usage('--all-tags')} pushes every tag of {ref.repository}: give the name "
             f"without a tag (not {reference})"
         )
     tag = None if all_tags else (ref.tag or "latest")
@@ -186,7 +189,7 @@ def pull(
     ref = parse_reference(reference)
     if all_tags and (ref.tag or ref.digest):
         raise BadArgument(
-            f"--all-tags pulls every tag of {ref.repository}: give the name "
+            f"{usage('--all-tags')} pulls every tag of {ref.repository}: give the name "
             f"without a tag (not {reference})"
         )
     tag = None if all_tags else (ref.digest or ref.tag or "latest")
@@ -203,7 +206,7 @@ def tag(conn: Connection, source: str, target: str) -> str:
     except ImageNotFound:
         raise BadArgument(
             f"There is no image {source} on the engine",
-            "Check the name (%docker_images lists them)",
+            f"Check the name ({how('%docker_images', 'docker_magics.images()')} lists them)",
         ) from None
     except Exception as exc:  # noqa: BLE001
         said = str(getattr(exc, "explanation", "") or "")
@@ -233,15 +236,19 @@ def login(
         if not username:
             raise BadArgument(
                 f"Give the user name for {name}",
-                f"%docker_login {registry or ''} -u USER".replace("  ", " "),
+                how(
+                    f"%docker_login {registry or ''} -u USER".replace("  ", " "),
+                    "Pass username='USER'",
+                ),
             )
     if password_env:
         if password_env not in os.environ:
             # Its name is not repeated (and the cell leaves the history): it might be a
             # password typed in the wrong place.
             raise MaybeSecretArgument(
-                "The environment variable given to --password-env is not set",
-                "Set it to the password, or leave out --password-env to be asked for it",
+                f"The environment variable given to {option('--password-env')} is not set",
+                f"Set it to the password, or leave out {option('--password-env')} to be asked "
+                "for it",
             )
         password = os.environ[password_env]
     else:
@@ -288,11 +295,16 @@ def login_registry(registry: str | None) -> str:
     # a typed password has upper-case letters and no dot.
     named = "." in host or ":" in host or host == "localhost"
     if key != INDEX and not (named and is_registry_host(key)):
+        given = how("%docker_login", "docker_magics.login()")
         raise MaybeSecretArgument(
-            "The registry given to %docker_login is not a host name (HOST.DOMAIN, HOST:PORT "
-            "or localhost)",
-            "Passwords are never arguments: run %docker_login HOST -u USER and type it when "
-            "asked, or use --password-env VAR",
+            f"The registry given to {given} is not a host name (HOST.DOMAIN, HOST:PORT or "
+            "localhost); it is not repeated, as it may be a password",
+            how(
+                f"Passwords are never arguments: run %docker_login HOST -u USER and type it when "
+                f"asked, or use --password-env VAR. {MaybeSecretArgument.DELETE}",
+                "Passwords are never arguments: they are asked for, or read from "
+                "password_env='VAR'. If this is one, delete it from your code",
+            ),
         )
     return key
 
@@ -303,9 +315,9 @@ def _ask(ask, prompt: str, what: str) -> str:
     except Exception as exc:  # noqa: BLE001 - e.g. StdinNotImplementedError under nbclient
         if type(exc).__name__ in ("StdinNotImplementedError", "EOFError", "OSError"):
             hint = (
-                "Put it in an environment variable and pass --password-env VAR"
+                f"Put it in an environment variable and pass {usage('--password-env', 'VAR')}"
                 if what == "password"
-                else "Pass it with -u USER"
+                else how("Pass it with -u USER", "Pass username='USER'")
             )
             raise BadArgument(f"This frontend cannot ask for a {what}", hint) from None
         raise

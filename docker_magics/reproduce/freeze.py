@@ -20,7 +20,7 @@ from pathlib import Path
 
 from docker_magics.builds.options import BuildOptions
 from docker_magics.builds.result import BuildResult
-from docker_magics.errors import BadArgument, FetchFailed
+from docker_magics.errors import BadArgument, FetchFailed, option, usage
 from docker_magics.reproduce import dockerfile, wheels
 from docker_magics.reproduce.inventory import Inventory, collect, required
 from docker_magics.reproduce.target import check, probe
@@ -43,7 +43,9 @@ class Include:
             src, _, dest = value.rpartition(":")
         path = Path(os.path.expanduser(src)).absolute()
         if not path.exists():
-            raise BadArgument(f"--include {value}: {src} does not exist", "Check the path")
+            raise BadArgument(
+                f"{usage('--include', value)}: {src} does not exist", "Check the path"
+            )
         if not dest:
             real, home = os.path.realpath(path), os.path.realpath(cwd)
             inside = real.startswith(home + os.sep)
@@ -51,8 +53,8 @@ class Include:
         dest = posixpath.normpath(dest.replace(os.sep, "/")).lstrip("/")
         if dest in ("", ".") or dest == ".." or dest.startswith("../") or ":" in dest:
             raise BadArgument(
-                f"--include {value}: {dest!r} is not a place inside the working folder",
-                "Give a relative DEST without ':' (--include SRC:DEST)",
+                f"{usage('--include', value)}: {dest!r} is not a place inside the working folder",
+                f"Give a relative DEST without ':' ({usage('--include', 'SRC:DEST')})",
             )
         return cls(path, dest, value)
 
@@ -63,9 +65,9 @@ def _check_overlaps(includes: list[Include]) -> None:
             for a, b in ((one, other), (other, one)):
                 if a.dest == b.dest or a.dest.startswith(b.dest + "/"):
                     raise BadArgument(
-                        f"--include {one.text} and --include {other.text} both go to "
-                        f"{a.dest} in the image",
-                        "Give one of them another DEST (--include SRC:DEST)",
+                        f"{usage('--include', one.text)} and {usage('--include', other.text)} "
+                        f"both go to {a.dest} in the image",
+                        f"Give one of them another DEST ({usage('--include', 'SRC:DEST')})",
                     )
 
 
@@ -117,7 +119,9 @@ def plan(
     _check_overlaps(includes)
     workdir = workdir or dockerfile.DEFAULT_WORKDIR
     if not workdir.startswith("/"):
-        raise BadArgument(f"--workdir {workdir}: not an absolute path", "Give e.g. /analysis")
+        raise BadArgument(
+            f"{usage('--workdir', workdir)}: not an absolute path", "Give e.g. /analysis"
+        )
     inventory = collect(packages, exclude, cwd=cwd, included=[str(i.src) for i in includes])
     base = base or default_base(inventory.python)
     text = dockerfile.render(
@@ -212,7 +216,7 @@ def _left_out(inventory: Inventory, found: wheels.Wheels) -> None:
         raise FetchFailed(
             f"None of the kernel's {len(inventory.dists)} distributions can be installed in "
             "the image (see the warnings above)",
-            "Check the --base image's platform and the package index",
+            f"Check the {option('--base')} image's platform and the package index",
         )
 
 

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
 
-from docker_magics.errors import BadArgument
+from docker_magics.errors import BadArgument, option, usage
 
 MODES = ("all", "imported")
 ALWAYS = ("ipykernel", "nbclient", "pip")  # notebooks run inside; pip installs the rest
@@ -255,13 +255,13 @@ def collect(
     ``--include`` sends (local modules inside them need no warning); ``path``: where
     distributions are looked for (``sys.path``)."""
     if packages not in MODES:
-        raise BadArgument(f"Unknown --packages {packages!r}", "Use all or imported")
+        raise BadArgument(f"Unknown {option('--packages')} {packages!r}", "Use all or imported")
     dists = installed(path)
     session = sys.modules if modules is None else modules
     warnings: list[str] = []
     excluded = {canonical(e) for e in exclude}
     for name in sorted(excluded - dists.keys()):
-        warnings.append(f"--exclude {name}: the kernel has no distribution of that name")
+        warnings.append(f"{usage('--exclude', name)}: the kernel has no distribution of that name")
     owners = _owners(path)
     roots: dict[str, set[str]]
     if packages == "all":
@@ -278,7 +278,8 @@ def collect(
         for dep, _ in required(dists[key], chosen[key]):
             if dep in excluded and dep in dists:
                 warnings.append(
-                    f"{dists[key].name} needs {dists[dep].name}, which --exclude leaves out"
+                    f"{dists[key].name} needs {dists[dep].name}, which {option('--exclude')} "
+                    "leaves out"
                 )
     inside = [os.path.realpath(p) for p in included]
     for name, where in sorted(local_modules(session, cwd or os.getcwd(), owners).items()):
@@ -286,7 +287,7 @@ def collect(
             shown = os.path.relpath(where, cwd or os.getcwd())
             warnings.append(
                 f"The session imported {name} from {shown}, which no installed package "
-                f"provides: --include {shown} to have it in the image"
+                f"provides: {usage('--include', shown)} to have it in the image"
             )
     version = sys.version_info
     return Inventory(

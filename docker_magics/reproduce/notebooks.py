@@ -28,6 +28,9 @@ from docker_magics.errors import (
     EngineError,
     Interrupted,
     NotebookFailed,
+    how,
+    option,
+    usage,
 )
 from docker_magics.reproduce import parameters as params
 from docker_magics.reproduce.progress import notebook_renderer
@@ -210,7 +213,7 @@ class _NotebookRun(Operation[NotebookResult]):
         except NotFound:
             pass
         except BadArgument as exc:
-            if exc.what.startswith(f"--get {get}: the container has no "):
+            if exc.what.startswith(f"{usage('--get', get)}: the container has no "):
                 return  # the runner wrote nothing: what went wrong is said otherwise
             reason = exc.what.split(": ", 1)[-1]  # "cannot write PATH (why)"
             raise BadArgument(f"The executed notebook: {reason}", "Give another -o PATH") from None
@@ -290,12 +293,15 @@ class _NotebookRun(Operation[NotebookResult]):
         if fatal is not None and fatal.get("kind") == "missing":
             return NotebookFailed(
                 f"{image} cannot run notebooks: {fatal['text']}",
-                "Freeze a kernel into it with %docker_freeze (it adds ipykernel and nbclient), "
+                f"Freeze a kernel into it with {how('%docker_freeze', 'docker_magics.freeze()')} "
+                "(it adds ipykernel and nbclient), "
                 "or install nbclient and ipykernel in the image",
                 result=result,
             )
         if fatal is not None:
-            hint = "Choose a kernel the image has with --kernel (python3, with ipykernel)"
+            hint = (
+                f"Choose a kernel the image has with {option('--kernel')} (python3, with ipykernel)"
+            )
             hint = hint if "NoSuchKernel" in fatal["text"] else ""
             return NotebookFailed(
                 f"{name} could not run in {image}: {fatal['text']}", hint, result=result

@@ -4,8 +4,7 @@ has been running for a while."""
 
 from __future__ import annotations
 
-import html
-
+from docker_magics.display import markup
 from docker_magics.display.progress import GREEN, RED, ProgressText, WidgetRenderer, make_renderer
 from docker_magics.reproduce.result import Cell, NotebookRecorder
 
@@ -64,7 +63,7 @@ class NotebookWidgets(WidgetRenderer):
         cell = recorder.running
         now = f" — cell {cell.number} of {recorder.total}, {cell.elapsed():.0f}s" if cell else ""
         return (
-            f"<b>{html.escape(recorder.title)}</b>{html.escape(now)} "
+            f"<b>{markup.text(recorder.title)}</b>{markup.text(now)} "
             f"<span style='color:#57606a'>({recorder.elapsed():.0f}s)</span>"
         )
 
@@ -78,8 +77,8 @@ class NotebookWidgets(WidgetRenderer):
             f"<tr><td style='text-align:right'>{c.number}</td>"
             f"<td style='color:{colors.get(c.status, '#57606a')}'>{c.status}</td>"
             f"<td style='text-align:right'>{c.elapsed():.1f}s</td>"
-            f"<td><code>{html.escape(c.source)}</code>"
-            f"{'<br>' + html.escape(c.error) if c.error else ''}</td></tr>"
+            f"<td><code>{markup.text(c.source)}</code>"
+            f"{'<br>' + markup.text(c.error) if c.error else ''}</td></tr>"
             for c in cells[-ROWS:]
         )
         return [f"<table style='font-size:12px'>{rows}</table>" if rows else ""]

@@ -3,13 +3,13 @@ into each cell's state, for the progress views, and the ``NotebookResult`` value
 
 from __future__ import annotations
 
-import html
 import json
 import os
 import time
 from collections import deque
 from dataclasses import dataclass, field
 
+from docker_magics.display import markup
 from docker_magics.display.logstore import TAIL, LogStore
 from docker_magics.engine import events as ev
 
@@ -165,10 +165,10 @@ class NotebookResult:
     def _repr_html_(self) -> str:
         color = "#1a7f37" if self.ok else "#cf222e"
         rows = "".join(
-            f"<tr><td>{c.number}</td><td>{html.escape(c.status)}</td>"
+            f"<tr><td>{c.number}</td><td>{markup.text(c.status)}</td>"
             f"<td>{'' if c.seconds is None else f'{c.seconds:.1f}s'}</td>"
-            f"<td><code>{html.escape(c.source)}</code>"
-            f"{'<br>' + html.escape(c.error) if c.error else ''}</td></tr>"
+            f"<td><code>{markup.text(c.source)}</code>"
+            f"{'<br>' + markup.text(c.error) if c.error else ''}</td></tr>"
             for c in self.cells
         )
         table = (
@@ -176,4 +176,4 @@ class NotebookResult:
             if rows
             else ""
         )
-        return f"<b style='color:{color}'>{html.escape(self.summary())}</b>{table}"
+        return f"<b style='color:{color}'>{markup.text(self.summary())}</b>{table}"

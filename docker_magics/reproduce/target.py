@@ -14,6 +14,7 @@ from docker_magics.errors import (
     DockerMagicsError,
     EngineError,
     Interrupted,
+    option,
 )
 
 # Runs in the base image: the standard library only, any Python 3.
@@ -126,7 +127,7 @@ def probe(conn, image: str, progress: str = "auto") -> Target:
         reason = str(exc)[:1].lower() + str(exc)[1:] if str(exc) else "no answer"
         raise BadArgument(
             f"Cannot ask the base image {image} for its Python ({reason.rstrip('.')})",
-            "Give a --base image with python3 on its PATH",
+            f"Give a {option('--base')} image with python3 on its PATH",
         ) from None
     target = Target(
         image,
@@ -158,7 +159,8 @@ def _image_id(conn, image: str, progress: str) -> str:
         what = exc.what[:1].lower() + exc.what[1:]
         raise EngineError(
             f"The base image {image} is not on the engine and cannot be pulled: {what}",
-            "Give a --base image the engine has (with Python of the kernel's major.minor)",
+            f"Give a {option('--base')} image the engine has (with Python of the kernel's "
+            "major.minor)",
         ) from None
     return api.inspect_image(image)["Id"]
 
@@ -170,6 +172,6 @@ def check(target: Target, python: tuple[int, int, int], implementation: str) -> 
         raise BadArgument(
             f"The base image {target.image} has {target.label.split(' (')[0]}, the kernel "
             f"runs {'Python' if implementation == 'cpython' else implementation} {kernel}",
-            f"Give a --base image with Python {python[0]}.{python[1]} "
+            f"Give a {option('--base')} image with Python {python[0]}.{python[1]} "
             f"(e.g. python:{python[0]}.{python[1]}-slim)",
         )

@@ -3,17 +3,18 @@ container/image chores (logs, stop, rm, rmi) with one-line errors."""
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Iterable
 
 from docker_magics.display.once import said
 from docker_magics.display.tables import Lines, Table, human_size
 from docker_magics.engine import streams
-from docker_magics.engine.diagnose import explain
+from docker_magics.engine.diagnose import clause, explain
 from docker_magics.engine.dockerpy import internals
 from docker_magics.engine.drive import Operation, drive
 from docker_magics.engine.session import Connection
-from docker_magics.errors import BadArgument, DockerMagicsError, EngineError
+from docker_magics.errors import BadArgument, DockerMagicsError, EngineError, how, usage
 from docker_magics.runs.progress import RunText
 from docker_magics.runs.result import ContainerLog, RunRecorder
 
@@ -51,22 +52,22 @@ def _filters(items: Iterable[str]) -> dict[str, str | list[str] | bool]:
     for item in items:
         key, sep, value = item.partition("=")
         if not sep or not key:
-            raise BadArgument(f"Invalid filter {item!r}", "Use --filter KEY=VALUE")
+            raise BadArgument(f"Invalid filter {item!r}", f"Use {usage('--filter', 'KEY=VALUE')}")
         filters.setdefault(key, []).append(value)
     return dict(filters)
 
 
 # The filters `docker ps` and `docker images` document (the engine may know more).
 _FILTERS = {
-    "%docker_ps": "id, name, label, status, exited, ancestor, before, since, volume, "
+    "containers": "id, name, label, status, exited, ancestor, before, since, volume, "
     "network, publish, expose, health, isolation, is-task",
-    "%docker_images": "dangling, label, before, since, reference",
+    "images": "dangling, label, before, since, reference",
 }
 _STATUSES = "created, restarting, running, removing, paused, exited, dead"
 
 
 def _filter_refused(
-    exc: Exception, conn: Connection, magic: str, items: list[str]
+    exc: Exception, conn: Connection, listing: str, items: list[str]
 ) -> DockerMagicsError:
     """The engine's refusal of a listing's filters ("Invalid filter 'x'", a value it cannot
     read) as a line that says which filters and values there are."""
@@ -78,12 +79,14 @@ def _filter_refused(
     keys = {item.partition("=")[0] for item in items}
     unknown = [k for k in keys if f"Invalid filter '{k}'" in said]
     if unknown:
-        hint = f"The filters of {magic}: {_FILTERS[magic]} (--filter KEY=VALUE, repeatable)"
-    elif magic == "%docker_ps" and "'status=" in said:
+        of = how(f"%docker_{'ps' if listing == 'containers' else listing}", f"{listing}()")
+        repeat = how("--filter KEY=VALUE, repeatable", "filters=['KEY=VALUE', ...]")
+        hint = f"The filters of {of}: {_FILTERS[listing]} ({repeat})"
+    elif listing == "containers" and "'status=" in said:
         hint = f"A status is one of {_STATUSES}"
     else:
         hint = "Check the value: a number, a name or an ID, true or false, as the filter takes"
-    shown = " ".join(f"--filter {item}" for item in items)
+    shown = " ".join(usage("--filter", item) for item in items)
     return BadArgument(f"The engine refused {shown}: {said}", hint)
 
 
@@ -104,7 +107,7 @@ def images(
             except NotFound:  # removed meanwhile
                 continue
     except Exception as exc:  # noqa: BLE001
-        raise _filter_refused(exc, conn, "%docker_images", list(filters)) from None
+        raise _filter_refused(exc, conn, "images", list(filters)) from None
     present = {image.id for image in found}
     rows = []
     for entry in listed:
@@ -132,7 +135,7 @@ def containers(conn: Connection, *, all: bool = False, filters: Iterable[str] = 
             all=all, filters=_filters(list(filters)), ignore_removed=True
         )
     except Exception as exc:  # noqa: BLE001
-        raise _filter_refused(exc, conn, "%docker_ps", list(filters)) from None
+        raise _filter_refused(exc, conn, "containers", list(filters)) from None
     rows = []
     for c in found:
         attrs = c.attrs
@@ -197,14 +200,15 @@ def _each(conn: Connection, targets: list[str], action, what: str) -> Lines:
     then fail with one line naming every target that could not be done."""
     from docker.errors import APIError, NotFound
 
-    lines, objects, failed = [], [], []
+    lines, objects, failed, missing = [], [], [], False
     for target in targets:
         try:
             line, obj = action(target)
         except NotFound:
-            failed.append(f"{target}: no such {what}")
+            failed.append(f"there is no {what} {target} on the engine")
+            missing = True
         except APIError as exc:
-            failed.append(f"{target}: {' '.join(str(exc.explanation or exc).split())}")
+            failed.append(_refused(target, exc))
         except Exception as exc:  # noqa: BLE001
             raise explain(exc, conn.endpoint) from None
         else:
@@ -213,8 +217,29 @@ def _each(conn: Connection, targets: list[str], action, what: str) -> Lines:
     if failed:
         for line in lines:
             print(line)
-        raise EngineError("; ".join(failed))
+        told = "; ".join(failed)
+        if told.startswith("there"):
+            told = "T" + told[1:]
+        raise EngineError(told, _check_the_name(what) if missing else "")
     return Lines(lines, objects)
+
+
+def _check_the_name(what: str) -> str:
+    lists = {
+        "container": how("%docker_ps -a", "docker_magics.containers(all=True)"),
+        "image": how("%docker_images", "docker_magics.images()"),
+    }[what]
+    return f"Check the name ({lists} lists them)"
+
+
+def _refused(target: str, exc) -> str:
+    """What the engine refused about ``target``, in words that say what to do."""
+    refusal = " ".join(str(exc.explanation or exc).split())
+    if re.search(r"remove a running container|container is running", refusal):
+        stop = how(f"%docker_stop {target}", f"docker_magics.stop({target!r})")
+        force = how(f"%docker_rm -f {target}", f"docker_magics.remove({target!r}, force=True)")
+        return f"{target} is running: stop it first ({stop}) or use {force}"
+    return f"{target}: {clause(refusal)}"
 
 
 def stop(conn: Connection, targets: list[str], timeout: int = 10) -> Lines:
@@ -288,7 +313,7 @@ class _Logs(Operation[ContainerLog]):
             tty = bool(api.inspect_container(self.target)["Config"].get("Tty"))
         except NotFound:
             raise BadArgument(
-                f"No container {self.target} on the engine", "%docker_ps -a lists them"
+                f"There is no container {self.target} on the engine", _check_the_name("container")
             ) from None
         response, output = streams.logs(api, self.target, tty=tty, **self.options)
         try:

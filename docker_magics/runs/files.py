@@ -17,7 +17,7 @@ from pathlib import Path
 from docker_magics.builds.plan import AddSpec
 from docker_magics.builds.tar import TarWriter
 from docker_magics.engine import streams
-from docker_magics.errors import BadArgument, EngineError
+from docker_magics.errors import BadArgument, EngineError, option, usage
 
 SCRIPT_PATH = "/.docker-magics/cell"
 
@@ -95,11 +95,13 @@ def copy_out(api, container_id: str, gets: list[str], workdir: str) -> list[str]
             response, stream = streams.archive(api, container_id, source)
         except NotFound:
             raise BadArgument(
-                f"--get {path}: the container has no {source}",
+                f"{usage('--get', path)}: the container has no {source}",
                 "Check the path the script writes to",
             ) from None
         except APIError as exc:
-            raise EngineError(f"--get {path}: the engine refused ({_explanation(exc)})") from None
+            raise EngineError(
+                f"{usage('--get', path)}: the engine refused ({_explanation(exc)})"
+            ) from None
         try:
             copied.append(_receive(stream, target, path, dest))
         finally:
@@ -143,7 +145,9 @@ def _receive(stream, target: Path, path: str, dest: str) -> str:
         except OSError as exc:
             raise _cannot_write(path, target, exc) from None
         except tarfile.TarError as exc:
-            raise BadArgument(f"--get {path}: cannot unpack what the engine sent ({exc})") from None
+            raise BadArgument(
+                f"{usage('--get', path)}: cannot unpack what the engine sent ({exc})"
+            ) from None
     finally:
         with contextlib.suppress(OSError):
             f.close()  # (after a failed write, closing tries to flush again)
@@ -153,7 +157,7 @@ def _receive(stream, target: Path, path: str, dest: str) -> str:
 def _cannot_write(path: str, target: Path, exc: OSError) -> BadArgument:
     full = exc.errno in (errno.ENOSPC, errno.EDQUOT)
     return BadArgument(
-        f"--get {path}: cannot write {target} ({exc.strerror or exc})",
+        f"{usage('--get', path)}: cannot write {target} ({exc.strerror or exc})",
         "Free space there, or choose another destination"
         if full
         else "Choose a destination you can write to",
@@ -183,7 +187,7 @@ def _unpack_into(archive: Path, unpacked: Path, target: Path, path: str) -> Path
     with tarfile.open(archive) as tar:
         members = tar.getmembers()
         if not members:
-            raise BadArgument(f"--get {path}: the engine sent an empty archive")
+            raise BadArgument(f"{usage('--get', path)}: the engine sent an empty archive")
         top = members[0].name.split("/")[0]
         if hasattr(tarfile, "data_filter"):
             tar.extractall(unpacked, filter=_extraction_filter)
@@ -192,7 +196,7 @@ def _unpack_into(archive: Path, unpacked: Path, target: Path, path: str) -> Path
     got = unpacked / top
     if not got.is_symlink() and not got.exists():  # skipped by the filter
         raise BadArgument(
-            f"--get {path}: it is a device or a pipe, not a file, folder or link",
+            f"{usage('--get', path)}: it is a device or a pipe, not a file, folder or link",
             "Copy out files and folders",
         )
     contents = path.endswith("/.")
@@ -201,14 +205,14 @@ def _unpack_into(archive: Path, unpacked: Path, target: Path, path: str) -> Path
     if got.is_dir() and not got.is_symlink():
         if target.exists() and not target.is_dir():
             raise BadArgument(
-                f"--get: {target} is a file and the container's path is a folder",
+                f"{option('--get')}: {target} is a file and the container's path is a folder",
                 "Give a folder (or a new name) as the destination",
             )
         _merge_tree(got, target)
     else:
         if target.is_dir() and not target.is_symlink():
             raise BadArgument(
-                f"--get: {target} is a folder and the container's path is a file",
+                f"{option('--get')}: {target} is a folder and the container's path is a file",
                 "Give a file name (or another folder) as the destination",
             )
         _put(got, target)
@@ -224,13 +228,13 @@ def _merge_tree(source: Path, target: Path) -> None:
         if entry.is_dir() and not entry.is_symlink():
             if there.is_symlink() or (there.exists() and not there.is_dir()):
                 raise BadArgument(
-                    f"--get: {there} is a file where the container has a folder",
+                    f"{option('--get')}: {there} is a file where the container has a folder",
                     "Move it away or choose another destination",
                 )
             _merge_tree(entry, there)
         elif there.is_dir() and not there.is_symlink():
             raise BadArgument(
-                f"--get: {there} is a folder where the container has a file",
+                f"{option('--get')}: {there} is a folder where the container has a file",
                 "Move it away or choose another destination",
             )
         else:

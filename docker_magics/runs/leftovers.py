@@ -69,6 +69,6 @@ def remove_leftovers(api) -> str | None:
         return None
     them = "it" if len(removed) == 1 else "them"
     return (
-        f"Removed {counted(len(removed), 'container')} left by %docker_run in a kernel that "
+        f"Removed {counted(len(removed), 'container')} left by runs in a kernel that "
         f"died before it could remove {them}: {', '.join(removed)}"
     )

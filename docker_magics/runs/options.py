@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from docker_magics.errors import BadArgument
+from docker_magics.errors import BadArgument, usage
 
 
 @dataclass
@@ -39,9 +39,11 @@ def parse_env(items: list[str], env_files: Iterable[str] = ()) -> dict[str, str]
         try:
             text = Path(os.path.expanduser(path)).read_text(encoding="utf-8")
         except OSError as exc:
-            raise BadArgument(f"--env-file {path}: {exc.strerror}", "Check the path") from None
+            raise BadArgument(
+                f"{usage('--env-file', path)}: {exc.strerror}", "Check the path"
+            ) from None
         lines += [
-            (f"--env-file {path}", line.strip())
+            (usage("--env-file", path), line.strip())
             for line in text.splitlines()
             if line.strip() and not line.lstrip().startswith("#")
         ]

@@ -3,12 +3,12 @@ exit code and timing, and the ``RunResult`` value with text and HTML reprs."""
 
 from __future__ import annotations
 
-import html
 import shlex
 import time
 from collections import deque
 from dataclasses import dataclass, field
 
+from docker_magics.display import markup
 from docker_magics.display.logstore import TAIL, LogStore, TextStore
 from docker_magics.display.once import SaidOnce
 from docker_magics.engine import events as ev
@@ -83,7 +83,7 @@ class RunResult(SaidOnce):
 
     def _repr_html_(self) -> str:
         color = "#1a7f37" if self.ok else "#cf222e"
-        return f"<b style='color:{color}'>{html.escape(self.summary())}</b>"
+        return f"<b style='color:{color}'>{markup.text(self.summary())}</b>"
 
 
 @dataclass
@@ -137,5 +137,5 @@ class ContainerLog(SaidOnce):
 
     def _repr_html_(self) -> str:
         head, lines = self._shown()
-        body = html.escape("\n".join(lines))
-        return f"<div><b>{html.escape(head)}</b><pre style='margin:0'>{body}</pre></div>"
+        body = markup.text("\n".join(lines))
+        return f"<div><b>{markup.text(head)}</b><pre style='margin:0'>{body}</pre></div>"

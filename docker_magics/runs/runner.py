@@ -17,7 +17,17 @@ from docker_magics.engine import streams
 from docker_magics.engine.diagnose import explain
 from docker_magics.engine.drive import Operation, drive
 from docker_magics.engine.session import Connection
-from docker_magics.errors import BadArgument, DockerMagicsError, EngineError, Interrupted, RunFailed
+from docker_magics.errors import (
+    BadArgument,
+    DockerMagicsError,
+    EngineError,
+    Interrupted,
+    Quoting,
+    RunFailed,
+    how,
+    option,
+    usage,
+)
 from docker_magics.registry.references import parse_reference
 from docker_magics.runs.files import SCRIPT_PATH, copy_out, put_files
 from docker_magics.runs.leftovers import owner_label
@@ -105,15 +115,17 @@ def _create_failure(exc, spec: RunSpec) -> str:
     message = str(exc.explanation or exc)
     if exc.status_code == 409 and "already in use" in message:
         return (
-            f"The container name {spec.name} is already in use. Pick another --name, or "
-            f"remove that container with %docker_rm -f {spec.name}"
+            f"The container name {spec.name} is already in use. Pick another "
+            f"{option('--name')}, or remove that container with "
+            + how(f"%docker_rm -f {spec.name}", f"docker_magics.remove({spec.name!r}, force=True)")
         )
     if "network" in message and "not found" in message:
         return f"No network named {spec.network} on the engine (see `docker network ls`)"
     if message.startswith("Invalid container name"):
         return (
             f"The container name {spec.name!r} is not allowed. Use at least two letters, "
-            "digits, '_', '.' or '-', starting with a letter or a digit (e.g. --name my-job_2)"
+            "digits, '_', '.' or '-', starting with a letter or a digit (e.g. "
+            f"{usage('--name', 'my-job_2')})"
         )
     if "working directory" in message and "absolute path" in message:
         workdir = spec.workdir or ""
@@ -175,12 +187,17 @@ def run(
     if guard is not None:
         check_adds_data_root(add_specs, guard)
     if spec.detach and gets:
-        raise BadArgument("--get needs the run to finish: it cannot be used with --detach")
+        raise BadArgument(
+            f"{option('--get')} needs the run to finish: it cannot be used with {usage('--detach')}"
+        )
     if script is not None:
         if spec.entrypoint:
             raise BadArgument(
-                "--entrypoint has no effect on %%docker_run: the cell runs with --shell",
-                "Give the interpreter with --shell (e.g. --shell python3)",
+                how(
+                    "--entrypoint has no effect on %%docker_run: the cell runs with --shell",
+                    "entrypoint has no effect with script=: the script runs with shell=",
+                ),
+                f"Give the interpreter with {usage('--shell', 'python3')}",
             )
         spec.entrypoint = shlex.split(shell) or ["sh"]
         spec.command = [SCRIPT_PATH]
@@ -300,14 +317,15 @@ class _Run(Operation[RunResult]):
     def _failed(self, result: RunResult) -> RunFailed:
         last = _one_line(self.recorder.tail)
         what = "The script" if self.script is not None else "The command"
+        said = f"{what} in {self.spec.image} exited with code {self.exit_code}"
+        said += "" if last else " without output"
+        notes = [f"nothing was copied out with {option('--get')}"] if self.gets else []
+        if self.recorder.output.count > 3:
+            notes.append("all of its output: docker_magics.last_run().stdout and .stderr")
+        said += f" ({'; '.join(notes)})" if notes else ""
+        # Its output last, as written: no full stop after it.
         return RunFailed(
-            f"{what} in {self.spec.image} exited with code {self.exit_code}"
-            + (f"; its last output: {last}" if last else " without output")
-            + (" (nothing was copied out with --get)" if self.gets else ""),
-            "All of its output: docker_magics.last_run().stdout and .stderr"
-            if self.recorder.output.count > 3
-            else "",
-            result=result,
+            Quoting(f"{said}; its last output: {last}") if last else said, result=result
         )
 
 
@@ -332,27 +350,48 @@ def _start(api, container_id: str, spec: RunSpec) -> None:
     except APIError as exc:
         raise EngineError(_start_failure(exc, spec)) from None
     if spec.ports:
-        _warn_if_unpublished(api, container_id)
+        _warn_if_unpublished(api, container_id, spec.network)
 
 
-def _warn_if_unpublished(api, container_id: str) -> None:
+def _warn_if_unpublished(api, container_id: str, network: str | None) -> None:
     """The engine accepts -p on networks that cannot publish (an engine without its bridge
     network, --network none or host) and says nothing: say it."""
+    from docker.errors import APIError, NotFound
+
+    mode = network or "default"
+    try:
+        try:
+            settings = api.inspect_container(container_id)
+        except NotFound:  # removed at its end already
+            settings = {"State": {}}
+        if settings["State"].get("Running"):
+            published = any(settings["NetworkSettings"].get("Ports") or {})
+        else:  # it ended already (`true`), its ports with it: its network says if it had any
+            published = _maps_ports(api, mode)
+    except APIError:  # (a warning is a nicety: the run goes on)
+        return
+    if not published:
+        print(
+            f"Warning: -p published no port: the container's network ({mode}) does not map "
+            f"ports on this engine. Use a bridge network ({usage('--network', 'NAME')} of a "
+            "`docker network create` network)",
+            file=sys.stderr,
+        )
+
+
+def _maps_ports(api, mode: str) -> bool:
+    """Whether the network ``mode`` (--network) publishes ports: a bridge (or overlay)
+    network the engine has; ``default`` is the engine's ``bridge`` network, which an engine
+    started without it (dockerd --bridge=none) does not have."""
     from docker.errors import NotFound
 
+    if mode.startswith("container:"):
+        return False
     try:
-        settings = api.inspect_container(container_id)
-    except NotFound:  # ended and removed already (AutoRemove): nothing to tell
-        return
-    if not settings["State"].get("Running") or any(settings["NetworkSettings"].get("Ports") or {}):
-        return  # (an exited container's ports are gone either way: nothing to tell)
-    mode = settings["HostConfig"].get("NetworkMode") or "default"
-    print(
-        f"Warning: -p published no port: the container's network ({mode}) does not map "
-        "ports on this engine. Use a bridge network (--network NAME of a `docker network "
-        "create` network)",
-        file=sys.stderr,
-    )
+        driver = api.inspect_network("bridge" if mode == "default" else mode).get("Driver")
+    except NotFound:
+        return False
+    return driver in ("bridge", "overlay")
 
 
 def _name(api, container_id: str) -> str:

@@ -12,9 +12,9 @@ them.
 
 from __future__ import annotations
 
-import html
 from dataclasses import dataclass, field
 
+from docker_magics.display import markup
 from docker_magics.display.charts import Bar, bar_svg, with_bars
 from docker_magics.display.once import SaidOnce
 from docker_magics.display.tables import Table, human_size
@@ -86,7 +86,7 @@ class DiskUsage(SaidOnce):
 
     def _repr_html_(self) -> str:
         return (
-            f"<div class='docker-magics-df'><b>{html.escape(self.title())}</b>"
+            f"<div class='docker-magics-df'><b>{markup.text(self.title())}</b>"
             f"{self.table()._repr_html_()}{self.chart()}</div>"
         )
 

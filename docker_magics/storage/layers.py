@@ -10,16 +10,16 @@ make # buildkit``.
 
 from __future__ import annotations
 
-import html
 import re
 from dataclasses import dataclass, field
 
+from docker_magics.display import markup
 from docker_magics.display.charts import Bar, bar_svg, shorten, with_bars
 from docker_magics.display.once import SaidOnce
 from docker_magics.display.tables import Table, counted, human_size
 from docker_magics.engine.diagnose import explain
 from docker_magics.engine.session import Connection
-from docker_magics.errors import BadArgument
+from docker_magics.errors import BadArgument, how
 
 INSTRUCTION_WIDTH = 60
 _BUILD_ARGS = re.compile(r"^\|\d+ (?:\S+=\S* )*")  # "|2 A=1 B=2 /bin/sh -c ..." (classic)
@@ -96,7 +96,7 @@ class ImageHistory(SaidOnce):
 
     def _repr_html_(self) -> str:
         return (
-            f"<div class='docker-magics-history'><b>{html.escape(self.title())}</b>"
+            f"<div class='docker-magics-history'><b>{markup.text(self.title())}</b>"
             f"{self.table()._repr_html_()}{self.chart()}</div>"
         )
 
@@ -115,7 +115,8 @@ def history(conn: Connection, image: str) -> ImageHistory:
         records = conn.client.api.history(image)
     except ImageNotFound:
         raise BadArgument(
-            f"There is no image {image} on the engine", "Check the name (%docker_images lists them)"
+            f"There is no image {image} on the engine",
+            f"Check the name ({how('%docker_images', 'docker_magics.images()')} lists them)",
         ) from None
     except Exception as exc:  # noqa: BLE001
         raise explain(exc, conn.endpoint) from None

@@ -236,7 +236,7 @@ def test_build_progress(lab, browser, busybox, engine_api):
         assert errors.count() == 1
         error = errors.inner_text().strip()
         assert error == (
-            f"UsageError: Step 2/2 ({instructions(bad)[1]}) failed with exit code 3: cause-444."
+            f"UsageError: Step 2/2 ({instructions(bad)[1]}) failed with exit code 3: cause-444"
         )
         assert output_text(page, 2).count("exit code 3") == 1  # not in the header too
         assert "Traceback" not in output_text(page, 2)

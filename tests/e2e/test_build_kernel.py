@@ -3,6 +3,7 @@ bounded output for a flood of log lines, and interrupts."""
 
 from __future__ import annotations
 
+import re
 import time
 
 import pytest
@@ -52,7 +53,7 @@ def test_widget_progress_ends_red_and_the_error_line_says_why_once(kernel):
     )
     assert ex.status == "error"
     assert ex.usage_error == (
-        "Step 3/3 (RUN echo last words; exit 5) failed with exit code 5: last words."
+        "Step 3/3 (RUN echo last words; exit 5) failed with exit code 5: last words"
     )
     assert "Traceback" not in str(ex.error.get("traceback"))
     (shown,) = ex.displays()
@@ -138,6 +139,14 @@ def test_an_interrupted_widget_build_leaves_a_red_record(kernel, engine_api):
         and "docker-magics-bar-danger" in (record["text/html"])
     )
     assert record["text/plain"].startswith("Interrupted after ")
+    # The step was stopped, not failed; the result says it was interrupted.
+    assert re.search(r"^  stopped +[\d.]+s  3/3 RUN echo started", record["text/plain"], re.M)
+    summary = kernel.run("import docker_magics; print(docker_magics.last_build().summary())")
+    summary = summary.stream()
+    assert summary.startswith("Build interrupted after "), summary
+    assert summary.rstrip().endswith(
+        " at step 3/3 RUN echo started; sleep 120; it was stopped on the engine."
+    )
     while engine_api.containers(all=True) and time.monotonic() < deadline:
         time.sleep(0.2)
 

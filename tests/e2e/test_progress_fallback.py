@@ -10,6 +10,7 @@ from docker_magics.builds.result import BuildRecorder
 from docker_magics.display import progress
 from docker_magics.display.budget import ENVELOPE
 from docker_magics.engine import events as ev
+from docker_magics.errors import in_magic
 
 
 class Clock:
@@ -69,9 +70,13 @@ def flood(renderer, recorder, clock, seconds: float, lines: int = 200_000, chunk
 
 
 def test_widgets_asked_for_without_a_notebook_fall_back_to_text_and_say_why():
-    mode, why = progress.choose_mode("widget")  # no kernel here
+    mode, why = progress.choose_mode("widget")  # no kernel here, called as the API is
     assert mode == "plain"
-    assert why == "--progress widget needs a notebook (Jupyter kernel): showing plain text"
+    assert why == "progress='widget' needs a notebook (Jupyter kernel): showing plain text"
+    with in_magic():  # in a magic's words
+        assert progress.choose_mode("widget")[1] == (
+            "--progress widget needs a notebook (Jupyter kernel): showing plain text"
+        )
     assert progress.choose_mode("auto") == ("plain", None)
     assert progress.choose_mode("none") == ("none", None)
     clock = Clock()

@@ -95,12 +95,14 @@ def test_failing_run_step(built, engine_api):
     )
     assert cell.usage_error == (
         "Step 3/4 (RUN echo about to fail; echo bad thing >&2; exit 7) failed with exit code 7: "
-        "bad thing."
+        "bad thing"
     )
     assert "about to fail" in cell.out and "bad thing" in cell.err
     assert "FAILED after" in cell.err
     failed = api.last_build()
-    assert not failed.ok and [s.status for s in failed.steps] == ["done", "done", "failed"]
+    assert not failed.ok
+    assert [s.status for s in failed.steps] == ["done", "done", "failed", "not run"]
+    assert failed.steps[-1].label == "4/4 RUN echo never"  # the steps it never ran are said
     assert "about to fail" in failed.log.text()
     from docker.errors import ImageNotFound
 
@@ -126,7 +128,7 @@ def test_base_image_that_cannot_be_pulled(built):
         "dm-test/never-built:1.0 is not on the engine and cannot be pulled ("
     )
     assert msg.endswith(
-        "Build or load it first (`docker images` lists what the engine has), "
+        "Build or load it first (%docker_images lists what the engine has), "
         "or use another base image."
     )
 
@@ -472,7 +474,7 @@ def test_quiet_failure_shows_the_failing_steps_output(built):
     )
     assert cell.usage_error == (
         "Step 3/3 (RUN echo about to fail; echo bad thing >&2; exit 7) failed with exit code 7: "
-        "bad thing."
+        "bad thing"
     )
     assert cell.out == ""
     header, *shown = cell.err.splitlines()[:3]

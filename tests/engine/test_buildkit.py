@@ -84,6 +84,19 @@ def test_progress_like_buildx_and_cache_hits(bk, busybox):
     assert f"{number} DONE" in " ".join(lines)
     assert any(line.endswith("second step") and line.startswith("#") for line in lines)
     assert "warn" in cell.err
+    # As buildx prints them: every line says its step ("#N "), a task as its ID, the bytes
+    # it moved and "done" (not "transferring dockerfile: transferring done"), each before
+    # its step's DONE.
+    assert lines[-1].startswith("Built ")
+    assert [line for line in lines[1:-1] if not re.match(r"#\d+ ", line)] == []
+    sent = [line for line in lines if "transferring dockerfile:" in line]
+    assert len(sent) == 1 and re.fullmatch(
+        r"#(\d+) transferring dockerfile: [\d.]+k?B done", sent[0]
+    )
+    exporter = next(line.split()[0] for line in lines if line.endswith(" exporting to image"))
+    done = next(i for i, line in enumerate(lines) if line.startswith(f"{exporter} DONE "))
+    naming = next(i for i, line in enumerate(lines) if line.startswith(f"{exporter} naming to "))
+    assert naming < done, lines
     again = bk(
         f"%%docker_build -t dm-test/bk --builder buildkit --network none "
         f"--progress plain\n{dockerfile}"
@@ -97,11 +110,15 @@ def test_progress_like_buildx_and_cache_hits(bk, busybox):
 def test_parallel_stages_run_in_parallel(bk, busybox):
     cell = bk(
         f"%%docker_build -t dm-test/par --builder buildkit --network none --no-cache "
-        f"--progress plain\nFROM {busybox} AS a\nRUN sleep 2 && echo a > /a\n"
-        f"FROM {busybox} AS b\nRUN sleep 2 && echo b > /b\n"
+        f"--progress plain\nFROM {busybox} AS a\nRUN sleep 2 && echo from-a | tee /a\n"
+        f"FROM {busybox} AS b\nRUN sleep 2 && echo from-b | tee /b\n"
         f"FROM {busybox}\nCOPY --from=a /a /a\nCOPY --from=b /b /b\n"
     )
     assert cell.error is None, cell.err
+    lines = cell.out.splitlines()
+    for stage in "ab":  # each step's lines say which step they are of
+        number = next(line.split()[0] for line in lines if f"[{stage} 2/2] RUN" in line)
+        assert f"{number} from-{stage}" in lines, lines
     result = cell.value
     a = next(s for s in result.steps if s.name.startswith("[a 2/2]"))
     b = next(s for s in result.steps if s.name.startswith("[b 2/2]"))
@@ -117,7 +134,7 @@ def test_failing_step_and_missing_network(bk, busybox):
         "RUN echo about to fail; exit 6\n"
     ).usage_error
     assert msg == (
-        "Step [2/2] RUN echo about to fail; exit 6 failed with exit code 6: about to fail."
+        "Step [2/2] RUN echo about to fail; exit 6 failed with exit code 6: about to fail"
     )
     no_net = bk(f"%%docker_build --builder buildkit\nFROM {busybox}\nRUN true\n").usage_error
     assert no_net == (

@@ -45,7 +45,9 @@ def test_explicit_unix_and_tcp_urls(run, engine):
     if engine.tcp_url is None:
         pytest.skip("needs the private engine's tcp port")
     out = run(f"%docker_connect {engine.url}").out
-    assert out.startswith(f"Connected to {engine.url} as '{engine.url}'")
+    assert out.startswith(f"Connected to {engine.url}: Docker Engine ")  # (its alias: itself)
+    assert repr(api.current()).startswith(f"<Connection '{engine.url}': {engine.url}, Docker ")
+    assert len(repr(api.current())) < 200  # not the engine's whole /version answer
     cell = run(f"%docker_connect {engine.tcp_url} --alias remote")
     assert cell.error is None, cell.err
     assert cell.out.startswith(f"Connected to {engine.tcp_url} as 'remote'")
@@ -107,6 +109,7 @@ def test_any_magic_connects_first(run, engine, monkeypatch):
     assert cell.error is None, cell.err
     assert cell.out.startswith(f"Connected to {engine.url} as 'default'")
     info = run("info").value
+    assert info["Connection"] == f"'default' ({engine.url}), TLS off"
     assert info["Storage driver"]
     assert info["Images"].isdigit()
     assert "127.0.0.0/8" in info["Insecure registries"]
@@ -121,11 +124,11 @@ def test_aliases_list_switch_close(run, engine):
     table = run("%docker_connect --list").value
     assert [r[1] for r in table.rows] == ["local", "remote"]
     assert [r[0] for r in table.rows] == ["", "*"]
-    assert table.rows[1][2] == engine.tcp_url and table.rows[1][3] == "TLS off"
+    assert table.rows[1][2] == engine.tcp_url and table.rows[1][3] == "off"  # (column: TLS)
     text = repr(table)
     assert "alias" in text and "endpoint" in text and "API" in text
     cell = run("%docker_connect local")
-    assert cell.out.splitlines()[0] == f"Switched to 'local': {engine.url}, TLS off"
+    assert cell.out.splitlines()[0] == f"Switched to 'local' ({engine.url}), TLS off"
     assert api.SESSION.current().alias == "local"
     cell = run("%docker_connect --close local")
     assert cell.out.strip() == "Closed the connection 'local'. Now current: 'remote'."
@@ -196,7 +199,7 @@ def test_docker_context_current_and_env(run, engine, docker_env, docker_cli, mon
     run("%docker_connect --close lab")
     assert run("%docker_connect lab").out.startswith(f"Connected to {engine.url} as 'lab'")
     # Once open, the name switches to the connection.
-    assert run("%docker_connect lab").line == f"Switched to 'lab': {engine.url}, TLS off"
+    assert run("%docker_connect lab").line == f"Switched to 'lab' ({engine.url}), TLS off"
     msg = run("%docker_connect --context nope").usage_error
     assert msg == (
         "No Docker context named 'nope'. Known contexts: default, lab, other "
@@ -516,6 +519,11 @@ def test_malformed_urls(run, connected, url, expected):
         ),
         ("--header NoEquals", "Invalid header 'NoEquals'. Use --header NAME=VALUE."),
         ("--timeout 0", "timeout must be between 0.1 and 604,800 seconds (a week), not 0."),
+        (
+            "/tmp/dm-nowhere/docker.sock",
+            "/tmp/dm-nowhere/docker.sock is a path, not an engine URL. For a socket write "
+            "unix:///tmp/dm-nowhere/docker.sock.",
+        ),
         (
             "'unclosed",
             "%docker_connect: cannot split the arguments (No closing quotation): check the quotes",

@@ -362,7 +362,7 @@ def test_the_filters_named_are_filters_the_engine_knows(engine_api):
 
     from docker_magics.runs.containers import _FILTERS
 
-    for magic, listing in (("%docker_ps", engine_api.containers), ("%docker_images", None)):
+    for magic, listing in (("containers", engine_api.containers), ("images", None)):
         for key in _FILTERS[magic].split(", "):
             try:
                 if listing is None:

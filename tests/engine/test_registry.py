@@ -109,7 +109,9 @@ def test_push_all_tags_and_default_tag(reg, registry, busybox):
     pulled = reg(f"%docker_pull {name} --all-tags --progress none").value
     # The busybox layers were all here: the tags come back, nothing is downloaded.
     assert re.fullmatch(
-        rf"Pulled {re.escape(name)} \(all tags\) in [\d.]+s: 0 layers downloaded", pulled.summary()
+        rf"Pulled {re.escape(name)} \(all tags\) in [\d.]+s: nothing to download, the engine "
+        "had its layers",
+        pulled.summary(),
     )
     assert {t.split(":")[-1] for t in engine_api_tags(reg, name)} == {"a", "b", "latest"}
 
@@ -216,19 +218,42 @@ def test_login_and_push_to_an_authenticating_registry(reg, auth_registry, busybo
 
 
 @pytest.mark.parametrize(
-    "line",
+    "line, what",
     [
-        "%docker_login {H} -u tester -p {PW}",
-        "%docker_login {H} tester {PW}",
-        "%docker_login {H} --password {PW}",
+        ("%docker_login {H} -u tester -p {PW}", "unknown option -p"),
+        ("%docker_login {H} tester {PW}", "unexpected arguments"),
+        ("%docker_login {H} --password {PW}", "unknown option --password (did you mean "
+         "--password-env?)"),
+        ("%docker_login {H} --pasword-env {PW}", "unknown option --pasword-env (did you mean "
+         "--password-env?)"),
+        ("%docker_login {H} --list", "unexpected arguments"),  # not a near miss: not named
+        ("%docker_login {H} -u tester -p={PW}", "unknown option -p"),
     ],
-)
-def test_a_password_typed_as_an_argument_is_refused_and_not_echoed(reg, auth_registry, line):
+)  # fmt: skip
+def test_a_password_typed_as_an_argument_is_refused_and_not_echoed(reg, auth_registry, line, what):
+    """What was typed is not repeated, the options that cannot be a password are named, and
+    the user is told to delete it from the cell: IPython's history drops the cell, but the
+    notebook keeps it as typed, and a kernel cannot change it."""
     cell = reg(line.format(H=auth_registry.host, PW="typed-secret-123"))
     assert "typed-secret-123" not in cell.err + cell.out
-    assert cell.usage_error.startswith(
-        "%docker_login: unexpected arguments (not shown: they may "
-        "be secret). Passwords are never magic arguments"
+    assert cell.usage_error == (
+        f"%docker_login: {what}; the line is not repeated, as it may hold a password. "
+        "Passwords are never magic arguments: you are asked for them, or use --password-env "
+        "VAR. If you typed a password in this line, delete it from the cell: the notebook "
+        "keeps the cell as you typed it (IPython's history no longer has it). See "
+        "%docker_login? for the options."
+    )
+
+
+def test_a_password_where_the_registry_goes_is_refused_and_not_echoed(reg):
+    cell = reg("%docker_login -u tester Typed-Secret-123")
+    assert "Typed-Secret-123" not in cell.err + cell.out
+    assert cell.usage_error == (
+        "The registry given to %docker_login is not a host name (HOST.DOMAIN, HOST:PORT or "
+        "localhost); it is not repeated, as it may be a password. Passwords are never "
+        "arguments: run %docker_login HOST -u USER and type it when asked, or use "
+        "--password-env VAR. If you typed a password in this line, delete it from the cell: "
+        "the notebook keeps the cell as you typed it (IPython's history no longer has it)."
     )
 
 

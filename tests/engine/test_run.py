@@ -39,7 +39,7 @@ def test_foreground_run_streams_and_cleans_up(dm, busybox):
 def test_non_zero_exit_is_one_line_with_the_last_output(dm, busybox):
     cell = dm(f"%docker_run {busybox} sh -c 'echo first; echo second; echo third; exit 3'")
     assert cell.usage_error == (
-        f"The command in {busybox} exited with code 3; its last output: first | second | third."
+        f"The command in {busybox} exited with code 3; its last output: first | second | third"
     )
     silent = dm(f"%docker_run {busybox} sh -c 'exit 4'")
     assert silent.usage_error == f"The command in {busybox} exited with code 4 without output."
@@ -214,7 +214,7 @@ def test_cell_options_after_the_image_when_a_value_equals_it(dm, busybox):
 def test_cell_script_failure_and_missing_result(dm, busybox, tmp_path):
     msg = dm(f"%%docker_run {busybox} --shell 'sh -e'\necho step one\nfalse\necho never\n")
     assert msg.usage_error == (
-        f"The script in {busybox} exited with code 1; its last output: step one."
+        f"The script in {busybox} exited with code 1; its last output: step one"
     )
     missing = dm(f"%%docker_run {busybox} --get /nothing/here.txt:{tmp_path}/x\ntrue\n")
     assert missing.usage_error == (
@@ -290,7 +290,25 @@ def test_detached_run_ps_logs_stop_rm(dm, busybox, engine_api):
     assert dm("%docker_ps").value.rows == []
     cell = dm("%docker_rm dm-bg dm-none")
     assert cell.out.splitlines()[0] == "Removed dm-bg"
-    assert cell.usage_error == "dm-none: no such container."
+    assert cell.usage_error == (
+        "There is no container dm-none on the engine. Check the name (%docker_ps -a lists them)."
+    )
+
+
+def test_a_running_container_or_a_missing_one_is_said_in_one_way(dm, busybox):
+    """The engine's "You cannot remove a running container <64 hex>. Stop the container
+    before attempting removal or force remove" in our words; a missing container named the
+    same way by every magic."""
+    dm(f"%docker_run -d --name dm-busy {busybox} sleep 30")
+    try:
+        assert dm("%docker_rm dm-busy").usage_error == (
+            "dm-busy is running: stop it first (%docker_stop dm-busy) or use %docker_rm -f dm-busy."
+        )
+        missing = "There is no container dm-nosuch on the engine. Check the name (%docker_ps -a "
+        for line in ("%docker_logs dm-nosuch", "%docker_stop dm-nosuch", "%docker_rm dm-nosuch"):
+            assert dm(line).usage_error == missing + "lists them).", line
+    finally:
+        dm("%docker_rm -f dm-busy")
 
 
 def test_images_shows_only_the_matching_tags(dm, busybox, engine_api):
@@ -349,7 +367,10 @@ def test_rmi(dm, busybox, engine_api):
     assert repr(cell.value) == "Untagged: dm-test/rmi-me:1"
     assert cell.value.objects == [[{"Untagged": "dm-test/rmi-me:1"}]]
     assert "<pre" in cell.value._repr_html_()
-    assert dm("%docker_rmi dm-test/never:1").usage_error == "dm-test/never:1: no such image."
+    assert dm("%docker_rmi dm-test/never:1").usage_error == (
+        "There is no image dm-test/never:1 on the engine. Check the name (%docker_images lists "
+        "them)."
+    )
 
 
 @pytest.mark.parametrize(
@@ -457,6 +478,39 @@ def test_port_that_cannot_be_published_is_said(dm, busybox):
         dm("%docker_rm -f dm-nopub")
 
 
+@pytest.mark.parametrize(
+    "options, command",
+    [("", "true"), ("--network none", "true"), ("", "echo x"), ("-d", "true")],
+)
+def test_a_port_not_published_is_said_even_when_the_container_ends_at_once(
+    dm, busybox, options, command
+):
+    """Its ports are gone once it has ended (the engine clears them): whether its network
+    could publish any is what counts."""
+    from tests.support import free_port
+
+    name = "dm-nopub-short"
+    cell = dm(
+        f"%docker_run --name {name} {options} -p 127.0.0.1:{free_port()}:80 {busybox} {command}"
+    )
+    dm(f"%docker_rm -f {name}")
+    assert cell.error is None, cell.err
+    network = "none" if "none" in options else "default"
+    assert cell.err.startswith(
+        f"Warning: -p published no port: the container's network ({network}) does not map "
+    ), cell.err
+
+
+def test_a_bridge_network_publishes_without_a_warning(dm, busybox, bridge):
+    from tests.support import free_port
+
+    for command in ("true", "sleep 1"):  # ended at once, still running
+        cell = dm(
+            f"%docker_run --network {bridge} -p 127.0.0.1:{free_port()}:80 {busybox} {command}"
+        )
+        assert cell.error is None and "Warning" not in cell.err, cell.err
+
+
 def test_output_is_kept_whole_and_reachable_after_a_failure(dm, busybox):
     script = (
         "head -c 200000 /dev/zero | tr '\\0' x; echo; printf '10%%\\r20%%\\r30%%\\n'; "
@@ -464,8 +518,9 @@ def test_output_is_kept_whole_and_reachable_after_a_failure(dm, busybox):
     )
     cell = dm(f'%docker_run {busybox} sh -c "{script}"')
     assert cell.usage_error == (
-        f"The command in {busybox} exited with code 5; its last output: 29999 | 30000 | "
-        "no newline. All of its output: docker_magics.last_run().stdout and .stderr."
+        f"The command in {busybox} exited with code 5 (all of its output: "
+        "docker_magics.last_run().stdout and .stderr); its last output: 29999 | 30000 | "
+        "no newline"
     )
     result = docker_magics.last_run()
     expected = "x" * 200000 + "\n10%\r20%\r30%\n" + "".join(f"{i}\n" for i in range(1, 30001))
@@ -531,7 +586,10 @@ def test_python_api_for_logs_stop_rm_rmi(dm, busybox, engine_api, capsys):
     assert docker_magics.remove_images("dm/api-rmi:1") == ["Untagged: dm/api-rmi:1"]
     with pytest.raises(EngineError) as gone:
         docker_magics.remove("dm-api")
-    assert str(gone.value) == "dm-api: no such container."
+    assert str(gone.value) == (
+        "There is no container dm-api on the engine. Check the name "
+        "(docker_magics.containers(all=True) lists them)."
+    )
 
 
 def test_logs_mask_known_secrets(dm, busybox, engine_api):

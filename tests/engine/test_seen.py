@@ -39,7 +39,7 @@ def test_the_error_line_quotes_what_the_failing_step_said_last(dm, busybox, buil
             f"%%docker_build --no-cache --builder {builder} --network none --progress plain\n"
             f"FROM {busybox}\n{CAUSE}\n"
         )
-        assert cell.usage_error.endswith("failed with exit code 4: cause-444.")
+        assert cell.usage_error.endswith("failed with exit code 4: cause-444")
         assert cell.out.count("line 15") == 1 and "cause-444" in cell.err
 
 
@@ -47,12 +47,28 @@ def test_a_text_build_says_its_summary_once(dm, busybox):
     cell = dm(f"%%docker_build -t dm-test/once --progress plain\nFROM {busybox}\nRUN echo hi\n")
     assert cell.error is None, cell.err
     assert cell.out.count("Built ") == 1  # the progress' last line; not again as the result
-    assert shown_value(cell) == "<BuildResult: shown above>"
+    assert "Out[" not in cell.out  # nothing more: a terminal prints no "Out[n]:" either
     result = cell.value  # the cell's value all the same
     assert isinstance(result, docker_magics.BuildResult) and result.tags == ["dm-test/once:latest"]
     later = dm("_")  # in another cell it shows in full
     assert shown_value(later).startswith("Built ") and later.value is result
     dm("%docker_rmi dm-test/once")
+
+
+def test_quiet_says_the_id_alone_and_a_failure_once(dm, busybox):
+    """``-q`` as ``docker build -q``: the image ID and nothing else; a failure is the error
+    line, with the step's last lines before it only when there is more than that line."""
+    cell = dm(f"%%docker_build -q --no-cache\nFROM {busybox}\nRUN echo quiet\n")
+    assert cell.error is None, cell.err
+    assert cell.out == f"{cell.value.image_id}\n" and cell.err == ""
+    one = dm(f"%%docker_build -q --no-cache\nFROM {busybox}\nRUN echo quietfail >&2; exit 9\n")
+    assert one.usage_error.endswith("failed with exit code 9: quietfail")
+    assert len(one.err.splitlines()) == 1 and one.out == ""  # the error line alone
+    more = dm(f"%%docker_build -q --no-cache\nFROM {busybox}\nRUN echo a; echo b >&2; exit 9\n")
+    assert more.usage_error.endswith("failed with exit code 9: b")
+    head, *shown, error = more.err.splitlines()
+    assert head.startswith("--- the last 2 lines of step 2/2 ") and sorted(shown) == ["a", "b"]
+    assert error.startswith("UsageError: ")  # (the two streams come in no reliable order)
 
 
 def test_a_text_push_names_the_tag_and_ends_with_the_digest_then_the_summary(dm, busybox, registry):
@@ -67,7 +83,7 @@ def test_a_text_push_names_the_tag_and_ends_with_the_digest_then_the_summary(dm,
     assert lines[-2] == digest and cell.out.count(digest) == 1  # the digest after the layers
     assert lines[-1] == result.summary() and result.summary().startswith(f"Pushed {name}:7 in ")
     assert all(": " in line for line in lines[2:-2])  # the layer rows, in between
-    assert shown_value(cell) == "<PushResult: shown above>"
+    assert "Out[" not in cell.out
     dm(f"%docker_rmi {name}:7")
 
 
@@ -79,7 +95,7 @@ def test_logs_show_once_and_the_value_holds_them(dm, busybox, engine_api):
         cell = dm(f"%docker_logs {container['Id'][:12]}")
         assert cell.error is None, cell.err
         assert cell.out.split("Out[")[0] == "one\n" and cell.err == "two\n"
-        assert shown_value(cell) == "<ContainerLog: shown above>"  # no "<log: 2 lines...>"
+        assert "Out[" not in cell.out  # no "<log: 2 lines...>", no "Out[n]:"
         log = cell.value
         assert isinstance(log, docker_magics.ContainerLog)
         assert (log.stdout, log.stderr, len(log)) == ("one\n", "two\n", 2)

@@ -30,7 +30,7 @@ def _secret_build_works(run, busybox, monkeypatch):
 def test_ssh_with_paramiko(run, sshd, ssh_home, engine, busybox, monkeypatch):
     cell = run(f"%docker_connect {ssh_url(sshd)} --ssh-client paramiko")
     assert cell.error is None, cell.err
-    assert cell.out.startswith(f"Connected to {ssh_url(sshd)} as '{ssh_url(sshd)}': Docker Engine ")
+    assert cell.out.startswith(f"Connected to {ssh_url(sshd)}: Docker Engine ")
     assert cell.line.endswith("over SSH")
     engine_id = engine.api().info()["ID"]
     assert api.client().info()["ID"] == engine_id

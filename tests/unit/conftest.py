@@ -13,3 +13,13 @@ def pytest_sessionfinish(session, exitstatus):
     if alone and exitstatus == 0 and "jupyter_client" in sys.modules:
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
         print("\nERROR: a unit test imported jupyter_client (kernels belong in tests/e2e)")
+
+
+@pytest.fixture
+def in_a_magic():
+    """Messages in a magic's words (``--add``, ``%docker_login``), as the magics show them;
+    elsewhere they speak the Python API's (``add=``, ``docker_magics.login()``)."""
+    from docker_magics.errors import in_magic
+
+    with in_magic():
+        yield

@@ -113,6 +113,7 @@ def test_failing_step_names_the_vertex():
         ),
     ],
 )
+@pytest.mark.usefixtures("in_a_magic")
 def test_failures(name, expected):
     recorder = record(name)
     line = build_failure(recorder.failure.message, None, recorder.failed_step or recorder.current)
@@ -144,6 +145,7 @@ def test_a_field_of_the_wrong_type_is_skipped_not_fatal(vertex):
     ]
 
 
+@pytest.mark.usefixtures("in_a_magic")
 def test_a_base_image_behind_a_login_names_the_registry_and_the_command():
     from docker_magics.builds.result import Step
 

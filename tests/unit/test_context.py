@@ -253,6 +253,7 @@ def test_hidden_dockerfile_name_is_stable(tmp_path, packer):
         (["a.txt:data/inner.txt", "dir:data"], "data overlaps data/inner.txt"),
     ],
 )
+@pytest.mark.usefixtures("in_a_magic")
 def test_add_destinations_cannot_collide(tmp_path, monkeypatch, adds, message):
     """Two tar entries at one path: the engine would silently keep the last one (and an
     --add named Dockerfile would replace the cell's)."""
@@ -265,6 +266,7 @@ def test_add_destinations_cannot_collide(tmp_path, monkeypatch, adds, message):
     assert message in str(err.value)
 
 
+@pytest.mark.usefixtures("in_a_magic")
 def test_add_next_to_a_folder_that_has_it(tmp_path, monkeypatch, packer):
     make_tree(tmp_path / "ctx")
     (tmp_path / "extra.txt").write_text("extra")

@@ -57,6 +57,19 @@ def test_normalize_url_rejects(given):
         normalize_url(given)
 
 
+def test_a_sockets_path_is_said_to_want_unix(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    for given, path in [
+        ("/tmp/x/docker.sock", "/tmp/x/docker.sock"),
+        ("./docker.sock", f"{tmp_path}/docker.sock"),
+    ]:
+        with pytest.raises(BadArgument) as error:
+            normalize_url(given)
+        assert str(error.value) == (
+            f"{given} is a path, not an engine URL. For a socket write unix://{path}."
+        )
+
+
 def env(**kw):
     return {k: v for k, v in kw.items()}
 
@@ -193,6 +206,7 @@ def test_api_version_sources():
         parse_api_version("v1.41")
 
 
+@pytest.mark.usefixtures("in_a_magic")
 def test_url_and_context_conflict():
     with pytest.raises(BadArgument, match="either an engine URL or --context"):
         resolve("tcp://h:1", context="x", environ={})

@@ -19,6 +19,10 @@ from docker_magics.jobs.runner import failure
 from docker_magics.jobs.swarm import STATES, _timestamp
 from docker_magics.magics.arguments import _expand
 
+# What these say is in a magic's words (--each, --add); tests/unit/test_wording.py has
+# the Python API's.
+pytestmark = pytest.mark.usefixtures("in_a_magic")
+
 
 class Clock:
     def __init__(self) -> None:

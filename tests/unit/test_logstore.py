@@ -114,6 +114,11 @@ def test_counts_have_the_right_plural():
     pull = PullResult("r/x:1", "sha256:ab", "Downloaded", "sha256:cd", 10, {"a": "Pull complete"})
     assert pull.summary().endswith(": 1 layer downloaded")
     assert "<summary>1 layer</summary>" in pull._repr_html_()
+    pull.layers = {"a": "Pull complete", "b": "Already exists", "c": "Already exists"}
+    assert pull.summary().endswith(": 1 layer downloaded, 2 already there")
+    for layers in ({"a": "Already exists"}, {}):  # a new name for layers the engine had
+        pull.layers = layers  # (the engine may not even list them)
+        assert pull.summary().endswith(": nothing to download, the engine had its layers")
     step = Step("1", "FROM x", 1, 1, status="cached", duration=0.1)
     built = BuildResult("sha256:" + "ab" * 32, ["x"], 10, 1.0, [step], store)
     assert built.summary().endswith(", 1 of 1 step cached")

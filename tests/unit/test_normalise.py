@@ -89,3 +89,31 @@ def test_every_operation_checks_progress_before_it_connects():
         checked.append(name)
     assert {"build", "push", "pull", "run"} <= set(checked)
     assert api.SESSION.current_alias is None
+
+
+@pytest.mark.parametrize(
+    ("call", "message"),
+    [
+        (lambda: api.connect(5), "url must be a string, not int."),
+        (lambda: api.connect(alias=3), "alias must be a string, not int."),
+        (lambda: api.connect(context=["x"]), "context must be a string, not list."),
+        (lambda: api.connect(tls="yes"), "tls must be True or False, not 'yes'."),
+        (lambda: api.connect(cert_path=1), "cert_path must be a path (a string), not int."),
+        (lambda: api.connect(headers=5), "headers must be a string or a list of strings, not int."),
+        (
+            lambda: api.connect(headers={"X-A": None}),
+            "headers['X-A'] must be a string, not NoneType.",
+        ),
+        (
+            lambda: api.connect(ssh_client="ssh"),
+            "Unknown ssh_client 'ssh'. Use auto, paramiko or openssh.",
+        ),
+        (lambda: api.switch(5), "alias must be a string, not int."),
+        (lambda: api.close(None), "alias is required."),
+    ],
+)
+def test_connect_checks_its_arguments_before_connecting(call, message):
+    with pytest.raises(BadArgument) as error:
+        call()
+    assert str(error.value) == message
+    assert api.SESSION.current_alias is None

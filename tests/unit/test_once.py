@@ -89,3 +89,35 @@ def test_push_summaries_name_the_image_as_name_and_tag():
     # The result's own view: the summary, the layers, then the digest lines (as the CLI).
     html = several._repr_html_()
     assert html.index("Pushed") < html.index("<details>") < html.index("1: digest: sha256:ab")
+
+
+def test_a_terminal_shows_no_out_prompt_for_a_value_said_in_its_cell(shell, capsys):
+    """IPython prints ``Out[n]:`` before it asks the formatters; the display hook leaves
+    such a value out, and it is still ``_`` and the cell's result."""
+    from docker_magics.display.once import quiet_in_terminals, show_in_terminals
+
+    def make():
+        value = pushed()
+        said(value)
+        return value
+
+    shell.user_ns["make"] = make
+    before = shell.run_cell("make()", store_history=True)
+    assert "Out[" in capsys.readouterr().out  # IPython's own hook: "Out[n]: <... above>"
+    quiet_in_terminals(shell)
+    try:
+        quiet_in_terminals(shell)  # (once)
+        ran = shell.run_cell("make()", store_history=True)
+        assert capsys.readouterr().out == ""
+        assert isinstance(ran.result, PushResult) and shell.user_ns["_"] is ran.result
+        assert shell.user_ns[f"_{ran.execution_count}"] is ran.result
+        first = ran.result
+        ran = shell.run_cell("make();", store_history=True)
+        assert capsys.readouterr().out == "" and ran.result is None  # as IPython does
+        later = shell.run_cell("_", store_history=True)
+        assert "Pushed r/x:1 in 1.0s" in capsys.readouterr().out  # elsewhere: in full
+        assert later.result is first and first is not before.result
+    finally:
+        show_in_terminals(shell)
+    shell.run_cell("make()", store_history=True)
+    assert "Out[" in capsys.readouterr().out

@@ -5,6 +5,7 @@ charts' sizes."""
 
 from __future__ import annotations
 
+import html
 import json
 import re
 from pathlib import Path
@@ -61,13 +62,14 @@ def test_history_reads_the_instructions_and_has_the_clis_sizes(name, expected):
 def test_history_picture_puts_the_largest_layers_forward():
     history = from_records("args:1", HISTORY["classic"]["engine"])
     svg = history.chart()
-    rows = re.findall(r"<g><title>([^<]*)</title>.*?fill='([^']+)'", svg)
+    rows = re.findall(r"<g><title>(.*?)</title>.*?fill='([^']+)'", svg)
+    rows = [(html.unescape(re.sub("<[^>]+>", "", t)), color) for t, color in rows]  # its text
     assert [t.split(" in /")[0] for t, _ in rows] == [
         "1 COPY file:73e2b2d48642b21b357384b0cb81c1869cc5e0c48a00f61553756196058304b9",
         "2 RUN /bin/busybox --install -s /bin: 3.22kB",
-        "5 RUN echo $V &gt; /v: 2B",
+        "5 RUN echo $V > /v: 2B",
         "8 COPY file:31973b3c2904bb0993ed2e2d56fba6146ed2684417871f50a5a66b309fd299de",
-        "9 RUN head -c 500000 /dev/urandom &gt; /app/big: 500kB",
+        "9 RUN head -c 500000 /dev/urandom > /app/big: 500kB",
     ]  # the layers that take space, in build order; the tooltip has all of the instruction
     assert "<text x='0' y='39'>1 COPY file:73e2b2d48642b21b357384b0cb81c1869cc…</text>" in svg
     assert [t.split()[0] for t, color in rows if color == TOP_COLOR] == ["1", "9"]

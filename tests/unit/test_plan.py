@@ -19,6 +19,10 @@ from docker_magics.builds.plan import HIDDEN_DOCKERFILE, AddSpec
 from docker_magics.builds.walk import DataRoot
 from docker_magics.errors import BadArgument
 
+# What these say is in a magic's words (--each, --add); tests/unit/test_wording.py has
+# the Python API's.
+pytestmark = pytest.mark.usefixtures("in_a_magic")
+
 
 def tar_names(plan) -> dict[str, bytes | None]:
     data = b"".join(pack(plan).chunks())

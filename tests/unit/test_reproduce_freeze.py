@@ -16,6 +16,10 @@ from docker_magics.reproduce import dockerfile, inventory, wheels
 from docker_magics.reproduce.freeze import Include, plan
 from docker_magics.reproduce.target import Target, check
 
+# What these say is in a magic's words (--each, --add); tests/unit/test_wording.py has
+# the Python API's.
+pytestmark = pytest.mark.usefixtures("in_a_magic")
+
 
 def dist_info(site: Path, name: str, version: str, requires=(), direct=None, modules=()) -> None:
     folder = site / f"{name.replace('-', '_')}-{version}.dist-info"

@@ -24,7 +24,7 @@ from docker_magics.builds import plan as planning
 from docker_magics.builds.dockerignore import IgnoreMatcher, go_clean
 from docker_magics.builds.plan import AddSpec, Plan
 from docker_magics.builds.walk import ContextChanged, DataRoot, fsutil_walk
-from docker_magics.errors import BadArgument
+from docker_magics.errors import BadArgument, usage
 
 
 @dataclass(slots=True)
@@ -97,7 +97,8 @@ def _merge(layers: list[Iterable[Entry]]) -> Iterator[Entry]:
                 if previous is not None and best <= previous:
                     raise BadArgument(  # e.g. names that are not UTF-8, sorted as text
                         f"Cannot send {head.path!r} to BuildKit in order",
-                        "Rename it (file names that are not UTF-8), or use --builder classic",
+                        "Rename it (file names that are not UTF-8), or use "
+                        + usage("--builder", "classic"),
                     )
                 last[i] = best
                 head = heads[i] = next(its[i], None)

@@ -219,6 +219,7 @@ class BuildKitParser:
 
     def _trace(self, status: StatusResponse) -> list[ev.Event]:
         out: list[ev.Event] = []
+        ending: list[Vertex] = []  # they end after what this message says of them
         for v in status.vertexes:
             state = self.vertexes.setdefault(v.digest, _VertexState())
             if not state.started and (v.started is not None or v.cached or v.completed):
@@ -228,19 +229,16 @@ class BuildKitParser:
                 out.append(ev.StepStarted(v.digest, v.name, number, total))
             if v.cached and not state.finished:
                 out.append(ev.StepCached(v.digest))
-            if v.error and not state.finished:
+            if (v.error or v.completed is not None) and not state.finished:
                 state.finished = True
-                out += self._flush(v.digest, state)
-                out.append(ev.StepError(v.digest, v.error))
-            elif v.completed is not None and not state.finished:
-                state.finished = True
-                out += self._flush(v.digest, state)
-                out.append(ev.StepFinished(v.digest))
+                ending.append(v)
         for s in status.statuses:  # e.g. "writing image sha256:...", "extracting"
             label = " ".join(filter(None, [s.name, "done" if s.completed else ""]))
             if self._statuses.get(s.id) != label:
                 self._statuses[s.id] = label
-                out.append(ev.LayerProgress(s.id, label, s.current or None, s.total or None))
+                out.append(
+                    ev.LayerProgress(s.id, label, s.current or None, s.total or None, s.vertex)
+                )
             # The exporter tags the image ("naming to docker.io/demo/x:latest"); engines from
             # 23 on say it only here (20.10 also sends "Successfully tagged").
             if s.completed and s.id.startswith(_NAMING) and s.id not in self._named:
@@ -251,6 +249,9 @@ class BuildKitParser:
             stream = "stderr" if entry.stream == 2 else "stdout"
             for event in state.splitter.feed(stream, entry.msg):
                 out.append(ev.Log(event.lines, entry.vertex, stream))
+        for v in ending:
+            out += self._flush(v.digest, self.vertexes[v.digest])
+            out.append(ev.StepError(v.digest, v.error) if v.error else ev.StepFinished(v.digest))
         for w in status.warnings:
             out.append(ev.Notice(w.short))
         return out
