@@ -11,6 +11,7 @@ from typing import Any
 
 from docker_magics.display import markup
 from docker_magics.display.logstore import TAIL, TextStore
+from docker_magics.display.once import SaidOnce
 from docker_magics.display.tables import counted
 from docker_magics.engine import events as ev
 from docker_magics.jobs.options import JobSpec, task_label
@@ -178,7 +179,7 @@ class JobRecorder:
                 task.state, task.message = "stopped", reason
 
 
-class JobResult:
+class JobResult(SaidOnce):
     """The value of ``%docker_job`` / ``docker_magics.job()``: ``.tasks`` in parameter
     order (``.params``, ``.node``, ``.state``, ``.exit_code``, ``.output``, ``.duration``),
     ``.outputs`` (each task's output), ``.failed`` (the tasks that did not complete),

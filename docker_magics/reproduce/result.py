@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 
 from docker_magics.display import markup
 from docker_magics.display.logstore import TAIL, LogStore
+from docker_magics.display.once import SaidOnce
 from docker_magics.engine import events as ev
 
 MARK = "\x1e"
@@ -116,7 +117,7 @@ def _shown(path: str) -> str:
 
 
 @dataclass
-class NotebookResult:
+class NotebookResult(SaidOnce):
     """The value of ``%docker_run_notebook`` / ``docker_magics.run_notebook()``."""
 
     notebook: str  # the input

@@ -36,21 +36,26 @@ def test_widget_progress_ends_green_with_a_row_per_task(kernel, clean):
         "%docker_job --each X=1,2,3 --progress widget {IMAGE} sh -c 'echo hello $X; sleep 1'"
     )
     assert ex.status == "ok", ex.error
-    bar = ex.widgets_of("IntProgressModel")[0]
-    assert bar["bar_style"] == "success" and bar["value"] == bar["max"] == 3
-    html = " ".join(w.get("value", "") for w in ex.widgets_of("HTMLModel"))
+    assert len(ex.widgets_of("IntProgressModel")) == 1  # live: a bar
+    # At the end a static record replaced the widgets, and said it once (no execute_result).
+    (record,) = ex.displays()
+    html = record["text/html"]
+    assert "docker-magics-bar-success" in html and "width:100.0%" in html
     assert html.count(">complete<") == 3 and "X=2" in html
-    assert "Job dm-job-" in html and ": 3 complete" in html
-    result = [m for m in ex.messages if m["msg_type"] == "execute_result"]
-    assert "<table" in result[0]["content"]["data"]["text/html"]
+    assert html.count("Job dm-job-") == 1 and ": 3 complete" in html
+    assert record["text/plain"].startswith("Job dm-job-")
+    # The value is the cell's all the same, with its table of tasks anywhere else.
+    (result,) = kernel.run("_").displays()
+    assert "<table" in result["text/html"] and result["text/html"].count(">complete<") == 3
 
 
 def test_widget_progress_ends_red_on_failure(kernel, clean):
     ex = kernel.run("%docker_job --each X=0,3 --progress widget {IMAGE} sh -c 'exit $X'")
     assert ex.usage_error.startswith("1 of 2 tasks failed: X=3 exited 3 on node ")
-    assert ex.widgets_of("IntProgressModel")[0]["bar_style"] == "danger"
-    html = " ".join(w.get("value", "") for w in ex.widgets_of("HTMLModel"))
-    assert ">failed<" in html and "ERROR: 1 of 2 tasks failed" in html
+    (record,) = ex.displays()  # the record in red; the error line itself once, below it
+    html = record["text/html"]
+    assert "docker-magics-bar-danger" in html and ">failed<" in html
+    assert "1 of 2 tasks failed" not in html
 
 
 # Six tasks printing 20,000 lines each, in bursts over ~4 s.
