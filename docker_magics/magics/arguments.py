@@ -1,7 +1,8 @@
 """The glue between a magic's line and the Python API: argparse as IPython's
 ``magic_arguments`` sets it up, plus what the docker CLI's users expect of it (``--rm=false``
 flags, ``--help``), IPython's ``{var}``/``$var`` expansion done after a length check, and
-every expected failure turned into one ``UsageError`` line.
+every expected failure turned into one ``UsageError`` line; and the options several magics
+share, each defined once (as IPython's ``script_args`` in ``core/magics/script.py``).
 """
 
 from __future__ import annotations
@@ -11,11 +12,16 @@ import functools
 import shlex
 import sys
 import warnings
+from collections.abc import Callable
+from typing import TypeVar
 
 from IPython.core.error import UsageError
 from IPython.core.magic import needs_local_scope, no_var_expand
+from IPython.core.magic_arguments import argument
 
+from docker_magics.display.progress import MODES
 from docker_magics.errors import (
+    BadArgument,
     ConnectFailed,
     CredentialHelperWarning,
     DockerMagicsError,
@@ -266,3 +272,146 @@ def _expand(shell, line: str, local_ns: dict | None, *, lists: bool = False) -> 
         )
     except Exception:  # noqa: BLE001 - as IPython: a line that does not expand stays as is
         return line
+
+
+def script_cell_args(magic_method, args: argparse.Namespace, cell: str | None):
+    """The arguments of a magic that runs ``IMAGE COMMAND`` or, as a cell magic, the cell as
+    a script (``%docker_run``, ``%docker_job``). ``%%name IMAGE --rm`` has no command: the
+    words after the image are options, parsed again as such. None when they asked for
+    ``--help`` (shown)."""
+    if cell is None:
+        return args
+    name = magic_method.__name__
+    if args.command:
+        argv = list(args.argv)
+        del argv[len(argv) - len(args.command) - 1]  # the image: just before the rest
+        try:  # (.parser: set by IPython's @magic_arguments)
+            args = parse_line(magic_method.parser, shlex.join([*argv, args.image]), name)
+        except HelpShown:
+            return None
+        if args.command:
+            raise BadArgument(
+                f"%%{name} runs the cell: give no command after the image",
+                "Write the commands in the cell",
+            )
+    if not cell.strip():
+        raise BadArgument("The cell is empty: nothing to run", "Write a script in the cell")
+    return args
+
+
+# -- the options several magics share, defined once ----------------------------------------
+# Each function gives a fresh ``@argument`` (no list default shared between two parsers);
+# where the magics say different things of an option, its help is theirs to give.
+
+F = TypeVar("F", bound=Callable)
+
+
+def options(*arguments: argument) -> Callable[[F], F]:
+    """Several ``@argument`` decorators as one, in the order ``%magic?`` lists them."""
+
+    def add(func: F) -> F:
+        for each in reversed(arguments):
+            func = each(func)
+        return func
+
+    return add
+
+
+def _repeated(*flags: str, metavar: str, help: str) -> argument:
+    return argument(*flags, action="append", default=[], metavar=metavar, help=help)
+
+
+def quiet_option(help: str) -> argument:
+    return argument("-q", "--quiet", action="store_true", help=help)
+
+
+def progress_option() -> argument:
+    return argument("--progress", choices=MODES, help="auto (default), widget, plain or none.")
+
+
+def quiet_and_progress(quiet: str) -> Callable[[F], F]:
+    """``-q`` (its help: what it prints instead) and ``--progress``."""
+    return options(quiet_option(quiet), progress_option())
+
+
+def tag_option(help: str) -> argument:
+    return _repeated("-t", "--tag", metavar="NAME[:TAG]", help=help)
+
+
+def label_option() -> argument:
+    return _repeated("--label", metavar="NAME=VALUE", help="Set an image label (repeatable).")
+
+
+def no_cache_option() -> argument:
+    return argument("--no-cache", action="store_true", help="Do not use the build cache.")
+
+
+def pull_option(help: str) -> argument:
+    return argument("--pull", action="store_true", help=help)
+
+
+def cache_from_option() -> argument:
+    return _repeated(
+        "--cache-from", metavar="IMAGE", help="Images to consider as cache sources (repeatable)."
+    )
+
+
+def builder_option() -> argument:
+    return argument(
+        "--builder",
+        choices=("classic", "buildkit", "auto"),
+        help="classic (default, or %%config DockerMagics.builder), buildkit, or auto.",
+    )
+
+
+def platform_option(help: str) -> argument:
+    return argument("--platform", metavar="OS/ARCH", help=help)
+
+
+def env_option(help: str) -> argument:
+    return _repeated("-e", "--env", metavar="NAME[=VALUE]", help=help)
+
+
+def env_file_option(help: str) -> argument:
+    return _repeated("--env-file", metavar="FILE", help=help)
+
+
+def add_option(help: str) -> argument:
+    """``--add``: local files into the context or the container."""
+    return _repeated("--add", metavar="SRC[:DEST]", help=help)
+
+
+def get_option(help: str) -> argument:
+    """``--get``: files out of the container after the run."""
+    return _repeated("--get", metavar="PATH[:DEST]", help=help)
+
+
+def filter_option(help: str) -> argument:
+    return _repeated("-f", "--filter", metavar="KEY=VALUE", help=help)
+
+
+def name_option(help: str) -> argument:
+    return argument("--name", metavar="NAME", help=help)
+
+
+def shell_option() -> argument:
+    return argument(
+        "--shell",
+        default="sh",
+        metavar="COMMAND",
+        help="With the cell magic: the interpreter for the cell (sh, bash, python3...).",
+    )
+
+
+def image_and_command(image: str) -> Callable[[F], F]:
+    """``IMAGE`` (its help: ``image``) and the ``COMMAND`` after it: see
+    :func:`script_cell_args`."""
+    return options(
+        argument("image", metavar="IMAGE", help=image),
+        argument(
+            "command",
+            nargs=argparse.REMAINDER,
+            metavar="COMMAND",
+            help="The command and its arguments (line magic only).",
+        ),
+    )

@@ -7,8 +7,19 @@ from IPython.core.magic_arguments import argument, magic_arguments
 
 from docker_magics import api
 from docker_magics.display.once import said
-from docker_magics.display.progress import MODES
-from docker_magics.magics.arguments import Flag, magic
+from docker_magics.magics.arguments import (
+    Flag,
+    add_option,
+    builder_option,
+    cache_from_option,
+    label_option,
+    magic,
+    no_cache_option,
+    platform_option,
+    pull_option,
+    quiet_and_progress,
+    tag_option,
+)
 from docker_magics.magics.core import TopicMagics
 
 
@@ -17,14 +28,7 @@ class BuildMagics(TopicMagics):
     @line_cell_magic
     @magic
     @magic_arguments()
-    @argument(
-        "-t",
-        "--tag",
-        action="append",
-        default=[],
-        metavar="NAME[:TAG]",
-        help="Name and tag the image (repeatable).",
-    )
+    @tag_option("Name and tag the image (repeatable).")
     @argument(
         "--build-arg",
         action="append",
@@ -51,24 +55,12 @@ class BuildMagics(TopicMagics):
         "only: never a layer, the image's history or the outputs.",
     )
     @argument("--target", metavar="STAGE", help="Build this stage of a multi-stage Dockerfile.")
-    @argument("--platform", metavar="OS/ARCH", help="Target platform, e.g. linux/amd64.")
-    @argument("--no-cache", action="store_true", help="Do not use the build cache.")
-    @argument("--pull", action="store_true", help="Always try to pull newer base images.")
-    @argument(
-        "--label",
-        action="append",
-        default=[],
-        metavar="NAME=VALUE",
-        help="Set an image label (repeatable).",
-    )
+    @platform_option("Target platform, e.g. linux/amd64.")
+    @no_cache_option()
+    @pull_option("Always try to pull newer base images.")
+    @label_option()
     @argument("--network", metavar="MODE", help="Network mode for RUN steps (e.g. none, host).")
-    @argument(
-        "--cache-from",
-        action="append",
-        default=[],
-        metavar="IMAGE",
-        help="Images to consider as cache sources (repeatable).",
-    )
+    @cache_from_option()
     @argument(
         "--rm",
         action=Flag,
@@ -83,13 +75,8 @@ class BuildMagics(TopicMagics):
         help="Also remove them when a step fails (default, unlike docker build; "
         "--force-rm=false keeps them).",
     )
-    @argument("-q", "--quiet", action="store_true", help="No progress; print the image ID.")
-    @argument("--progress", choices=MODES, help="auto (default), widget, plain or none.")
-    @argument(
-        "--builder",
-        choices=("classic", "buildkit", "auto"),
-        help="classic (default, or %%config DockerMagics.builder), buildkit, or auto.",
-    )
+    @quiet_and_progress("No progress; print the image ID.")
+    @builder_option()
     @argument(
         "-f", "--file", metavar="PATH", help="Build this Dockerfile from disk instead of the cell."
     )
@@ -99,13 +86,7 @@ class BuildMagics(TopicMagics):
         help="Send this folder as the context (honouring its .dockerignore), with the cell as "
         "its Dockerfile.",
     )
-    @argument(
-        "--add",
-        action="append",
-        default=[],
-        metavar="SRC[:DEST]",
-        help="Put a local file or folder into the context (repeatable).",
-    )
+    @add_option("Put a local file or folder into the context (repeatable).")
     def docker_build(self, args, cell=None):
         """Build an image. The cell is the Dockerfile, used literally; only the options line
         gets IPython's {var} and $var expansion (--build-arg BASE={base}).

@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
-import argparse
-import shlex
-
 from IPython.core.magic import line_cell_magic, line_magic, magics_class
 from IPython.core.magic_arguments import argument, magic_arguments
 
 from docker_magics import api
-from docker_magics.display.progress import MODES
-from docker_magics.errors import BadArgument
-from docker_magics.magics.arguments import HelpShown, magic, parse_line
+from docker_magics.magics.arguments import (
+    env_file_option,
+    env_option,
+    image_and_command,
+    magic,
+    name_option,
+    progress_option,
+    quiet_option,
+    script_cell_args,
+    shell_option,
+)
 from docker_magics.magics.core import TopicMagics
 
 
@@ -34,16 +39,11 @@ class JobMagics(TopicMagics):
         metavar="N",
         help="Without --each: N tasks (TASK_INDEX tells each which it is).",
     )
-    @argument(
-        "-e",
-        "--env",
-        action="append",
-        default=[],
-        metavar="NAME[=VALUE]",
-        help="An environment variable for every task (repeatable); a bare NAME takes its "
-        "value from this kernel's environment.",
+    @env_option(
+        "An environment variable for every task (repeatable); a bare NAME takes its "
+        "value from this kernel's environment."
     )
-    @argument("--env-file", action="append", default=[], metavar="FILE", help="NAME=VALUE lines.")
+    @env_file_option("NAME=VALUE lines.")
     @argument(
         "--max-concurrent", type=int, metavar="N", help="Tasks running at once (default: all)."
     )
@@ -56,28 +56,17 @@ class JobMagics(TopicMagics):
     )
     @argument("--reserve-cpu", type=float, metavar="CPUS", help="CPUs each task reserves.")
     @argument("--reserve-memory", metavar="SIZE", help="Memory each task reserves (e.g. 512m).")
-    @argument("--name", metavar="NAME", help="The job's (its service's) name.")
+    @name_option("The job's (its service's) name.")
     @argument("--timeout", type=float, metavar="SECONDS", help="Stop the job after this long.")
     @argument(
         "--no-resolve-image",
         action="store_true",
         help="Do not pin the image to its registry's digest: each node runs what it has.",
     )
-    @argument(
-        "--shell",
-        default="sh",
-        metavar="COMMAND",
-        help="With the cell magic: the interpreter for the cell (sh, bash, python3...).",
-    )
-    @argument("--progress", choices=MODES, help="auto (default), widget, plain or none.")
-    @argument("-q", "--quiet", action="store_true", help="Do not show progress.")
-    @argument("image", metavar="IMAGE", help="The image every task runs.")
-    @argument(
-        "command",
-        nargs=argparse.REMAINDER,
-        metavar="COMMAND",
-        help="The command and its arguments (line magic only).",
-    )
+    @shell_option()
+    @progress_option()
+    @quiet_option("Do not show progress.")
+    @image_and_command("The image every task runs.")
     def docker_job(self, args, cell=None):
         """Run a command (or, as a cell magic, the cell with --shell) as the tasks of one
         job on the Docker Swarm this engine manages: one task per --each combination (or
@@ -86,23 +75,9 @@ class JobMagics(TopicMagics):
         .exit_code, .output, .duration; .outputs; .failed; .records()). Failed tasks are an
         error line; docker_magics.last_job() keeps every result. Interrupting stops the tasks
         and removes the service."""
-        if cell is not None and args.command:
-            # Options may follow the image here (there is no command): parse them as options.
-            argv = list(args.argv)
-            del argv[len(argv) - len(args.command) - 1]  # the image: just before the rest
-            # (.parser: set by IPython's @magic_arguments, at run time)
-            parser = self.docker_job.parser  # type: ignore[union-attr]
-            try:
-                args = parse_line(parser, shlex.join([*argv, args.image]), "docker_job")
-            except HelpShown:
-                return None
-            if args.command:
-                raise BadArgument(
-                    "%%docker_job runs the cell: give no command after the image",
-                    "Write the commands in the cell",
-                )
-        if cell is not None and not cell.strip():
-            raise BadArgument("The cell is empty: nothing to run", "Write a script in the cell")
+        args = script_cell_args(self.docker_job, args, cell)
+        if args is None:  # --help
+            return None
         self.connection()
         return api.job(
             args.image,

@@ -8,8 +8,7 @@ from IPython.core.magic_arguments import argument, magic_arguments
 
 from docker_magics import api
 from docker_magics.display.once import said
-from docker_magics.display.progress import MODES
-from docker_magics.magics.arguments import magic
+from docker_magics.magics.arguments import magic, platform_option, quiet_and_progress
 from docker_magics.magics.core import TopicMagics
 
 
@@ -20,8 +19,7 @@ class RegistryMagics(TopicMagics):
     @magic_arguments()
     @argument("reference", metavar="NAME[:TAG]", help="The image to push (default tag: latest).")
     @argument("-a", "--all-tags", action="store_true", help="Push every tag of NAME.")
-    @argument("-q", "--quiet", action="store_true", help="No progress; print the digest.")
-    @argument("--progress", choices=MODES, help="auto (default), widget, plain or none.")
+    @quiet_and_progress("No progress; print the digest.")
     def docker_push(self, args):
         """Push an image to its registry, with per-layer progress. A registry without
         authentication needs no login; for others, %docker_login first (or a login saved by
@@ -39,9 +37,8 @@ class RegistryMagics(TopicMagics):
     @magic_arguments()
     @argument("reference", metavar="NAME[:TAG|@DIGEST]", help="The image to pull.")
     @argument("-a", "--all-tags", action="store_true", help="Pull every tag of NAME.")
-    @argument("--platform", metavar="OS/ARCH", help="Pull for this platform.")
-    @argument("-q", "--quiet", action="store_true", help="No progress; print the image ID.")
-    @argument("--progress", choices=MODES, help="auto (default), widget, plain or none.")
+    @platform_option("Pull for this platform.")
+    @quiet_and_progress("No progress; print the image ID.")
     def docker_pull(self, args):
         """Pull an image from its registry, with per-layer progress. Returns a PullResult."""
         self.connection()

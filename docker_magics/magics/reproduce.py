@@ -9,9 +9,20 @@ from IPython.core.magic import line_magic, magics_class
 from IPython.core.magic_arguments import argument, magic_arguments
 
 from docker_magics import api
-from docker_magics.display.progress import MODES
 from docker_magics.errors import BadArgument
-from docker_magics.magics.arguments import magic
+from docker_magics.magics.arguments import (
+    add_option,
+    builder_option,
+    cache_from_option,
+    env_option,
+    get_option,
+    label_option,
+    magic,
+    no_cache_option,
+    pull_option,
+    quiet_and_progress,
+    tag_option,
+)
 from docker_magics.magics.core import TopicMagics
 
 
@@ -20,14 +31,7 @@ class ReproduceMagics(TopicMagics):
     @line_magic
     @magic
     @magic_arguments()
-    @argument(
-        "-t",
-        "--tag",
-        action="append",
-        default=[],
-        metavar="NAME[:TAG]",
-        help="Name and tag the image (repeatable; at least one).",
-    )
+    @tag_option("Name and tag the image (repeatable; at least one).")
     @argument(
         "--base",
         metavar="IMAGE",
@@ -58,13 +62,7 @@ class ReproduceMagics(TopicMagics):
         "by default at its path relative to the kernel's working folder.",
     )
     @argument("--workdir", metavar="DIR", help="The image's working folder (default /analysis).")
-    @argument(
-        "--label",
-        action="append",
-        default=[],
-        metavar="NAME=VALUE",
-        help="Set an image label (repeatable).",
-    )
+    @label_option()
     @argument(
         "--dockerfile",
         action="store_true",
@@ -76,22 +74,11 @@ class ReproduceMagics(TopicMagics):
         default="none",
         help="Network of the install step (default none: it needs none).",
     )
-    @argument("--no-cache", action="store_true", help="Do not use the build cache.")
-    @argument("--pull", action="store_true", help="Always try to pull a newer base image.")
-    @argument(
-        "--cache-from",
-        action="append",
-        default=[],
-        metavar="IMAGE",
-        help="Images to consider as cache sources (repeatable).",
-    )
-    @argument("-q", "--quiet", action="store_true", help="No progress; print the image ID.")
-    @argument("--progress", choices=MODES, help="auto (default), widget, plain or none.")
-    @argument(
-        "--builder",
-        choices=("classic", "buildkit", "auto"),
-        help="classic (default, or %%config DockerMagics.builder), buildkit, or auto.",
-    )
+    @no_cache_option()
+    @pull_option("Always try to pull a newer base image.")
+    @cache_from_option()
+    @quiet_and_progress("No progress; print the image ID.")
+    @builder_option()
     def docker_freeze(self, args):
         """Build an image that reproduces this kernel's Python environment: its
         distributions at their exact versions (from the kernel's own metadata), installed
@@ -170,31 +157,11 @@ class ReproduceMagics(TopicMagics):
     )
     @argument("--timeout", type=float, metavar="SECONDS", help="Time limit of each cell.")
     @argument("--kernel", metavar="NAME", help="The kernel to use (default: the notebook's).")
-    @argument(
-        "-e",
-        "--env",
-        action="append",
-        default=[],
-        metavar="NAME[=VALUE]",
-        help="Set an environment variable in the container (repeatable).",
-    )
+    @env_option("Set an environment variable in the container (repeatable).")
     @argument("--network", metavar="NAME", help="Connect the container to this network.")
-    @argument(
-        "--add",
-        action="append",
-        default=[],
-        metavar="SRC[:DEST]",
-        help="Copy a local file or folder into the working folder first (repeatable).",
-    )
-    @argument(
-        "--get",
-        action="append",
-        default=[],
-        metavar="PATH[:DEST]",
-        help="Copy a file or folder out after a run that succeeded (repeatable).",
-    )
-    @argument("-q", "--quiet", action="store_true", help="No progress.")
-    @argument("--progress", choices=MODES, help="auto (default), widget, plain or none.")
+    @add_option("Copy a local file or folder into the working folder first (repeatable).")
+    @get_option("Copy a file or folder out after a run that succeeded (repeatable).")
+    @quiet_and_progress("No progress.")
     def docker_run_notebook(self, args):
         """Execute a notebook inside a container, papermill-style: -p values go in a cell
         after the one tagged 'parameters'. Shows each cell as it ends (cell i of N, its

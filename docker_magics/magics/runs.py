@@ -3,15 +3,25 @@
 
 from __future__ import annotations
 
-import argparse
-import shlex
-
 from IPython.core.magic import line_cell_magic, line_magic, magics_class
 from IPython.core.magic_arguments import argument, magic_arguments
 
 from docker_magics import api
-from docker_magics.errors import BadArgument
-from docker_magics.magics.arguments import Flag, HelpShown, magic, parse_line
+from docker_magics.magics.arguments import (
+    Flag,
+    add_option,
+    env_file_option,
+    env_option,
+    filter_option,
+    get_option,
+    image_and_command,
+    magic,
+    name_option,
+    platform_option,
+    quiet_option,
+    script_cell_args,
+    shell_option,
+)
 from docker_magics.magics.core import TopicMagics
 
 
@@ -20,22 +30,11 @@ class RunMagics(TopicMagics):
     @line_cell_magic
     @magic
     @magic_arguments()
-    @argument(
-        "-e",
-        "--env",
-        action="append",
-        default=[],
-        metavar="NAME[=VALUE]",
-        help="Set an environment variable (repeatable); a bare NAME takes its value "
-        "from this kernel's environment.",
+    @env_option(
+        "Set an environment variable (repeatable); a bare NAME takes its value "
+        "from this kernel's environment."
     )
-    @argument(
-        "--env-file",
-        action="append",
-        default=[],
-        metavar="FILE",
-        help="Read NAME=VALUE lines from a file.",
-    )
+    @env_file_option("Read NAME=VALUE lines from a file.")
     @argument(
         "-v",
         "--volume",
@@ -55,9 +54,9 @@ class RunMagics(TopicMagics):
         metavar="[IP:]HOST:CONTAINER",
         help="Publish a container port (repeatable).",
     )
-    @argument("--name", metavar="NAME", help="Name the container.")
+    @name_option("Name the container.")
     @argument("--entrypoint", metavar="COMMAND", help="Override the image's entrypoint.")
-    @argument("--platform", metavar="OS/ARCH", help="Platform of the image.")
+    @platform_option("Platform of the image.")
     @argument("-d", "--detach", action="store_true", help="Run in the background.")
     @argument(
         "--rm",
@@ -66,58 +65,22 @@ class RunMagics(TopicMagics):
         help="Remove the container when it exits (default for foreground runs; "
         "--rm=false keeps it; with --detach the default is to keep it).",
     )
-    @argument(
-        "--shell",
-        default="sh",
-        metavar="COMMAND",
-        help="With the cell magic: the interpreter for the cell (sh, bash, python3...).",
+    @shell_option()
+    @add_option(
+        "Copy a local file or folder in before the run (DEST relative to the working directory)."
     )
-    @argument(
-        "--add",
-        action="append",
-        default=[],
-        metavar="SRC[:DEST]",
-        help="Copy a local file or folder in before the run (DEST relative to the "
-        "working directory).",
-    )
-    @argument(
-        "--get",
-        action="append",
-        default=[],
-        metavar="PATH[:DEST]",
-        help="Copy a file or folder out after a successful run.",
-    )
-    @argument("-q", "--quiet", action="store_true", help="Do not show the output live.")
-    @argument("image", metavar="IMAGE", help="The image to run.")
-    @argument(
-        "command",
-        nargs=argparse.REMAINDER,
-        metavar="COMMAND",
-        help="The command and its arguments (line magic only).",
-    )
+    @get_option("Copy a file or folder out after a successful run.")
+    @quiet_option("Do not show the output live.")
+    @image_and_command("The image to run.")
     def docker_run(self, args, cell=None):
         """Run a container; its stdout and stderr stream into the cell output (stderr as
         stderr). As a cell magic (%%docker_run IMAGE), the cell is a script run inside the
         container with --shell. Returns a RunResult (exit code, output, duration); a non-zero
         exit is an error with the exit code and the last lines. Interrupting stops and removes
         the container."""
-        if cell is not None and args.command:
-            # Options may follow the image here (there is no command): parse them as options.
-            argv = list(args.argv)
-            del argv[len(argv) - len(args.command) - 1]  # the image: just before the rest
-            # (.parser: set by IPython's @magic_arguments, at run time)
-            parser = self.docker_run.parser  # type: ignore[union-attr]
-            try:
-                args = parse_line(parser, shlex.join([*argv, args.image]), "docker_run")
-            except HelpShown:
-                return None
-            if args.command:
-                raise BadArgument(
-                    "%%docker_run runs the cell: give no command after the image",
-                    "Write the commands in the cell",
-                )
-        if cell is not None and not cell.strip():
-            raise BadArgument("The cell is empty: nothing to run", "Write a script in the cell")
+        args = script_cell_args(self.docker_run, args, cell)
+        if args is None:  # --help
+            return None
         self.connection()
         return api.run(
             args.image,
@@ -146,14 +109,7 @@ class RunMagics(TopicMagics):
     @magic_arguments()
     @argument("name", nargs="?", metavar="REPOSITORY[:TAG]", help="Only these images.")
     @argument("-a", "--all", action="store_true", help="Show intermediate images too.")
-    @argument(
-        "-f",
-        "--filter",
-        action="append",
-        default=[],
-        metavar="KEY=VALUE",
-        help="Filter, e.g. dangling=true, label=team=data (repeatable).",
-    )
+    @filter_option("Filter, e.g. dangling=true, label=team=data (repeatable).")
     def docker_images(self, args):
         """The engine's images (a table; .objects has docker-py's Image objects)."""
         self.connection()
@@ -163,14 +119,7 @@ class RunMagics(TopicMagics):
     @magic
     @magic_arguments()
     @argument("-a", "--all", action="store_true", help="Show stopped containers too.")
-    @argument(
-        "-f",
-        "--filter",
-        action="append",
-        default=[],
-        metavar="KEY=VALUE",
-        help="Filter, e.g. status=exited, name=web (repeatable).",
-    )
+    @filter_option("Filter, e.g. status=exited, name=web (repeatable).")
     def docker_ps(self, args):
         """The engine's containers (a table; .objects has docker-py's Container objects)."""
         self.connection()
