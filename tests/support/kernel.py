@@ -22,6 +22,8 @@ from pathlib import Path
 
 from jupyter_client import KernelManager
 
+from tests.support.timing import max_in_window
+
 OUTPUT_KINDS = (
     "stream",
     "display_data",
@@ -102,13 +104,7 @@ class Execution:
         any ``window`` seconds, by their own send times."""
         if messages is None:
             messages = [m for m in self.output_messages if m["msg_type"] != "comm_open"]
-        times = sorted(sent_at(m) for m in messages)
-        most = start = 0
-        for end, t in enumerate(times):
-            while t - times[start] >= window:
-                start += 1
-            most = max(most, end - start + 1)
-        return most
+        return max_in_window([sent_at(m) for m in messages], window)
 
     def widget_states(self) -> dict[str, dict]:
         """Each widget's state after all updates, rebuilt from the comm traffic."""

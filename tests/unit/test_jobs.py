@@ -18,18 +18,11 @@ from docker_magics.jobs.result import JobRecorder, JobResult, TaskChanged, TaskO
 from docker_magics.jobs.runner import failure
 from docker_magics.jobs.swarm import STATES, _timestamp
 from docker_magics.magics.arguments import _expand
+from tests.support.timing import Clock
 
 # What these say is in a magic's words (--each, --add); tests/unit/test_wording.py has
 # the Python API's.
 pytestmark = pytest.mark.usefixtures("in_a_magic")
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.t = 1000.0
-
-    def __call__(self) -> float:
-        return self.t
 
 
 def test_each_gives_the_product_in_order():

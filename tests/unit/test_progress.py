@@ -3,7 +3,6 @@ a BuildKit build's bar, a pull's overall bar, retry countdowns, spilled logs, an
 
 from __future__ import annotations
 
-import io
 import json
 import math
 from pathlib import Path
@@ -17,26 +16,9 @@ from docker_magics.display.budget import ENVELOPE, ByteBudget, MessageWindow, me
 from docker_magics.engine import events as ev
 from docker_magics.registry.progress import TransferText
 from docker_magics.registry.result import TransferRecorder
+from tests.support.timing import Clock, Streams, max_in_window
 
 DATA = Path(__file__).parent / "data"
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.t = 1000.0
-
-    def __call__(self) -> float:
-        return self.t
-
-
-def max_in_window(times: list[float], window: float = 1.0) -> int:
-    times = sorted(times)
-    most = start = 0
-    for end, t in enumerate(times):
-        while t - times[start] >= window:
-            start += 1
-        most = max(most, end - start + 1)
-    return most
 
 
 def test_the_message_window_is_a_sliding_window_not_a_bucket():
@@ -75,31 +57,6 @@ def test_the_byte_budget_grows_with_the_log_of_time(seconds):
 
 def test_message_size_is_the_json_plus_the_envelope():
     assert message_size({"value": "é"}) == ENVELOPE + len('{"value": "é"}'.encode())
-
-
-class Streams:
-    """stdout and stderr of a text view, each write kept with its time."""
-
-    def __init__(self, clock) -> None:
-        self.clock = clock
-        self.writes: list[tuple[float, str, str]] = []
-        self.out, self.err = self._stream("stdout"), self._stream("stderr")
-
-    def _stream(self, name):
-        streams = self
-
-        class Stream(io.TextIOBase):
-            def write(self, text):
-                streams.writes.append((streams.clock(), name, text))
-                return len(text)
-
-        return Stream()
-
-    def text(self) -> str:
-        return "".join(t for _, _, t in self.writes)
-
-    def wire_bytes(self) -> int:
-        return sum(ENVELOPE + len(t.encode()) for _, _, t in self.writes)
 
 
 def flood(renderer, recorder, clock, seconds: float, lines: int = 200_000, chunk: int = 500):
