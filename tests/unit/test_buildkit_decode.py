@@ -12,25 +12,10 @@ import pytest
 from docker_magics.builds.buildkit import wire
 from docker_magics.builds.buildkit.trace import BuildKitParser, decode, fields
 from docker_magics.builds.failures import build_failure
-from docker_magics.builds.result import BuildRecorder
 from docker_magics.engine import events as ev
+from tests.support.recorded import buildkit_events, buildkit_recorder
 
 DATA = Path(__file__).parent / "data"
-
-
-def events(name: str) -> list[ev.Event]:
-    parser = BuildKitParser()
-    out = []
-    for line in (DATA / f"{name}.jsonl").read_text().splitlines():
-        out += parser.feed(json.loads(line))
-    return out + parser.close()
-
-
-def record(name: str) -> BuildRecorder:
-    recorder = BuildRecorder("t", builder="buildkit")
-    for event in events(name):
-        recorder.handle(event)
-    return recorder
 
 
 def test_wire_format():
@@ -51,7 +36,7 @@ def test_decode_a_recorded_message():
 
 
 def test_successful_build():
-    recorder = record("bk-success")
+    recorder = buildkit_recorder("bk-success")
     names = [s.name for s in recorder.steps.values()]
     assert "[2/4] RUN echo hello && echo err >&2" in names
     assert "[4/4] RUN cat /data.txt" in names
@@ -63,13 +48,17 @@ def test_successful_build():
 
 
 def test_cached_build():
-    statuses = {s.name: s.status for s in record("bk-cached").steps.values()}
+    statuses = {s.name: s.status for s in buildkit_recorder("bk-cached").steps.values()}
     assert statuses["[2/4] RUN echo hello && echo err >&2"] == "cached"
     assert statuses["[4/4] RUN cat /data.txt"] == "cached"
 
 
 def test_parallel_stages_overlap():
-    started = [e for e in events("bk-parallel") if isinstance(e, (ev.StepStarted, ev.StepFinished))]
+    started = [
+        e
+        for e in buildkit_events("bk-parallel")
+        if isinstance(e, (ev.StepStarted, ev.StepFinished))
+    ]
     keys = {e.key: e.name for e in started if isinstance(e, ev.StepStarted)}
     order = [(type(e).__name__, keys[e.key][:5]) for e in started]
     # Both stages' RUN steps start before either finishes.
@@ -80,7 +69,7 @@ def test_parallel_stages_overlap():
 
 
 def test_failing_step_names_the_vertex():
-    recorder = record("bk-run-fails")
+    recorder = buildkit_recorder("bk-run-fails")
     step = recorder.failed_step
     assert step.name == "[3/3] RUN echo line1; echo line2 >&2; exit 3"
     assert step.status == "failed" and list(step.tail) == [("stdout", "line1"), ("stderr", "line2")]
@@ -115,7 +104,7 @@ def test_failing_step_names_the_vertex():
 )
 @pytest.mark.usefixtures("in_a_magic")
 def test_failures(name, expected):
-    recorder = record(name)
+    recorder = buildkit_recorder(name)
     line = build_failure(recorder.failure.message, None, recorder.failed_step or recorder.current)
     assert expected in line
 

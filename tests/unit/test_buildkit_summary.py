@@ -11,16 +11,15 @@ The recordings (``%%docker_build --builder buildkit --network none``, a busybox 
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import pytest
 
 from docker_magics.builds import builder, stages
-from docker_magics.builds.buildkit.trace import BuildKitParser
 from docker_magics.builds.dockerfile import parse
 from docker_magics.builds.result import BuildRecorder
 from docker_magics.engine import events as ev
+from tests.support.recorded import buildkit_recorder
 
 DATA = Path(__file__).parent / "data"
 TWO_STAGE = (
@@ -38,24 +37,9 @@ PARALLEL = (
 )
 
 
-def events(name: str) -> list[ev.Event]:
-    parser = BuildKitParser()
-    out = []
-    for line in (DATA / f"{name}.jsonl").read_text().splitlines():
-        out += parser.feed(json.loads(line))
-    return out + parser.close()
-
-
-def record(name: str) -> BuildRecorder:
-    recorder = BuildRecorder("t", builder="buildkit")
-    for event in events(name):
-        recorder.handle(event)
-    return recorder
-
-
 def test_engine_26_names_the_image_only_in_the_exporters_progress():
     """No "Successfully tagged" from engine 26: "naming to docker.io/demo/x:latest"."""
-    recorder = record("bk-two-stage-26")
+    recorder = buildkit_recorder("bk-two-stage-26")
     assert recorder.tags == ["demo/x:latest", "localhost:5000/demo/x:2", "plain:3"]
     assert recorder.image_id == (
         "sha256:de4a10ccc181c15c5769d6787311cd8841beb29c974fb7956e3abda443686f3c"
@@ -65,7 +49,7 @@ def test_engine_26_names_the_image_only_in_the_exporters_progress():
 def test_engine_20_10_names_it_twice_once_without_latest():
     """20.10 says "naming to docker.io/rec/two" and "Successfully tagged rec/two:latest":
     one tag."""
-    assert record("bk-two-stage").tags == ["rec/two:latest", "rec/two:2"]
+    assert buildkit_recorder("bk-two-stage").tags == ["rec/two:latest", "rec/two:2"]
 
 
 def test_tags_in_the_order_asked_and_checked_on_the_image():
@@ -97,7 +81,7 @@ def test_tags_in_the_order_asked_and_checked_on_the_image():
     ],
 )
 def test_steps_are_the_dockerfiles(name, dockerfile, instructions, cached):
-    recorder = record(name)
+    recorder = buildkit_recorder(name)
     names = [step.name for step in recorder.steps.values()]
     assert "exporting to image" in names  # BuildKit's internal steps are kept, not counted
     recorder.dockerfile_steps = stages.instructions_run(parse(dockerfile), names)

@@ -7,33 +7,24 @@ context transferred, two stages side by side), bk-success.jsonl (a remote contex
 from __future__ import annotations
 
 import io
-import json
 import re
 from pathlib import Path
 
 import pytest
 
-from docker_magics.builds.buildkit.trace import BuildKitParser
 from docker_magics.builds.progress import BuildText
 from docker_magics.builds.result import BuildRecorder
 from docker_magics.engine import events as ev
+from tests.support.recorded import buildkit_events
 
 DATA = Path(__file__).parent / "data"
-
-
-def events(name: str) -> list[ev.Event]:
-    parser = BuildKitParser()
-    found = []
-    for line in (DATA / f"{name}.jsonl").read_text().splitlines():
-        found += parser.feed(json.loads(line))
-    return found + parser.close()
 
 
 def text(name: str) -> list[str]:
     recorder = BuildRecorder("rec/bk-session:1", builder="buildkit")
     out = io.StringIO()
     view = BuildText(recorder, out=out, err=out)
-    for event in events(name):
+    for event in buildkit_events(name):
         recorder.handle(event)
         view.handle(event)
     view.finish(None, "Built it")
@@ -45,7 +36,7 @@ def test_a_step_ends_after_what_the_engine_said_of_it(name):
     """A step's logs and tasks that come in the message that ends it are its own: they go
     before its end (the exporter's "naming to" came after "#9 DONE")."""
     ended: set[str] = set()
-    for event in events(name):
+    for event in buildkit_events(name):
         key = getattr(event, "key", None)
         if isinstance(event, (ev.StepFinished, ev.StepError)):
             ended.add(event.key)
