@@ -1,5 +1,6 @@
-"""%docker_push, %docker_pull, %docker_tag, %docker_login against real registries started by
-the harness (a plain loopback one, an htpasswd one, and a TLS one the engine does not trust)."""
+"""Registry logins without a registry: a saved identity token is read back as the docker CLI
+stores it, and a password typed where %docker_login's registry goes is refused unseen.
+(tests/engine/test_registry.py has the logins against real registries.)"""
 
 from __future__ import annotations
 
@@ -10,16 +11,6 @@ import pytest
 from docker_magics.registry import credentials
 
 pytestmark = pytest.mark.engine
-
-
-@pytest.fixture
-def reg(run, engine, busybox, monkeypatch):
-    """Connected; the session's logins are forgotten afterwards."""
-    monkeypatch.setenv("DOCKER_HOST", engine.url)
-    assert run(f"%docker_connect {engine.url}").error is None
-    yield run
-    for registry in list(credentials.CREDENTIALS._logins):
-        credentials.CREDENTIALS.forget(registry)
 
 
 def test_saved_identity_token_is_read_back_as_the_cli_stores_it(docker_env):
