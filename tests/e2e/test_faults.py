@@ -1,7 +1,7 @@
 """Faults survived: a hung registry, a registry killed mid-push, an engine killed mid-build and
-restarted, a context file that shrinks or is deleted while it is sent, an expired engine
-certificate. After each: one line, no container left, no stray temp file, the kernel still
-usable."""
+restarted, a context file that shrinks or is deleted while it is sent, an interrupt while a
+folder is sent. After each: one line, no container left, no stray temp file, the kernel
+still usable. (tests/engine/test_faults.py has the expired engine certificate.)"""
 
 from __future__ import annotations
 
