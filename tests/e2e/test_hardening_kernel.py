@@ -4,13 +4,13 @@ a kernel killed during a foreground %docker_run."""
 from __future__ import annotations
 
 import os
-import subprocess
 import time
 from pathlib import Path
 
 import pytest
 
 from tests.support.kernel import Kernel
+from tests.support.processes import tmpfs
 
 pytestmark = pytest.mark.engine
 
@@ -20,11 +20,8 @@ LINE = "0123456789" * 4  # 41 bytes a line with its newline
 @pytest.fixture
 def small_tmp(tmp_path):
     """A 3 MB temp folder (a tmpfs of our own), to fill up."""
-    folder = tmp_path / "tmp"
-    folder.mkdir()
-    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=3m", "tmpfs", str(folder)], check=True)
-    yield folder
-    subprocess.run(["umount", "-l", str(folder)], check=True)
+    with tmpfs(tmp_path / "tmp", "3m", lazy=True) as folder:
+        yield folder
 
 
 def open_files_under(pid: int, folder: Path) -> list[str]:

@@ -565,12 +565,11 @@ def small_engine(tmp_path_factory):
     from pathlib import Path
 
     from tests.support import Dockerd
+    from tests.support.processes import mount_tmpfs
 
     root = Path("/tmp") / f"dm-small-{uuid.uuid4().hex[:6]}"
     (root / "data").mkdir(parents=True)
-    subprocess.run(
-        ["mount", "-t", "tmpfs", "-o", "size=40m", "tmpfs", str(root / "data")], check=True
-    )
+    mount_tmpfs(root / "data", "40m")
     dockerd = Dockerd(root)
     try:
         yield dockerd.start()
@@ -609,11 +608,10 @@ def test_a_full_engine_disk_during_a_pull_names_the_engine(run, engine, registry
 @pytest.fixture
 def full_disk(tmp_path):
     """A 1 MB filesystem of our own (a tmpfs), to fill up."""
-    mount = tmp_path / "small"
-    mount.mkdir()
-    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(mount)], check=True)
-    yield mount
-    subprocess.run(["umount", str(mount)], check=True)
+    from tests.support.processes import tmpfs
+
+    with tmpfs(tmp_path / "small", "1m") as mount:
+        yield mount
 
 
 def test_a_get_that_cannot_be_written_fails_at_once(run, engine, busybox, no_leftovers, full_disk):

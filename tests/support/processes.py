@@ -1,13 +1,16 @@
 """Processes and network plumbing for the tests: free ports, waiting for a condition, running
-as another user, a TCP forwarder, network namespaces, an sshd on loopback."""
+as another user, small filesystems (tmpfs) to fill up, a TCP forwarder, network namespaces,
+an sshd on loopback."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
@@ -78,6 +81,22 @@ def umount_under(root: Path) -> None:
                 mounts.append(target)
     for target in sorted(mounts, key=len, reverse=True):
         subprocess.run(["umount", "-l", target], check=False, capture_output=True)
+
+
+def mount_tmpfs(folder: Path, size: str) -> None:
+    """Mount a tmpfs of ``size`` (``"3m"``) on ``folder``, an existing folder."""
+    subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(folder)], check=True)
+
+
+@contextlib.contextmanager
+def tmpfs(folder: Path, size: str, *, lazy: bool = False) -> Iterator[Path]:
+    """``folder``, made here, as a filesystem of ``size`` of its own (a tmpfs) while the
+    block runs; unmounted after it (``lazy``: even while a process still has files in it
+    open, as ``umount -l`` does)."""
+    folder.mkdir()
+    mount_tmpfs(folder, size)
+    yield folder
+    subprocess.run(["umount", *(["-l"] if lazy else []), str(folder)], check=True)
 
 
 class Forwarder:
