@@ -1,11 +1,19 @@
-"""Fixtures of the browser tests: a JupyterLab server whose kernels reach the test engine
-and registry, and a headless Chromium (tests.support.lab)."""
+"""Fixtures of the e2e tests: a kernel for the modules that make none of their own, and for
+the browser tests a JupyterLab server whose kernels reach the test engine and registry, and
+a headless Chromium (tests.support.lab)."""
 
 from __future__ import annotations
 
 import os
 
 import pytest
+
+
+@pytest.fixture
+def kernel(engine_kernel):
+    """The kernel of the tests that need none of their own: the engine's, shared by the
+    module (tests/conftest.py). A module that needs another defines ``kernel`` itself."""
+    return engine_kernel
 
 
 @pytest.fixture(scope="module")

@@ -11,11 +11,6 @@ pytestmark = pytest.mark.engine
 
 
 @pytest.fixture
-def kernel(engine_kernel):
-    return engine_kernel
-
-
-@pytest.fixture
 def engine_api(no_leftovers):
     return no_leftovers
 
