@@ -268,3 +268,19 @@ class TextStore(_Spilling):
 
     def text(self) -> str:
         return self._text()
+
+
+class StreamTexts:
+    """For a value that keeps a container's two streams apart (``stdout_log``,
+    ``stderr_log``): ``stdout`` and ``stderr``, each exactly as it was written."""
+
+    stdout_log: TextStore
+    stderr_log: TextStore
+
+    @property
+    def stdout(self) -> str:
+        return self.stdout_log.text()
+
+    @property
+    def stderr(self) -> str:
+        return self.stderr_log.text()

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from docker_magics.display import markup
-from docker_magics.display.logstore import TAIL, TextStore
+from docker_magics.display.logstore import TAIL, StreamTexts, TextStore
 from docker_magics.display.once import SaidOnce
 from docker_magics.display.tables import counted
 from docker_magics.engine import events as ev
@@ -53,7 +53,7 @@ class JobNote:
 
 
 @dataclass
-class TaskResult:
+class TaskResult(StreamTexts):
     """One task of a job: ``params`` (its values), where it ran, how it ended, its output."""
 
     index: int
@@ -77,14 +77,6 @@ class TaskResult:
     def output(self) -> str:
         """Everything the task wrote, stdout and stderr as they came."""
         return self.output_log.text()
-
-    @property
-    def stdout(self) -> str:
-        return self.stdout_log.text()
-
-    @property
-    def stderr(self) -> str:
-        return self.stderr_log.text()
 
     @property
     def ok(self) -> bool:

@@ -9,7 +9,7 @@ from collections import deque
 from dataclasses import dataclass, field
 
 from docker_magics.display import markup
-from docker_magics.display.logstore import TAIL, LogStore, TextStore
+from docker_magics.display.logstore import TAIL, LogStore, StreamTexts, TextStore
 from docker_magics.display.once import SaidOnce
 from docker_magics.engine import events as ev
 
@@ -34,7 +34,7 @@ class RunRecorder:
 
 
 @dataclass
-class RunResult(SaidOnce):
+class RunResult(SaidOnce, StreamTexts):
     """The value of ``%docker_run`` / ``%%docker_run``."""
 
     image: str
@@ -48,14 +48,6 @@ class RunResult(SaidOnce):
     stderr_log: TextStore = field(default_factory=TextStore, repr=False)
     files: list[str] = field(default_factory=list)  # copied out with --get
     script: str | None = None  # the interpreter of a %%docker_run cell
-
-    @property
-    def stdout(self) -> str:
-        return self.stdout_log.text()
-
-    @property
-    def stderr(self) -> str:
-        return self.stderr_log.text()
 
     @property
     def ok(self) -> bool:
@@ -87,7 +79,7 @@ class RunResult(SaidOnce):
 
 
 @dataclass
-class ContainerLog(SaidOnce):
+class ContainerLog(SaidOnce, StreamTexts):
     """The value of ``%docker_logs`` (and of ``docker_magics.logs()``): a container's output,
     whole. ``text()`` is all of it as shown (both streams, as they came); ``stdout`` and
     ``stderr`` each stream exactly as written; ``lines()`` the lines. Shown again (its last
@@ -109,14 +101,6 @@ class ContainerLog(SaidOnce):
     @property
     def count(self) -> int:
         return self.output.count
-
-    @property
-    def stdout(self) -> str:
-        return self.stdout_log.text()
-
-    @property
-    def stderr(self) -> str:
-        return self.stderr_log.text()
 
     def __len__(self) -> int:
         return self.count
