@@ -196,6 +196,24 @@ def pull(
     return drive(_Pull(conn, ref, tag, platform, progress))
 
 
+def pull_missing(
+    conn: Connection, image: str, progress: str, *, what: str = "image", hint: str | None = None
+) -> None:
+    """Pull ``image``, which the engine does not have, for a feature that needs it (a run, a
+    base image). When it cannot be pulled: one line, ``The {what} IMAGE is not on the
+    engine and cannot be pulled: why``, with ``hint`` (by default the pull's own)."""
+    try:
+        pull(conn, image, progress=progress)
+    except Interrupted:
+        raise
+    except DockerMagicsError as exc:
+        reason = exc.what[:1].lower() + exc.what[1:]
+        raise EngineError(
+            f"The {what} {image} is not on the engine and cannot be pulled: {reason}",
+            exc.hint if hint is None else hint,
+        ) from None
+
+
 def tag(conn: Connection, source: str, target: str) -> str:
     from docker.errors import ImageNotFound
 

@@ -12,7 +12,6 @@ from docker_magics.errors import (
     BadArgument,
     ConnectFailed,
     DockerMagicsError,
-    EngineError,
     Interrupted,
     option,
 )
@@ -151,17 +150,14 @@ def _image_id(conn, image: str, progress: str) -> str:
         pass
     from docker_magics.registry import transfers
 
-    try:
-        transfers.pull(conn, image, progress=progress)
-    except Interrupted:
-        raise
-    except DockerMagicsError as exc:
-        what = exc.what[:1].lower() + exc.what[1:]
-        raise EngineError(
-            f"The base image {image} is not on the engine and cannot be pulled: {what}",
-            f"Give a {option('--base')} image the engine has (with Python of the kernel's "
-            "major.minor)",
-        ) from None
+    transfers.pull_missing(
+        conn,
+        image,
+        progress,
+        what="base image",
+        hint=f"Give a {option('--base')} image the engine has (with Python of the kernel's "
+        "major.minor)",
+    )
     return api.inspect_image(image)["Id"]
 
 

@@ -100,15 +100,7 @@ def _pull_missing(conn: Connection, image: str, progress: str) -> None:
 
     if progress != "none":
         print(f"Unable to find image {image!r} locally")
-    try:
-        registry.pull(conn, image, progress=progress)
-    except Interrupted:
-        raise
-    except DockerMagicsError as exc:
-        reason = exc.what[:1].lower() + exc.what[1:]
-        raise EngineError(
-            f"The image {image} is not on the engine and cannot be pulled: {reason}", exc.hint
-        ) from None
+    registry.pull_missing(conn, image, progress)
 
 
 def _create_failure(exc, spec: RunSpec) -> str:
