@@ -20,7 +20,7 @@ from pathlib import Path
 from docker_magics.builds.context import AddSpec
 from docker_magics.engine import streams
 from docker_magics.engine.diagnose import explain
-from docker_magics.engine.drive import Operation, drive
+from docker_magics.engine.drive import drive
 from docker_magics.engine.session import Connection
 from docker_magics.errors import (
     BadArgument,
@@ -168,11 +168,12 @@ def run_notebook(
         shutil.rmtree(folder, ignore_errors=True)
 
 
-class _NotebookRun(Operation[NotebookResult]):
+class _NotebookRun(runner.ContainerOperation[NotebookResult]):
     """The runner's container, from the files going in to the executed notebook coming
     out, followed by :func:`~docker_magics.engine.drive.drive`."""
 
     timeout: int | None = None
+    during = "the notebook run"
 
     def __init__(self, conn, spec, container_id, recorder, folder, job, gets) -> None:
         self.conn, self.spec, self.container_id = conn, spec, container_id
@@ -236,19 +237,8 @@ class _NotebookRun(Operation[NotebookResult]):
             f"Notebook run interrupted{where}; the container was stopped and removed{saved}"
         )
 
-    def explain(self, exc: Exception) -> DockerMagicsError:
-        error = explain(exc, self.conn.endpoint)
-        if self.started:
-            what = error.what[:1].lower() + error.what[1:]
-            error = type(error)(f"Lost the engine during the notebook run: {what}", error.hint)
-            self.conn.orphans.add(self.container_id)  # removed when the engine is back
-        return error
-
     def cleanup(self, error) -> None:
-        try:
-            streams.remove_container(self.conn.client.api, self.container_id)
-        except Exception:  # noqa: BLE001 - the engine itself may be gone
-            pass
+        self.remove_container()
 
     def conclude(self, error):
         recorder = self.recorder

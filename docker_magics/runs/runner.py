@@ -9,7 +9,7 @@ import re
 import shlex
 import sys
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, TypeVar
 
 from docker_magics.builds.plan import AddSpec, check_adds_data_root, engine_data_root
 from docker_magics.display.progress import NullRenderer
@@ -36,6 +36,7 @@ from docker_magics.runs.progress import RunText
 from docker_magics.runs.result import RunRecorder, RunResult
 
 LABEL = {"org.docker-magics.run": "1"}
+R = TypeVar("R")
 
 
 def _create(conn: Connection, spec: RunSpec, progress: str, *, auto_remove: bool = False) -> str:
@@ -216,7 +217,33 @@ def _waits_for_removal(conn: Connection) -> bool:
     return tuple(int(p) for p in conn.api_version.split(".")) >= (1, 30)
 
 
-class _Run(Operation[RunResult]):
+class ContainerOperation(Operation[R]):
+    """An operation that follows a container it created (a run, a notebook run): once the
+    container has started, a lost engine is said as lost ``during`` it, and the container
+    is left to be removed when the engine is back."""
+
+    during = "the run"
+    conn: Connection
+    container_id: str
+    started: bool
+
+    def explain(self, exc: Exception) -> DockerMagicsError:
+        error = explain(exc, self.conn.endpoint)  # the engine went away, or refused something
+        if self.started:
+            what = error.what[:1].lower() + error.what[1:]
+            error = type(error)(f"Lost the engine during {self.during}: {what}", error.hint)
+            self.conn.orphans.add(self.container_id)  # removed when the engine is back
+        return error
+
+    def remove_container(self) -> None:
+        """Kill and remove the container, whatever its state, if the engine still answers."""
+        try:
+            streams.remove_container(self.conn.client.api, self.container_id)
+        except Exception:  # noqa: BLE001 - the engine itself may be gone
+            pass
+
+
+class _Run(ContainerOperation[RunResult]):
     """A created container, run to its end (or started, with ``--detach``) by
     :func:`~docker_magics.engine.drive.drive`: files in, output live, results out, removed."""
 
@@ -262,22 +289,11 @@ class _Run(Operation[RunResult]):
     def interrupted(self) -> Interrupted:
         return Interrupted("Run interrupted; the container was stopped and removed")
 
-    def explain(self, exc: Exception) -> DockerMagicsError:
-        error = explain(exc, self.conn.endpoint)  # the engine went away, or refused something
-        if self.started:
-            what = error.what[:1].lower() + error.what[1:]
-            error = type(error)(f"Lost the engine during the run: {what}", error.hint)
-            self.conn.orphans.add(self.container_id)  # removed when the engine is back
-        return error
-
     def cleanup(self, error) -> None:
         if error is None and self.keep:
             return
         self.keep = False
-        try:
-            streams.remove_container(self.conn.client.api, self.container_id)
-        except Exception:  # noqa: BLE001 - the engine itself may be gone
-            pass
+        self.remove_container()
 
     def conclude(self, error):
         if error is not None:
