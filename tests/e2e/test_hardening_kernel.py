@@ -146,7 +146,7 @@ def test_what_a_dead_kernel_left_goes_on_the_next_connect(
     finally:
         k2.shutdown()
     assert connected.stream().splitlines()[0] == (
-        "Removed 1 container left by %docker_run in a kernel that died before it could "
+        "Removed 1 container left by runs in a kernel that died before it could "
         f"remove it: {left['Id'][:12]}"
     )
     remaining = {c["Id"] for c in our_containers(engine_api)}

@@ -22,6 +22,7 @@ from pathlib import Path
 
 from jupyter_client import KernelManager
 
+import docker_magics
 from tests.support.timing import max_in_window
 
 OUTPUT_KINDS = (
@@ -157,6 +158,13 @@ class Kernel:
         else:
             self.km = KernelManager(kernel_name="python3")
         full_env = {**os.environ, **(env or {})}
+        if python is not None:
+            # Another environment's python has no editable install of docker_magics: it
+            # imports the package from the checkout under test.
+            here = str(Path(docker_magics.__file__).resolve().parents[1])
+            full_env["PYTHONPATH"] = os.pathsep.join(
+                p for p in (here, full_env.get("PYTHONPATH", "")) if p
+            )
         self.km.start_kernel(env=full_env, cwd=cwd)
         self.kc = self.km.client()
         self.kc.start_channels()
@@ -260,6 +268,10 @@ class Kernel:
 
     def shutdown(self) -> None:
         self._stop.set()
+        # zmq sockets are not thread-safe: closing one while a reader polls it can abort
+        # the whole process (seen in CI), so the readers finish before the channels close.
+        for reader in (self._reader, self._replies):
+            reader.join(timeout=10)
         self.kc.stop_channels()
         self.km.shutdown_kernel(now=True)
         if self.kernelspecs is not None:
