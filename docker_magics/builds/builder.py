@@ -122,20 +122,7 @@ def run_build(
         parse_reference(tag, what="tag", allow_digest=False)
     if context.plan is not None and (context.plan.root is not None or context.plan.adds):
         context.avoid(planning.engine_data_root(conn))
-    requested = builder
-    builder = choose_builder(conn, "buildkit" if secrets and builder == "auto" else builder)
-    if secrets and builder != "buildkit":
-        raise BadArgument(
-            f"{how('--secret needs', 'secrets need')} BuildKit: the classic builder has no build "
-            "secrets",
-            f"Add {usage('--builder', 'buildkit')} (or use {option('--secret-build-arg')}, which "
-            "masks a build argument)",
-        )
-    session = None
-    if builder == "buildkit":
-        session = _open_session(conn, secrets, context.local, fallback=requested == "auto")
-        if session is None:  # auto, and the engine has no session for the files: classic
-            builder = "classic"
+    builder, session = _builder_and_session(conn, builder, secrets, context)
     if builder == "classic":
         _refuse_heredocs(instructions)
     try:
@@ -143,15 +130,39 @@ def run_build(
         total = total_steps if builder == "classic" else None
         build = _Build(conn, context, options, builder, session, instructions, total)
         if total:  # its steps, to show those a failure leaves unrun
-            plan = [str(ins) for ins in dockerfile.classic_plan(instructions, options.target) or []]
-            plan += [f"LABEL {name}={value}" for name, value in options.labels.items()]
-            build.recorder.planned = plan if len(plan) == total else []
+            build.recorder.planned = _planned_steps(instructions, options, total)
         build.renderer = build_renderer(progress, build.recorder)
     except BaseException:
         if session is not None:
             session.close()
         raise
     return drive(build)
+
+
+def _builder_and_session(conn: Connection, requested: str, secrets, context: ctx.BuildContext):
+    """The builder that runs the build, and BuildKit's session (None for the classic one).
+    Secrets make ``auto`` BuildKit; ``auto`` falls back to classic when the engine opens no
+    session."""
+    builder = choose_builder(conn, "buildkit" if secrets and requested == "auto" else requested)
+    if secrets and builder != "buildkit":
+        raise BadArgument(
+            f"{how('--secret needs', 'secrets need')} BuildKit: the classic builder has no build "
+            "secrets",
+            f"Add {usage('--builder', 'buildkit')} (or use {option('--secret-build-arg')}, which "
+            "masks a build argument)",
+        )
+    if builder != "buildkit":
+        return builder, None
+    session = _open_session(conn, secrets, context.local, fallback=requested == "auto")
+    return ("classic", None) if session is None else (builder, session)
+
+
+def _planned_steps(instructions, options: BuildOptions, total: int) -> list[str]:
+    """The classic builder's steps in order (its LABEL steps for ``--label`` last), or none
+    when they do not add up to the ``total`` it will number."""
+    plan = [str(ins) for ins in dockerfile.classic_plan(instructions, options.target) or []]
+    plan += [f"LABEL {name}={value}" for name, value in options.labels.items()]
+    return plan if len(plan) == total else []
 
 
 def _refuse_heredocs(instructions: Iterable[dockerfile.Instruction]) -> None:

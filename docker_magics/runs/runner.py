@@ -175,25 +175,9 @@ def run(
 ) -> RunResult:
     """Run ``spec``; with ``script``, run it with ``shell`` inside the container instead."""
     parse_reference(spec.image, allow_id=True)
-    add_specs = [AddSpec.parse(a) for a in adds]
-    guard = engine_data_root(conn) if add_specs else None
-    if guard is not None:
-        check_adds_data_root(add_specs, guard)
-    if spec.detach and gets:
-        raise BadArgument(
-            f"{option('--get')} needs the run to finish: it cannot be used with {usage('--detach')}"
-        )
+    add_specs = _checked_adds(conn, adds, gets, detach=spec.detach)
     if script is not None:
-        if spec.entrypoint:
-            raise BadArgument(
-                how(
-                    "--entrypoint has no effect on %%docker_run: the cell runs with --shell",
-                    "entrypoint has no effect with script=: the script runs with shell=",
-                ),
-                f"Give the interpreter with {usage('--shell', 'python3')}",
-            )
-        spec.entrypoint = shlex.split(shell) or ["sh"]
-        spec.command = [SCRIPT_PATH]
+        _run_script(spec, shell)
     title = spec.image + (f" {shlex.join(spec.command)}" if spec.command else "")
     recorder = RunRecorder(title)
     # The engine removes the container at its end when nothing is to be copied out of it:
@@ -210,6 +194,34 @@ def run(
     job.auto_remove = auto_remove and not spec.detach
     job.renderer = NullRenderer(recorder) if progress == "none" else RunText(recorder)
     return drive(job)
+
+
+def _checked_adds(conn: Connection, adds, gets, *, detach: bool) -> list[AddSpec]:
+    """``--add`` read and kept out of the engine's own data, ``--get`` refused where the run
+    is not waited for."""
+    add_specs = [AddSpec.parse(a) for a in adds]
+    guard = engine_data_root(conn) if add_specs else None
+    if guard is not None:
+        check_adds_data_root(add_specs, guard)
+    if detach and gets:
+        raise BadArgument(
+            f"{option('--get')} needs the run to finish: it cannot be used with {usage('--detach')}"
+        )
+    return add_specs
+
+
+def _run_script(spec: RunSpec, shell: str) -> None:
+    """The cell's script (copied in as ``SCRIPT_PATH``) is what runs, with ``shell``."""
+    if spec.entrypoint:
+        raise BadArgument(
+            how(
+                "--entrypoint has no effect on %%docker_run: the cell runs with --shell",
+                "entrypoint has no effect with script=: the script runs with shell=",
+            ),
+            f"Give the interpreter with {usage('--shell', 'python3')}",
+        )
+    spec.entrypoint = shlex.split(shell) or ["sh"]
+    spec.command = [SCRIPT_PATH]
 
 
 def _waits_for_removal(conn: Connection) -> bool:
