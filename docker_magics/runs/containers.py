@@ -76,6 +76,8 @@ def _filter_refused(
     if not items or not isinstance(exc, APIError) or not 400 <= (exc.status_code or 0) < 600:
         return explain(exc, conn.endpoint)
     said = " ".join(str(exc.explanation or exc).split()).rstrip(".")
+    if said.startswith("invalid filter"):  # engine 26's words for 20.10's "Invalid filter"
+        said = "I" + said[1:]
     keys = {item.partition("=")[0] for item in items}
     unknown = [k for k in keys if f"Invalid filter '{k}'" in said]
     if unknown:
